@@ -1,0 +1,21 @@
+//! Tollgate's domain: tenants, API keys, limits and the GCRA limiter, the price book, usage records
+//! and rollups, calendar periods and CSV reports. Pure logic, no I/O beyond the OS random source
+//! used to mint key secrets.
+
+pub mod api_key;
+pub mod gcra;
+pub mod limits;
+pub mod money;
+pub mod period;
+pub mod price_book;
+pub mod report_csv;
+pub mod tenant;
+pub mod usage;
+
+pub use api_key::{ApiKey, KeyHash, KeyId, KeySecret, KeyStatus};
+pub use limits::{Budget, Enforcement, Limits, Quota, RateLimit};
+pub use money::Nanos;
+pub use period::{Period, Zone};
+pub use price_book::{Cost, PriceBook, PriceEntry, Quantities};
+pub use tenant::{AllowedModels, ModelPattern, TeamId, Tenant, TenantStatus};
+pub use usage::{RollupKey, RollupTotals, UsageRecord};
