@@ -60,7 +60,10 @@ pub struct KeySecret(String);
 
 impl KeySecret {
     pub fn generate() -> Result<KeySecret, KeyError> {
-        Ok(KeySecret(format!("{SECRET_PREFIX}{}", base32(&random_bytes::<SECRET_BYTES>()?))))
+        Ok(KeySecret(format!(
+            "{SECRET_PREFIX}{}",
+            base32(&random_bytes::<SECRET_BYTES>()?)
+        )))
     }
 
     /// Wraps a secret presented by a client; any text is accepted and simply will not match.
@@ -78,7 +81,10 @@ impl KeySecret {
 
     /// `tg_abcdefgh`: enough to tell keys apart in a list, far too little to guess the rest.
     pub fn display_prefix(&self) -> String {
-        self.0.chars().take(SECRET_PREFIX.len() + DISPLAY_CHARS).collect()
+        self.0
+            .chars()
+            .take(SECRET_PREFIX.len() + DISPLAY_CHARS)
+            .collect()
     }
 }
 
@@ -95,7 +101,13 @@ pub struct KeyHash(pub [u8; 32]);
 
 impl KeyHash {
     pub fn to_hex(&self) -> String {
-        self.0.iter().map(|byte| format!("{byte:02x}")).collect()
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut out = String::with_capacity(64);
+        for byte in self.0 {
+            out.push(char::from(HEX[usize::from(byte >> 4)]));
+            out.push(char::from(HEX[usize::from(byte & 15)]));
+        }
+        out
     }
 }
 
@@ -132,9 +144,16 @@ impl KeyId {
 
     pub fn new(id: &str) -> Result<KeyId, KeyError> {
         let valid = id.strip_prefix("key_").is_some_and(|rest| {
-            rest.len() == 16 && rest.bytes().all(|byte| byte.is_ascii_lowercase() || (b'2'..=b'7').contains(&byte))
+            rest.len() == 16
+                && rest
+                    .bytes()
+                    .all(|byte| byte.is_ascii_lowercase() || (b'2'..=b'7').contains(&byte))
         });
-        if valid { Ok(KeyId(id.to_owned())) } else { Err(KeyError::BadKeyId(id.to_owned())) }
+        if valid {
+            Ok(KeyId(id.to_owned()))
+        } else {
+            Err(KeyError::BadKeyId(id.to_owned()))
+        }
     }
 
     pub fn as_str(&self) -> &str {
@@ -234,7 +253,12 @@ pub struct ApiKey {
 
 impl ApiKey {
     /// A new active key for `team_id`, with its secret to show once.
-    pub fn create(team_id: TeamId, name: &str, now_ms: i64, expires_at_ms: Option<i64>) -> Result<(ApiKey, KeySecret), KeyError> {
+    pub fn create(
+        team_id: TeamId,
+        name: &str,
+        now_ms: i64,
+        expires_at_ms: Option<i64>,
+    ) -> Result<(ApiKey, KeySecret), KeyError> {
         let secret = KeySecret::generate()?;
         let key = ApiKey {
             id: KeyId::generate()?,
@@ -255,7 +279,10 @@ impl ApiKey {
     /// Gives the key a new secret; the old one keeps working for `grace_ms` (0 ends it now).
     pub fn rotate(&mut self, now_ms: i64, grace_ms: i64) -> Result<KeySecret, KeyError> {
         let secret = KeySecret::generate()?;
-        self.previous = (grace_ms > 0).then_some(PreviousSecret { hash: self.hash, valid_until_ms: now_ms + grace_ms });
+        self.previous = (grace_ms > 0).then_some(PreviousSecret {
+            hash: self.hash,
+            valid_until_ms: now_ms + grace_ms,
+        });
         self.hash = secret.hash();
         self.display_prefix = secret.display_prefix();
         Ok(secret)
@@ -277,7 +304,9 @@ impl ApiKey {
             return Err(KeyRejection::Expired);
         }
         match previous {
-            Some(previous) if !current && now_ms >= previous.valid_until_ms => Err(KeyRejection::RotatedOut),
+            Some(previous) if !current && now_ms >= previous.valid_until_ms => {
+                Err(KeyRejection::RotatedOut)
+            }
             _ => Ok(()),
         }
     }
@@ -297,8 +326,16 @@ mod tests {
         let second = KeySecret::generate().unwrap();
         assert_ne!(first, second);
         assert!(first.expose().starts_with("tg_"));
-        assert_eq!(first.expose().len(), 3 + 52, "32 bytes are 52 base32 characters");
-        assert!(first.expose()[3..].bytes().all(|byte| byte.is_ascii_lowercase() || (b'2'..=b'7').contains(&byte)));
+        assert_eq!(
+            first.expose().len(),
+            3 + 52,
+            "32 bytes are 52 base32 characters"
+        );
+        assert!(
+            first.expose()[3..]
+                .bytes()
+                .all(|byte| byte.is_ascii_lowercase() || (b'2'..=b'7').contains(&byte))
+        );
         assert!(!format!("{first:?}").contains(&first.expose()[12..]));
         assert_eq!(first.display_prefix().len(), 11);
         assert_eq!(first.hash(), KeySecret::presented(first.expose()).hash());
@@ -309,7 +346,10 @@ mod tests {
     #[test]
     fn known_sha256() {
         let hash = KeySecret::presented("abc").hash().to_hex();
-        assert_eq!(hash, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        assert_eq!(
+            hash,
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
     }
 
     #[test]
@@ -328,10 +368,16 @@ mod tests {
         assert_eq!(key.id, id);
         assert_eq!(key.authorize(&new.hash(), 1_001), Ok(()));
         assert_eq!(key.authorize(&old.hash(), 60_999), Ok(()));
-        assert_eq!(key.authorize(&old.hash(), 61_000), Err(KeyRejection::RotatedOut));
+        assert_eq!(
+            key.authorize(&old.hash(), 61_000),
+            Err(KeyRejection::RotatedOut)
+        );
         assert_eq!(key.authorize(&new.hash(), 61_000), Ok(()));
         let newest = key.rotate(2_000, 0).unwrap();
-        assert_eq!(key.authorize(&new.hash(), 2_001), Err(KeyRejection::Mismatch));
+        assert_eq!(
+            key.authorize(&new.hash(), 2_001),
+            Err(KeyRejection::Mismatch)
+        );
         assert_eq!(key.authorize(&newest.hash(), 2_001), Ok(()));
     }
 
@@ -339,11 +385,20 @@ mod tests {
     fn status_and_expiry_refuse() {
         let (mut key, secret) = ApiKey::create(team(), "ci", 0, Some(10_000)).unwrap();
         assert_eq!(key.authorize(&secret.hash(), 9_999), Ok(()));
-        assert_eq!(key.authorize(&secret.hash(), 10_000), Err(KeyRejection::Expired));
+        assert_eq!(
+            key.authorize(&secret.hash(), 10_000),
+            Err(KeyRejection::Expired)
+        );
         key.status = KeyStatus::Disabled;
-        assert_eq!(key.authorize(&secret.hash(), 0), Err(KeyRejection::Disabled));
+        assert_eq!(
+            key.authorize(&secret.hash(), 0),
+            Err(KeyRejection::Disabled)
+        );
         key.status = KeyStatus::Revoked;
         assert_eq!(key.authorize(&secret.hash(), 0), Err(KeyRejection::Revoked));
-        assert_eq!(key.authorize(&KeySecret::presented("tg_nope").hash(), 0), Err(KeyRejection::Mismatch));
+        assert_eq!(
+            key.authorize(&KeySecret::presented("tg_nope").hash(), 0),
+            Err(KeyRejection::Mismatch)
+        );
     }
 }

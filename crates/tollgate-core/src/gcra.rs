@@ -72,7 +72,9 @@ impl Gcra {
         let backlog = new_tat - now;
         if backlog > tolerance {
             let wait = (backlog - tolerance).div_ceil(self.count);
-            return GcraDecision::Denied { retry_after_ns: saturate(wait) };
+            return GcraDecision::Denied {
+                retry_after_ns: saturate(wait),
+            };
         }
         state.tat = new_tat;
         GcraDecision::Allowed {
@@ -103,11 +105,18 @@ mod tests {
         let start = 1_000 * SECOND;
         for expected_remaining in (0..5).rev() {
             match gcra.check(&mut state, start, 1) {
-                GcraDecision::Allowed { remaining, .. } => assert_eq!(remaining, expected_remaining),
+                GcraDecision::Allowed { remaining, .. } => {
+                    assert_eq!(remaining, expected_remaining)
+                }
                 other => panic!("expected allowed, got {other:?}"),
             }
         }
-        assert_eq!(gcra.check(&mut state, start, 1), GcraDecision::Denied { retry_after_ns: SECOND / 10 });
+        assert_eq!(
+            gcra.check(&mut state, start, 1),
+            GcraDecision::Denied {
+                retry_after_ns: SECOND / 10
+            }
+        );
         // One emission interval later exactly one more fits.
         assert!(gcra.check(&mut state, start + SECOND / 10, 1).is_allowed());
         assert!(!gcra.check(&mut state, start + SECOND / 10, 1).is_allowed());
@@ -143,9 +152,17 @@ mod tests {
         assert!(gcra.check(&mut state, SECOND, 7).is_allowed());
         assert_eq!(gcra.check(&mut state, SECOND, 11), GcraDecision::TooLarge);
         // 3 left; asking 4 waits one interval (0.6 s).
-        assert_eq!(gcra.check(&mut state, SECOND, 4), GcraDecision::Denied { retry_after_ns: 600_000_000 });
+        assert_eq!(
+            gcra.check(&mut state, SECOND, 4),
+            GcraDecision::Denied {
+                retry_after_ns: 600_000_000
+            }
+        );
         match gcra.check(&mut state, SECOND, 3) {
-            GcraDecision::Allowed { remaining, reset_after_ns } => {
+            GcraDecision::Allowed {
+                remaining,
+                reset_after_ns,
+            } => {
                 assert_eq!(remaining, 0);
                 assert_eq!(reset_after_ns, 6 * SECOND);
             }
@@ -162,7 +179,9 @@ mod tests {
         }
         // A long idle gap does not bank more than the burst.
         let later = 1_000 * SECOND;
-        let admitted = (0..10).filter(|_| gcra.check(&mut state, later, 1).is_allowed()).count();
+        let admitted = (0..10)
+            .filter(|_| gcra.check(&mut state, later, 1).is_allowed())
+            .count();
         assert_eq!(admitted, 3);
     }
 }

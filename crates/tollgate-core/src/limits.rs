@@ -12,11 +12,15 @@ use crate::period::Period;
 /// Why a limit given as text was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LimitError {
-    #[error("rate '{0}' is not valid: write COUNT/UNIT with a whole count above 0 and UNIT one of s, min, h, d (e.g. 10/s, 600/min)")]
+    #[error(
+        "rate '{0}' is not valid: write COUNT/UNIT with a whole count above 0 and UNIT one of s, min, h, d (e.g. 10/s, 600/min)"
+    )]
     BadRate(String),
     #[error("burst must be at least 1 (it is how many requests may arrive at once)")]
     ZeroBurst,
-    #[error("quota '{0}' is not valid: write COUNT/PERIOD with PERIOD one of day, week, month (e.g. 10000/month)")]
+    #[error(
+        "quota '{0}' is not valid: write COUNT/PERIOD with PERIOD one of day, week, month (e.g. 10000/month)"
+    )]
     BadQuota(String),
     #[error("budget enforcement '{0}' is not valid: use soft (alert only) or hard (block)")]
     BadEnforcement(String),
@@ -80,7 +84,11 @@ impl RateLimit {
         if burst == 0 {
             return Err(LimitError::ZeroBurst);
         }
-        Ok(RateLimit { requests, unit, burst })
+        Ok(RateLimit {
+            requests,
+            unit,
+            burst,
+        })
     }
 
     /// The rate as written: `10/s`.
@@ -200,7 +208,10 @@ mod tests {
     #[test]
     fn parses_rates_and_quotas() {
         let rate = RateLimit::new("600/min", 20).unwrap();
-        assert_eq!((rate.requests, rate.unit, rate.burst), (600, RateUnit::Minute, 20));
+        assert_eq!(
+            (rate.requests, rate.unit, rate.burst),
+            (600, RateUnit::Minute, 20)
+        );
         assert_eq!(rate.to_string(), "600/min (burst 20)");
         assert!(RateLimit::new("10", 1).is_err());
         assert!(RateLimit::new("0/s", 1).is_err());
@@ -216,11 +227,18 @@ mod tests {
 
     #[test]
     fn budget_burn_in_basis_points() {
-        let burn = BudgetBurn { spent: Nanos::from_usd(75), budget: Nanos::from_usd(100), enforcement: Enforcement::Hard };
+        let burn = BudgetBurn {
+            spent: Nanos::from_usd(75),
+            budget: Nanos::from_usd(100),
+            enforcement: Enforcement::Hard,
+        };
         assert_eq!(burn.basis_points(), 7_500);
         assert_eq!(burn.remaining(), Nanos::from_usd(25));
         assert!(!burn.exceeded());
-        let over = BudgetBurn { spent: Nanos::from_usd(100), ..burn };
+        let over = BudgetBurn {
+            spent: Nanos::from_usd(100),
+            ..burn
+        };
         assert!(over.exceeded());
     }
 }

@@ -19,7 +19,9 @@ pub struct Nanos(pub i64);
 /// Why a decimal amount could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MoneyError {
-    #[error("'{0}' is not a decimal amount (expected digits with an optional '.' part, e.g. 0.0025)")]
+    #[error(
+        "'{0}' is not a decimal amount (expected digits with an optional '.' part, e.g. 0.0025)"
+    )]
     NotADecimal(String),
     #[error("'{0}' has more than 9 decimal places, finer than a nano-dollar")]
     TooPrecise(String),
@@ -126,7 +128,7 @@ fn group_thousands(value: i64) -> String {
     let digits = value.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (index, digit) in digits.chars().enumerate() {
-        if index > 0 && (digits.len() - index) % 3 == 0 {
+        if index > 0 && (digits.len() - index).is_multiple_of(3) {
             out.push(',');
         }
         out.push(digit);
@@ -174,7 +176,9 @@ fn parse_decimal(text: &str, extra: ExtraDigits) -> Result<Nanos, MoneyError> {
             return Err(MoneyError::Overflow(text.to_owned()));
         }
     }
-    let rest: Vec<u32> = (nanos_end.max(0)..digits.len() as i64).map(digit_at).collect();
+    let rest: Vec<u32> = (nanos_end.max(0)..digits.len() as i64)
+        .map(digit_at)
+        .collect();
     if rest.iter().any(|&digit| digit != 0) {
         if extra == ExtraDigits::Reject {
             return Err(MoneyError::TooPrecise(text.to_owned()));
@@ -271,19 +275,46 @@ mod tests {
 
     #[test]
     fn rejects_what_is_not_exact() {
-        assert!(matches!(Nanos::parse_exact("0.0000000001"), Err(MoneyError::TooPrecise(_))));
-        assert!(matches!(Nanos::parse_exact("1e-3"), Err(MoneyError::NotADecimal(_))));
-        assert!(matches!(Nanos::parse_exact("abc"), Err(MoneyError::NotADecimal(_))));
-        assert!(matches!(Nanos::parse_exact("."), Err(MoneyError::NotADecimal(_))));
-        assert!(matches!(Nanos::parse_exact(""), Err(MoneyError::NotADecimal(_))));
-        assert!(matches!(Nanos::parse_exact("1.2.3"), Err(MoneyError::NotADecimal(_))));
-        assert!(matches!(Nanos::parse_exact("99999999999"), Err(MoneyError::Overflow(_))));
-        assert!(matches!(Nanos::parse_price("-1"), Err(MoneyError::Negative(_))));
+        assert!(matches!(
+            Nanos::parse_exact("0.0000000001"),
+            Err(MoneyError::TooPrecise(_))
+        ));
+        assert!(matches!(
+            Nanos::parse_exact("1e-3"),
+            Err(MoneyError::NotADecimal(_))
+        ));
+        assert!(matches!(
+            Nanos::parse_exact("abc"),
+            Err(MoneyError::NotADecimal(_))
+        ));
+        assert!(matches!(
+            Nanos::parse_exact("."),
+            Err(MoneyError::NotADecimal(_))
+        ));
+        assert!(matches!(
+            Nanos::parse_exact(""),
+            Err(MoneyError::NotADecimal(_))
+        ));
+        assert!(matches!(
+            Nanos::parse_exact("1.2.3"),
+            Err(MoneyError::NotADecimal(_))
+        ));
+        assert!(matches!(
+            Nanos::parse_exact("99999999999"),
+            Err(MoneyError::Overflow(_))
+        ));
+        assert!(matches!(
+            Nanos::parse_price("-1"),
+            Err(MoneyError::Negative(_))
+        ));
     }
 
     #[test]
     fn rounds_float_noise_half_to_even() {
-        assert_eq!(Nanos::parse_rounded("0.0026980000000000003"), Ok(Nanos(2_698_000)));
+        assert_eq!(
+            Nanos::parse_rounded("0.0026980000000000003"),
+            Ok(Nanos(2_698_000))
+        );
         assert_eq!(Nanos::parse_rounded("2e-05"), Ok(Nanos(20_000)));
         assert_eq!(Nanos::parse_rounded("1.5E-9"), Ok(Nanos(2)));
         assert_eq!(Nanos::parse_rounded("0.0000000025"), Ok(Nanos(2)));
@@ -300,7 +331,10 @@ mod tests {
         assert_eq!(Nanos::per_thousand(price, 25), Nanos(0));
         assert_eq!(Nanos::per_thousand(price, 75), Nanos(2));
         assert_eq!(Nanos::per_thousand(price, 1000), price);
-        assert_eq!(Nanos::per_thousand(Nanos::parse_exact("0.00002").unwrap(), 1), Nanos(20));
+        assert_eq!(
+            Nanos::per_thousand(Nanos::parse_exact("0.00002").unwrap(), 1),
+            Nanos(20)
+        );
         let claude = Nanos::parse_exact("0.008").unwrap();
         assert_eq!(Nanos::per_thousand(claude, 2448), Nanos(19_584_000));
     }

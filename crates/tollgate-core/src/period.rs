@@ -90,7 +90,9 @@ impl Default for Zone {
 impl FromStr for Zone {
     type Err = PeriodError;
     fn from_str(name: &str) -> Result<Self, Self::Err> {
-        name.parse::<Tz>().map(Zone).map_err(|_| PeriodError::BadZone(name.to_owned()))
+        name.parse::<Tz>()
+            .map(Zone)
+            .map_err(|_| PeriodError::BadZone(name.to_owned()))
     }
 }
 
@@ -113,7 +115,9 @@ impl Zone {
         let mut local = date.and_time(NaiveTime::MIN);
         for _ in 0..=24 * 60 {
             match self.0.from_local_datetime(&local) {
-                LocalResult::Single(at) | LocalResult::Ambiguous(at, _) => return at.timestamp_millis(),
+                LocalResult::Single(at) | LocalResult::Ambiguous(at, _) => {
+                    return at.timestamp_millis();
+                }
                 LocalResult::None => local += chrono::Duration::minutes(1),
             }
         }
@@ -123,13 +127,17 @@ impl Zone {
     /// The instants `[start, end)` of the period containing `at_ms`.
     pub fn period_bounds_ms(self, period: Period, at_ms: i64) -> (i64, i64) {
         let date = self.local_date(at_ms);
-        (self.start_of_day_ms(period.start_date(date)), self.start_of_day_ms(period.end_date(date)))
+        (
+            self.start_of_day_ms(period.start_date(date)),
+            self.start_of_day_ms(period.end_date(date)),
+        )
     }
 }
 
 /// Parses `YYYY-MM-DD`.
 pub fn parse_date(text: &str) -> Result<NaiveDate, PeriodError> {
-    NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").map_err(|_| PeriodError::BadDate(text.to_owned()))
+    NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
+        .map_err(|_| PeriodError::BadDate(text.to_owned()))
 }
 
 #[cfg(test)]
@@ -141,18 +149,35 @@ mod tests {
     }
 
     fn ms(rfc3339: &str) -> i64 {
-        DateTime::parse_from_rfc3339(rfc3339).unwrap().timestamp_millis()
+        DateTime::parse_from_rfc3339(rfc3339)
+            .unwrap()
+            .timestamp_millis()
     }
 
     const HOUR: i64 = 3_600_000;
 
     #[test]
     fn calendar_starts_and_ends() {
-        assert_eq!(Period::Week.start_date(date("2026-11-26")), date("2026-11-23"));
-        assert_eq!(Period::Week.end_date(date("2026-11-29")), date("2026-11-30"));
-        assert_eq!(Period::Month.start_date(date("2024-02-29")), date("2024-02-01"));
-        assert_eq!(Period::Month.end_date(date("2024-02-29")), date("2024-03-01"));
-        assert_eq!(Period::Month.end_date(date("2026-12-31")), date("2027-01-01"));
+        assert_eq!(
+            Period::Week.start_date(date("2026-11-26")),
+            date("2026-11-23")
+        );
+        assert_eq!(
+            Period::Week.end_date(date("2026-11-29")),
+            date("2026-11-30")
+        );
+        assert_eq!(
+            Period::Month.start_date(date("2024-02-29")),
+            date("2024-02-01")
+        );
+        assert_eq!(
+            Period::Month.end_date(date("2024-02-29")),
+            date("2024-03-01")
+        );
+        assert_eq!(
+            Period::Month.end_date(date("2026-12-31")),
+            date("2027-01-01")
+        );
         assert_eq!(Period::Day.end_date(date("2026-12-31")), date("2027-01-01"));
     }
 

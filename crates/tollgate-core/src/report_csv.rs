@@ -72,7 +72,10 @@ pub fn write_report<W: Write>(writer: W, rows: &[ReportRow], totals: bool) -> Re
         write_row(&mut csv, row).map_err(fail)?;
     }
     if totals {
-        let mut sum = ReportRow { team_id: "TOTAL".to_owned(), ..ReportRow::default() };
+        let mut sum = ReportRow {
+            team_id: "TOTAL".to_owned(),
+            ..ReportRow::default()
+        };
         for row in rows {
             sum.input_tokens += row.input_tokens;
             sum.output_tokens += row.output_tokens;
@@ -82,7 +85,8 @@ pub fn write_report<W: Write>(writer: W, rows: &[ReportRow], totals: bool) -> Re
         }
         write_row(&mut csv, &sum).map_err(fail)?;
     }
-    csv.flush().map_err(|error| CsvError::Write(error.to_string()))
+    csv.flush()
+        .map_err(|error| CsvError::Write(error.to_string()))
 }
 
 fn write_row<W: Write>(csv: &mut csv::Writer<W>, row: &ReportRow) -> Result<(), csv::Error> {
@@ -116,10 +120,18 @@ struct Columns {
 
 impl Columns {
     fn find(header: &csv::StringRecord) -> Result<Columns, CsvError> {
-        let names: Vec<String> =
-            header.iter().map(|name| name.trim().trim_start_matches('\u{feff}').to_ascii_lowercase()).collect();
+        let names: Vec<String> = header
+            .iter()
+            .map(|name| {
+                name.trim()
+                    .trim_start_matches('\u{feff}')
+                    .to_ascii_lowercase()
+            })
+            .collect();
         let position = |name: &str| names.iter().position(|found| found == name);
-        let required = |name: &'static str| position(name).ok_or_else(|| CsvError::MissingColumn(name, names.join(",")));
+        let required = |name: &'static str| {
+            position(name).ok_or_else(|| CsvError::MissingColumn(name, names.join(",")))
+        };
         Ok(Columns {
             team_id: required("team_id")?,
             model_id: required("model_id")?,
@@ -137,9 +149,18 @@ impl Columns {
 
 /// Reads a report. `file_date` is the date the file is for (from a `YYYY-MM-DD.csv` name), used
 /// when a row has no readable date of its own.
-pub fn read_report<R: Read>(reader: R, file_date: Option<NaiveDate>) -> Result<ReadReport, CsvError> {
-    let mut csv = csv::ReaderBuilder::new().flexible(true).has_headers(true).from_reader(reader);
-    let header = csv.headers().map_err(|error| CsvError::Header(error.to_string()))?.clone();
+pub fn read_report<R: Read>(
+    reader: R,
+    file_date: Option<NaiveDate>,
+) -> Result<ReadReport, CsvError> {
+    let mut csv = csv::ReaderBuilder::new()
+        .flexible(true)
+        .has_headers(true)
+        .from_reader(reader);
+    let header = csv
+        .headers()
+        .map_err(|error| CsvError::Header(error.to_string()))?
+        .clone();
     let columns = Columns::find(&header)?;
     let mut report = ReadReport::default();
     let mut record = csv::StringRecord::new();
@@ -153,13 +174,22 @@ pub fn read_report<R: Read>(reader: R, file_date: Option<NaiveDate>) -> Result<R
                 }
                 match parse_row(&record, &columns, file_date) {
                     Ok(row) => report.rows.push(row),
-                    Err(message) => report.problems.push(RowProblem { line: record.position().map_or(line, |at| at.line()), message }),
+                    Err(message) => report.problems.push(RowProblem {
+                        line: record.position().map_or(line, csv::Position::line),
+                        message,
+                    }),
                 }
             }
             Err(error) => {
-                let line = error.position().map_or(line, |at| at.line());
-                report.problems.push(RowProblem { line, message: error.to_string() });
-                if !matches!(error.kind(), csv::ErrorKind::Utf8 { .. } | csv::ErrorKind::UnequalLengths { .. }) {
+                let line = error.position().map_or(line, csv::Position::line);
+                report.problems.push(RowProblem {
+                    line,
+                    message: error.to_string(),
+                });
+                if !matches!(
+                    error.kind(),
+                    csv::ErrorKind::Utf8 { .. } | csv::ErrorKind::UnequalLengths { .. }
+                ) {
                     break;
                 }
             }
@@ -168,9 +198,16 @@ pub fn read_report<R: Read>(reader: R, file_date: Option<NaiveDate>) -> Result<R
     Ok(report)
 }
 
-fn parse_row(record: &csv::StringRecord, columns: &Columns, file_date: Option<NaiveDate>) -> Result<ReportRow, String> {
+fn parse_row(
+    record: &csv::StringRecord,
+    columns: &Columns,
+    file_date: Option<NaiveDate>,
+) -> Result<ReportRow, String> {
     if record.len() != columns.expected_len(record) {
-        return Err(format!("has {} fields where the header has more", record.len()));
+        return Err(format!(
+            "has {} fields where the header has more",
+            record.len()
+        ));
     }
     let text = |at: usize| record.get(at).unwrap_or("").trim();
     let team_id = text(columns.team_id);
@@ -181,10 +218,13 @@ fn parse_row(record: &csv::StringRecord, columns: &Columns, file_date: Option<Na
     if model_id.is_empty() {
         return Err("model_id is empty".to_owned());
     }
-    let date = match columns.date.map(text).filter(|value| !value.is_empty()) {
-        Some(value) => Some(parse_report_date(value).ok_or_else(|| format!("date '{value}' is not a date (YYYY-MM-DD or DD-MM-YYYY)"))?),
-        None => file_date,
-    };
+    let date =
+        match columns.date.map(text).filter(|value| !value.is_empty()) {
+            Some(value) => Some(parse_report_date(value).ok_or_else(|| {
+                format!("date '{value}' is not a date (YYYY-MM-DD or DD-MM-YYYY)")
+            })?),
+            None => file_date,
+        };
     Ok(ReportRow {
         team_id: team_id.to_owned(),
         api_key: columns.api_key.map(text).unwrap_or_default().to_owned(),
@@ -204,13 +244,28 @@ fn parse_row(record: &csv::StringRecord, columns: &Columns, file_date: Option<Na
 
 impl Columns {
     fn expected_len(&self, record: &csv::StringRecord) -> usize {
-        let highest = [self.team_id, self.model_id, self.input_tokens, self.output_tokens, self.input_cost, self.output_cost]
-            .into_iter()
-            .chain([self.api_key, self.invocations, self.date, self.cost_center].into_iter().flatten())
-            .max()
-            .unwrap_or(0);
+        let highest = [
+            self.team_id,
+            self.model_id,
+            self.input_tokens,
+            self.output_tokens,
+            self.input_cost,
+            self.output_cost,
+        ]
+        .into_iter()
+        .chain(
+            [self.api_key, self.invocations, self.date, self.cost_center]
+                .into_iter()
+                .flatten(),
+        )
+        .max()
+        .unwrap_or(0);
         // Rows may carry extra trailing columns we do not read, but not fewer than we need.
-        if record.len() > highest { record.len() } else { highest + 1 }
+        if record.len() > highest {
+            record.len()
+        } else {
+            highest + 1
+        }
     }
 }
 
@@ -224,7 +279,9 @@ fn count(field: &str, value: &str) -> Result<u64, String> {
         Some(_) => return Err(format!("{field} '{value}' is not a whole number")),
         None => value,
     };
-    whole.parse::<u64>().map_err(|_| format!("{field} '{value}' is not a whole number of at least 0"))
+    whole
+        .parse::<u64>()
+        .map_err(|_| format!("{field} '{value}' is not a whole number of at least 0"))
 }
 
 /// A cost in USD, rounded to the nano-dollar (the reference writes float sums).
@@ -241,9 +298,12 @@ fn cost(field: &str, value: &str) -> Result<Nanos, String> {
 
 /// `YYYY-MM-DD` or the reference's `DD-MM-YYYY`, also when pandas repeated it (`26-11-202626-11-2026`).
 pub fn parse_report_date(value: &str) -> Option<NaiveDate> {
-    let first = if value.len() > 10 && value.len() % 10 == 0 {
+    let first = if value.len() > 10 && value.len().is_multiple_of(10) {
         let head = value.get(..10)?;
-        let repeated = value.as_bytes().chunks(10).all(|chunk| chunk == head.as_bytes());
+        let repeated = value
+            .as_bytes()
+            .chunks(10)
+            .all(|chunk| chunk == head.as_bytes());
         if !repeated {
             return None;
         }
@@ -251,7 +311,9 @@ pub fn parse_report_date(value: &str) -> Option<NaiveDate> {
     } else {
         value
     };
-    NaiveDate::parse_from_str(first, "%Y-%m-%d").or_else(|_| NaiveDate::parse_from_str(first, "%d-%m-%Y")).ok()
+    NaiveDate::parse_from_str(first, "%Y-%m-%d")
+        .or_else(|_| NaiveDate::parse_from_str(first, "%d-%m-%Y"))
+        .ok()
 }
 
 /// The date in a reference report's file name (`succeed/2024-03-01.csv`).
@@ -284,7 +346,12 @@ mod tests {
                 date: Some(date("2026-11-25")),
                 cost_center: "CC-100, \"R&D\"".into(),
             },
-            ReportRow { team_id: "tenant2".into(), model_id: "amazon.titan-tg1-large".into(), invocations: 3, ..ReportRow::default() },
+            ReportRow {
+                team_id: "tenant2".into(),
+                model_id: "amazon.titan-tg1-large".into(),
+                invocations: 3,
+                ..ReportRow::default()
+            },
         ];
         let mut out = Vec::new();
         write_report(&mut out, &rows, false).unwrap();
@@ -297,11 +364,24 @@ mod tests {
 
     #[test]
     fn totals_row_sums_exactly() {
-        let row = ReportRow { team_id: "t".into(), model_id: "m".into(), invocations: 1, input_cost: Nanos(1), output_cost: Nanos(2), ..ReportRow::default() };
+        let row = ReportRow {
+            team_id: "t".into(),
+            model_id: "m".into(),
+            invocations: 1,
+            input_cost: Nanos(1),
+            output_cost: Nanos(2),
+            ..ReportRow::default()
+        };
         let mut out = Vec::new();
         write_report(&mut out, &[row.clone(), row], true).unwrap();
         let text = String::from_utf8(out).unwrap();
-        assert!(text.lines().last().unwrap().starts_with("TOTAL,,,0,0,2,0.000000002,0.000000004,"), "{text}");
+        assert!(
+            text.lines()
+                .last()
+                .unwrap()
+                .starts_with("TOTAL,,,0,0,2,0.000000002,0.000000004,"),
+            "{text}"
+        );
     }
 
     #[test]
@@ -325,26 +405,46 @@ k3,tenant3,stability.stable-diffusion-xl-v1,,,,0.0,0.036,1
         assert!(report.problems[1].message.contains("team_id is empty"));
         assert!(report.problems[3].message.contains("negative"));
         let first = &report.rows[0];
-        assert_eq!((first.api_key.as_str(), first.input_tokens, first.output_tokens, first.invocations), ("k1", 24_000, 2_473, 1_000));
+        assert_eq!(
+            (
+                first.api_key.as_str(),
+                first.input_tokens,
+                first.output_tokens,
+                first.invocations
+            ),
+            ("k1", 24_000, 2_473, 1_000)
+        );
         assert_eq!(first.output_cost, Nanos(989_200));
         assert_eq!(first.date, Some(date("2026-11-25")));
         assert_eq!(report.rows[1].input_cost, Nanos(26_980_000));
         let image = &report.rows[2];
-        assert_eq!((image.input_tokens, image.output_cost, image.date), (0, Nanos(36_000_000), Some(date("2026-11-25"))));
+        assert_eq!(
+            (image.input_tokens, image.output_cost, image.date),
+            (0, Nanos(36_000_000), Some(date("2026-11-25")))
+        );
     }
 
     #[test]
     fn missing_columns_are_named() {
         let error = read_report("team_id,model_id\nt,m\n".as_bytes(), None).unwrap_err();
-        assert!(error.to_string().contains("no 'input_tokens' column"), "{error}");
+        assert!(
+            error.to_string().contains("no 'input_tokens' column"),
+            "{error}"
+        );
     }
 
     #[test]
     fn dates_in_names_and_cells() {
-        assert_eq!(date_from_file_name("succeed/2024-03-01.csv"), Some(date("2024-03-01")));
+        assert_eq!(
+            date_from_file_name("succeed/2024-03-01.csv"),
+            Some(date("2024-03-01"))
+        );
         assert_eq!(date_from_file_name("notes.csv"), None);
         assert_eq!(parse_report_date("01-03-2024"), Some(date("2024-03-01")));
-        assert_eq!(parse_report_date("01-03-202401-03-2024"), Some(date("2024-03-01")));
+        assert_eq!(
+            parse_report_date("01-03-202401-03-2024"),
+            Some(date("2024-03-01"))
+        );
         assert_eq!(parse_report_date("01-03-202402-03-2024"), None);
     }
 }

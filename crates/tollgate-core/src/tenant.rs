@@ -18,7 +18,9 @@ pub enum TenantError {
     BadName,
     #[error("cost center '{0}' is not valid: use at most 100 printable characters")]
     BadCostCenter(String),
-    #[error("model pattern '{0}' is not valid: use a model id, optionally with '*' wildcards, e.g. anthropic.*")]
+    #[error(
+        "model pattern '{0}' is not valid: use a model id, optionally with '*' wildcards, e.g. anthropic.*"
+    )]
     BadModelPattern(String),
     #[error("status '{0}' is not valid: use active or disabled")]
     BadStatus(String),
@@ -35,7 +37,10 @@ impl TeamId {
         let valid_chars = id
             .bytes()
             .all(|byte| byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.'));
-        let valid_start = id.bytes().next().is_some_and(|byte| byte.is_ascii_alphanumeric());
+        let valid_start = id
+            .bytes()
+            .next()
+            .is_some_and(|byte| byte.is_ascii_alphanumeric());
         if valid_length && valid_chars && valid_start {
             Ok(TeamId(id.to_owned()))
         } else {
@@ -191,7 +196,11 @@ impl AllowedModels {
     }
 
     pub fn parse<'a>(patterns: impl IntoIterator<Item = &'a str>) -> Result<Self, TenantError> {
-        patterns.into_iter().map(ModelPattern::new).collect::<Result<Vec<_>, _>>().map(AllowedModels)
+        patterns
+            .into_iter()
+            .map(ModelPattern::new)
+            .collect::<Result<Vec<_>, _>>()
+            .map(AllowedModels)
     }
 
     pub fn permits(&self, model_id: &str) -> bool {
@@ -221,14 +230,23 @@ mod tests {
     fn team_ids_are_validated() {
         assert!(TeamId::new("tenant1").is_ok());
         assert!(TeamId::new("team-a.b_c").is_ok());
-        for bad in ["", "-lead", "has space", "semi;colon", &"x".repeat(65), "ünï"] {
+        for bad in [
+            "",
+            "-lead",
+            "has space",
+            "semi;colon",
+            &"x".repeat(65),
+            "ünï",
+        ] {
             assert!(TeamId::new(bad).is_err(), "{bad}");
         }
     }
 
     #[test]
     fn wildcards_match_whole_ids() {
-        let allow = AllowedModels::parse(["anthropic.*", "amazon.titan-text-*-v1", "meta.llama3-8b"]).unwrap();
+        let allow =
+            AllowedModels::parse(["anthropic.*", "amazon.titan-text-*-v1", "meta.llama3-8b"])
+                .unwrap();
         assert!(allow.permits("anthropic.claude-v2"));
         assert!(allow.permits("amazon.titan-text-lite-v1"));
         assert!(allow.permits("meta.llama3-8b"));

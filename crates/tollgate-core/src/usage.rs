@@ -37,7 +37,12 @@ impl UsageRecord {
 
     /// Prices the record with `book` on its local date in `zone`.
     pub fn price_with(&mut self, book: &PriceBook, zone: Zone) {
-        let priced = book.price(&self.model_id, &self.region, zone.local_date(self.at_ms), &self.used);
+        let priced = book.price(
+            &self.model_id,
+            &self.region,
+            zone.local_date(self.at_ms),
+            &self.used,
+        );
         self.priced = priced.is_priced();
         self.cost = priced.cost;
     }
@@ -118,7 +123,10 @@ impl Rollups {
             key_id: record.key_id.clone(),
             model_id: record.model_id.clone(),
         };
-        self.rows.entry(key).or_default().add(&RollupTotals::of(record));
+        self.rows
+            .entry(key)
+            .or_default()
+            .add(&RollupTotals::of(record));
     }
 
     pub fn grand_total(&self) -> RollupTotals {
@@ -142,7 +150,10 @@ mod tests {
             model_id: "anthropic.claude-v2".into(),
             region: "us-east-1".into(),
             effective_from: NaiveDate::from_ymd_opt(2020, 1, 1).unwrap(),
-            price: ModelPrice::text(Nanos::parse_exact("0.008").unwrap(), Nanos::parse_exact("0.024").unwrap()),
+            price: ModelPrice::text(
+                Nanos::parse_exact("0.008").unwrap(),
+                Nanos::parse_exact("0.024").unwrap(),
+            ),
         });
         let zone: Zone = "UTC".parse().unwrap();
         let mut rollups = Rollups::default();
@@ -154,7 +165,11 @@ mod tests {
                 key_id: "key_a".into(),
                 model_id: "anthropic.claude-v2".into(),
                 region: "us-east-1".into(),
-                used: Quantities { input_tokens: 102, output_tokens: 200, ..Quantities::default() },
+                used: Quantities {
+                    input_tokens: 102,
+                    output_tokens: 200,
+                    ..Quantities::default()
+                },
                 status: 200,
                 ..UsageRecord::default()
             };
@@ -164,7 +179,10 @@ mod tests {
         }
         let total = rollups.grand_total();
         assert_eq!(rollups.rows.len(), 1);
-        assert_eq!((total.input_tokens, total.output_tokens, total.invocations), (2448, 4800, 24));
+        assert_eq!(
+            (total.input_tokens, total.output_tokens, total.invocations),
+            (2448, 4800, 24)
+        );
         // By hand: 102 x 0.008 / 1000 = 0.000816 per call, x 24 = 0.019584.
         assert_eq!(total.input_cost, Nanos::parse_exact("0.019584").unwrap());
         // 200 x 0.024 / 1000 = 0.0048 per call, x 24 = 0.1152.
@@ -175,7 +193,11 @@ mod tests {
     #[test]
     fn unpriced_models_are_kept_and_flagged() {
         let book = PriceBook::new("us-east-1");
-        let mut record = UsageRecord { model_id: "acme.unknown".into(), status: 200, ..UsageRecord::default() };
+        let mut record = UsageRecord {
+            model_id: "acme.unknown".into(),
+            status: 200,
+            ..UsageRecord::default()
+        };
         record.used.input_tokens = 10;
         record.price_with(&book, Zone::default());
         assert!(!record.priced);

@@ -59,12 +59,20 @@ impl PriceFileEntry {
         if self.model.trim().is_empty() || self.region.trim().is_empty() {
             return Err(problem("model and region must not be empty".to_owned()));
         }
-        let kind: PriceKind = self.kind.parse().map_err(|error: PriceBookError| problem(error.to_string()))?;
-        let effective_from = parse_date(&self.effective_from).map_err(|error| problem(format!("effective_from: {error}")))?;
-        let price_of = |field: &str, value: &Option<String>| -> Result<Option<Nanos>, PriceBookError> {
+        let kind: PriceKind = self
+            .kind
+            .parse()
+            .map_err(|error: PriceBookError| problem(error.to_string()))?;
+        let effective_from = parse_date(&self.effective_from)
+            .map_err(|error| problem(format!("effective_from: {error}")))?;
+        let price_of = |field: &str,
+                        value: &Option<String>|
+         -> Result<Option<Nanos>, PriceBookError> {
             value
                 .as_deref()
-                .map(|text| Nanos::parse_price(text).map_err(|error| problem(format!("{field}: {error}"))))
+                .map(|text| {
+                    Nanos::parse_price(text).map_err(|error| problem(format!("{field}: {error}")))
+                })
                 .transpose()
         };
         let images = self
@@ -72,9 +80,16 @@ impl PriceFileEntry {
             .iter()
             .map(|image| {
                 Ok(ImagePrice {
-                    size: image.size.parse().map_err(|error: PriceBookError| problem(error.to_string()))?,
-                    quality: image.quality.parse().map_err(|error: PriceBookError| problem(error.to_string()))?,
-                    price: Nanos::parse_price(&image.price).map_err(|error| problem(format!("image price: {error}")))?,
+                    size: image
+                        .size
+                        .parse()
+                        .map_err(|error: PriceBookError| problem(error.to_string()))?,
+                    quality: image
+                        .quality
+                        .parse()
+                        .map_err(|error: PriceBookError| problem(error.to_string()))?,
+                    price: Nanos::parse_price(&image.price)
+                        .map_err(|error| problem(format!("image price: {error}")))?,
                 })
             })
             .collect::<Result<Vec<_>, PriceBookError>>()?;
@@ -104,7 +119,12 @@ impl PriceFileEntry {
                 }
             )));
         }
-        Ok(PriceEntry { model_id: self.model.trim().to_owned(), region: self.region.trim().to_owned(), effective_from, price })
+        Ok(PriceEntry {
+            model_id: self.model.trim().to_owned(),
+            region: self.region.trim().to_owned(),
+            effective_from,
+            price,
+        })
     }
 }
 
@@ -117,19 +137,29 @@ pub struct PriceFile {
 
 impl PriceFile {
     pub fn parse(text: &str) -> Result<PriceFile, PriceBookError> {
-        let raw: RawFile = toml::from_str(text).map_err(|error| PriceBookError::Toml(error.to_string()))?;
+        let raw: RawFile =
+            toml::from_str(text).map_err(|error| PriceBookError::Toml(error.to_string()))?;
         if raw.format > FORMAT_VERSION {
             return Err(PriceBookError::NewerFormat(raw.format));
         }
-        let entries = raw.prices.iter().map(PriceFileEntry::to_entry).collect::<Result<Vec<_>, _>>()?;
+        let entries = raw
+            .prices
+            .iter()
+            .map(PriceFileEntry::to_entry)
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(PriceFile {
-            default_region: raw.default_region.unwrap_or_else(|| PriceBook::FALLBACK_REGION.to_owned()),
+            default_region: raw
+                .default_region
+                .unwrap_or_else(|| PriceBook::FALLBACK_REGION.to_owned()),
             entries,
         })
     }
 
     pub fn from_book(book: &PriceBook) -> PriceFile {
-        PriceFile { default_region: book.default_region().to_owned(), entries: book.entries().cloned().collect() }
+        PriceFile {
+            default_region: book.default_region().to_owned(),
+            entries: book.entries().cloned().collect(),
+        }
     }
 
     pub fn into_book(self) -> PriceBook {
@@ -144,7 +174,9 @@ impl PriceFile {
     pub fn to_toml(&self) -> String {
         let mut out = String::new();
         out.push_str("# Tollgate price book (format 1). Prices are USD as decimal strings: per 1,000 tokens\n");
-        out.push_str("# for text and embeddings, per image for images, per second for endpoints.\n");
+        out.push_str(
+            "# for text and embeddings, per image for images, per second for endpoints.\n",
+        );
         out.push_str("# See docs/price-book.md.\n");
         let _ = writeln!(out, "format = {FORMAT_VERSION}");
         let _ = writeln!(out, "default_region = {}", quote(&self.default_region));
@@ -162,7 +194,10 @@ impl PriceFile {
             };
             let token_priced = matches!(price.kind, PriceKind::Text | PriceKind::Embedding);
             field("input_per_1k", token_priced.then_some(price.input_per_1k));
-            field("output_per_1k", (price.kind == PriceKind::Text).then_some(price.output_per_1k));
+            field(
+                "output_per_1k",
+                (price.kind == PriceKind::Text).then_some(price.output_per_1k),
+            );
             field("cache_read_per_1k", price.cache_read_per_1k);
             field("cache_write_per_1k", price.cache_write_per_1k);
             field("per_second", price.per_second);

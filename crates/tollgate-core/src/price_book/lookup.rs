@@ -8,7 +8,9 @@ use chrono::NaiveDate;
 use super::{PriceBook, PriceEntry};
 
 /// Prefixes of Bedrock's cross-region (system-defined) inference profiles.
-const CROSS_REGION_PREFIXES: &[&str] = &["us.", "eu.", "apac.", "us-gov.", "jp.", "au.", "ca.", "global."];
+const CROSS_REGION_PREFIXES: &[&str] = &[
+    "us.", "eu.", "apac.", "us-gov.", "jp.", "au.", "ca.", "global.",
+];
 
 /// How a model id was matched to a price.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,10 +35,17 @@ pub struct PriceQuote {
 /// other ids are returned unchanged. Application inference profiles name no model in their ARN, so
 /// they stay as they are (and need an explicit price or a mapping).
 pub fn canonical_model_id(model_id: &str) -> &str {
-    let Some(rest) = model_id.strip_prefix("arn:") else { return model_id };
+    let Some(rest) = model_id.strip_prefix("arn:") else {
+        return model_id;
+    };
     let mut parts = rest.splitn(5, ':');
-    let (_partition, service, _region, _account, resource) =
-        (parts.next(), parts.next(), parts.next(), parts.next(), parts.next());
+    let (_partition, service, _region, _account, resource) = (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    );
     if service != Some("bedrock") {
         return model_id;
     }
@@ -47,7 +56,10 @@ pub fn canonical_model_id(model_id: &str) -> &str {
 }
 
 fn strip_cross_region(model_id: &str) -> Option<&str> {
-    CROSS_REGION_PREFIXES.iter().find_map(|prefix| model_id.strip_prefix(prefix)).filter(|rest| !rest.is_empty())
+    CROSS_REGION_PREFIXES
+        .iter()
+        .find_map(|prefix| model_id.strip_prefix(prefix))
+        .filter(|rest| !rest.is_empty())
 }
 
 /// Whether `sent` extends `known` at a boundary: `known` followed by `:` (a version or
@@ -57,8 +69,12 @@ fn extends_at_boundary(sent: &str, known: &str) -> bool {
     if sent.len() <= known.len() {
         return false;
     }
-    let suffix_ok = sent.strip_prefix(known).is_some_and(|rest| rest.starts_with(':'));
-    let prefix_ok = sent.strip_suffix(known).is_some_and(|lead| lead.ends_with('.'));
+    let suffix_ok = sent
+        .strip_prefix(known)
+        .is_some_and(|rest| rest.starts_with(':'));
+    let prefix_ok = sent
+        .strip_suffix(known)
+        .is_some_and(|lead| lead.ends_with('.'));
     suffix_ok || prefix_ok
 }
 
@@ -67,8 +83,14 @@ impl PriceBook {
     pub fn quote(&self, sent_model_id: &str, region: &str, date: NaiveDate) -> Option<PriceQuote> {
         let canonical = canonical_model_id(sent_model_id);
         let via_profile = canonical != sent_model_id;
-        let mut candidates: Vec<(&str, MatchKind)> =
-            vec![(canonical, if via_profile { MatchKind::Profile } else { MatchKind::Exact })];
+        let mut candidates: Vec<(&str, MatchKind)> = vec![(
+            canonical,
+            if via_profile {
+                MatchKind::Profile
+            } else {
+                MatchKind::Exact
+            },
+        )];
         if let Some(base) = strip_cross_region(canonical) {
             candidates.push((base, MatchKind::Profile));
         }
@@ -86,12 +108,26 @@ impl PriceBook {
         self.quote_exact(longest, region, date, MatchKind::Longest)
     }
 
-    fn quote_exact(&self, model_id: &str, region: &str, date: NaiveDate, kind: MatchKind) -> Option<PriceQuote> {
+    fn quote_exact(
+        &self,
+        model_id: &str,
+        region: &str,
+        date: NaiveDate,
+        kind: MatchKind,
+    ) -> Option<PriceQuote> {
         if let Some(entry) = self.entry_on(model_id, region, date) {
-            return Some(PriceQuote { entry: entry.clone(), kind, region_fallback: false });
+            return Some(PriceQuote {
+                entry: entry.clone(),
+                kind,
+                region_fallback: false,
+            });
         }
         let fallback = self.entry_on(model_id, self.default_region(), date)?;
-        Some(PriceQuote { entry: fallback.clone(), kind, region_fallback: true })
+        Some(PriceQuote {
+            entry: fallback.clone(),
+            kind,
+            region_fallback: true,
+        })
     }
 }
 
@@ -106,21 +142,45 @@ mod tests {
             "anthropic.claude-v2"
         );
         assert_eq!(
-            canonical_model_id("arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.anthropic.claude-3-haiku-20240307-v1:0"),
+            canonical_model_id(
+                "arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.anthropic.claude-3-haiku-20240307-v1:0"
+            ),
             "us.anthropic.claude-3-haiku-20240307-v1:0"
         );
-        let application = "arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/abc123";
+        let application =
+            "arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/abc123";
         assert_eq!(canonical_model_id(application), application);
-        assert_eq!(canonical_model_id("arn:aws:sagemaker:us-east-1:1:endpoint/x"), "arn:aws:sagemaker:us-east-1:1:endpoint/x");
+        assert_eq!(
+            canonical_model_id("arn:aws:sagemaker:us-east-1:1:endpoint/x"),
+            "arn:aws:sagemaker:us-east-1:1:endpoint/x"
+        );
     }
 
     #[test]
     fn boundaries() {
-        assert!(extends_at_boundary("anthropic.claude-v2:1:200k", "anthropic.claude-v2:1"));
-        assert!(extends_at_boundary("anthropic.claude-v2:1", "anthropic.claude-v2"));
-        assert!(!extends_at_boundary("anthropic.claude-v2x", "anthropic.claude-v2"));
-        assert!(!extends_at_boundary("anthropic.claude-3-5-sonnet", "anthropic.claude-3"));
-        assert!(!extends_at_boundary("claude-3-5-sonnet", "anthropic.claude-3-5-sonnet-20240620-v1:0"));
-        assert!(extends_at_boundary("acme.anthropic.claude-v2", "anthropic.claude-v2"));
+        assert!(extends_at_boundary(
+            "anthropic.claude-v2:1:200k",
+            "anthropic.claude-v2:1"
+        ));
+        assert!(extends_at_boundary(
+            "anthropic.claude-v2:1",
+            "anthropic.claude-v2"
+        ));
+        assert!(!extends_at_boundary(
+            "anthropic.claude-v2x",
+            "anthropic.claude-v2"
+        ));
+        assert!(!extends_at_boundary(
+            "anthropic.claude-3-5-sonnet",
+            "anthropic.claude-3"
+        ));
+        assert!(!extends_at_boundary(
+            "claude-3-5-sonnet",
+            "anthropic.claude-3-5-sonnet-20240620-v1:0"
+        ));
+        assert!(extends_at_boundary(
+            "acme.anthropic.claude-v2",
+            "anthropic.claude-v2"
+        ));
     }
 }

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::money::{MoneyError, Nanos};
 
-pub use file::{PriceFile, PriceFileEntry, DEFAULT_PRICE_BOOK_TOML};
+pub use file::{DEFAULT_PRICE_BOOK_TOML, PriceFile, PriceFileEntry};
 pub use lookup::{MatchKind, PriceQuote, canonical_model_id};
 pub use reference::import_reference_models_json;
 
@@ -28,7 +28,11 @@ pub enum PriceBookError {
     #[error("price book format {0} is newer than this Tollgate understands (1)")]
     NewerFormat(u32),
     #[error("price for {model} in {region}: {problem}")]
-    Entry { model: String, region: String, problem: String },
+    Entry {
+        model: String,
+        region: String,
+        problem: String,
+    },
     #[error("price kind '{0}' is not valid: use text, embedding, image or endpoint")]
     BadKind(String),
     #[error("image size '{0}' is not valid: use 512x512 or larger")]
@@ -94,7 +98,11 @@ pub enum ImageSize {
 
 impl ImageSize {
     pub fn classify(width: u32, height: u32) -> ImageSize {
-        if width <= 512 && height <= 512 { ImageSize::UpTo512 } else { ImageSize::Larger }
+        if width <= 512 && height <= 512 {
+            ImageSize::UpTo512
+        } else {
+            ImageSize::Larger
+        }
     }
 
     pub fn as_str(self) -> &'static str {
@@ -127,7 +135,11 @@ impl ImageQuality {
     /// The reference deployment's rule when a request names no quality: more than 50 diffusion
     /// steps is premium.
     pub fn from_steps(steps: u32) -> ImageQuality {
-        if steps > 50 { ImageQuality::Premium } else { ImageQuality::Standard }
+        if steps > 50 {
+            ImageQuality::Premium
+        } else {
+            ImageQuality::Standard
+        }
     }
 
     pub fn as_str(self) -> &'static str {
@@ -184,7 +196,10 @@ impl ModelPrice {
     }
 
     pub fn image_price(&self, size: ImageSize, quality: ImageQuality) -> Option<Nanos> {
-        self.images.iter().find(|image| image.size == size && image.quality == quality).map(|image| image.price)
+        self.images
+            .iter()
+            .find(|image| image.size == size && image.quality == quality)
+            .map(|image| image.price)
     }
 }
 
@@ -268,12 +283,15 @@ impl PriceBook {
     pub const FALLBACK_REGION: &'static str = "us-east-1";
 
     pub fn new(default_region: &str) -> PriceBook {
-        PriceBook { entries: BTreeMap::new(), default_region: default_region.to_owned() }
+        PriceBook {
+            entries: BTreeMap::new(),
+            default_region: default_region.to_owned(),
+        }
     }
 
     /// The book shipped with Tollgate: the reference deployment's whole table, all regions.
     pub fn shipped_default() -> Result<PriceBook, PriceBookError> {
-        PriceFile::parse(DEFAULT_PRICE_BOOK_TOML).map(|file| file.into_book())
+        PriceFile::parse(DEFAULT_PRICE_BOOK_TOML).map(file::PriceFile::into_book)
     }
 
     pub fn default_region(&self) -> &str {
@@ -282,7 +300,10 @@ impl PriceBook {
 
     /// Adds an entry; a later entry for the same model, region and date replaces the earlier one.
     pub fn insert(&mut self, entry: PriceEntry) {
-        let list = self.entries.entry((entry.model_id.clone(), entry.region.clone())).or_default();
+        let list = self
+            .entries
+            .entry((entry.model_id.clone(), entry.region.clone()))
+            .or_default();
         match list.binary_search_by_key(&entry.effective_from, |existing| existing.effective_from) {
             Ok(at) => list[at] = entry,
             Err(at) => list.insert(at, entry),
@@ -303,22 +324,40 @@ impl PriceBook {
 
     /// Distinct model ids known in any region.
     pub fn model_ids(&self) -> Vec<&str> {
-        let mut ids: Vec<&str> = self.entries.keys().map(|(model, _)| model.as_str()).collect();
+        let mut ids: Vec<&str> = self
+            .entries
+            .keys()
+            .map(|(model, _)| model.as_str())
+            .collect();
         ids.dedup();
         ids
     }
 
     /// The entry in force for exactly this model and region on `date`.
     pub fn entry_on(&self, model_id: &str, region: &str, date: NaiveDate) -> Option<&PriceEntry> {
-        let list = self.entries.get(&(model_id.to_owned(), region.to_owned()))?;
+        let list = self
+            .entries
+            .get(&(model_id.to_owned(), region.to_owned()))?;
         list.iter().rev().find(|entry| entry.effective_from <= date)
     }
 
     /// Prices what a call used.
-    pub fn price(&self, model_id: &str, region: &str, date: NaiveDate, used: &Quantities) -> Priced {
+    pub fn price(
+        &self,
+        model_id: &str,
+        region: &str,
+        date: NaiveDate,
+        used: &Quantities,
+    ) -> Priced {
         match self.quote(model_id, region, date) {
-            Some(quote) => Priced { cost: cost_of(&quote.entry.price, used), quote: Some(quote) },
-            None => Priced { cost: Cost::default(), quote: None },
+            Some(quote) => Priced {
+                cost: cost_of(&quote.entry.price, used),
+                quote: Some(quote),
+            },
+            None => Priced {
+                cost: Cost::default(),
+                quote: None,
+            },
         }
     }
 }
@@ -330,16 +369,26 @@ pub fn cost_of(price: &ModelPrice, used: &Quantities) -> Cost {
         Nanos::ZERO
     } else {
         let size = ImageSize::classify(used.image_width, used.image_height);
-        let quality = used.image_quality.unwrap_or_else(|| ImageQuality::from_steps(used.image_steps));
+        let quality = used
+            .image_quality
+            .unwrap_or_else(|| ImageQuality::from_steps(used.image_steps));
         let each = price.image_price(size, quality).unwrap_or_default();
         Nanos(each.0.saturating_mul(i64::from(used.images)))
     };
     Cost {
         input: per_1k(price.input_per_1k, used.input_tokens),
         output: per_1k(price.output_per_1k, used.output_tokens),
-        cache_read: per_1k(price.cache_read_per_1k.unwrap_or(price.input_per_1k), used.cache_read_tokens),
-        cache_write: per_1k(price.cache_write_per_1k.unwrap_or(price.input_per_1k), used.cache_write_tokens),
+        cache_read: per_1k(
+            price.cache_read_per_1k.unwrap_or(price.input_per_1k),
+            used.cache_read_tokens,
+        ),
+        cache_write: per_1k(
+            price.cache_write_per_1k.unwrap_or(price.input_per_1k),
+            used.cache_write_tokens,
+        ),
         image,
-        endpoint: price.per_second.map_or(Nanos::ZERO, |rate| Nanos::scaled(rate, i128::from(used.endpoint_ms), 1000)),
+        endpoint: price.per_second.map_or(Nanos::ZERO, |rate| {
+            Nanos::scaled(rate, i128::from(used.endpoint_ms), 1000)
+        }),
     }
 }

@@ -19,15 +19,27 @@ fn number(text: &RawValue, model: &str, region: &str) -> Result<Nanos, PriceBook
     })
 }
 
-fn field<'a>(object: &'a BTreeMap<String, &'a RawValue>, name: &str, model: &str, region: &str) -> Result<&'a RawValue, PriceBookError> {
-    object.get(name).copied().ok_or_else(|| PriceBookError::Entry {
-        model: model.to_owned(),
-        region: region.to_owned(),
-        problem: format!("missing '{name}'"),
-    })
+fn field<'a>(
+    object: &'a BTreeMap<String, &'a RawValue>,
+    name: &str,
+    model: &str,
+    region: &str,
+) -> Result<&'a RawValue, PriceBookError> {
+    object
+        .get(name)
+        .copied()
+        .ok_or_else(|| PriceBookError::Entry {
+            model: model.to_owned(),
+            region: region.to_owned(),
+            problem: format!("missing '{name}'"),
+        })
 }
 
-fn object<'a>(raw: &'a RawValue, model: &str, region: &str) -> Result<BTreeMap<String, &'a RawValue>, PriceBookError> {
+fn object<'a>(
+    raw: &'a RawValue,
+    model: &str,
+    region: &str,
+) -> Result<BTreeMap<String, &'a RawValue>, PriceBookError> {
     serde_json::from_str(raw.get()).map_err(|error| PriceBookError::Entry {
         model: model.to_owned(),
         region: region.to_owned(),
@@ -36,8 +48,12 @@ fn object<'a>(raw: &'a RawValue, model: &str, region: &str) -> Result<BTreeMap<S
 }
 
 /// Converts the reference table into price entries effective from `effective_from`.
-pub fn import_reference_models_json(json: &str, effective_from: NaiveDate) -> Result<PriceBook, PriceBookError> {
-    let table: RawTable<'_> = serde_json::from_str(json).map_err(|error| PriceBookError::Reference(error.to_string()))?;
+pub fn import_reference_models_json(
+    json: &str,
+    effective_from: NaiveDate,
+) -> Result<PriceBook, PriceBookError> {
+    let table: RawTable<'_> =
+        serde_json::from_str(json).map_err(|error| PriceBookError::Reference(error.to_string()))?;
     let mut book = PriceBook::new(PriceBook::FALLBACK_REGION);
     for (region, kinds) in &table {
         for (kind_name, models) in kinds {
@@ -65,10 +81,19 @@ pub fn import_reference_models_json(json: &str, effective_from: NaiveDate) -> Re
                             }
                         }
                         images.sort_by_key(|image| (image.size, image.quality));
-                        ModelPrice { images, ..ModelPrice::text(Nanos::ZERO, Nanos::ZERO) }.with_kind(PriceKind::Image)
+                        ModelPrice {
+                            images,
+                            ..ModelPrice::text(Nanos::ZERO, Nanos::ZERO)
+                        }
+                        .with_kind(PriceKind::Image)
                     }
                 };
-                book.insert(PriceEntry { model_id: model.clone(), region: region.clone(), effective_from, price });
+                book.insert(PriceEntry {
+                    model_id: model.clone(),
+                    region: region.clone(),
+                    effective_from,
+                    price,
+                });
             }
         }
     }

@@ -1,0 +1,537 @@
+//! The usage ledger writer: a dedicated thread with its own connection that commits records in
+//! groups (up to `max_batch` records or `max_wait` after the first), updating the daily rollups in
+//! the same transaction. A bounded channel gives producers backpressure instead of unbounded
+//! memory; `flush` waits until everything sent before it is durable; shutdown loses nothing.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError, TrySendError};
+use rusqlite::{Connection, Transaction, params};
+use tollgate_core::{Period, RollupTotals, UsageRecord, Zone};
+
+use crate::error::{Result, StoreError};
+use crate::schema;
+
+/// Tuning of the group commit.
+#[derive(Debug, Clone, Copy)]
+pub struct WriterConfig {
+    /// Records that may wait in the channel before producers block.
+    pub capacity: usize,
+    /// Most records in one transaction.
+    pub max_batch: usize,
+    /// Longest a record waits for companions before its batch commits.
+    pub max_wait: Duration,
+}
+
+impl Default for WriterConfig {
+    fn default() -> Self {
+        WriterConfig {
+            capacity: 65_536,
+            max_batch: 8_192,
+            max_wait: Duration::from_millis(2),
+        }
+    }
+}
+
+/// Counters of a writer's work.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WriterStats {
+    pub records: u64,
+    pub batches: u64,
+    pub largest_batch: u64,
+    pub failed_commits: u64,
+    /// Records that could not be committed before shutdown gave up (only after repeated failures).
+    pub lost: u64,
+}
+
+enum Command {
+    Record(Box<UsageRecord>),
+    Flush(Sender<Result<(), String>>),
+    Shutdown,
+}
+
+#[derive(Debug, Default)]
+struct Shared {
+    closed: AtomicBool,
+    /// Producers between their `closed` check and the end of their send.
+    in_flight: AtomicU64,
+    records: AtomicU64,
+    batches: AtomicU64,
+    largest_batch: AtomicU64,
+    failed_commits: AtomicU64,
+    last_error: Mutex<Option<String>>,
+}
+
+/// A cheap, cloneable way for many producers to send usage records to one writer.
+#[derive(Debug, Clone)]
+pub struct LedgerHandle {
+    sender: Sender<Command>,
+    shared: Arc<Shared>,
+}
+
+impl LedgerHandle {
+    /// Queues a record, blocking while the channel is full (backpressure).
+    pub fn record(&self, record: UsageRecord) -> Result<()> {
+        self.send(Command::Record(Box::new(record)))
+    }
+
+    /// Queues a record if there is room now; gives it back when the channel is full.
+    pub fn try_record(&self, record: UsageRecord) -> Result<Option<UsageRecord>> {
+        let _guard = self.enter()?;
+        match self.sender.try_send(Command::Record(Box::new(record))) {
+            Ok(()) => Ok(None),
+            Err(TrySendError::Full(Command::Record(record))) => Ok(Some(*record)),
+            Err(_) => Err(StoreError::WriterStopped(
+                "the writer thread has ended".to_owned(),
+            )),
+        }
+    }
+
+    /// Returns once every record queued before this call is committed.
+    pub fn flush(&self) -> Result<()> {
+        let (reply, wait) = crossbeam_channel::bounded(1);
+        self.send(Command::Flush(reply))?;
+        match wait.recv() {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(error)) => Err(StoreError::LedgerCommit(error)),
+            Err(_) => Err(StoreError::WriterStopped(
+                "the writer ended before flushing".to_owned(),
+            )),
+        }
+    }
+
+    /// The last commit error, if the latest attempt failed.
+    pub fn last_error(&self) -> Option<String> {
+        self.shared
+            .last_error
+            .lock()
+            .ok()
+            .and_then(|error| error.clone())
+    }
+
+    pub fn stats(&self) -> WriterStats {
+        WriterStats {
+            records: self.shared.records.load(Ordering::Relaxed),
+            batches: self.shared.batches.load(Ordering::Relaxed),
+            largest_batch: self.shared.largest_batch.load(Ordering::Relaxed),
+            failed_commits: self.shared.failed_commits.load(Ordering::Relaxed),
+            lost: 0,
+        }
+    }
+
+    fn enter(&self) -> Result<InFlight<'_>> {
+        self.shared.in_flight.fetch_add(1, Ordering::SeqCst);
+        let guard = InFlight(&self.shared);
+        if self.shared.closed.load(Ordering::SeqCst) {
+            return Err(StoreError::WriterStopped(
+                "the ledger is shutting down".to_owned(),
+            ));
+        }
+        Ok(guard)
+    }
+
+    fn send(&self, command: Command) -> Result<()> {
+        let _guard = self.enter()?;
+        self.sender
+            .send(command)
+            .map_err(|_| StoreError::WriterStopped("the writer thread has ended".to_owned()))
+    }
+}
+
+struct InFlight<'a>(&'a Shared);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Owns the writer thread. Dropping it without [`LedgerWriter::shutdown`] also drains and joins.
+#[derive(Debug)]
+pub struct LedgerWriter {
+    handle: LedgerHandle,
+    thread: Option<JoinHandle<WriterStats>>,
+}
+
+impl LedgerWriter {
+    /// Opens its own connection to `path` (which must already be a Tollgate database) and starts.
+    pub fn start(path: &Path, zone: Zone, config: WriterConfig) -> Result<LedgerWriter> {
+        let (connection, _) = schema::open_checked(path)?;
+        let (sender, receiver) = crossbeam_channel::bounded(config.capacity.max(1));
+        let shared = Arc::new(Shared::default());
+        let worker = Worker {
+            connection,
+            zone,
+            config,
+            receiver,
+            shared: Arc::clone(&shared),
+            day_cache: DayCache::default(),
+        };
+        let thread = std::thread::Builder::new()
+            .name("tollgate-ledger".to_owned())
+            .spawn(move || worker.run())
+            .map_err(|error| {
+                StoreError::WriterStopped(format!("cannot start the writer thread: {error}"))
+            })?;
+        Ok(LedgerWriter {
+            handle: LedgerHandle { sender, shared },
+            thread: Some(thread),
+        })
+    }
+
+    pub fn handle(&self) -> LedgerHandle {
+        self.handle.clone()
+    }
+
+    pub fn record(&self, record: UsageRecord) -> Result<()> {
+        self.handle.record(record)
+    }
+
+    pub fn flush(&self) -> Result<()> {
+        self.handle.flush()
+    }
+
+    /// Refuses new records, commits everything queued, and stops the thread.
+    pub fn shutdown(mut self) -> Result<WriterStats> {
+        self.stop()
+    }
+
+    fn stop(&mut self) -> Result<WriterStats> {
+        let Some(thread) = self.thread.take() else {
+            return Ok(self.handle.stats());
+        };
+        self.handle.shared.closed.store(true, Ordering::SeqCst);
+        // Sent directly: `send` refuses once closed, and this one must get through.
+        let _ = self.handle.sender.send(Command::Shutdown);
+        let stats = thread
+            .join()
+            .map_err(|_| StoreError::WriterStopped("the writer thread panicked".to_owned()))?;
+        if stats.lost > 0 {
+            let reason = self.handle.last_error().unwrap_or_default();
+            return Err(StoreError::LedgerCommit(format!(
+                "{} records could not be written: {reason}",
+                stats.lost
+            )));
+        }
+        Ok(stats)
+    }
+}
+
+impl Drop for LedgerWriter {
+    fn drop(&mut self) {
+        if let Err(error) = self.stop() {
+            eprintln!("tollgate: ledger writer: {error}");
+        }
+    }
+}
+
+/// Remembers the last local day's bounds so most records skip the time-zone arithmetic.
+#[derive(Default)]
+struct DayCache {
+    start_ms: i64,
+    end_ms: i64,
+    day: String,
+}
+
+impl DayCache {
+    fn day(&mut self, zone: Zone, at_ms: i64) -> &str {
+        if self.day.is_empty() || at_ms < self.start_ms || at_ms >= self.end_ms {
+            let (start, end) = zone.period_bounds_ms(Period::Day, at_ms);
+            self.start_ms = start;
+            self.end_ms = end;
+            self.day = zone.local_date(at_ms).to_string();
+        }
+        &self.day
+    }
+}
+
+struct Worker {
+    connection: Connection,
+    zone: Zone,
+    config: WriterConfig,
+    receiver: Receiver<Command>,
+    shared: Arc<Shared>,
+    day_cache: DayCache,
+}
+
+const COMMIT_ATTEMPTS_AT_SHUTDOWN: u32 = 5;
+
+impl Worker {
+    fn run(mut self) -> WriterStats {
+        let mut batch: Vec<UsageRecord> = Vec::with_capacity(self.config.max_batch);
+        let mut waiters: Vec<Sender<Result<(), String>>> = Vec::new();
+        let mut stopping = false;
+        while !stopping {
+            // Wait for the first command of a batch (or retry a batch that failed to commit).
+            if batch.is_empty() && waiters.is_empty() {
+                match self.receiver.recv() {
+                    Ok(command) => stopping = Self::take(command, &mut batch, &mut waiters),
+                    Err(_) => stopping = true,
+                }
+            }
+            let deadline = Instant::now() + self.config.max_wait;
+            while !stopping && waiters.is_empty() && batch.len() < self.config.max_batch {
+                match self.receiver.recv_deadline(deadline) {
+                    Ok(command) => stopping = Self::take(command, &mut batch, &mut waiters),
+                    Err(RecvTimeoutError::Timeout) => break,
+                    Err(RecvTimeoutError::Disconnected) => stopping = true,
+                }
+            }
+            if stopping {
+                self.drain(&mut batch, &mut waiters);
+            }
+            let attempts = if stopping {
+                COMMIT_ATTEMPTS_AT_SHUTDOWN
+            } else {
+                1
+            };
+            if !self.commit_with_retries(&mut batch, &mut waiters, attempts) {
+                if stopping {
+                    return WriterStats {
+                        lost: batch.len() as u64,
+                        ..self.stats()
+                    };
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+        self.stats()
+    }
+
+    /// Takes everything still queued, waiting for producers that are mid-send.
+    fn drain(&self, batch: &mut Vec<UsageRecord>, waiters: &mut Vec<Sender<Result<(), String>>>) {
+        loop {
+            match self.receiver.try_recv() {
+                Ok(command) => {
+                    Self::take(command, batch, waiters);
+                }
+                Err(TryRecvError::Empty) if self.shared.in_flight.load(Ordering::SeqCst) > 0 => {
+                    std::thread::yield_now()
+                }
+                Err(_) => return,
+            }
+        }
+    }
+
+    /// Adds a command to the batch; returns true for shutdown.
+    fn take(
+        command: Command,
+        batch: &mut Vec<UsageRecord>,
+        waiters: &mut Vec<Sender<Result<(), String>>>,
+    ) -> bool {
+        match command {
+            Command::Record(record) => batch.push(*record),
+            Command::Flush(reply) => waiters.push(reply),
+            Command::Shutdown => return true,
+        }
+        false
+    }
+
+    fn commit_with_retries(
+        &mut self,
+        batch: &mut Vec<UsageRecord>,
+        waiters: &mut Vec<Sender<Result<(), String>>>,
+        attempts: u32,
+    ) -> bool {
+        for attempt in 1..=attempts {
+            let result = if batch.is_empty() {
+                Ok(())
+            } else {
+                self.commit(batch)
+            };
+            match result {
+                Ok(()) => {
+                    let size = batch.len() as u64;
+                    if size > 0 {
+                        self.shared.records.fetch_add(size, Ordering::Relaxed);
+                        self.shared.batches.fetch_add(1, Ordering::Relaxed);
+                        self.shared.largest_batch.fetch_max(size, Ordering::Relaxed);
+                    }
+                    if let Ok(mut last) = self.shared.last_error.lock() {
+                        *last = None;
+                    }
+                    batch.clear();
+                    for waiter in waiters.drain(..) {
+                        let _ = waiter.send(Ok(()));
+                    }
+                    return true;
+                }
+                Err(error) => {
+                    self.shared.failed_commits.fetch_add(1, Ordering::Relaxed);
+                    if let Ok(mut last) = self.shared.last_error.lock() {
+                        *last = Some(error.to_string());
+                    }
+                    if attempt < attempts {
+                        std::thread::sleep(Duration::from_millis(50 * u64::from(attempt)));
+                    }
+                }
+            }
+        }
+        // The records stay in the batch for the next attempt; flush callers hear of the failure.
+        let message = self
+            .shared
+            .last_error
+            .lock()
+            .ok()
+            .and_then(|error| error.clone())
+            .unwrap_or_default();
+        for waiter in waiters.drain(..) {
+            let _ = waiter.send(Err(message.clone()));
+        }
+        false
+    }
+
+    fn commit(&mut self, batch: &[UsageRecord]) -> rusqlite::Result<()> {
+        let transaction = self.connection.transaction()?;
+        write_batch(&transaction, self.zone, &mut self.day_cache, batch)?;
+        transaction.commit()
+    }
+
+    fn stats(&self) -> WriterStats {
+        WriterStats {
+            records: self.shared.records.load(Ordering::Relaxed),
+            batches: self.shared.batches.load(Ordering::Relaxed),
+            largest_batch: self.shared.largest_batch.load(Ordering::Relaxed),
+            failed_commits: self.shared.failed_commits.load(Ordering::Relaxed),
+            lost: 0,
+        }
+    }
+}
+
+pub(crate) const INSERT_LEDGER_SQL: &str = "INSERT INTO usage_ledger (
+    at_ms, day, request_id, team_id, key_id, model_id, provider, region, input_tokens, output_tokens,
+    cache_read_tokens, cache_write_tokens, images, image_width, image_height, image_steps, image_quality,
+    endpoint_ms, latency_ms, ttft_ms, status, cost_input, cost_output, cost_cache_read, cost_cache_write,
+    cost_image, cost_endpoint, priced)
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20,
+            ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28)";
+
+pub(crate) const UPSERT_ROLLUP_SQL: &str = "INSERT INTO daily_rollups (
+    day, team_id, model_id, key_id, origin, invocations, errors, unpriced, input_tokens, output_tokens,
+    cache_read_tokens, cache_write_tokens, images, input_cost, output_cost, latency_ms_sum)
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
+    ON CONFLICT (day, team_id, model_id, key_id, origin) DO UPDATE SET
+      invocations = invocations + excluded.invocations, errors = errors + excluded.errors,
+      unpriced = unpriced + excluded.unpriced, input_tokens = input_tokens + excluded.input_tokens,
+      output_tokens = output_tokens + excluded.output_tokens,
+      cache_read_tokens = cache_read_tokens + excluded.cache_read_tokens,
+      cache_write_tokens = cache_write_tokens + excluded.cache_write_tokens, images = images + excluded.images,
+      input_cost = input_cost + excluded.input_cost, output_cost = output_cost + excluded.output_cost,
+      latency_ms_sum = latency_ms_sum + excluded.latency_ms_sum";
+
+/// Rollup rows keyed by (day, team, model, key).
+pub(crate) type RollupMap = HashMap<(String, String, String, String), RollupTotals>;
+
+/// Adds `totals` to the rollup rows of `origin` (adding to what is stored).
+pub(crate) fn upsert_rollups(
+    transaction: &Transaction<'_>,
+    origin: &str,
+    rollups: &RollupMap,
+) -> rusqlite::Result<()> {
+    let mut upsert = transaction.prepare_cached(UPSERT_ROLLUP_SQL)?;
+    for ((day, team, model, key), totals) in rollups {
+        upsert.execute(params![
+            day,
+            team,
+            model,
+            key,
+            origin,
+            totals.invocations as i64,
+            totals.errors as i64,
+            totals.unpriced as i64,
+            totals.input_tokens as i64,
+            totals.output_tokens as i64,
+            totals.cache_read_tokens as i64,
+            totals.cache_write_tokens as i64,
+            totals.images as i64,
+            totals.input_cost.0,
+            totals.output_cost.0,
+            totals.latency_ms_sum as i64,
+        ])?;
+    }
+    Ok(())
+}
+
+fn write_batch(
+    transaction: &Transaction<'_>,
+    zone: Zone,
+    days: &mut DayCache,
+    batch: &[UsageRecord],
+) -> rusqlite::Result<()> {
+    let mut insert = transaction.prepare_cached(INSERT_LEDGER_SQL)?;
+    // Rollups keyed by borrowed ids and an index into the batch's few distinct days, so summing
+    // allocates per distinct row, not per record.
+    let mut day_names: Vec<String> = Vec::new();
+    let mut sums: HashMap<(usize, &str, &str, &str), RollupTotals> = HashMap::new();
+    for record in batch {
+        let day = days.day(zone, record.at_ms);
+        let day_index = if let Some(index) = day_names.iter().rposition(|known| known == day) {
+            index
+        } else {
+            day_names.push(day.to_owned());
+            day_names.len() - 1
+        };
+        let used = &record.used;
+        let cost = &record.cost;
+        insert.execute(params![
+            record.at_ms,
+            day_names[day_index],
+            record.request_id,
+            record.team_id,
+            record.key_id,
+            record.model_id,
+            record.provider,
+            record.region,
+            used.input_tokens as i64,
+            used.output_tokens as i64,
+            used.cache_read_tokens as i64,
+            used.cache_write_tokens as i64,
+            used.images,
+            used.image_width,
+            used.image_height,
+            used.image_steps,
+            used.image_quality
+                .map(tollgate_core::price_book::ImageQuality::as_str),
+            used.endpoint_ms as i64,
+            record.latency_ms,
+            record.time_to_first_token_ms,
+            record.status,
+            cost.input.0,
+            cost.output.0,
+            cost.cache_read.0,
+            cost.cache_write.0,
+            cost.image.0,
+            cost.endpoint.0,
+            record.priced,
+        ])?;
+        sums.entry((
+            day_index,
+            record.team_id.as_str(),
+            record.model_id.as_str(),
+            record.key_id.as_str(),
+        ))
+        .or_default()
+        .add(&RollupTotals::of(record));
+    }
+    drop(insert);
+    let owned: RollupMap = sums
+        .into_iter()
+        .map(|((day, team, model, key), totals)| {
+            (
+                (
+                    day_names[day].clone(),
+                    team.to_owned(),
+                    model.to_owned(),
+                    key.to_owned(),
+                ),
+                totals,
+            )
+        })
+        .collect();
+    upsert_rollups(transaction, "ledger", &owned)
+}

@@ -1,0 +1,136 @@
+//! Tollgate's `SQLite` persistence: one file holding tenants, keys, limits, the price book, the
+//! append-only usage ledger, daily rollups, the audit log and settings.
+//!
+//! [`Store`] serves admin operations and queries over one connection; [`LedgerWriter`] owns a
+//! second connection on its own thread and commits usage in groups.
+
+mod audit;
+mod error;
+mod keys;
+mod ledger;
+mod limits_table;
+mod prices;
+mod queries;
+mod rebuild;
+pub mod schema;
+mod tenants;
+
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use rusqlite::{Connection, OptionalExtension};
+use tollgate_core::Zone;
+
+pub use audit::AuditEntry;
+pub use error::{Result, StoreError};
+pub use keys::KeyFilter;
+pub use ledger::{LedgerHandle, LedgerWriter, WriterConfig, WriterStats};
+pub use prices::PriceVersion;
+pub use queries::{GroupBy, UsageQuery, UsageRow};
+pub use rebuild::RecomputeSummary;
+pub use tenants::{NewTenant, TenantUpdate};
+
+/// The current time in milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_millis() as i64)
+}
+
+const ZONE_SETTING: &str = "time_zone";
+
+/// An open Tollgate database.
+#[derive(Debug)]
+pub struct Store {
+    connection: Connection,
+    path: PathBuf,
+    zone: Zone,
+    actor: String,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database at `path`. A new database gets the shipped default
+    /// price book. Another application's file, or a newer schema, is refused untouched.
+    pub fn open(path: &Path) -> Result<Store> {
+        let (connection, created) = schema::open_checked(path)?;
+        let mut store = Store {
+            connection,
+            path: path.to_owned(),
+            zone: Zone::default(),
+            actor: "system".to_owned(),
+        };
+        if let Some(zone) = store.setting(ZONE_SETTING)? {
+            store.zone = zone.parse().map_err(StoreError::invalid)?;
+        }
+        if created {
+            store.seed_default_prices()?;
+        }
+        Ok(store)
+    }
+
+    /// Who is making changes, for the audit log (e.g. `cli:alice`).
+    pub fn set_actor(&mut self, actor: &str) {
+        actor.clone_into(&mut self.actor);
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The zone whose calendar days the rollups and periods use.
+    pub fn zone(&self) -> Zone {
+        self.zone
+    }
+
+    /// Changes the zone of days; the ledger's day column and all ledger rollups are rebuilt so
+    /// every report agrees with the new calendar.
+    pub fn set_zone(&mut self, zone: Zone) -> Result<()> {
+        if zone == self.zone && self.setting(ZONE_SETTING)?.is_some() {
+            return Ok(());
+        }
+        let before = self.zone;
+        self.zone = zone;
+        rebuild::redate_ledger(&mut self.connection, zone)?;
+        self.put_setting(ZONE_SETTING, &zone.to_string())?;
+        self.audit(
+            "settings.time_zone",
+            ZONE_SETTING,
+            Some(&before.to_string()),
+            Some(&zone.to_string()),
+        )?;
+        Ok(())
+    }
+
+    pub fn schema_version(&self) -> Result<i64> {
+        schema::schema_version(&self.connection)
+    }
+
+    pub fn setting(&self, key: &str) -> Result<Option<String>> {
+        Ok(self
+            .connection
+            .query_row("SELECT value FROM settings WHERE key = ?1", [key], |row| {
+                row.get(0)
+            })
+            .optional()?)
+    }
+
+    pub fn put_setting(&self, key: &str, value: &str) -> Result<()> {
+        self.connection.execute(
+            "INSERT INTO settings (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            [key, value],
+        )?;
+        Ok(())
+    }
+
+    /// Reclaims free pages and checkpoints the WAL.
+    pub fn vacuum(&self) -> Result<()> {
+        self.connection
+            .execute_batch("PRAGMA wal_checkpoint(TRUNCATE); VACUUM;")?;
+        Ok(())
+    }
+
+    /// Starts a ledger writer on this database's file.
+    pub fn ledger_writer(&self, config: WriterConfig) -> Result<LedgerWriter> {
+        LedgerWriter::start(&self.path, self.zone, config)
+    }
+}

@@ -1,0 +1,233 @@
+//! Versioned migrations. `application_id` marks the file as Tollgate's; `user_version` is the schema
+//! version. Opening checks both before changing anything.
+
+use std::path::Path;
+
+use rusqlite::{Connection, OpenFlags};
+
+use crate::error::{Result, StoreError};
+
+/// "TGAT" — written into the `SQLite` header so other tools' databases are never touched.
+pub const APPLICATION_ID: i64 = 0x5447_4154;
+
+const MIGRATIONS: &[&str] = &[
+    // 1: the whole first schema.
+    r"
+CREATE TABLE tenants (
+    team_id        TEXT PRIMARY KEY,
+    name           TEXT NOT NULL,
+    cost_center    TEXT NOT NULL DEFAULT '',
+    status         TEXT NOT NULL CHECK (status IN ('active', 'disabled')),
+    created_at_ms  INTEGER NOT NULL,
+    updated_at_ms  INTEGER NOT NULL
+);
+
+-- Limits of a tenant or of one key; a missing row or NULL column is 'no limit'.
+CREATE TABLE limits (
+    scope               TEXT NOT NULL CHECK (scope IN ('tenant', 'key')),
+    subject             TEXT NOT NULL,
+    rate_requests       INTEGER,
+    rate_unit           TEXT,
+    rate_burst          INTEGER,
+    quota_requests      INTEGER,
+    quota_period        TEXT,
+    tokens_per_minute   INTEGER,
+    budget_nanos        INTEGER,
+    budget_enforcement  TEXT,
+    PRIMARY KEY (scope, subject)
+);
+
+CREATE TABLE allowed_models (
+    team_id  TEXT NOT NULL REFERENCES tenants (team_id) ON DELETE CASCADE,
+    pattern  TEXT NOT NULL,
+    PRIMARY KEY (team_id, pattern)
+);
+
+CREATE TABLE api_keys (
+    key_id                   TEXT PRIMARY KEY,
+    team_id                  TEXT NOT NULL REFERENCES tenants (team_id) ON DELETE CASCADE,
+    name                     TEXT NOT NULL,
+    display_prefix           TEXT NOT NULL,
+    hash                     TEXT NOT NULL UNIQUE,
+    status                   TEXT NOT NULL CHECK (status IN ('active', 'disabled', 'revoked')),
+    created_at_ms            INTEGER NOT NULL,
+    expires_at_ms            INTEGER,
+    previous_hash            TEXT,
+    previous_valid_until_ms  INTEGER,
+    last_used_at_ms          INTEGER
+);
+CREATE INDEX api_keys_team ON api_keys (team_id);
+CREATE INDEX api_keys_previous_hash ON api_keys (previous_hash) WHERE previous_hash IS NOT NULL;
+
+CREATE TABLE price_book_versions (
+    version        INTEGER PRIMARY KEY,
+    created_at_ms  INTEGER NOT NULL,
+    source         TEXT NOT NULL,
+    note           TEXT NOT NULL DEFAULT ''
+);
+
+-- Every price ever set; for one (model, region, effective_from) the highest version is in force.
+CREATE TABLE prices (
+    model_id            TEXT NOT NULL,
+    region              TEXT NOT NULL,
+    effective_from      TEXT NOT NULL,
+    version             INTEGER NOT NULL REFERENCES price_book_versions (version),
+    kind                TEXT NOT NULL,
+    input_per_1k        INTEGER NOT NULL,
+    output_per_1k       INTEGER NOT NULL,
+    cache_read_per_1k   INTEGER,
+    cache_write_per_1k  INTEGER,
+    per_second          INTEGER,
+    images_json         TEXT NOT NULL DEFAULT '[]',
+    PRIMARY KEY (model_id, region, effective_from, version)
+);
+
+-- Append-only: one row per model call. Money columns are nano-dollars.
+CREATE TABLE usage_ledger (
+    id                  INTEGER PRIMARY KEY,
+    at_ms               INTEGER NOT NULL,
+    day                 TEXT NOT NULL,
+    request_id          TEXT NOT NULL,
+    team_id             TEXT NOT NULL,
+    key_id              TEXT NOT NULL,
+    model_id            TEXT NOT NULL,
+    provider            TEXT NOT NULL,
+    region              TEXT NOT NULL,
+    input_tokens        INTEGER NOT NULL,
+    output_tokens       INTEGER NOT NULL,
+    cache_read_tokens   INTEGER NOT NULL,
+    cache_write_tokens  INTEGER NOT NULL,
+    images              INTEGER NOT NULL,
+    image_width         INTEGER NOT NULL,
+    image_height        INTEGER NOT NULL,
+    image_steps         INTEGER NOT NULL,
+    image_quality       TEXT,
+    endpoint_ms         INTEGER NOT NULL,
+    latency_ms          INTEGER NOT NULL,
+    ttft_ms             INTEGER,
+    status              INTEGER NOT NULL,
+    cost_input          INTEGER NOT NULL,
+    cost_output         INTEGER NOT NULL,
+    cost_cache_read     INTEGER NOT NULL,
+    cost_cache_write    INTEGER NOT NULL,
+    cost_image          INTEGER NOT NULL,
+    cost_endpoint       INTEGER NOT NULL,
+    priced              INTEGER NOT NULL
+);
+CREATE INDEX usage_ledger_day ON usage_ledger (day);
+
+-- Daily sums by (day, tenant, model, key); 'ledger' rows are kept from the ledger in the same
+-- transaction, 'import' rows come from imported reference reports.
+CREATE TABLE daily_rollups (
+    day                 TEXT NOT NULL,
+    team_id             TEXT NOT NULL,
+    model_id            TEXT NOT NULL,
+    key_id              TEXT NOT NULL,
+    origin              TEXT NOT NULL CHECK (origin IN ('ledger', 'import')),
+    invocations         INTEGER NOT NULL,
+    errors              INTEGER NOT NULL,
+    unpriced            INTEGER NOT NULL,
+    input_tokens        INTEGER NOT NULL,
+    output_tokens       INTEGER NOT NULL,
+    cache_read_tokens   INTEGER NOT NULL,
+    cache_write_tokens  INTEGER NOT NULL,
+    images              INTEGER NOT NULL,
+    input_cost          INTEGER NOT NULL,
+    output_cost         INTEGER NOT NULL,
+    latency_ms_sum      INTEGER NOT NULL,
+    PRIMARY KEY (day, team_id, model_id, key_id, origin)
+) WITHOUT ROWID;
+CREATE INDEX daily_rollups_team_day ON daily_rollups (team_id, day);
+
+CREATE TABLE audit_log (
+    id           INTEGER PRIMARY KEY,
+    at_ms        INTEGER NOT NULL,
+    actor        TEXT NOT NULL,
+    action       TEXT NOT NULL,
+    target       TEXT NOT NULL,
+    before_json  TEXT,
+    after_json   TEXT
+);
+
+CREATE TABLE settings (
+    key    TEXT PRIMARY KEY,
+    value  TEXT NOT NULL
+);
+",
+];
+
+/// The schema version this build writes.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Opens `path`, refusing other applications' databases and newer schemas before any write, then
+/// applies pending migrations. Returns the connection and whether the database was just created.
+pub fn open_checked(path: &Path) -> Result<(Connection, bool)> {
+    let is_empty = std::fs::metadata(path).map_or(true, |meta| meta.len() == 0);
+    if !is_empty {
+        // Look first through a read-only connection, so a foreign file is never touched.
+        let probe = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|error| StoreError::Open {
+            path: path.to_owned(),
+            reason: error.to_string(),
+        })?;
+        let application_id: i64 = probe
+            .pragma_query_value(None, "application_id", |row| row.get(0))
+            .map_err(|_| StoreError::NotSqlite {
+                path: path.to_owned(),
+            })?;
+        let version: i64 = probe.pragma_query_value(None, "user_version", |row| row.get(0))?;
+        if application_id != APPLICATION_ID {
+            return Err(StoreError::NotTollgate {
+                path: path.to_owned(),
+            });
+        }
+        if version > SCHEMA_VERSION {
+            return Err(StoreError::NewerSchema {
+                path: path.to_owned(),
+                found: version,
+                supported: SCHEMA_VERSION,
+            });
+        }
+    }
+    let mut connection = Connection::open(path).map_err(|error| StoreError::Open {
+        path: path.to_owned(),
+        reason: error.to_string(),
+    })?;
+    configure(&connection)?;
+    let created = is_empty;
+    migrate(&mut connection)?;
+    Ok((connection, created))
+}
+
+/// Per-connection settings: WAL so readers never block the ledger writer, NORMAL sync (a committed
+/// transaction survives a process crash; only power loss may undo the last ones), foreign keys.
+pub fn configure(connection: &Connection) -> Result<()> {
+    connection.pragma_update(None, "journal_mode", "WAL")?;
+    connection.pragma_update(None, "synchronous", "NORMAL")?;
+    connection.pragma_update(None, "foreign_keys", "ON")?;
+    connection.busy_timeout(std::time::Duration::from_secs(10))?;
+    Ok(())
+}
+
+fn migrate(connection: &mut Connection) -> Result<()> {
+    let current: i64 = connection.pragma_query_value(None, "user_version", |row| row.get(0))?;
+    if current >= SCHEMA_VERSION {
+        return Ok(());
+    }
+    let transaction = connection.transaction()?;
+    for (index, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+        transaction.execute_batch(sql)?;
+        transaction.pragma_update(None, "user_version", index as i64 + 1)?;
+    }
+    transaction.pragma_update(None, "application_id", APPLICATION_ID)?;
+    transaction.commit()?;
+    Ok(())
+}
+
+/// The schema version of an open database.
+pub fn schema_version(connection: &Connection) -> Result<i64> {
+    Ok(connection.pragma_query_value(None, "user_version", |row| row.get(0))?)
+}
