@@ -311,7 +311,7 @@ impl Worker {
                     Self::take(command, batch, waiters);
                 }
                 Err(TryRecvError::Empty) if self.shared.in_flight.load(Ordering::SeqCst) > 0 => {
-                    std::thread::yield_now()
+                    std::thread::yield_now();
                 }
                 Err(_) => return,
             }

@@ -1,0 +1,254 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+//! The ledger writer: group commit, many producers, backpressure, flush and shutdown.
+
+mod common;
+
+use std::time::Duration;
+
+use chrono::NaiveDate;
+use tollgate_core::Nanos;
+use tollgate_store::{GroupBy, LedgerWriter, UsageQuery, WriterConfig};
+
+fn ledger_count(path: &std::path::Path) -> i64 {
+    rusqlite::Connection::open(path)
+        .unwrap()
+        .query_row("SELECT count(*) FROM usage_ledger", [], |row| row.get(0))
+        .unwrap()
+}
+
+fn ledger_and_rollup_sums(path: &std::path::Path) -> ((i64, i64, i64), (i64, i64, i64)) {
+    let connection = rusqlite::Connection::open(path).unwrap();
+    let ledger = connection
+        .query_row(
+            "SELECT count(*), sum(input_tokens), sum(cost_input + cost_output + cost_cache_read + cost_cache_write + cost_image + cost_endpoint) FROM usage_ledger",
+            [],
+            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+        )
+        .unwrap();
+    let rollups = connection
+        .query_row(
+            "SELECT sum(invocations), sum(input_tokens), sum(input_cost + output_cost) FROM daily_rollups WHERE origin = 'ledger'",
+            [],
+            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+        )
+        .unwrap();
+    (ledger, rollups)
+}
+
+#[test]
+fn many_concurrent_producers_lose_nothing_and_rollups_match() {
+    let temp = common::temp_store();
+    let config = WriterConfig {
+        capacity: 256,
+        max_batch: 500,
+        max_wait: Duration::from_millis(2),
+    };
+    let writer = temp.store.ledger_writer(config).unwrap();
+    let producers: u32 = 8;
+    let per_producer: u32 = 5_000;
+    std::thread::scope(|scope| {
+        for producer in 0..producers {
+            let handle = writer.handle();
+            scope.spawn(move || {
+                for index in 0..per_producer {
+                    let at = common::NOON_2026_11_20
+                        + i64::from(index % 3) * common::DAY_MS
+                        + i64::from(index);
+                    let team = format!("team{}", producer % 3);
+                    let model = if index % 2 == 0 {
+                        "anthropic.claude-v2"
+                    } else {
+                        "amazon.titan-text-express-v1"
+                    };
+                    handle
+                        .record(common::record(
+                            &team,
+                            &format!("key{producer}"),
+                            model,
+                            at,
+                            100 + u64::from(index % 7),
+                            50,
+                        ))
+                        .unwrap();
+                }
+            });
+        }
+    });
+    writer.flush().unwrap();
+    let total = i64::from(producers * per_producer);
+    assert_eq!(ledger_count(&temp.path()), total);
+    let stats = writer.shutdown().unwrap();
+    assert_eq!(stats.records, total as u64);
+    assert!(
+        stats.batches < stats.records,
+        "records were grouped: {stats:?}"
+    );
+    assert!(stats.largest_batch <= 500, "{stats:?}");
+    let (ledger, rollups) = ledger_and_rollup_sums(&temp.path());
+    assert_eq!(ledger, rollups, "rollups are the sums of the ledger");
+    assert_eq!(ledger.0, total);
+
+    // And the rollups are what a rebuild from the ledger computes.
+    let before = temp
+        .store
+        .usage(&UsageQuery::new(
+            date("2026-11-01"),
+            date("2026-11-30"),
+            vec![GroupBy::Day, GroupBy::Tenant, GroupBy::Model, GroupBy::Key],
+        ))
+        .unwrap();
+    temp.store.rebuild_rollups(None).unwrap();
+    let after = temp
+        .store
+        .usage(&UsageQuery::new(
+            date("2026-11-01"),
+            date("2026-11-30"),
+            vec![GroupBy::Day, GroupBy::Tenant, GroupBy::Model, GroupBy::Key],
+        ))
+        .unwrap();
+    assert_eq!(before, after);
+    assert_eq!(before.len(), 3 * 8 * 2, "days x (team, key) pairs x models");
+}
+
+fn date(text: &str) -> NaiveDate {
+    NaiveDate::parse_from_str(text, "%Y-%m-%d").unwrap()
+}
+
+#[test]
+fn flush_makes_everything_sent_before_it_visible() {
+    let temp = common::temp_store();
+    // A long wait: without flush the batch would sit for a second.
+    let config = WriterConfig {
+        capacity: 1024,
+        max_batch: 10_000,
+        max_wait: Duration::from_secs(1),
+    };
+    let writer = temp.store.ledger_writer(config).unwrap();
+    for index in 0..10 {
+        writer
+            .record(common::record(
+                "alpha",
+                "key_a",
+                "anthropic.claude-v2",
+                common::NOON_2026_11_20 + index,
+                10,
+                10,
+            ))
+            .unwrap();
+    }
+    let started = std::time::Instant::now();
+    writer.flush().unwrap();
+    assert!(
+        started.elapsed() < Duration::from_millis(900),
+        "flush does not wait for the batch timer"
+    );
+    assert_eq!(ledger_count(&temp.path()), 10);
+    writer.shutdown().unwrap();
+}
+
+#[test]
+fn shutdown_commits_what_is_queued_and_refuses_more() {
+    let temp = common::temp_store();
+    let config = WriterConfig {
+        capacity: 100_000,
+        max_batch: 64,
+        max_wait: Duration::from_millis(50),
+    };
+    let writer = temp.store.ledger_writer(config).unwrap();
+    let handle = writer.handle();
+    for index in 0..20_000 {
+        handle
+            .record(common::record(
+                "alpha",
+                "key_a",
+                "anthropic.claude-v2",
+                common::NOON_2026_11_20 + index,
+                1,
+                1,
+            ))
+            .unwrap();
+    }
+    let stats = writer.shutdown().unwrap();
+    assert_eq!(stats.records, 20_000);
+    assert_eq!(ledger_count(&temp.path()), 20_000);
+    assert!(
+        handle
+            .record(common::record("alpha", "key_a", "m", 0, 1, 1))
+            .is_err(),
+        "a stopped writer refuses records"
+    );
+}
+
+#[test]
+fn a_full_channel_pushes_back() {
+    let temp = common::temp_store();
+    let config = WriterConfig {
+        capacity: 1,
+        max_batch: 1,
+        max_wait: Duration::from_millis(1),
+    };
+    let writer = LedgerWriter::start(&temp.path(), temp.store.zone(), config).unwrap();
+    let handle = writer.handle();
+    let mut given_back = 0;
+    let mut accepted = 0;
+    for index in 0..2_000 {
+        match handle
+            .try_record(common::record(
+                "alpha",
+                "key_a",
+                "anthropic.claude-v2",
+                common::NOON_2026_11_20 + index,
+                1,
+                1,
+            ))
+            .unwrap()
+        {
+            Some(_) => given_back += 1,
+            None => accepted += 1,
+        }
+    }
+    assert!(
+        given_back > 0,
+        "a one-slot channel must refuse some records"
+    );
+    writer.shutdown().unwrap();
+    assert_eq!(ledger_count(&temp.path()), accepted);
+}
+
+#[test]
+fn costs_in_the_ledger_are_exact() {
+    let temp = common::temp_store();
+    let writer = temp.store.ledger_writer(WriterConfig::default()).unwrap();
+    // The reference report's claude-v2 row: 24 calls, 2448 input and 4800 output tokens.
+    for index in 0..24 {
+        writer
+            .record(common::record(
+                "tenant1",
+                "key_a",
+                "anthropic.claude-v2",
+                common::NOON_2026_11_20 + index,
+                102,
+                200,
+            ))
+            .unwrap();
+    }
+    writer.shutdown().unwrap();
+    let rows = temp
+        .store
+        .usage(&UsageQuery::new(
+            date("2026-11-20"),
+            date("2026-11-20"),
+            vec![GroupBy::Tenant],
+        ))
+        .unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].totals.input_tokens, 2_448);
+    assert_eq!(
+        rows[0].totals.input_cost,
+        Nanos::parse_exact("0.019584").unwrap()
+    );
+    assert_eq!(
+        rows[0].totals.output_cost,
+        Nanos::parse_exact("0.1152").unwrap()
+    );
+}
