@@ -43,6 +43,8 @@ pub fn new_tenant(id: &str) -> NewTenant {
 pub const NOON_2026_11_20: i64 = 1_795_176_000_000;
 pub const DAY_MS: i64 = 86_400_000;
 
+static BOOK: std::sync::OnceLock<tollgate_core::PriceBook> = std::sync::OnceLock::new();
+
 /// A priced-by-hand record: claude-v2 prices in us-east-1 are 0.008 / 0.024 per 1k.
 pub fn record(
     team: &str,
@@ -70,7 +72,6 @@ pub fn record(
         status: 200,
         ..UsageRecord::default()
     };
-    static BOOK: std::sync::OnceLock<tollgate_core::PriceBook> = std::sync::OnceLock::new();
     let book = BOOK.get_or_init(|| tollgate_core::PriceBook::shipped_default().unwrap());
     record.price_with(book, tollgate_core::Zone::default());
     record
