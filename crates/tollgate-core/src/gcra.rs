@@ -106,7 +106,7 @@ mod tests {
         for expected_remaining in (0..5).rev() {
             match gcra.check(&mut state, start, 1) {
                 GcraDecision::Allowed { remaining, .. } => {
-                    assert_eq!(remaining, expected_remaining)
+                    assert_eq!(remaining, expected_remaining);
                 }
                 other => panic!("expected allowed, got {other:?}"),
             }
