@@ -116,6 +116,25 @@ impl Nanos {
         format!("{sign}${}.{cents:02}", group_thousands(whole))
     }
 
+    /// Dollars with a fixed number of decimals (0-9), half-to-even: `$1,234.5678` for places = 4.
+    /// For columns of amounts, where one precision for every row reads best.
+    pub fn format_usd_places(self, places: u32) -> String {
+        let places = places.min(9);
+        let unit = 10_i128.pow(9 - places);
+        let scaled = Nanos::scaled(Nanos(self.0.abs()), 1, unit).0;
+        let divisor = 10_i64.pow(places);
+        let sign = if self.0 < 0 && scaled != 0 { "-" } else { "" };
+        let whole = group_thousands(scaled / divisor);
+        if places == 0 {
+            return format!("{sign}${whole}");
+        }
+        format!(
+            "{sign}${whole}.{:0width$}",
+            scaled % divisor,
+            width = places as usize
+        )
+    }
+
     fn parts(self) -> (&'static str, u64, u64) {
         let sign = if self.0 < 0 { "-" } else { "" };
         let magnitude = self.0.unsigned_abs();
@@ -349,6 +368,10 @@ mod tests {
         assert_eq!(Nanos(21_000).format_usd(), "$0.000021");
         assert_eq!(Nanos(0).format_usd(), "$0.00");
         assert_eq!(Nanos(-1_000_000_000_000).format_usd(), "-$1,000.00");
+        assert_eq!(Nanos(8_189_200).format_usd_places(4), "$0.0082");
+        assert_eq!(Nanos(1_234_567_850_000).format_usd_places(4), "$1,234.5678");
+        assert_eq!(Nanos(1_234_567_850_000).format_usd_places(0), "$1,235");
+        assert_eq!(Nanos(-20).format_usd_places(4), "$0.0000");
         for value in [0, 1, 20_000, 999_999_999, 1_000_000_000, -42, i64::MAX] {
             let text = Nanos(value).to_decimal_string();
             assert_eq!(Nanos::parse_exact(&text), Ok(Nanos(value)), "{text}");

@@ -134,3 +134,36 @@ impl Store {
         LedgerWriter::start(&self.path, self.zone, config)
     }
 }
+
+/// Row counts for `tollgate db info`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct DatabaseInfo {
+    pub schema_version: i64,
+    pub tenants: i64,
+    pub keys: i64,
+    pub ledger_rows: i64,
+    pub rollup_rows: i64,
+    pub price_entries: i64,
+    pub price_versions: i64,
+}
+
+impl Store {
+    pub fn info(&self) -> Result<DatabaseInfo> {
+        let count = |table: &str| -> Result<i64> {
+            Ok(self
+                .connection
+                .query_row(&format!("SELECT count(*) FROM {table}"), [], |row| {
+                    row.get(0)
+                })?)
+        };
+        Ok(DatabaseInfo {
+            schema_version: self.schema_version()?,
+            tenants: count("tenants")?,
+            keys: count("api_keys")?,
+            ledger_rows: count("usage_ledger")?,
+            rollup_rows: count("daily_rollups")?,
+            price_entries: count("prices")?,
+            price_versions: count("price_book_versions")?,
+        })
+    }
+}

@@ -333,6 +333,14 @@ impl PriceBook {
         ids
     }
 
+    /// For every model and region, the entry in force on `date`.
+    pub fn in_force(&self, date: NaiveDate) -> Vec<&PriceEntry> {
+        self.entries
+            .values()
+            .filter_map(|list| list.iter().rev().find(|entry| entry.effective_from <= date))
+            .collect()
+    }
+
     /// The entry in force for exactly this model and region on `date`.
     pub fn entry_on(&self, model_id: &str, region: &str, date: NaiveDate) -> Option<&PriceEntry> {
         let list = self

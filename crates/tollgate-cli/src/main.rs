@@ -1,0 +1,45 @@
+//! `tollgate`: the command line for tenants, keys, prices, reports and the database.
+
+mod args;
+mod commands;
+mod config;
+mod error;
+mod output;
+mod parse;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::args::{Cli, Command};
+use crate::error::Result;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {}", error.to_string().replace('\n', " "));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    let paths = config::resolve(cli.data_dir.clone(), cli.config.clone())?;
+    let json = cli.json;
+    match cli.command {
+        Command::Db(command) => commands::db::run(&paths, &command, json),
+        command => {
+            let mut context = commands::Context::open(&paths, json)?;
+            match command {
+                Command::Tenant(command) => commands::tenant::run(&mut context, command),
+                Command::Key(command) => commands::key::run(&mut context, command),
+                Command::Price(command) => commands::price::run(&mut context, command),
+                Command::Report(args) => commands::report::run(&mut context, &args),
+                Command::Usage(command) => commands::usage::run(&mut context, command),
+                Command::Db(_) => Ok(()),
+            }
+        }
+    }
+}
