@@ -3,7 +3,7 @@
 //! the same transaction. A bounded channel gives producers backpressure instead of unbounded
 //! memory; `flush` waits until everything sent before it is durable; shutdown loses nothing.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -15,7 +15,8 @@ use rusqlite::{Connection, Transaction, params};
 use tollgate_core::{Period, RollupTotals, UsageRecord, Zone};
 
 use crate::error::{Result, StoreError};
-use crate::schema;
+use crate::names::{NameCache, NameKind, day_number};
+use crate::{rollup_codec, schema};
 
 /// Tuning of the group commit.
 #[derive(Debug, Clone, Copy)]
@@ -162,6 +163,9 @@ impl LedgerWriter {
     /// Opens its own connection to `path` (which must already be a Tollgate database) and starts.
     pub fn start(path: &Path, zone: Zone, config: WriterConfig) -> Result<LedgerWriter> {
         let (connection, _) = schema::open_checked(path)?;
+        // Checkpoint the WAL every 64 MiB rather than every 4 MiB: rollup and index pages change
+        // in every batch, and each checkpoint writes them back again.
+        connection.pragma_update(None, "wal_autocheckpoint", 16_384)?;
         let (sender, receiver) = crossbeam_channel::bounded(config.capacity.max(1));
         let shared = Arc::new(Shared::default());
         let worker = Worker {
@@ -171,6 +175,7 @@ impl LedgerWriter {
             receiver,
             shared: Arc::clone(&shared),
             day_cache: DayCache::default(),
+            names: NameCache::default(),
         };
         let thread = std::thread::Builder::new()
             .name("tollgate-ledger".to_owned())
@@ -235,18 +240,21 @@ impl Drop for LedgerWriter {
 struct DayCache {
     start_ms: i64,
     end_ms: i64,
-    day: String,
+    day: Option<i64>,
 }
 
 impl DayCache {
-    fn day(&mut self, zone: Zone, at_ms: i64) -> &str {
-        if self.day.is_empty() || at_ms < self.start_ms || at_ms >= self.end_ms {
-            let (start, end) = zone.period_bounds_ms(Period::Day, at_ms);
-            self.start_ms = start;
-            self.end_ms = end;
-            self.day = zone.local_date(at_ms).to_string();
+    /// The record's local day as days since 1970-01-01.
+    fn day(&mut self, zone: Zone, at_ms: i64) -> i64 {
+        match self.day {
+            Some(day) if at_ms >= self.start_ms && at_ms < self.end_ms => day,
+            _ => {
+                let (start, end) = zone.period_bounds_ms(Period::Day, at_ms);
+                let day = day_number(zone.local_date(at_ms));
+                (self.start_ms, self.end_ms, self.day) = (start, end, Some(day));
+                day
+            }
         }
-        &self.day
     }
 }
 
@@ -257,6 +265,7 @@ struct Worker {
     receiver: Receiver<Command>,
     shared: Arc<Shared>,
     day_cache: DayCache,
+    names: NameCache,
 }
 
 const COMMIT_ATTEMPTS_AT_SHUTDOWN: u32 = 5;
@@ -388,8 +397,19 @@ impl Worker {
 
     fn commit(&mut self, batch: &[UsageRecord]) -> rusqlite::Result<()> {
         let transaction = self.connection.transaction()?;
-        write_batch(&transaction, self.zone, &mut self.day_cache, batch)?;
-        transaction.commit()
+        let result = write_batch(
+            &transaction,
+            self.zone,
+            &mut self.day_cache,
+            &mut self.names,
+            batch,
+        )
+        .and_then(|()| transaction.commit());
+        if result.is_err() {
+            // Names added by the failed transaction are gone from the database; forget them too.
+            self.names.clear();
+        }
+        result
     }
 
     fn stats(&self) -> WriterStats {
@@ -404,54 +424,74 @@ impl Worker {
 }
 
 pub(crate) const INSERT_LEDGER_SQL: &str = "INSERT INTO usage_ledger (
-    at_ms, day, request_id, team_id, key_id, model_id, provider, region, input_tokens, output_tokens,
+    at_ms, day, request_id, team, key, model, provider, region, input_tokens, output_tokens,
     cache_read_tokens, cache_write_tokens, images, image_width, image_height, image_steps, image_quality,
     endpoint_ms, latency_ms, ttft_ms, status, cost_input, cost_output, cost_cache_read, cost_cache_write,
     cost_image, cost_endpoint, priced)
     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20,
             ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28)";
 
-pub(crate) const UPSERT_ROLLUP_SQL: &str = "INSERT INTO daily_rollups (
-    day, team_id, model_id, key_id, origin, invocations, errors, unpriced, input_tokens, output_tokens,
-    cache_read_tokens, cache_write_tokens, images, input_cost, output_cost, latency_ms_sum)
-    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
-    ON CONFLICT (day, team_id, model_id, key_id, origin) DO UPDATE SET
-      invocations = invocations + excluded.invocations, errors = errors + excluded.errors,
-      unpriced = unpriced + excluded.unpriced, input_tokens = input_tokens + excluded.input_tokens,
-      output_tokens = output_tokens + excluded.output_tokens,
-      cache_read_tokens = cache_read_tokens + excluded.cache_read_tokens,
-      cache_write_tokens = cache_write_tokens + excluded.cache_write_tokens, images = images + excluded.images,
-      input_cost = input_cost + excluded.input_cost, output_cost = output_cost + excluded.output_cost,
-      latency_ms_sum = latency_ms_sum + excluded.latency_ms_sum";
+const UPSERT_ROLLUP_SQL: &str = "INSERT INTO daily_rollups (grain, day, team, model, key, origin, totals)
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+    ON CONFLICT (grain, day, team, model, key, origin) DO UPDATE SET totals = tollgate_add_totals(totals, excluded.totals)";
 
-/// Rollup rows keyed by (day, team, model, key).
-pub(crate) type RollupMap = HashMap<(String, String, String, String), RollupTotals>;
+/// Rollup rows per key.
+pub(crate) const GRAIN_KEY: i64 = 0;
+/// Rollup rows per model over all keys, stored with key 0 (no name has id 0).
+pub(crate) const GRAIN_MODEL: i64 = 1;
 
-/// Adds `totals` to the rollup rows of `origin` (adding to what is stored).
+/// Where rollup rows come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Origin {
+    Ledger = 0,
+    Import = 1,
+}
+
+/// Rollup rows keyed by (day number, team id, model id, key id), in primary-key order so that
+/// upserts walk the table's b-tree forwards instead of jumping around it.
+pub(crate) type RollupMap = BTreeMap<(i64, i64, i64, i64), RollupTotals>;
+
+/// Which rollup grains an upsert writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Grains {
+    /// The per-key rows and the per-model rows summed from them.
+    Both,
+    KeyOnly,
+}
+
+/// Adds `rollups` (per-key sums) to the stored rollup rows of `origin`, and with [`Grains::Both`]
+/// their per-model sums too.
 pub(crate) fn upsert_rollups(
     transaction: &Transaction<'_>,
-    origin: &str,
+    origin: Origin,
     rollups: &RollupMap,
+    grains: Grains,
 ) -> rusqlite::Result<()> {
     let mut upsert = transaction.prepare_cached(UPSERT_ROLLUP_SQL)?;
-    for ((day, team, model, key), totals) in rollups {
+    let mut per_model: BTreeMap<(i64, i64, i64), RollupTotals> = BTreeMap::new();
+    for (&(day, team, model, key), totals) in rollups {
         upsert.execute(params![
+            GRAIN_KEY,
             day,
             team,
             model,
             key,
-            origin,
-            totals.invocations as i64,
-            totals.errors as i64,
-            totals.unpriced as i64,
-            totals.input_tokens as i64,
-            totals.output_tokens as i64,
-            totals.cache_read_tokens as i64,
-            totals.cache_write_tokens as i64,
-            totals.images as i64,
-            totals.input_cost.0,
-            totals.output_cost.0,
-            totals.latency_ms_sum as i64,
+            origin as i64,
+            &rollup_codec::encode(totals)[..]
+        ])?;
+        if grains == Grains::Both {
+            per_model.entry((day, team, model)).or_default().add(totals);
+        }
+    }
+    for ((day, team, model), totals) in per_model {
+        upsert.execute(params![
+            GRAIN_MODEL,
+            day,
+            team,
+            model,
+            0,
+            origin as i64,
+            &rollup_codec::encode(&totals)[..]
         ])?;
     }
     Ok(())
@@ -461,32 +501,29 @@ fn write_batch(
     transaction: &Transaction<'_>,
     zone: Zone,
     days: &mut DayCache,
+    names: &mut NameCache,
     batch: &[UsageRecord],
 ) -> rusqlite::Result<()> {
     let mut insert = transaction.prepare_cached(INSERT_LEDGER_SQL)?;
-    // Rollups keyed by borrowed ids and an index into the batch's few distinct days, so summing
-    // allocates per distinct row, not per record.
-    let mut day_names: Vec<String> = Vec::new();
-    let mut sums: HashMap<(usize, &str, &str, &str), RollupTotals> = HashMap::new();
+    let mut sums = RollupMap::new();
     for record in batch {
         let day = days.day(zone, record.at_ms);
-        let day_index = if let Some(index) = day_names.iter().rposition(|known| known == day) {
-            index
-        } else {
-            day_names.push(day.to_owned());
-            day_names.len() - 1
-        };
+        let team = names.id(transaction, NameKind::Team, &record.team_id)?;
+        let key = names.id(transaction, NameKind::Key, &record.key_id)?;
+        let model = names.id(transaction, NameKind::Model, &record.model_id)?;
+        let provider = names.id(transaction, NameKind::Provider, &record.provider)?;
+        let region = names.id(transaction, NameKind::Region, &record.region)?;
         let used = &record.used;
         let cost = &record.cost;
         insert.execute(params![
             record.at_ms,
-            day_names[day_index],
+            day,
             record.request_id,
-            record.team_id,
-            record.key_id,
-            record.model_id,
-            record.provider,
-            record.region,
+            team,
+            key,
+            model,
+            provider,
+            region,
             used.input_tokens as i64,
             used.output_tokens as i64,
             used.cache_read_tokens as i64,
@@ -509,29 +546,9 @@ fn write_batch(
             cost.endpoint.0,
             record.priced,
         ])?;
-        sums.entry((
-            day_index,
-            record.team_id.as_str(),
-            record.model_id.as_str(),
-            record.key_id.as_str(),
-        ))
-        .or_default()
-        .add(&RollupTotals::of(record));
+        sums.entry((day, team, model, key))
+            .or_default()
+            .add(&RollupTotals::of(record));
     }
-    drop(insert);
-    let owned: RollupMap = sums
-        .into_iter()
-        .map(|((day, team, model, key), totals)| {
-            (
-                (
-                    day_names[day].clone(),
-                    team.to_owned(),
-                    model.to_owned(),
-                    key.to_owned(),
-                ),
-                totals,
-            )
-        })
-        .collect();
-    upsert_rollups(transaction, "ledger", &owned)
+    upsert_rollups(transaction, Origin::Ledger, &sums, Grains::Both)
 }

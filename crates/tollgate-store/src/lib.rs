@@ -9,9 +9,11 @@ mod error;
 mod keys;
 mod ledger;
 mod limits_table;
+mod names;
 mod prices;
 mod queries;
 mod rebuild;
+mod rollup_codec;
 pub mod schema;
 mod tenants;
 

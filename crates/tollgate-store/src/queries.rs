@@ -14,7 +14,9 @@ use tollgate_core::{Nanos, Period, RollupTotals, TeamId};
 
 use crate::Store;
 use crate::error::{Result, StoreError};
-use crate::ledger::{RollupMap, upsert_rollups};
+use crate::ledger::{GRAIN_KEY, GRAIN_MODEL, Grains, Origin, RollupMap, upsert_rollups};
+use crate::names::{NameCache, NameKind, all_names, date_of, day_number, find_id};
+use crate::rollup_codec;
 
 /// A dimension to group usage by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -39,18 +41,6 @@ impl FromStr for GroupBy {
             other => Err(StoreError::Invalid(format!(
                 "cannot group by '{other}': use day, tenant, model, key or cost-center"
             ))),
-        }
-    }
-}
-
-impl GroupBy {
-    fn column(self) -> &'static str {
-        match self {
-            GroupBy::Day => "r.day",
-            GroupBy::Tenant => "r.team_id",
-            GroupBy::Model => "r.model_id",
-            GroupBy::Key => "r.key_id",
-            GroupBy::CostCenter => "coalesce(t.cost_center, '')",
         }
     }
 }
@@ -84,19 +74,23 @@ impl UsageQuery {
     }
 }
 
+/// A shared name in query results: a year-long report repeats each team and model hundreds of
+/// times, and sharing one allocation per name keeps building the rows cheap.
+pub type Name = std::sync::Arc<str>;
+
 /// One group's totals; dimensions not grouped by are `None`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct UsageRow {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub day: Option<NaiveDate>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub team_id: Option<String>,
+    pub team_id: Option<Name>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub model_id: Option<String>,
+    pub model_id: Option<Name>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub key_id: Option<String>,
+    pub key_id: Option<Name>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub cost_center: Option<String>,
+    pub cost_center: Option<Name>,
     #[serde(flatten)]
     pub totals: RollupTotals,
     pub total_cost: Nanos,
@@ -105,17 +99,18 @@ pub struct UsageRow {
 impl UsageRow {
     /// The row in the reference report's columns.
     pub fn to_report_row(&self) -> ReportRow {
+        let text = |name: &Option<Name>| name.as_deref().unwrap_or_default().to_owned();
         ReportRow {
-            team_id: self.team_id.clone().unwrap_or_default(),
-            api_key: self.key_id.clone().unwrap_or_default(),
-            model_id: self.model_id.clone().unwrap_or_default(),
+            team_id: text(&self.team_id),
+            api_key: text(&self.key_id),
+            model_id: text(&self.model_id),
             input_tokens: self.totals.input_tokens,
             output_tokens: self.totals.output_tokens,
             invocations: self.totals.invocations,
             input_cost: self.totals.input_cost,
             output_cost: self.totals.output_cost,
             date: self.day,
-            cost_center: self.cost_center.clone().unwrap_or_default(),
+            cost_center: text(&self.cost_center),
         }
     }
 }
@@ -128,12 +123,59 @@ pub struct ImportSummary {
     pub skipped_without_date: u64,
 }
 
-const SUMS: &str = "sum(r.invocations), sum(r.errors), sum(r.unpriced), sum(r.input_tokens), sum(r.output_tokens),
-    sum(r.cache_read_tokens), sum(r.cache_write_tokens), sum(r.images), sum(r.input_cost), sum(r.output_cost),
-    sum(r.latency_ms_sum)";
+/// A group's key: day, team, model, key ids and a cost-center index; -1 where not grouped by.
+type GroupKey = [i64; 5];
+const NOT_GROUPED: i64 = -1;
+
+/// Fx-style multiplicative hashing: group keys are small integers, so `SipHash`'s resistance to
+/// crafted input buys nothing here and costs a third of a year-long report's time.
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl std::hash::Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.write_u64(u64::from(byte));
+        }
+    }
+
+    fn write_u64(&mut self, value: u64) {
+        self.0 = (self.0.rotate_left(5) ^ value).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+
+    fn write_i64(&mut self, value: i64) {
+        self.write_u64(value as u64);
+    }
+
+    fn write_usize(&mut self, value: usize) {
+        self.write_u64(value as u64);
+    }
+}
+
+type IdMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<IdHasher>>;
+
+fn add_to_group(
+    groups: &mut Vec<(GroupKey, RollupTotals)>,
+    index_of: &mut IdMap<GroupKey, usize>,
+    key: GroupKey,
+    totals: &RollupTotals,
+) {
+    if let Some(&at) = index_of.get(&key) {
+        groups[at].1.add(totals)
+    } else {
+        index_of.insert(key, groups.len());
+        groups.push((key, *totals));
+    }
+}
 
 impl Store {
-    /// Usage and cost for a date range, grouped and filtered as asked.
+    /// Usage and cost for a date range, grouped and filtered as asked. The rollup rows are read in
+    /// primary-key order and summed here rather than by SQL aggregates, which cost more per row
+    /// than the whole scan (a year of 10 million events is about 730,000 rollup rows).
     pub fn usage(&self, query: &UsageQuery) -> Result<Vec<UsageRow>> {
         if query.from > query.to {
             return Err(StoreError::Invalid(format!(
@@ -141,111 +183,248 @@ impl Store {
                 query.from, query.to
             )));
         }
-        // Group in the rollup key's order so SQLite can walk the primary key instead of sorting.
         let mut dims = query.group_by.clone();
         dims.sort();
         dims.dedup();
-        let needs_tenant = dims.contains(&GroupBy::CostCenter) || query.cost_center.is_some();
-        let mut sql = String::from("SELECT ");
-        for dim in &dims {
-            let _ = write!(sql, "{}, ", dim.column());
-        }
-        let _ = write!(sql, "{SUMS} FROM daily_rollups r ");
-        if needs_tenant {
-            sql.push_str("LEFT JOIN tenants t ON t.team_id = r.team_id ");
-        }
-        sql.push_str("WHERE r.day BETWEEN ?1 AND ?2 ");
+        let grouped = |dim: GroupBy| dims.contains(&dim);
+
+        // Every column returned costs per row, so only the grouped ones are selected.
+        let (by_day, by_team, by_model, by_key, by_center) = (
+            grouped(GroupBy::Day),
+            grouped(GroupBy::Tenant),
+            grouped(GroupBy::Model),
+            grouped(GroupBy::Key),
+            grouped(GroupBy::CostCenter),
+        );
+        let needs_cost_center = by_center || query.cost_center.is_some();
+        let mut columns = vec!["totals"];
+        let mut column_of = |name: &'static str, wanted: bool| {
+            wanted.then(|| {
+                columns.push(name);
+                columns.len() - 1
+            })
+        };
+        let (day_column, team_column, model_column, key_column) = (
+            column_of("day", by_day),
+            column_of("team", by_team || needs_cost_center),
+            column_of("model", by_model),
+            column_of("key", by_key),
+        );
+        let mut sql = format!(
+            "SELECT {} FROM daily_rollups WHERE grain = ?3 AND day BETWEEN ?1 AND ?2 ",
+            columns.join(", ")
+        );
+        // Only a split or filter by key needs the per-key rows.
+        let grain = if grouped(GroupBy::Key) || query.key_id.is_some() {
+            GRAIN_KEY
+        } else {
+            GRAIN_MODEL
+        };
         let mut values: Vec<Value> = vec![
-            Value::Text(query.from.to_string()),
-            Value::Text(query.to.to_string()),
+            Value::Integer(day_number(query.from)),
+            Value::Integer(day_number(query.to)),
+            Value::Integer(grain),
         ];
-        for (column, filter) in [
-            ("r.team_id", &query.team_id),
-            ("r.model_id", &query.model_id),
-            ("r.key_id", &query.key_id),
-            ("coalesce(t.cost_center, '')", &query.cost_center),
+        for (column, kind, filter) in [
+            ("team", NameKind::Team, &query.team_id),
+            ("model", NameKind::Model, &query.model_id),
+            ("key", NameKind::Key, &query.key_id),
         ] {
-            if let Some(value) = filter {
-                values.push(Value::Text(value.clone()));
+            if let Some(name) = filter {
+                // A name never seen has no usage.
+                let Some(id) = find_id(&self.connection, kind, name)? else {
+                    return Ok(Vec::new());
+                };
+                values.push(Value::Integer(id));
                 let _ = write!(sql, "AND {column} = ?{} ", values.len());
             }
         }
-        let dim_list = dims
-            .iter()
-            .map(|dim| dim.column())
-            .collect::<Vec<_>>()
-            .join(", ");
-        if !dims.is_empty() {
-            let _ = write!(sql, "GROUP BY {dim_list} ");
-        }
-        match query.top {
-            Some(limit) => {
-                let _ = write!(sql, "ORDER BY sum(r.input_cost) + sum(r.output_cost) DESC");
-                if !dims.is_empty() {
-                    let _ = write!(sql, ", {dim_list}");
-                }
-                let _ = write!(sql, " LIMIT {limit}");
+
+        let names = all_names(&self.connection)?;
+        // Cost centers come from the tenants as they are now; teams without a tenant have none.
+        let mut cost_centers: Vec<String> = Vec::new();
+        let mut cost_center_of_team: IdMap<i64, i64> = IdMap::default();
+        if needs_cost_center {
+            let by_name: HashMap<String, String> = self
+                .list_tenants()?
+                .into_iter()
+                .map(|tenant| (tenant.team_id.to_string(), tenant.cost_center))
+                .collect();
+            for (&id, name) in &names {
+                let center = by_name.get(name).cloned().unwrap_or_default();
+                let index = cost_centers
+                    .iter()
+                    .position(|known| *known == center)
+                    .unwrap_or_else(|| {
+                        cost_centers.push(center);
+                        cost_centers.len() - 1
+                    });
+                cost_center_of_team.insert(id, index as i64);
             }
-            None if !dims.is_empty() => {
-                let _ = write!(sql, "ORDER BY {dim_list}");
-            }
-            None => {}
         }
+        let wanted_center = query
+            .cost_center
+            .as_ref()
+            .map(|wanted| cost_centers.iter().position(|center| center == wanted));
+
+        let mut groups: Vec<(GroupKey, RollupTotals)> = Vec::new();
+        let mut index_of: IdMap<GroupKey, usize> = IdMap::default();
         let mut statement = self.connection.prepare(&sql)?;
         let mut rows = statement.query(params_from_iter(values))?;
-        let mut out = Vec::new();
         while let Some(row) = rows.next()? {
-            let mut usage = UsageRow {
-                day: None,
-                team_id: None,
-                model_id: None,
-                key_id: None,
-                cost_center: None,
-                totals: RollupTotals::default(),
-                total_cost: Nanos::ZERO,
+            let int = |index: usize| -> rusqlite::Result<i64> { Ok(row.get_ref(index)?.as_i64()?) };
+            let id = |column: Option<usize>| -> rusqlite::Result<i64> {
+                column.map_or(Ok(NOT_GROUPED), int)
             };
-            for (index, dim) in dims.iter().enumerate() {
-                let text: String = row.get(index)?;
-                match dim {
-                    GroupBy::Day => {
-                        usage.day = Some(
-                            NaiveDate::parse_from_str(&text, "%Y-%m-%d")
-                                .map_err(StoreError::invalid)?,
-                        );
-                    }
-                    GroupBy::Tenant => usage.team_id = Some(text),
-                    GroupBy::Model => usage.model_id = Some(text),
-                    GroupBy::Key => usage.key_id = Some(text),
-                    GroupBy::CostCenter => usage.cost_center = Some(text),
-                }
-            }
-            let base = dims.len();
-            let count = |offset: usize| -> rusqlite::Result<u64> {
-                Ok(row.get::<_, Option<i64>>(base + offset)?.unwrap_or(0) as u64)
+            let team = id(team_column)?;
+            let center = if needs_cost_center {
+                cost_center_of_team
+                    .get(&team)
+                    .copied()
+                    .unwrap_or(NOT_GROUPED)
+            } else {
+                NOT_GROUPED
             };
-            usage.totals = RollupTotals {
-                invocations: count(0)?,
-                errors: count(1)?,
-                unpriced: count(2)?,
-                input_tokens: count(3)?,
-                output_tokens: count(4)?,
-                cache_read_tokens: count(5)?,
-                cache_write_tokens: count(6)?,
-                images: count(7)?,
-                input_cost: Nanos(row.get::<_, Option<i64>>(base + 8)?.unwrap_or(0)),
-                output_cost: Nanos(row.get::<_, Option<i64>>(base + 9)?.unwrap_or(0)),
-                latency_ms_sum: count(10)?,
-            };
-            if dims.is_empty()
-                && usage.totals.invocations == 0
-                && usage.totals.total_cost() == Nanos::ZERO
+            if let Some(wanted) = wanted_center
+                && (wanted != Some(center as usize) || center < 0)
             {
-                // An aggregate over nothing still returns one row; report it as no rows.
                 continue;
             }
-            usage.total_cost = usage.totals.total_cost();
-            out.push(usage);
+            let key: GroupKey = [
+                id(day_column)?,
+                if by_team { team } else { NOT_GROUPED },
+                id(model_column)?,
+                id(key_column)?,
+                if by_center { center } else { NOT_GROUPED },
+            ];
+            let totals =
+                rollup_codec::decode(row.get_ref(0)?.as_blob().map_err(rusqlite::Error::from)?)
+                    .ok_or_else(|| {
+                        StoreError::Invalid(
+                            "a rollup row's totals are damaged; run a rollup rebuild".to_owned(),
+                        )
+                    })?;
+            // Rows arrive in primary-key order, so groups that are a prefix of that key arrive
+            // sorted: a row either continues the last group or starts a new, larger one, and no
+            // hashing is needed. Any other grouping falls back to a hash index, built once.
+            match groups.last_mut() {
+                Some((last, sums)) if *last == key => sums.add(&totals),
+                Some((last, _)) if index_of.is_empty() && *last > key => {
+                    index_of = groups
+                        .iter()
+                        .enumerate()
+                        .map(|(at, (group, _))| (*group, at))
+                        .collect();
+                    add_to_group(&mut groups, &mut index_of, key, &totals);
+                }
+                _ if index_of.is_empty() => groups.push((key, totals)),
+                _ => add_to_group(&mut groups, &mut index_of, key, &totals),
+            }
         }
+
+        // Order groups by the names people read, comparing integer ranks rather than strings.
+        // Name ids are dense from 1, so vectors indexed by id serve as maps.
+        let mut by_name: Vec<(&String, i64)> = names.iter().map(|(&id, name)| (name, id)).collect();
+        by_name.sort_unstable();
+        let largest_id = names.keys().copied().max().unwrap_or(0).max(0) as usize;
+        let mut rank = vec![i64::MAX; largest_id + 1];
+        for (position, &(_, id)) in by_name.iter().enumerate() {
+            rank[id as usize] = position as i64;
+        }
+        let empty: Name = Name::from("");
+        let mut name_by_id: Vec<Name> = vec![empty.clone(); largest_id + 1];
+        for (&id, name) in &names {
+            name_by_id[id as usize] = Name::from(name.as_str());
+        }
+        let center_names: Vec<Name> = cost_centers
+            .iter()
+            .map(|center| Name::from(center.as_str()))
+            .collect();
+        let mut center_order: Vec<usize> = (0..cost_centers.len()).collect();
+        center_order.sort_by(|&a, &b| cost_centers[a].cmp(&cost_centers[b]));
+        let sort_key = |[day, team, model, key, center]: GroupKey| {
+            let rank_of = |id: i64| {
+                if id < 0 {
+                    NOT_GROUPED
+                } else {
+                    rank.get(id as usize).copied().unwrap_or(i64::MAX)
+                }
+            };
+            let center_rank = if center == NOT_GROUPED {
+                NOT_GROUPED
+            } else {
+                center_order
+                    .iter()
+                    .position(|&index| index as i64 == center)
+                    .map_or(i64::MAX, |rank| rank as i64)
+            };
+            [
+                day,
+                rank_of(team),
+                rank_of(model),
+                rank_of(key),
+                center_rank,
+            ]
+        };
+        match query.top {
+            Some(limit) => {
+                groups.sort_by_cached_key(|(key, totals)| {
+                    (std::cmp::Reverse(totals.total_cost()), sort_key(*key))
+                });
+                groups.truncate(limit);
+            }
+            None if by_day => {
+                // Groups arrive in day order already; sorting each day's run on its own is the same
+                // order at a fraction of the comparisons.
+                let mut start = 0;
+                while start < groups.len() {
+                    let day = groups[start].0[0];
+                    let end = start
+                        + groups[start..]
+                            .iter()
+                            .take_while(|(key, _)| key[0] == day)
+                            .count();
+                    groups[start..end].sort_by_cached_key(|(key, _)| sort_key(*key));
+                    start = end;
+                }
+                if !groups.is_sorted_by_key(|(key, _)| key[0]) {
+                    groups.sort_by_cached_key(|(key, _)| sort_key(*key));
+                }
+            }
+            None => groups.sort_by_cached_key(|(key, _)| sort_key(*key)),
+        }
+
+        let name_of = |id: i64| {
+            (id >= 0).then(|| {
+                name_by_id
+                    .get(id as usize)
+                    .cloned()
+                    .unwrap_or_else(|| empty.clone())
+            })
+        };
+        let mut last_day = (NOT_GROUPED, None);
+        let out: Vec<UsageRow> = groups
+            .into_iter()
+            .map(|([day, team, model, key, center], totals)| UsageRow {
+                day: if day == last_day.0 {
+                    last_day.1
+                } else {
+                    last_day = (day, (day != NOT_GROUPED).then(|| date_of(day)));
+                    last_day.1
+                },
+                team_id: name_of(team),
+                model_id: name_of(model),
+                key_id: name_of(key),
+                cost_center: (center != NOT_GROUPED).then(|| {
+                    center_names
+                        .get(center as usize)
+                        .cloned()
+                        .unwrap_or_else(|| empty.clone())
+                }),
+                total_cost: totals.total_cost(),
+                totals,
+            })
+            .collect();
         Ok(out)
     }
 
@@ -289,37 +468,73 @@ impl Store {
     /// replaces its rows rather than adding them again. Rows without a date are skipped.
     pub fn import_report_rows(&self, rows: &[ReportRow], source: &str) -> Result<ImportSummary> {
         let mut summary = ImportSummary::default();
-        let mut sums: RollupMap = HashMap::new();
+        let transaction: Transaction<'_> = self.connection.unchecked_transaction()?;
+        let mut names = NameCache::default();
+        let mut sums = RollupMap::new();
         for row in rows {
             let Some(date) = row.date else {
                 summary.skipped_without_date += 1;
                 continue;
             };
             summary.rows += 1;
-            let totals = sums
-                .entry((
-                    date.to_string(),
-                    row.team_id.clone(),
-                    row.model_id.clone(),
-                    row.api_key.clone(),
-                ))
-                .or_default();
+            let key = (
+                day_number(date),
+                names.id(&transaction, NameKind::Team, &row.team_id)?,
+                names.id(&transaction, NameKind::Model, &row.model_id)?,
+                names.id(&transaction, NameKind::Key, &row.api_key)?,
+            );
+            let totals = sums.entry(key).or_default();
             totals.invocations += row.invocations;
             totals.input_tokens += row.input_tokens;
             totals.output_tokens += row.output_tokens;
             totals.input_cost += row.input_cost;
             totals.output_cost += row.output_cost;
         }
-        let transaction: Transaction<'_> = self.connection.unchecked_transaction()?;
         {
             let mut delete = transaction.prepare_cached(
-                "DELETE FROM daily_rollups WHERE origin = 'import' AND day = ?1 AND team_id = ?2 AND model_id = ?3 AND key_id = ?4",
+                "DELETE FROM daily_rollups WHERE grain = 0 AND origin = 1 AND day = ?1 AND team = ?2 AND model = ?3 AND key = ?4",
             )?;
             for (day, team, model, key) in sums.keys() {
                 delete.execute([day, team, model, key])?;
             }
         }
-        upsert_rollups(&transaction, "import", &sums)?;
+        upsert_rollups(&transaction, Origin::Import, &sums, Grains::KeyOnly)?;
+        // The per-model import rows of the touched days are summed again from the per-key ones.
+        let touched: std::collections::BTreeSet<(i64, i64, i64)> = sums
+            .keys()
+            .map(|&(day, team, model, _)| (day, team, model))
+            .collect();
+        let mut per_model = RollupMap::new();
+        {
+            let mut read = transaction.prepare_cached(
+                "SELECT totals FROM daily_rollups WHERE grain = 0 AND origin = 1 AND day = ?1 AND team = ?2 AND model = ?3",
+            )?;
+            let mut delete = transaction
+                .prepare_cached("DELETE FROM daily_rollups WHERE grain = 1 AND origin = 1 AND day = ?1 AND team = ?2 AND model = ?3")?;
+            for &(day, team, model) in &touched {
+                let mut total = RollupTotals::default();
+                let mut rows = read.query([day, team, model])?;
+                while let Some(row) = rows.next()? {
+                    let blob: Vec<u8> = row.get(0)?;
+                    total.add(&rollup_codec::decode(&blob).unwrap_or_default());
+                }
+                delete.execute([day, team, model])?;
+                per_model.insert((day, team, model, 0), total);
+            }
+        }
+        {
+            let mut insert = transaction.prepare_cached(
+                "INSERT INTO daily_rollups (grain, day, team, model, key, origin, totals) VALUES (1, ?1, ?2, ?3, 0, 1, ?4)",
+            )?;
+            for ((day, team, model, _), totals) in &per_model {
+                insert.execute(rusqlite::params![
+                    day,
+                    team,
+                    model,
+                    &rollup_codec::encode(totals)[..]
+                ])?;
+            }
+        }
         summary.rollup_rows = sums.len() as u64;
         self.audit(
             "usage.import",

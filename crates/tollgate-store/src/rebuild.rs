@@ -11,7 +11,8 @@ use tollgate_core::{Nanos, RollupTotals, Zone};
 
 use crate::Store;
 use crate::error::{Result, StoreError};
-use crate::ledger::{RollupMap, upsert_rollups};
+use crate::ledger::{Grains, Origin, RollupMap, upsert_rollups};
+use crate::names::{date_of, day_number};
 
 /// What a cost recomputation changed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -23,58 +24,29 @@ pub struct RecomputeSummary {
     pub cost_after: Nanos,
 }
 
-/// Interns text by `&str` lookups, so scanning millions of rows allocates only per distinct value.
-#[derive(Default)]
-struct Interner {
-    ids: HashMap<String, u32>,
-    names: Vec<String>,
-}
-
-impl Interner {
-    fn id(&mut self, text: &str) -> u32 {
-        if let Some(&id) = self.ids.get(text) {
-            return id;
-        }
-        let id = self.names.len() as u32;
-        self.names.push(text.to_owned());
-        self.ids.insert(text.to_owned(), id);
-        id
-    }
-}
-
-/// Replaces the `ledger` rollups of days in `range` (all days when `None`) with sums of the ledger.
+/// Replaces the ledger rollups of days in `range` (all days when `None`) with sums of the ledger.
 pub(crate) fn rebuild_rollups(
     transaction: &Transaction<'_>,
     range: Option<(NaiveDate, NaiveDate)>,
 ) -> Result<u64> {
-    let (from, to) = range.map_or_else(
-        || ("0000-01-01".to_owned(), "9999-12-31".to_owned()),
-        |(from, to)| (from.to_string(), to.to_string()),
-    );
+    let (from, to) = range.map_or((i64::MIN, i64::MAX), |(from, to)| {
+        (day_number(from), day_number(to))
+    });
     transaction.execute(
-        "DELETE FROM daily_rollups WHERE origin = 'ledger' AND day BETWEEN ?1 AND ?2",
-        [&from, &to],
+        "DELETE FROM daily_rollups WHERE origin = 0 AND day BETWEEN ?1 AND ?2",
+        [from, to],
     )?;
-    let mut strings = Interner::default();
-    let mut sums: HashMap<(u32, u32, u32, u32), RollupTotals> = HashMap::new();
+    let mut sums: HashMap<(i64, i64, i64, i64), RollupTotals> = HashMap::new();
     {
         let mut statement = transaction.prepare(
-            "SELECT day, team_id, model_id, key_id, status, priced, input_tokens, output_tokens, cache_read_tokens,
+            "SELECT day, team, model, key, status, priced, input_tokens, output_tokens, cache_read_tokens,
                     cache_write_tokens, images, latency_ms, cost_input + cost_cache_read + cost_cache_write,
                     cost_output + cost_image + cost_endpoint
              FROM usage_ledger WHERE day BETWEEN ?1 AND ?2",
         )?;
-        let mut rows = statement.query([&from, &to])?;
+        let mut rows = statement.query([from, to])?;
         while let Some(row) = rows.next()? {
-            let text = |index: usize| -> rusqlite::Result<&str> {
-                row.get_ref(index)?.as_str().map_err(Into::into)
-            };
-            let key = (
-                strings.id(text(0)?),
-                strings.id(text(1)?),
-                strings.id(text(2)?),
-                strings.id(text(3)?),
-            );
+            let key = (row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?);
             let status: i64 = row.get(4)?;
             let priced: bool = row.get(5)?;
             let count =
@@ -94,15 +66,9 @@ pub(crate) fn rebuild_rollups(
             });
         }
     }
-    let name = |id: u32| strings.names[id as usize].clone();
-    let owned: RollupMap = sums
-        .into_iter()
-        .map(|((day, team, model, key), totals)| {
-            ((name(day), name(team), name(model), name(key)), totals)
-        })
-        .collect();
-    upsert_rollups(transaction, "ledger", &owned)?;
-    Ok(owned.len() as u64)
+    let sorted: RollupMap = sums.into_iter().collect();
+    upsert_rollups(transaction, Origin::Ledger, &sorted, Grains::Both)?;
+    Ok(sorted.len() as u64)
 }
 
 /// Recomputes every ledger row's `day` in `zone`, then all ledger rollups.
@@ -113,8 +79,8 @@ pub(crate) fn redate_ledger(connection: &mut Connection, zone: Zone) -> Result<(
         let mut update = transaction.prepare("UPDATE usage_ledger SET day = ?2 WHERE id = ?1")?;
         let mut rows = select.query([])?;
         while let Some(row) = rows.next()? {
-            let (id, at_ms, day): (i64, i64, String) = (row.get(0)?, row.get(1)?, row.get(2)?);
-            let local = zone.local_date(at_ms).to_string();
+            let (id, at_ms, day): (i64, i64, i64) = (row.get(0)?, row.get(1)?, row.get(2)?);
+            let local = day_number(zone.local_date(at_ms));
             if local != day {
                 update.execute(params![id, local])?;
             }
@@ -147,21 +113,21 @@ impl Store {
         let mut summary = RecomputeSummary::default();
         {
             let mut select = transaction.prepare(
-                "SELECT id, day, model_id, region, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens,
-                        images, image_width, image_height, image_steps, image_quality, endpoint_ms,
-                        cost_input, cost_output, cost_cache_read, cost_cache_write, cost_image, cost_endpoint, priced
-                 FROM usage_ledger WHERE day BETWEEN ?1 AND ?2",
+                "SELECT l.id, l.day, m.name, r.name, l.input_tokens, l.output_tokens, l.cache_read_tokens,
+                        l.cache_write_tokens, l.images, l.image_width, l.image_height, l.image_steps, l.image_quality,
+                        l.endpoint_ms, l.cost_input, l.cost_output, l.cost_cache_read, l.cost_cache_write, l.cost_image,
+                        l.cost_endpoint, l.priced
+                 FROM usage_ledger l JOIN names m ON m.id = l.model JOIN names r ON r.id = l.region
+                 WHERE l.day BETWEEN ?1 AND ?2",
             )?;
             let mut update = transaction.prepare(
                 "UPDATE usage_ledger SET cost_input = ?2, cost_output = ?3, cost_cache_read = ?4, cost_cache_write = ?5,
                         cost_image = ?6, cost_endpoint = ?7, priced = ?8 WHERE id = ?1",
             )?;
-            let mut rows = select.query([from.to_string(), to.to_string()])?;
+            let mut rows = select.query([day_number(from), day_number(to)])?;
             while let Some(row) = rows.next()? {
                 let id: i64 = row.get(0)?;
-                let day: String = row.get(1)?;
-                let day =
-                    NaiveDate::parse_from_str(&day, "%Y-%m-%d").map_err(StoreError::invalid)?;
+                let day = date_of(row.get(1)?);
                 let model: String = row.get(2)?;
                 let region: String = row.get(3)?;
                 let quality: Option<String> = row.get(12)?;

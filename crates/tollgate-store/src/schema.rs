@@ -82,17 +82,27 @@ CREATE TABLE prices (
     PRIMARY KEY (model_id, region, effective_from, version)
 );
 
--- Append-only: one row per model call. Money columns are nano-dollars.
+-- Team ids, key ids, model ids, providers and regions, stored once and referred to by number
+-- from the ledger and rollups: rows stay small, so ingest and year-long reports stay fast.
+CREATE TABLE names (
+    id    INTEGER PRIMARY KEY,
+    kind  TEXT NOT NULL CHECK (kind IN ('team', 'key', 'model', 'provider', 'region')),
+    name  TEXT NOT NULL,
+    UNIQUE (kind, name)
+);
+
+-- Append-only: one row per model call. `day` is the local day (days since 1970-01-01 in the
+-- configured zone); money columns are nano-dollars.
 CREATE TABLE usage_ledger (
     id                  INTEGER PRIMARY KEY,
     at_ms               INTEGER NOT NULL,
-    day                 TEXT NOT NULL,
+    day                 INTEGER NOT NULL,
     request_id          TEXT NOT NULL,
-    team_id             TEXT NOT NULL,
-    key_id              TEXT NOT NULL,
-    model_id            TEXT NOT NULL,
-    provider            TEXT NOT NULL,
-    region              TEXT NOT NULL,
+    team                INTEGER NOT NULL REFERENCES names (id),
+    key                 INTEGER NOT NULL REFERENCES names (id),
+    model               INTEGER NOT NULL REFERENCES names (id),
+    provider            INTEGER NOT NULL REFERENCES names (id),
+    region              INTEGER NOT NULL REFERENCES names (id),
     input_tokens        INTEGER NOT NULL,
     output_tokens       INTEGER NOT NULL,
     cache_read_tokens   INTEGER NOT NULL,
@@ -116,28 +126,33 @@ CREATE TABLE usage_ledger (
 );
 CREATE INDEX usage_ledger_day ON usage_ledger (day);
 
--- Daily sums by (day, tenant, model, key); 'ledger' rows are kept from the ledger in the same
--- transaction, 'import' rows come from imported reference reports.
+-- Daily sums by (day, tenant, model, key) at grain 0, and by (day, tenant, model) over all keys at
+-- grain 1 (with key 0), so reports that do not split by key read half the rows. Origin 0 rows are
+-- kept from the ledger in the same transaction as its events; origin 1 rows come from imported
+-- reference reports. `totals` packs
+-- the counters (calls, errors, unpriced calls, input, output, cache-read and cache-write tokens,
+-- images, input cost, output cost, latency sum) as eleven little-endian i64: see rollup_codec.rs.
 CREATE TABLE daily_rollups (
-    day                 TEXT NOT NULL,
-    team_id             TEXT NOT NULL,
-    model_id            TEXT NOT NULL,
-    key_id              TEXT NOT NULL,
-    origin              TEXT NOT NULL CHECK (origin IN ('ledger', 'import')),
-    invocations         INTEGER NOT NULL,
-    errors              INTEGER NOT NULL,
-    unpriced            INTEGER NOT NULL,
-    input_tokens        INTEGER NOT NULL,
-    output_tokens       INTEGER NOT NULL,
-    cache_read_tokens   INTEGER NOT NULL,
-    cache_write_tokens  INTEGER NOT NULL,
-    images              INTEGER NOT NULL,
-    input_cost          INTEGER NOT NULL,
-    output_cost         INTEGER NOT NULL,
-    latency_ms_sum      INTEGER NOT NULL,
-    PRIMARY KEY (day, team_id, model_id, key_id, origin)
+    grain   INTEGER NOT NULL CHECK (grain IN (0, 1)),
+    day     INTEGER NOT NULL,
+    team    INTEGER NOT NULL,
+    model   INTEGER NOT NULL,
+    key     INTEGER NOT NULL,
+    origin  INTEGER NOT NULL CHECK (origin IN (0, 1)),
+    totals  BLOB NOT NULL CHECK (length(totals) = 88),
+    PRIMARY KEY (grain, day, team, model, key, origin)
 ) WITHOUT ROWID;
-CREATE INDEX daily_rollups_team_day ON daily_rollups (team_id, day);
+CREATE INDEX daily_rollups_team_day ON daily_rollups (grain, team, day);
+
+-- The same, readable: names and ISO dates instead of numbers.
+CREATE VIEW usage_ledger_named AS
+SELECT l.id, l.at_ms, date(l.day * 86400, 'unixepoch') AS day, l.request_id, t.name AS team_id, k.name AS key_id,
+       m.name AS model_id, p.name AS provider, r.name AS region, l.input_tokens, l.output_tokens,
+       l.cache_read_tokens, l.cache_write_tokens, l.images, l.image_width, l.image_height, l.image_steps,
+       l.image_quality, l.endpoint_ms, l.latency_ms, l.ttft_ms, l.status, l.cost_input, l.cost_output,
+       l.cost_cache_read, l.cost_cache_write, l.cost_image, l.cost_endpoint, l.priced
+FROM usage_ledger l JOIN names t ON t.id = l.team JOIN names k ON k.id = l.key JOIN names m ON m.id = l.model
+     JOIN names p ON p.id = l.provider JOIN names r ON r.id = l.region;
 
 CREATE TABLE audit_log (
     id           INTEGER PRIMARY KEY,
@@ -208,7 +223,13 @@ pub fn configure(connection: &Connection) -> Result<()> {
     connection.pragma_update(None, "journal_mode", "WAL")?;
     connection.pragma_update(None, "synchronous", "NORMAL")?;
     connection.pragma_update(None, "foreign_keys", "ON")?;
+    // A 64 MiB page cache and memory-mapped reads: year-long reports and rollup rebuilds touch
+    // hundreds of megabytes, and the default 2 MiB cache turns that into disk reads.
+    connection.pragma_update(None, "cache_size", -65_536)?;
+    connection.pragma_update(None, "mmap_size", 1_i64 << 30)?;
+    connection.pragma_update(None, "temp_store", "MEMORY")?;
     connection.busy_timeout(std::time::Duration::from_secs(10))?;
+    crate::rollup_codec::register(connection)?;
     Ok(())
 }
 

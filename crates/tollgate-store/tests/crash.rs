@@ -92,13 +92,12 @@ fn a_killed_writer_keeps_every_flushed_event() {
         rows,
         "rows form an unbroken prefix of what was sent"
     );
-    let rollup_calls: i64 = connection
-        .query_row(
-            "SELECT sum(invocations) FROM daily_rollups WHERE origin = 'ledger'",
-            [],
-            |row| row.get(0),
-        )
-        .unwrap();
+    let everything = tollgate_store::UsageQuery::new(
+        chrono::NaiveDate::from_ymd_opt(2000, 1, 1).unwrap(),
+        chrono::NaiveDate::from_ymd_opt(2100, 1, 1).unwrap(),
+        Vec::new(),
+    );
+    let rollup_calls = store.usage(&everything).unwrap()[0].totals.invocations as i64;
     assert_eq!(
         rollup_calls, rows,
         "rollups committed with their events, never apart"

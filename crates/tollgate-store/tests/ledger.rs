@@ -16,7 +16,11 @@ fn ledger_count(path: &std::path::Path) -> i64 {
         .unwrap()
 }
 
-fn ledger_and_rollup_sums(path: &std::path::Path) -> ((i64, i64, i64), (i64, i64, i64)) {
+/// (calls, input tokens, cost) summed from the ledger rows, and the same from the rollups.
+fn ledger_and_rollup_sums(
+    store: &tollgate_store::Store,
+    path: &std::path::Path,
+) -> ((i64, i64, i64), (i64, i64, i64)) {
     let connection = rusqlite::Connection::open(path).unwrap();
     let ledger = connection
         .query_row(
@@ -25,14 +29,16 @@ fn ledger_and_rollup_sums(path: &std::path::Path) -> ((i64, i64, i64), (i64, i64
             |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
         )
         .unwrap();
-    let rollups = connection
-        .query_row(
-            "SELECT sum(invocations), sum(input_tokens), sum(input_cost + output_cost) FROM daily_rollups WHERE origin = 'ledger'",
-            [],
-            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
-        )
-        .unwrap();
-    (ledger, rollups)
+    let all = UsageQuery::new(date("2000-01-01"), date("2100-01-01"), Vec::new());
+    let totals = store.usage(&all).unwrap().remove(0).totals;
+    (
+        ledger,
+        (
+            totals.invocations as i64,
+            totals.input_tokens as i64,
+            totals.total_cost().0,
+        ),
+    )
 }
 
 #[test]
@@ -84,7 +90,7 @@ fn many_concurrent_producers_lose_nothing_and_rollups_match() {
         "records were grouped: {stats:?}"
     );
     assert!(stats.largest_batch <= 500, "{stats:?}");
-    let (ledger, rollups) = ledger_and_rollup_sums(&temp.path());
+    let (ledger, rollups) = ledger_and_rollup_sums(&temp.store, &temp.path());
     assert_eq!(ledger, rollups, "rollups are the sums of the ledger");
     assert_eq!(ledger.0, total);
 

@@ -92,7 +92,7 @@ fn groups_by_every_dimension() {
     assert_eq!(
         centers
             .iter()
-            .map(|row| row.cost_center.clone().unwrap())
+            .map(|row| row.cost_center.as_deref().unwrap().to_owned())
             .collect::<Vec<_>>(),
         ["CC-alpha", "CC-beta"]
     );
@@ -151,7 +151,7 @@ fn top_n_orders_by_cost() {
     let rows = temp.store.usage(&query).unwrap();
     assert_eq!(
         rows.iter()
-            .map(|row| row.key_id.clone().unwrap())
+            .map(|row| row.key_id.as_deref().unwrap().to_owned())
             .collect::<Vec<_>>(),
         ["ka", "kb"]
     );

@@ -101,10 +101,10 @@ fn dimension_header(dim: GroupBy) -> &'static str {
 fn dimension_value(row: &UsageRow, dim: GroupBy) -> String {
     let value = match dim {
         GroupBy::Day => row.day.map(|day| day.to_string()),
-        GroupBy::Tenant => row.team_id.clone(),
-        GroupBy::Model => row.model_id.clone(),
-        GroupBy::Key => row.key_id.clone(),
-        GroupBy::CostCenter => row.cost_center.clone(),
+        GroupBy::Tenant => row.team_id.as_deref().map(str::to_owned),
+        GroupBy::Model => row.model_id.as_deref().map(str::to_owned),
+        GroupBy::Key => row.key_id.as_deref().map(str::to_owned),
+        GroupBy::CostCenter => row.cost_center.as_deref().map(str::to_owned),
     };
     value
         .filter(|text| !text.is_empty())

@@ -60,7 +60,7 @@ fn month_spend(context: &Context) -> Result<HashMap<String, Nanos>> {
         .store
         .usage(&query)?
         .into_iter()
-        .filter_map(|row| Some((row.team_id?, row.total_cost)))
+        .filter_map(|row| Some((row.team_id?.to_string(), row.total_cost)))
         .collect())
 }
 
