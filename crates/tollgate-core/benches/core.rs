@@ -4,7 +4,7 @@
 use std::hint::black_box;
 
 use chrono::NaiveDate;
-use criterion::{criterion_group, criterion_main, Criterion};
+use criterion::{Criterion, criterion_group, criterion_main};
 use tollgate_core::gcra::{Gcra, GcraState};
 use tollgate_core::limits::RateLimit;
 use tollgate_core::price_book::Quantities;
@@ -25,21 +25,43 @@ fn gcra(c: &mut Criterion) {
 fn pricing(c: &mut Criterion) {
     let book = PriceBook::shipped_default().unwrap();
     let day = NaiveDate::from_ymd_opt(2026, 11, 26).unwrap();
-    let used = Quantities { input_tokens: 1_200, output_tokens: 350, ..Quantities::default() };
+    let used = Quantities {
+        input_tokens: 1_200,
+        output_tokens: 350,
+        ..Quantities::default()
+    };
     c.bench_function("price_exact_id", |bench| {
-        bench.iter(|| black_box(book.price(black_box("anthropic.claude-3-haiku-20240307-v1:0"), "us-east-1", day, &used)));
+        bench.iter(|| {
+            black_box(book.price(
+                black_box("anthropic.claude-3-haiku-20240307-v1:0"),
+                "us-east-1",
+                day,
+                &used,
+            ))
+        });
     });
     c.bench_function("price_cross_region_profile", |bench| {
-        bench.iter(|| black_box(book.price(black_box("us.anthropic.claude-3-haiku-20240307-v1:0"), "us-east-1", day, &used)));
+        bench.iter(|| {
+            black_box(book.price(
+                black_box("us.anthropic.claude-3-haiku-20240307-v1:0"),
+                "us-east-1",
+                day,
+                &used,
+            ))
+        });
     });
     c.bench_function("price_unknown_model", |bench| {
-        bench.iter(|| black_box(book.price(black_box("acme.unknown-model-v9"), "us-east-1", day, &used)));
+        bench.iter(|| {
+            black_box(book.price(black_box("acme.unknown-model-v9"), "us-east-1", day, &used))
+        });
     });
 }
 
 fn key_hash(c: &mut Criterion) {
     let secret = KeySecret::generate().unwrap();
-    c.bench_function("key_sha256", |bench| bench.iter(|| black_box(secret.hash())));
+    c.bench_function("key_sha256", |bench| {
+        bench.iter(|| black_box(secret.hash()))
+    });
 }
 
 criterion_group!(benches, gcra, pricing, key_hash);
