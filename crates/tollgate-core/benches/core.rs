@@ -60,7 +60,7 @@ fn pricing(c: &mut Criterion) {
 fn key_hash(c: &mut Criterion) {
     let secret = KeySecret::generate().unwrap();
     c.bench_function("key_sha256", |bench| {
-        bench.iter(|| black_box(secret.hash()))
+        bench.iter(|| black_box(secret.hash()));
     });
 }
 
