@@ -165,7 +165,7 @@ fn add_to_group(
     totals: &RollupTotals,
 ) {
     if let Some(&at) = index_of.get(&key) {
-        groups[at].1.add(totals)
+        groups[at].1.add(totals);
     } else {
         index_of.insert(key, groups.len());
         groups.push((key, *totals));
