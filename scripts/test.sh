@@ -9,7 +9,7 @@ echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
-echo "== cargo nextest"
-cargo nextest run --workspace --locked --profile ci
 echo "== doc tests"
 cargo test --workspace --locked --doc
+echo "== cargo nextest"
+cargo nextest run --workspace --locked --profile ci

@@ -1,6 +1,19 @@
 //! The Generic Cell Rate Algorithm as a pure state machine: `burst` requests at once, then exactly
 //! one more per emission interval. Time is scaled by the request count so that intervals such as
 //! 1 s / 3 stay whole numbers: there is no rounding, hence no drift however long it runs.
+//!
+//! ```
+//! use tollgate_core::gcra::{Gcra, GcraDecision, GcraState};
+//! use tollgate_core::RateLimit;
+//!
+//! let limiter = Gcra::new(&RateLimit::new("10/s", 2).unwrap());
+//! let mut state = GcraState::default();
+//! let now = 5_000_000_000; // any monotonic nanosecond clock
+//! assert!(limiter.check(&mut state, now, 1).is_allowed());
+//! assert!(limiter.check(&mut state, now, 1).is_allowed());
+//! // The burst is spent: the next request may come one tenth of a second later.
+//! assert_eq!(limiter.check(&mut state, now, 1), GcraDecision::Denied { retry_after_ns: 100_000_000 });
+//! ```
 
 use serde::{Deserialize, Serialize};
 

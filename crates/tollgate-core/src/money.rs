@@ -1,5 +1,16 @@
 //! Money as integer nano-dollars (1 USD = 10^9 nanos). Never a float: prices are parsed from their
 //! decimal text, sums are integer additions, and display formatting works on the digits.
+//!
+//! ```
+//! use tollgate_core::Nanos;
+//!
+//! // 2,448 input tokens at $0.008 per 1,000.
+//! let price = Nanos::parse_exact("0.008").unwrap();
+//! let cost = Nanos::per_thousand(price, 2_448);
+//! assert_eq!(cost.to_decimal_string(), "0.019584");
+//! assert_eq!((cost + cost).format_usd(), "$0.04");
+//! assert!(Nanos::parse_exact("0.0000000001").is_err(), "finer than a nano-dollar");
+//! ```
 
 use std::fmt;
 use std::iter::Sum;

@@ -3,6 +3,40 @@
 //!
 //! [`Store`] serves admin operations and queries over one connection; [`LedgerWriter`] owns a
 //! second connection on its own thread and commits usage in groups.
+//!
+//! ```
+//! use tollgate_core::{AllowedModels, Limits, TeamId, UsageRecord};
+//! use tollgate_store::{GroupBy, NewTenant, Store, UsageQuery, WriterConfig};
+//!
+//! let dir = tempfile::tempdir().unwrap();
+//! let store = Store::open(&dir.path().join("tollgate.db")).unwrap();
+//! let team = TeamId::new("alpha").unwrap();
+//! store.create_tenant(&NewTenant {
+//!     team_id: team.clone(),
+//!     name: "Team Alpha".into(),
+//!     cost_center: "CC-100".into(),
+//!     limits: Limits::default(),
+//!     allowed_models: AllowedModels::all(),
+//! }).unwrap();
+//! let (key, secret) = store.create_key(&team, "ci", None).unwrap();
+//! assert!(secret.expose().starts_with("tg_"));
+//!
+//! let writer = store.ledger_writer(WriterConfig::default()).unwrap();
+//! writer.record(UsageRecord {
+//!     at_ms: 1_795_176_000_000, // 2026-11-20 12:00 UTC
+//!     team_id: "alpha".into(),
+//!     key_id: key.id.to_string(),
+//!     model_id: "anthropic.claude-v2".into(),
+//!     status: 200,
+//!     ..UsageRecord::default()
+//! }).unwrap();
+//! writer.shutdown().unwrap();
+//!
+//! let day = chrono::NaiveDate::from_ymd_opt(2026, 11, 20).unwrap();
+//! let rows = store.usage(&UsageQuery::new(day, day, vec![GroupBy::CostCenter])).unwrap();
+//! assert_eq!(rows[0].cost_center.as_deref(), Some("CC-100"));
+//! assert_eq!(rows[0].totals.invocations, 1);
+//! ```
 
 mod audit;
 mod error;

@@ -1,5 +1,20 @@
 //! The price book: effective-dated prices per region and model, and the rules that find the price
 //! of a model id as clients actually send it (cross-region profiles, ARNs, version suffixes).
+//!
+//! ```
+//! use chrono::NaiveDate;
+//! use tollgate_core::price_book::{MatchKind, Quantities};
+//! use tollgate_core::PriceBook;
+//!
+//! let book = PriceBook::shipped_default().unwrap();
+//! let day = NaiveDate::from_ymd_opt(2026, 11, 26).unwrap();
+//! let quote = book.quote("us.anthropic.claude-3-haiku-20240307-v1:0", "us-east-1", day).unwrap();
+//! assert_eq!(quote.entry.model_id, "anthropic.claude-3-haiku-20240307-v1:0");
+//! assert_eq!(quote.kind, MatchKind::Profile);
+//! // Never a substring match: this id has no price, and is recorded at zero and flagged.
+//! let used = Quantities { input_tokens: 100, ..Quantities::default() };
+//! assert!(!book.price("claude-3-5-sonnet", "us-east-1", day, &used).is_priced());
+//! ```
 
 mod file;
 mod lookup;
