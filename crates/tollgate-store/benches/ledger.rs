@@ -6,56 +6,16 @@ use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use tollgate_core::price_book::Quantities;
-use tollgate_core::{PriceBook, UsageRecord, Zone};
+use tollgate_core::{PriceBook, UsageRecord};
 use tollgate_store::{GroupBy, Store, UsageQuery, WriterConfig};
 
-const DAY_MS: i64 = 86_400_000;
-/// 2026-01-01T00:00:00Z
-const YEAR_START_MS: i64 = 1_767_225_600_000;
-const MODELS: [&str; 10] = [
-    "anthropic.claude-3-haiku-20240307-v1:0",
-    "anthropic.claude-3-5-sonnet-20240620-v1:0",
-    "anthropic.claude-v2",
-    "amazon.titan-text-express-v1",
-    "amazon.titan-embed-text-v2:0",
-    "meta.llama3-8b-instruct-v1:0",
-    "meta.llama3-70b-instruct-v1:0",
-    "mistral.mixtral-8x7b-instruct-v0:1",
-    "cohere.command-r-v1:0",
-    "us.anthropic.claude-3-haiku-20240307-v1:0",
-];
+mod common;
 
-/// Deterministic records: 100 tenants x 2 keys x 10 models, spread over a year in time order.
+/// `count` events spread over the year, as the scale benchmark makes them.
 fn records(count: usize, book: &PriceBook) -> Vec<UsageRecord> {
-    let step = (365 * DAY_MS) / count as i64;
+    let generator = common::Generator::new(count);
     (0..count)
-        .map(|index| {
-            let mix = (index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-            let tenant = (mix % 100) as usize;
-            let key = ((mix >> 8) % 2) as usize;
-            let model = MODELS[((mix >> 16) % 10) as usize];
-            let mut record = UsageRecord {
-                at_ms: YEAR_START_MS + index as i64 * step.max(1),
-                request_id: format!("req-{index:012}"),
-                team_id: format!("team-{tenant:03}"),
-                key_id: format!("key_team{tenant:03}k{key}aaaaaa"),
-                model_id: model.to_owned(),
-                provider: "bedrock".to_owned(),
-                region: "us-east-1".to_owned(),
-                used: Quantities {
-                    input_tokens: 200 + (mix >> 24) % 800,
-                    output_tokens: 50 + (mix >> 34) % 400,
-                    ..Quantities::default()
-                },
-                latency_ms: 300 + ((mix >> 44) % 700) as u32,
-                time_to_first_token_ms: Some(80),
-                status: if mix.is_multiple_of(97) { 429 } else { 200 },
-                ..UsageRecord::default()
-            };
-            record.price_with(book, Zone::default());
-            record
-        })
+        .map(|index| generator.record(index, book))
         .collect()
 }
 

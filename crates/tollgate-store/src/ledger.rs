@@ -68,6 +68,18 @@ struct Shared {
     last_error: Mutex<Option<String>>,
 }
 
+impl Shared {
+    fn stats(&self) -> WriterStats {
+        WriterStats {
+            records: self.records.load(Ordering::Relaxed),
+            batches: self.batches.load(Ordering::Relaxed),
+            largest_batch: self.largest_batch.load(Ordering::Relaxed),
+            failed_commits: self.failed_commits.load(Ordering::Relaxed),
+            lost: 0,
+        }
+    }
+}
+
 /// A cheap, cloneable way for many producers to send usage records to one writer.
 #[derive(Debug, Clone)]
 pub struct LedgerHandle {
@@ -116,13 +128,7 @@ impl LedgerHandle {
     }
 
     pub fn stats(&self) -> WriterStats {
-        WriterStats {
-            records: self.shared.records.load(Ordering::Relaxed),
-            batches: self.shared.batches.load(Ordering::Relaxed),
-            largest_batch: self.shared.largest_batch.load(Ordering::Relaxed),
-            failed_commits: self.shared.failed_commits.load(Ordering::Relaxed),
-            lost: 0,
-        }
+        self.shared.stats()
     }
 
     fn enter(&self) -> Result<InFlight<'_>> {
@@ -413,13 +419,7 @@ impl Worker {
     }
 
     fn stats(&self) -> WriterStats {
-        WriterStats {
-            records: self.shared.records.load(Ordering::Relaxed),
-            batches: self.shared.batches.load(Ordering::Relaxed),
-            largest_batch: self.shared.largest_batch.load(Ordering::Relaxed),
-            failed_commits: self.shared.failed_commits.load(Ordering::Relaxed),
-            lost: 0,
-        }
+        self.shared.stats()
     }
 }
 
