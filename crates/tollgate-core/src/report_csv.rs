@@ -203,9 +203,11 @@ fn parse_row(
     columns: &Columns,
     file_date: Option<NaiveDate>,
 ) -> Result<ReportRow, String> {
-    if record.len() != columns.expected_len(record) {
+    // Rows may carry trailing columns we do not read, but none may stop short of one we need.
+    let needed = columns.highest_index() + 1;
+    if record.len() < needed {
         return Err(format!(
-            "has {} fields where the header has more",
+            "has {} fields where {needed} are needed",
             record.len()
         ));
     }
@@ -243,29 +245,21 @@ fn parse_row(
 }
 
 impl Columns {
-    fn expected_len(&self, record: &csv::StringRecord) -> usize {
-        let highest = [
+    fn highest_index(&self) -> usize {
+        let required = [
             self.team_id,
             self.model_id,
             self.input_tokens,
             self.output_tokens,
             self.input_cost,
             self.output_cost,
-        ]
-        .into_iter()
-        .chain(
-            [self.api_key, self.invocations, self.date, self.cost_center]
-                .into_iter()
-                .flatten(),
-        )
-        .max()
-        .unwrap_or(0);
-        // Rows may carry extra trailing columns we do not read, but not fewer than we need.
-        if record.len() > highest {
-            record.len()
-        } else {
-            highest + 1
-        }
+        ];
+        let optional = [self.api_key, self.invocations, self.date, self.cost_center];
+        required
+            .into_iter()
+            .chain(optional.into_iter().flatten())
+            .max()
+            .unwrap_or(0)
     }
 }
 

@@ -62,12 +62,11 @@ pub fn import_reference_models_json(
                 let fields = object(raw, model, region)?;
                 let price = match kind {
                     PriceKind::Text | PriceKind::Embedding | PriceKind::Endpoint => {
-                        let mut price = ModelPrice::text(
+                        ModelPrice::text(
                             number(field(&fields, "input_cost", model, region)?, model, region)?,
                             number(field(&fields, "output_cost", model, region)?, model, region)?,
-                        );
-                        price.kind = kind;
-                        price
+                        )
+                        .with_kind(kind)
                     }
                     PriceKind::Image => {
                         let mut images = Vec::new();
