@@ -1,0 +1,250 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+//! The OpenAI-compatible provider against a mock upstream started by the test.
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use futures_util::StreamExt;
+use serde_json::{Value, json};
+use tollgate_providers::{
+    ChatEvent, ChatRequest, EmbeddingRequest, Message, OpenAiCompatible, OpenAiConfig, Provider,
+    ProviderError, Role,
+};
+
+#[derive(Default)]
+struct Calls {
+    chat: AtomicU32,
+}
+
+async fn chat(
+    State(calls): State<Arc<Calls>>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
+    let call = calls.chat.fetch_add(1, Ordering::SeqCst);
+    assert_eq!(headers.get("authorization").unwrap(), "Bearer sk-test");
+    let model = body["model"].as_str().unwrap_or_default().to_owned();
+    match model.as_str() {
+        "flaky" if call < 2 => {
+            return (StatusCode::SERVICE_UNAVAILABLE, "overloaded").into_response();
+        }
+        "bad" => {
+            return (
+                StatusCode::BAD_REQUEST,
+                Json(json!({"error": {"message": "max_tokens is too large"}})),
+            )
+                .into_response();
+        }
+        "throttled" => {
+            return (
+                StatusCode::TOO_MANY_REQUESTS,
+                [("retry-after", "0")],
+                Json(json!({"error": {"message": "slow down"}})),
+            )
+                .into_response();
+        }
+        "slow" => tokio::time::sleep(Duration::from_secs(5)).await,
+        _ => {}
+    }
+    if body["stream"] == true {
+        assert_eq!(body["stream_options"]["include_usage"], true);
+        let chunks = [
+            json!({"choices": [{"delta": {"role": "assistant"}, "index": 0}]}),
+            json!({"choices": [{"delta": {"content": "Hel"}, "index": 0}]}),
+            json!({"choices": [{"delta": {"content": "lo"}, "index": 0, "finish_reason": "stop"}]}),
+            json!({"choices": [], "usage": {"prompt_tokens": 12, "completion_tokens": 2}}),
+        ];
+        let mut text = String::new();
+        for chunk in chunks {
+            let _ = write!(text, "data: {chunk}\n\n");
+        }
+        text.push_str("data: [DONE]\n\n");
+        // Deliver in awkward pieces so events straddle reads.
+        let pieces: Vec<Result<Vec<u8>, std::io::Error>> = text
+            .into_bytes()
+            .chunks(7)
+            .map(|piece| Ok(piece.to_vec()))
+            .collect();
+        return Response::builder()
+            .header("content-type", "text/event-stream")
+            .body(Body::from_stream(futures_util::stream::iter(pieces)))
+            .unwrap();
+    }
+    assert_eq!(body["max_tokens"], 64);
+    assert_eq!(body["stop"], json!(["\n\n"]));
+    assert_eq!(body["seed"], 7, "extra fields pass through");
+    Json(json!({
+        "choices": [{"message": {"role": "assistant", "content": "Hello there"}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 30, "completion_tokens": 3, "prompt_tokens_details": {"cached_tokens": 10}}
+    }))
+    .into_response()
+}
+
+async fn mock() -> (String, Arc<Calls>) {
+    let calls = Arc::new(Calls::default());
+    let app = Router::new()
+        .route("/v1/chat/completions", post(chat))
+        .route("/v1/embeddings", post(|Json(body): Json<Value>| async move {
+            let inputs = body["input"].as_array().unwrap().len();
+            Json(json!({"data": (0..inputs).map(|index| json!({"embedding": [index as f64, 0.5]})).collect::<Vec<_>>(), "usage": {"prompt_tokens": 8}}))
+        }))
+        .route("/v1/models", get(|| async { Json(json!({"data": [{"id": "gpt-test"}, {"id": "other"}]})) }))
+        .with_state(Arc::clone(&calls));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (format!("http://{address}/v1"), calls)
+}
+
+fn provider(base: &str) -> OpenAiCompatible {
+    let mut config = OpenAiConfig::new(base);
+    config.api_key = Some("sk-test".into());
+    config.timeout = Duration::from_millis(500);
+    OpenAiCompatible::new(config).unwrap()
+}
+
+fn request(model: &str) -> ChatRequest {
+    let mut extra = serde_json::Map::new();
+    extra.insert("seed".into(), json!(7));
+    ChatRequest {
+        model: model.into(),
+        messages: vec![Message {
+            role: Role::User,
+            content: "Hi".into(),
+        }],
+        max_tokens: Some(64),
+        stop: vec!["\n\n".into()],
+        extra,
+        ..ChatRequest::default()
+    }
+}
+
+#[tokio::test]
+async fn chat_reports_text_and_true_usage() {
+    let (base, _) = mock().await;
+    let answer = provider(&base).chat(request("gpt-test")).await.unwrap();
+    assert_eq!(answer.text, "Hello there");
+    assert_eq!(answer.finish_reason.as_deref(), Some("stop"));
+    assert_eq!(
+        (
+            answer.usage.input_tokens,
+            answer.usage.cache_read_tokens,
+            answer.usage.output_tokens
+        ),
+        (20, 10, 3)
+    );
+}
+
+#[tokio::test]
+async fn streams_deltas_in_order_then_usage() {
+    let (base, _) = mock().await;
+    let stream = provider(&base)
+        .chat_stream(request("gpt-test"))
+        .await
+        .unwrap();
+    let events: Vec<ChatEvent> = stream.map(Result::unwrap).collect().await;
+    assert_eq!(events[0], ChatEvent::Delta("Hel".into()));
+    assert_eq!(events[1], ChatEvent::Delta("lo".into()));
+    match &events[2] {
+        ChatEvent::Done {
+            finish_reason,
+            usage,
+        } => {
+            assert_eq!(finish_reason.as_deref(), Some("stop"));
+            assert_eq!((usage.input_tokens, usage.output_tokens), (12, 2));
+        }
+        other @ ChatEvent::Delta(_) => panic!("expected the end, got {other:?}"),
+    }
+    assert_eq!(events.len(), 3);
+}
+
+#[tokio::test]
+async fn retries_server_errors_but_not_client_errors() {
+    let (base, calls) = mock().await;
+    let provider = provider(&base);
+    assert_eq!(
+        provider.chat(request("flaky")).await.unwrap().text,
+        "Hello there"
+    );
+    assert_eq!(
+        calls.chat.load(Ordering::SeqCst),
+        3,
+        "two 503s retried, third call answered"
+    );
+
+    calls.chat.store(0, Ordering::SeqCst);
+    let error = provider.chat(request("bad")).await.unwrap_err();
+    assert_eq!(
+        error,
+        ProviderError::BadRequest("max_tokens is too large".into())
+    );
+    assert_eq!(error.http_status(), 400);
+    assert_eq!(
+        calls.chat.load(Ordering::SeqCst),
+        1,
+        "a 400 is never retried"
+    );
+
+    calls.chat.store(0, Ordering::SeqCst);
+    let error = provider.chat(request("throttled")).await.unwrap_err();
+    assert!(
+        matches!(error, ProviderError::RateLimited { .. }),
+        "{error:?}"
+    );
+    assert_eq!(error.http_status(), 429);
+    assert_eq!(
+        calls.chat.load(Ordering::SeqCst),
+        3,
+        "throttling is retried up to the limit"
+    );
+}
+
+#[tokio::test]
+async fn timeouts_and_unreachable_upstreams() {
+    let (base, _) = mock().await;
+    let error = provider(&base).chat(request("slow")).await.unwrap_err();
+    assert!(matches!(error, ProviderError::Timeout(_)), "{error:?}");
+    assert_eq!(error.http_status(), 504);
+    let closed = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let error = provider(&format!("http://{closed}/v1"))
+        .chat(request("gpt-test"))
+        .await
+        .unwrap_err();
+    assert!(matches!(error, ProviderError::Unavailable(_)), "{error:?}");
+    assert_eq!(error.http_status(), 502);
+}
+
+#[tokio::test]
+async fn embeddings_and_models() {
+    let (base, _) = mock().await;
+    let provider = provider(&base);
+    let answer = provider
+        .embeddings(EmbeddingRequest {
+            model: "embed".into(),
+            inputs: vec!["a".into(), "b".into()],
+        })
+        .await
+        .unwrap();
+    assert_eq!(answer.embeddings, vec![vec![0.0, 0.5], vec![1.0, 0.5]]);
+    assert_eq!(answer.usage.input_tokens, 8);
+    let models: Vec<String> = provider
+        .list_models()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|model| model.id)
+        .collect();
+    assert_eq!(models, ["gpt-test", "other"]);
+}
