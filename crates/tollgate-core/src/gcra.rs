@@ -97,6 +97,23 @@ impl Gcra {
     }
 }
 
+impl Gcra {
+    /// Gives back `cost` that was taken but not used (a token reservation larger than the use).
+    pub fn refund(&self, state: &mut GcraState, now_ns: u64, cost: u64) {
+        let now = u128::from(now_ns) * self.count;
+        state.tat = state
+            .tat
+            .saturating_sub(u128::from(cost) * self.interval)
+            .max(now);
+    }
+
+    /// Takes `cost` unconditionally (use that exceeded its reservation has already happened).
+    pub fn force(&self, state: &mut GcraState, now_ns: u64, cost: u64) {
+        let now = u128::from(now_ns) * self.count;
+        state.tat = state.tat.max(now) + u128::from(cost) * self.interval;
+    }
+}
+
 fn saturate(value: u128) -> u64 {
     u64::try_from(value).unwrap_or(u64::MAX)
 }
@@ -181,6 +198,27 @@ mod tests {
             }
             other => panic!("expected allowed, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn refunds_and_forced_takes_settle_reservations() {
+        let tokens = limiter("600/min", 600);
+        let mut state = GcraState::default();
+        assert!(tokens.check(&mut state, SECOND, 500).is_allowed());
+        assert!(!tokens.check(&mut state, SECOND, 200).is_allowed());
+        // Only 120 of the 500 reserved were used.
+        tokens.refund(&mut state, SECOND, 380);
+        assert!(tokens.check(&mut state, SECOND, 480).is_allowed());
+        assert!(!tokens.check(&mut state, SECOND, 1).is_allowed());
+        // A call that used more than reserved still counts in full.
+        let mut fresh = GcraState::default();
+        tokens.force(&mut fresh, SECOND, 700);
+        assert_eq!(
+            tokens.check(&mut fresh, SECOND, 1),
+            GcraDecision::Denied {
+                retry_after_ns: 101 * SECOND / 10
+            }
+        );
     }
 
     #[test]

@@ -1,0 +1,235 @@
+//! What every model call goes through, whichever API it came by: authentication, the team binding,
+//! the tenant's allow-list, every limit before the model is called, and metering after.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::Response;
+use tollgate_core::price_book::Quantities;
+use tollgate_core::{Nanos, UsageRecord};
+use tollgate_providers::Usage;
+
+use crate::auth::{Caller, presented_secret};
+use crate::error::ApiError;
+use crate::limiter::{Admission, LimitKind, Scope, Subject};
+use crate::state::{Gateway, RoutedModel};
+
+/// A call let through, until it is metered.
+#[derive(Debug)]
+pub struct Call {
+    pub caller: Arc<Caller>,
+    pub model: Arc<RoutedModel>,
+    pub request_id: String,
+    pub started: Instant,
+    pub admission: Admission,
+    tenant: Subject,
+    key: Subject,
+}
+
+/// How a call ended, for the ledger.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Outcome {
+    pub status: u16,
+    pub usage: Usage,
+    pub time_to_first_token: Option<Duration>,
+}
+
+/// Authenticates a request's key, for routes that need no model (model lists).
+pub fn authenticate(gateway: &Gateway, headers: &HeaderMap) -> Result<Arc<Caller>, ApiError> {
+    let secret = presented_secret(headers)?;
+    gateway
+        .auth()
+        .authenticate(&secret, tollgate_store::now_ms())
+}
+
+/// A rough token count for reservations: four characters a token.
+pub fn estimate_tokens(prompt_chars: usize, max_tokens: Option<u32>) -> u64 {
+    (prompt_chars as u64).div_ceil(4) + u64::from(max_tokens.unwrap_or(1024))
+}
+
+impl Call {
+    /// Everything before the model is called. `team_header` is the reference API's `team_id`,
+    /// which must name the key's own tenant.
+    pub fn begin(
+        gateway: &Gateway,
+        headers: &HeaderMap,
+        team_header: Option<&str>,
+        model_id: &str,
+        estimated_tokens: u64,
+    ) -> Result<Call, ApiError> {
+        let caller = authenticate(gateway, headers)?;
+        if let Some(team) = team_header
+            && team != caller.tenant.team_id.as_str()
+        {
+            return Err(ApiError::forbidden(format!(
+                "Forbidden: team_id '{team}' is not the tenant of this API key"
+            )));
+        }
+        let model = gateway.model(model_id).ok_or_else(|| {
+            ApiError::not_found(format!(
+                "model '{model_id}' is not available on this gateway"
+            ))
+        })?;
+        if !caller.tenant.allowed_models.permits(model_id) {
+            return Err(ApiError::forbidden(format!(
+                "Forbidden: model '{model_id}' is not allowed for team '{}'",
+                caller.tenant.team_id
+            )));
+        }
+        let tenant = Subject::Tenant(caller.tenant.team_id.to_string());
+        let key = Subject::Key(caller.key.id.to_string());
+        let scopes = [
+            Scope {
+                subject: &tenant,
+                limits: &caller.tenant.limits,
+            },
+            Scope {
+                subject: &key,
+                limits: &caller.key.limits,
+            },
+        ];
+        let admission = gateway
+            .inner
+            .limiter
+            .admit(
+                &scopes,
+                tollgate_store::now_ms(),
+                gateway.mono_ns(),
+                estimated_tokens,
+                &|subject, period| gateway.baseline(subject, period),
+            )
+            .map_err(|denial| {
+                gateway
+                    .inner
+                    .metrics
+                    .rejection(caller.tenant.team_id.as_str(), denial.kind.as_str());
+                let message = match denial.kind {
+                    LimitKind::Rate | LimitKind::TokensPerMinute => "Too Many Requests",
+                    LimitKind::Quota | LimitKind::Budget => "Limit Exceeded",
+                };
+                let whose = match &denial.subject {
+                    Subject::Tenant(team) => format!("team '{team}'"),
+                    Subject::Key(key) => format!("key '{key}'"),
+                };
+                let mut error = ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    match denial.kind {
+                        LimitKind::Rate => "rate_limit_exceeded",
+                        LimitKind::TokensPerMinute => "tokens_per_minute_exceeded",
+                        LimitKind::Quota => "quota_exceeded",
+                        LimitKind::Budget => "budget_exceeded",
+                    },
+                    format!("{message}: the {} of {whose} is reached", denial.detail),
+                );
+                error.retry_after = denial.retry_after_secs;
+                error
+            })?;
+        Ok(Call {
+            request_id: gateway.next_request_id(),
+            started: Instant::now(),
+            caller,
+            model,
+            admission,
+            tenant,
+            key,
+        })
+    }
+
+    /// Writes the call to the ledger with its true usage, settles the limits, and returns its cost.
+    pub fn meter(&self, gateway: &Gateway, outcome: Outcome, extra: Quantities) -> Nanos {
+        let config = &self.model.config;
+        let now = tollgate_store::now_ms();
+        let used = Quantities {
+            input_tokens: outcome.usage.input_tokens,
+            output_tokens: outcome.usage.output_tokens,
+            cache_read_tokens: outcome.usage.cache_read_tokens,
+            cache_write_tokens: outcome.usage.cache_write_tokens,
+            ..extra
+        };
+        let priced = gateway.book().price(
+            config.price_as(),
+            config.region(),
+            gateway.inner.zone.local_date(now),
+            &used,
+        );
+        let cost = priced.cost.total();
+        let record = UsageRecord {
+            at_ms: now,
+            request_id: self.request_id.clone(),
+            team_id: self.caller.tenant.team_id.to_string(),
+            key_id: self.caller.key.id.to_string(),
+            model_id: config.id.clone(),
+            provider: "openai-compatible".to_owned(),
+            region: config.region().to_owned(),
+            used,
+            latency_ms: self.started.elapsed().as_millis().min(u128::from(u32::MAX)) as u32,
+            time_to_first_token_ms: outcome
+                .time_to_first_token
+                .map(|ttft| ttft.as_millis().min(u128::from(u32::MAX)) as u32),
+            status: outcome.status,
+            cost: priced.cost,
+            priced: priced.is_priced(),
+        };
+        match gateway.inner.ledger.try_record(record) {
+            Ok(None) => {}
+            Ok(Some(record)) => {
+                // The ledger is backed up: wait for room off the async workers rather than drop it.
+                let ledger = gateway.inner.ledger.clone();
+                tokio::task::spawn_blocking(move || {
+                    if let Err(error) = ledger.record(record) {
+                        eprintln!("tollgate: a usage record could not be queued: {error}");
+                    }
+                });
+            }
+            Err(error) => eprintln!("tollgate: a usage record could not be queued: {error}"),
+        }
+        let scopes = [
+            Scope {
+                subject: &self.tenant,
+                limits: &self.caller.tenant.limits,
+            },
+            Scope {
+                subject: &self.key,
+                limits: &self.caller.key.limits,
+            },
+        ];
+        let tokens = outcome.usage.input_tokens
+            + outcome.usage.output_tokens
+            + outcome.usage.cache_read_tokens;
+        gateway.inner.limiter.settle(
+            &scopes,
+            gateway.mono_ns(),
+            self.admission.reserved_tokens,
+            tokens,
+            cost,
+        );
+        gateway.inner.metrics.usage(
+            self.caller.tenant.team_id.as_str(),
+            &config.id,
+            outcome.usage.input_tokens,
+            outcome.usage.output_tokens,
+            cost,
+        );
+        cost
+    }
+
+    /// Adds `X-RateLimit-*`, the request id, and the soft-budget warning to a response.
+    pub fn decorate(&self, response: &mut Response) {
+        let headers = response.headers_mut();
+        let mut put = |name: &'static str, value: String| {
+            if let Ok(value) = HeaderValue::from_str(&value) {
+                headers.insert(name, value);
+            }
+        };
+        put("x-request-id", self.request_id.clone());
+        if let Some(rate) = self.admission.rate {
+            put("x-ratelimit-limit", rate.limit.to_string());
+            put("x-ratelimit-remaining", rate.remaining.to_string());
+            put("x-ratelimit-reset", rate.reset_secs.to_string());
+        }
+        if self.admission.budget_exceeded_soft {
+            put("x-tollgate-budget", "exceeded".to_owned());
+        }
+    }
+}

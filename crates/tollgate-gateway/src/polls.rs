@@ -1,0 +1,151 @@
+//! The reference API's long polling: a streamed call started without `requestId` runs in the
+//! background; later calls with `requestId` (and the same key) get its text once done. Results wait
+//! to be fetched for a while, and memory is bounded.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use crate::error::ApiError;
+
+#[derive(Debug)]
+enum State {
+    Running,
+    Done(Result<String, ApiError>),
+}
+
+#[derive(Debug)]
+struct Entry {
+    key_id: String,
+    state: State,
+    finished_at: Option<Instant>,
+}
+
+/// What a poll finds.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Poll {
+    Running,
+    Done(Result<String, ApiError>),
+    Unknown,
+}
+
+#[derive(Debug)]
+pub struct LongPolls {
+    ttl: Duration,
+    capacity: usize,
+    inner: Mutex<(HashMap<String, Entry>, VecDeque<String>)>,
+}
+
+impl LongPolls {
+    pub fn new(ttl: Duration, capacity: usize) -> LongPolls {
+        LongPolls {
+            ttl,
+            capacity: capacity.max(1),
+            inner: Mutex::new((HashMap::new(), VecDeque::new())),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, (HashMap<String, Entry>, VecDeque<String>)> {
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Registers a new running call; false when every slot holds a running call.
+    pub fn start(&self, request_id: &str, key_id: &str) -> bool {
+        let mut guard = self.lock();
+        let (entries, order) = &mut *guard;
+        self.expire(entries, order);
+        if entries.len() >= self.capacity {
+            // Make room by dropping the oldest finished result, never a running call.
+            let Some(at) = order.iter().position(|id| {
+                entries
+                    .get(id)
+                    .is_some_and(|entry| entry.finished_at.is_some())
+            }) else {
+                return false;
+            };
+            if let Some(id) = order.remove(at) {
+                entries.remove(&id);
+            }
+        }
+        entries.insert(
+            request_id.to_owned(),
+            Entry {
+                key_id: key_id.to_owned(),
+                state: State::Running,
+                finished_at: None,
+            },
+        );
+        order.push_back(request_id.to_owned());
+        true
+    }
+
+    pub fn finish(&self, request_id: &str, result: Result<String, ApiError>) {
+        let mut guard = self.lock();
+        if let Some(entry) = guard.0.get_mut(request_id) {
+            entry.state = State::Done(result);
+            entry.finished_at = Some(Instant::now());
+        }
+    }
+
+    /// Looks a call up for `key_id`; a finished result is handed over once and forgotten. Another
+    /// key's request id is reported as unknown, so ids reveal nothing across tenants.
+    pub fn poll(&self, request_id: &str, key_id: &str) -> Poll {
+        let mut guard = self.lock();
+        let (entries, order) = &mut *guard;
+        self.expire(entries, order);
+        match entries.get(request_id) {
+            Some(entry) if entry.key_id != key_id => Poll::Unknown,
+            Some(Entry {
+                state: State::Running,
+                ..
+            }) => Poll::Running,
+            Some(_) => {
+                order.retain(|id| id != request_id);
+                match entries.remove(request_id) {
+                    Some(Entry {
+                        state: State::Done(result),
+                        ..
+                    }) => Poll::Done(result),
+                    _ => Poll::Unknown,
+                }
+            }
+            None => Poll::Unknown,
+        }
+    }
+
+    fn expire(&self, entries: &mut HashMap<String, Entry>, order: &mut VecDeque<String>) {
+        let ttl = self.ttl;
+        entries.retain(|_, entry| entry.finished_at.is_none_or(|at| at.elapsed() < ttl));
+        order.retain(|id| entries.contains_key(id));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn results_belong_to_their_key_and_are_fetched_once() {
+        let polls = LongPolls::new(Duration::from_secs(60), 10);
+        assert!(polls.start("r1", "key_a"));
+        assert_eq!(polls.poll("r1", "key_a"), Poll::Running);
+        assert_eq!(polls.poll("r1", "key_b"), Poll::Unknown);
+        polls.finish("r1", Ok("done".into()));
+        assert_eq!(polls.poll("r1", "key_b"), Poll::Unknown);
+        assert_eq!(polls.poll("r1", "key_a"), Poll::Done(Ok("done".into())));
+        assert_eq!(polls.poll("r1", "key_a"), Poll::Unknown);
+    }
+
+    #[test]
+    fn memory_is_bounded_and_results_expire() {
+        let polls = LongPolls::new(Duration::from_millis(0), 2);
+        assert!(polls.start("a", "k"));
+        assert!(polls.start("b", "k"));
+        assert!(!polls.start("c", "k"), "both slots run");
+        polls.finish("a", Ok(String::new()));
+        assert!(polls.start("c", "k"), "an expired result makes room");
+        assert_eq!(polls.poll("a", "k"), Poll::Unknown);
+    }
+}

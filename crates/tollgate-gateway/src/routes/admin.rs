@@ -1,0 +1,514 @@
+//! The admin API under `/admin/v1`, guarded by the admin token; every change is audit-logged by the
+//! store and refreshes the key index at once.
+
+use axum::Json;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+use tollgate_core::limits::{Budget, Enforcement, RateLimit};
+use tollgate_core::{
+    AllowedModels, ApiKey, KeyId, KeySecret, KeyStatus, Limits, Nanos, Quota, TeamId, TenantStatus,
+};
+use tollgate_store::{GroupBy, KeyFilter, NewTenant, StoreError, TenantUpdate, UsageQuery};
+
+use super::body::json_object;
+use crate::auth::single_header;
+use crate::error::{ApiError, RefError};
+use crate::limiter::Subject;
+use crate::state::Gateway;
+
+type AdminResult = Result<Response, RefError>;
+
+#[allow(
+    clippy::needless_pass_by_value,
+    reason = "used as map_err(store_error)"
+)]
+fn store_error(error: StoreError) -> ApiError {
+    let status = match &error {
+        StoreError::NotFound { .. } => StatusCode::NOT_FOUND,
+        StoreError::AlreadyExists { .. } => StatusCode::CONFLICT,
+        StoreError::Invalid(_) => StatusCode::BAD_REQUEST,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    ApiError::new(status, error.code(), error.to_string())
+}
+
+/// Compares without an early exit, so timing says nothing about the token.
+fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |diff, (x, y)| diff | (x ^ y)) == 0
+}
+
+fn guard(gateway: &Gateway, headers: &HeaderMap) -> Result<(), ApiError> {
+    let Some(expected) = gateway.inner.admin_token.as_deref() else {
+        return Err(ApiError::forbidden(
+            "the admin API is off: set admin_token under [server] or TOLLGATE_ADMIN_TOKEN",
+        ));
+    };
+    let presented = single_header(headers, "authorization")?
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .unwrap_or("");
+    if same(presented.as_bytes(), expected.as_bytes()) {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_admin_token",
+            "send the admin token as 'Authorization: Bearer <token>'",
+        ))
+    }
+}
+
+fn team(id: &str) -> Result<TeamId, ApiError> {
+    TeamId::new(id).map_err(|error| ApiError::bad_request(error.to_string()))
+}
+
+fn key_json(key: &ApiKey, secret: Option<&KeySecret>) -> Value {
+    let mut value = json!({
+        "key_id": key.id.as_str(),
+        "team_id": key.team_id.as_str(),
+        "name": key.name,
+        "prefix": key.display_prefix,
+        "status": key.status.as_str(),
+        "created_at_ms": key.created_at_ms,
+        "expires_at_ms": key.expires_at_ms,
+        "previous_secret_valid_until_ms": key.previous.map(|previous| previous.valid_until_ms),
+        "last_used_at_ms": key.last_used_at_ms,
+        "limits": key.limits,
+    });
+    if let (Some(secret), Some(object)) = (secret, value.as_object_mut()) {
+        object.insert("secret".to_owned(), json!(secret.expose()));
+    }
+    value
+}
+
+/// Applies a `limits` object: each field set, changed, or removed with null.
+fn apply_limits(mut limits: Limits, patch: &Map<String, Value>) -> Result<Limits, ApiError> {
+    let text = |field: &str| -> Result<Option<Option<String>>, ApiError> {
+        match patch.get(field) {
+            None => Ok(None),
+            Some(Value::Null) => Ok(Some(None)),
+            Some(Value::String(text)) => Ok(Some(Some(text.clone()))),
+            Some(Value::Number(number)) => Ok(Some(Some(number.to_string()))),
+            Some(_) => Err(ApiError::bad_request(format!(
+                "'limits.{field}' must be a string or null"
+            ))),
+        }
+    };
+    let bad = |error: &dyn std::fmt::Display| ApiError::bad_request(error.to_string());
+    match text("rate")? {
+        Some(Some(rate)) => {
+            let burst = patch
+                .get("burst")
+                .and_then(Value::as_u64)
+                .unwrap_or_else(|| {
+                    rate.split('/')
+                        .next()
+                        .and_then(|count| count.trim().parse().ok())
+                        .unwrap_or(1)
+                });
+            limits.rate = Some(RateLimit::new(&rate, burst).map_err(|error| bad(&error))?);
+        }
+        Some(None) => limits.rate = None,
+        None => {}
+    }
+    match text("quota")? {
+        Some(Some(quota)) => {
+            limits.quota = Some(quota.parse::<Quota>().map_err(|error| bad(&error))?);
+        }
+        Some(None) => limits.quota = None,
+        None => {}
+    }
+    match patch.get("tokens_per_minute") {
+        None => {}
+        Some(Value::Null) => limits.tokens_per_minute = None,
+        Some(value) => {
+            limits.tokens_per_minute =
+                Some(value.as_u64().filter(|tokens| *tokens > 0).ok_or_else(|| {
+                    ApiError::bad_request(
+                        "'limits.tokens_per_minute' must be a whole number above 0 or null",
+                    )
+                })?);
+        }
+    }
+    let enforcement = match text("budget_enforcement")? {
+        Some(Some(mode)) => Some(mode.parse::<Enforcement>().map_err(|error| bad(&error))?),
+        _ => None,
+    };
+    match text("budget_usd")? {
+        Some(Some(amount)) => {
+            let monthly = Nanos::parse_price(&amount)
+                .map_err(|error| ApiError::bad_request(format!("'limits.budget_usd': {error}")))?;
+            let enforcement = enforcement
+                .or(limits.budget.map(|budget| budget.enforcement))
+                .unwrap_or(Enforcement::Soft);
+            limits.budget = Some(Budget {
+                monthly,
+                enforcement,
+            });
+        }
+        Some(None) => limits.budget = None,
+        None => {
+            if let (Some(enforcement), Some(budget)) = (enforcement, limits.budget.as_mut()) {
+                budget.enforcement = enforcement;
+            }
+        }
+    }
+    Ok(limits)
+}
+
+fn allowed(value: Option<&Value>) -> Result<Option<AllowedModels>, ApiError> {
+    match value {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Array(items)) => {
+            let patterns = items
+                .iter()
+                .map(|item| {
+                    item.as_str().ok_or_else(|| {
+                        ApiError::bad_request("'allowed_models' must be a list of strings")
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            AllowedModels::parse(patterns)
+                .map(Some)
+                .map_err(|error| ApiError::bad_request(error.to_string()))
+        }
+        Some(_) => Err(ApiError::bad_request(
+            "'allowed_models' must be a list of strings",
+        )),
+    }
+}
+
+fn text_field(body: &Map<String, Value>, field: &str) -> Result<Option<String>, ApiError> {
+    match body.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(text)) => Ok(Some(text.clone())),
+        Some(_) => Err(ApiError::bad_request(format!("'{field}' must be a string"))),
+    }
+}
+
+fn limits_patch(body: &Map<String, Value>) -> Result<Option<&Map<String, Value>>, ApiError> {
+    match body.get("limits") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Object(patch)) => Ok(Some(patch)),
+        Some(_) => Err(ApiError::bad_request("'limits' must be an object")),
+    }
+}
+
+/// After a change: a fresh key index, and limits recounted from the store.
+fn refreshed(gateway: &Gateway, subjects: &[Subject]) -> Result<(), ApiError> {
+    gateway.reload_auth().map_err(store_error)?;
+    for subject in subjects {
+        gateway.inner.limiter.forget(subject);
+    }
+    Ok(())
+}
+
+pub async fn list_tenants(State(gateway): State<Gateway>, headers: HeaderMap) -> AdminResult {
+    guard(&gateway, &headers)?;
+    let tenants = gateway
+        .with_store(tollgate_store::Store::list_tenants)
+        .map_err(store_error)?;
+    Ok(Json(tenants).into_response())
+}
+
+pub async fn get_tenant(
+    State(gateway): State<Gateway>,
+    headers: HeaderMap,
+    Path(team_id): Path<String>,
+) -> AdminResult {
+    guard(&gateway, &headers)?;
+    let team_id = team(&team_id)?;
+    let tenant = gateway
+        .with_store(|store| store.tenant(&team_id))
+        .map_err(store_error)?;
+    let burn = gateway
+        .with_store(|store| store.budget_burn(&team_id, tollgate_store::now_ms()))
+        .map_err(store_error)?;
+    let mut value = serde_json::to_value(&tenant).unwrap_or_default();
+    if let (Some(object), Some(burn)) = (value.as_object_mut(), burn) {
+        object.insert("budget_burn".to_owned(), json!({ "spent": burn.spent, "budget": burn.budget, "basis_points": burn.basis_points() }));
+    }
+    Ok(Json(value).into_response())
+}
+
+pub async fn create_tenant(
+    State(gateway): State<Gateway>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> AdminResult {
+    guard(&gateway, &headers)?;
+    let body = json_object(body)?;
+    let team_id = team(
+        &text_field(&body, "team_id")?
+            .ok_or_else(|| ApiError::bad_request("'team_id' is missing"))?,
+    )?;
+    let limits = match limits_patch(&body)? {
+        Some(patch) => apply_limits(Limits::default(), patch)?,
+        None => Limits::default(),
+    };
+    let new = NewTenant {
+        name: text_field(&body, "name")?.unwrap_or_else(|| team_id.to_string()),
+        cost_center: text_field(&body, "cost_center")?.unwrap_or_default(),
+        allowed_models: allowed(body.get("allowed_models"))?.unwrap_or_else(AllowedModels::all),
+        limits,
+        team_id,
+    };
+    let tenant = gateway
+        .with_store(|store| store.create_tenant(&new))
+        .map_err(store_error)?;
+    refreshed(&gateway, &[])?;
+    Ok((StatusCode::CREATED, Json(tenant)).into_response())
+}
+
+pub async fn update_tenant(
+    State(gateway): State<Gateway>,
+    headers: HeaderMap,
+    Path(team_id): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> AdminResult {
+    guard(&gateway, &headers)?;
+    let team_id = team(&team_id)?;
+    let body = json_object(body)?;
+    let current = gateway
+        .with_store(|store| store.tenant(&team_id))
+        .map_err(store_error)?;
+    let update = TenantUpdate {
+        name: text_field(&body, "name")?,
+        cost_center: text_field(&body, "cost_center")?,
+        limits: limits_patch(&body)?
+            .map(|patch| apply_limits(current.limits, patch))
+            .transpose()?,
+        allowed_models: allowed(body.get("allowed_models"))?,
+        status: text_field(&body, "status")?
+            .map(|status| {
+                status
+                    .parse::<TenantStatus>()
+                    .map_err(|error| ApiError::bad_request(error.to_string()))
+            })
+            .transpose()?,
+    };
+    let tenant = gateway
+        .with_store(|store| store.update_tenant(&team_id, &update))
+        .map_err(store_error)?;
+    refreshed(&gateway, &[Subject::Tenant(team_id.to_string())])?;
+    Ok(Json(tenant).into_response())
+}
+
+pub async fn delete_tenant(
+    State(gateway): State<Gateway>,
+    headers: HeaderMap,
+    Path(team_id): Path<String>,
+) -> AdminResult {
+    guard(&gateway, &headers)?;
+    let team_id = team(&team_id)?;
+    gateway
+        .with_store(|store| store.delete_tenant(&team_id))
+        .map_err(store_error)?;
+    refreshed(&gateway, &[Subject::Tenant(team_id.to_string())])?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+pub async fn list_keys(
+    State(gateway): State<Gateway>,
+    headers: HeaderMap,
+    Path(team_id): Path<String>,
+) -> AdminResult {
+    guard(&gateway, &headers)?;
+    let team_id = team(&team_id)?;
+    let keys = gateway
+        .with_store(|store| {
+            store.tenant(&team_id)?;
+            store.list_keys(&KeyFilter {
+                team_id: Some(team_id.clone()),
+                include_revoked: true,
+            })
+        })
+        .map_err(store_error)?;
+    Ok(Json(
+        keys.iter()
+            .map(|key| key_json(key, None))
+            .collect::<Vec<_>>(),
+    )
+    .into_response())
+}
+
+pub async fn create_key(
+    State(gateway): State<Gateway>,
+    headers: HeaderMap,
+    Path(team_id): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> AdminResult {
+    guard(&gateway, &headers)?;
+    let team_id = team(&team_id)?;
+    let body = json_object(body)?;
+    let name = text_field(&body, "name")?.unwrap_or_default();
+    let expires_at = match body.get("expires_in_seconds") {
+        None | Some(Value::Null) => None,
+        Some(value) => Some(
+            tollgate_store::now_ms()
+                + value
+                    .as_i64()
+                    .filter(|seconds| *seconds > 0)
+                    .ok_or_else(|| {
+                        ApiError::bad_request("'expires_in_seconds' must be a whole number above 0")
+                    })?
+                    * 1000,
+        ),
+    };
+    let (key, secret) = gateway
+        .with_store(|store| store.create_key(&team_id, &name, expires_at))
+        .map_err(store_error)?;
+    refreshed(&gateway, &[])?;
+    Ok((StatusCode::CREATED, Json(key_json(&key, Some(&secret)))).into_response())
+}
+
+fn key_id(id: &str) -> Result<KeyId, ApiError> {
+    KeyId::new(id).map_err(|error| ApiError::bad_request(error.to_string()))
+}
+
+pub async fn rotate_key(
+    State(gateway): State<Gateway>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> AdminResult {
+    guard(&gateway, &headers)?;
+    let id = key_id(&id)?;
+    let grace_ms = match body {
+        Ok(bytes) if bytes.is_empty() => 0,
+        other => match json_object(other)?.get("grace_seconds") {
+            None | Some(Value::Null) => 0,
+            Some(value) => {
+                value
+                    .as_i64()
+                    .filter(|seconds| *seconds >= 0)
+                    .ok_or_else(|| {
+                        ApiError::bad_request(
+                            "'grace_seconds' must be a whole number of at least 0",
+                        )
+                    })?
+                    * 1000
+            }
+        },
+    };
+    let (key, secret) = gateway
+        .with_store(|store| store.rotate_key(&id, grace_ms))
+        .map_err(store_error)?;
+    refreshed(&gateway, &[])?;
+    Ok(Json(key_json(&key, Some(&secret))).into_response())
+}
+
+pub async fn revoke_key(
+    State(gateway): State<Gateway>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> AdminResult {
+    guard(&gateway, &headers)?;
+    let id = key_id(&id)?;
+    let key = gateway
+        .with_store(|store| store.set_key_status(&id, KeyStatus::Revoked))
+        .map_err(store_error)?;
+    refreshed(&gateway, &[Subject::Key(id.to_string())])?;
+    Ok(Json(key_json(&key, None)).into_response())
+}
+
+pub async fn update_key(
+    State(gateway): State<Gateway>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> AdminResult {
+    guard(&gateway, &headers)?;
+    let id = key_id(&id)?;
+    let body = json_object(body)?;
+    let mut key = None;
+    if let Some(status) = text_field(&body, "status")? {
+        let status = status
+            .parse::<KeyStatus>()
+            .map_err(|error| ApiError::bad_request(error.to_string()))?;
+        key = Some(
+            gateway
+                .with_store(|store| store.set_key_status(&id, status))
+                .map_err(store_error)?,
+        );
+    }
+    if let Some(patch) = limits_patch(&body)? {
+        let current = gateway
+            .with_store(|store| store.key(&id))
+            .map_err(store_error)?;
+        let limits = apply_limits(current.limits, patch)?;
+        key = Some(
+            gateway
+                .with_store(|store| store.set_key_limits(&id, &limits))
+                .map_err(store_error)?,
+        );
+    }
+    let Some(key) = key else {
+        return Err(ApiError::bad_request("send 'status' and/or 'limits' to change").into());
+    };
+    refreshed(&gateway, &[Subject::Key(id.to_string())])?;
+    Ok(Json(key_json(&key, None)).into_response())
+}
+
+pub async fn list_prices(State(gateway): State<Gateway>, headers: HeaderMap) -> AdminResult {
+    guard(&gateway, &headers)?;
+    let book = gateway.book();
+    let today = gateway.inner.zone.local_date(tollgate_store::now_ms());
+    Ok(Json(book.in_force(today)).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+pub struct UsageParams {
+    from: Option<String>,
+    to: Option<String>,
+    group_by: Option<String>,
+    team_id: Option<String>,
+    model: Option<String>,
+    top: Option<usize>,
+}
+
+pub async fn usage(
+    State(gateway): State<Gateway>,
+    headers: HeaderMap,
+    Query(params): Query<UsageParams>,
+) -> AdminResult {
+    guard(&gateway, &headers)?;
+    let date = |text: Option<&String>,
+                default: chrono::NaiveDate|
+     -> Result<chrono::NaiveDate, ApiError> {
+        text.map_or(Ok(default), |text| {
+            tollgate_core::period::parse_date(text)
+                .map_err(|error| ApiError::bad_request(error.to_string()))
+        })
+    };
+    let today = gateway.inner.zone.local_date(tollgate_store::now_ms());
+    let from = date(
+        params.from.as_ref(),
+        tollgate_core::Period::Month.start_date(today),
+    )?;
+    let to = date(params.to.as_ref(), today)?;
+    let group_by = params
+        .group_by
+        .as_deref()
+        .unwrap_or("tenant,model")
+        .split(',')
+        .filter(|dim| !dim.trim().is_empty())
+        .map(str::parse::<GroupBy>)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(store_error)?;
+    let mut query = UsageQuery::new(from, to, group_by);
+    query.team_id = params.team_id;
+    query.model_id = params.model;
+    query.top = params.top;
+    let rows = gateway
+        .with_store(|store| store.usage(&query))
+        .map_err(store_error)?;
+    Ok(
+        Json(json!({ "from": from.to_string(), "to": to.to_string(), "rows": rows }))
+            .into_response(),
+    )
+}

@@ -1,0 +1,155 @@
+//! Reading request bodies with errors that name the problem.
+
+use axum::extract::rejection::BytesRejection;
+use axum::http::StatusCode;
+use bytes::Bytes;
+use serde_json::{Map, Value};
+use tollgate_providers::{Message, Role};
+
+use crate::error::ApiError;
+
+/// The body as a JSON object: 413 when too large, 400 when not JSON or not an object.
+pub fn json_object(body: Result<Bytes, BytesRejection>) -> Result<Map<String, Value>, ApiError> {
+    let bytes = body.map_err(|rejection| {
+        let status = rejection.status();
+        if status == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(
+                status,
+                "request_too_large",
+                "the request body is larger than this gateway accepts",
+            )
+        } else {
+            ApiError::new(
+                status,
+                "invalid_request",
+                format!("cannot read the request body: {rejection}"),
+            )
+        }
+    })?;
+    let value: Value = serde_json::from_slice(&bytes)
+        .map_err(|error| ApiError::bad_request(format!("the body is not valid JSON: {error}")))?;
+    match value {
+        Value::Object(object) => Ok(object),
+        _ => Err(ApiError::bad_request("the body must be a JSON object")),
+    }
+}
+
+/// An optional whole number within bounds.
+pub fn whole(
+    object: &Map<String, Value>,
+    field: &str,
+    path: &str,
+    range: std::ops::RangeInclusive<u64>,
+) -> Result<Option<u32>, ApiError> {
+    match object.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(value) => value
+            .as_u64()
+            .filter(|number| range.contains(number))
+            .map(|number| Some(number as u32))
+            .ok_or_else(|| {
+                ApiError::bad_request(format!(
+                    "'{path}' must be a whole number from {} to {}",
+                    range.start(),
+                    range.end()
+                ))
+            }),
+    }
+}
+
+/// An optional number within bounds.
+pub fn number(
+    object: &Map<String, Value>,
+    field: &str,
+    path: &str,
+    low: f64,
+    high: f64,
+) -> Result<Option<f64>, ApiError> {
+    match object.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(value) => value
+            .as_f64()
+            .filter(|number| (low..=high).contains(number))
+            .map(Some)
+            .ok_or_else(|| {
+                ApiError::bad_request(format!("'{path}' must be a number from {low} to {high}"))
+            }),
+    }
+}
+
+/// Stop sequences: a string or a list of up to 16 strings.
+pub fn stops(value: Option<&Value>, path: &str) -> Result<Vec<String>, ApiError> {
+    let bad = || {
+        ApiError::bad_request(format!(
+            "'{path}' must be a string or a list of up to 16 strings"
+        ))
+    };
+    match value {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::String(text)) => Ok(vec![text.clone()]),
+        Some(Value::Array(items)) if items.len() <= 16 => items
+            .iter()
+            .map(|item| item.as_str().map(str::to_owned).ok_or_else(bad))
+            .collect(),
+        Some(_) => Err(bad()),
+    }
+}
+
+/// Message text: a string, or a list of parts whose `text` fields are joined.
+fn content_text(value: &Value, path: &str) -> Result<String, ApiError> {
+    match value {
+        Value::String(text) => Ok(text.clone()),
+        Value::Array(parts) => {
+            let mut text = String::new();
+            for (index, part) in parts.iter().enumerate() {
+                match part.get("text").and_then(Value::as_str) {
+                    Some(piece) => text.push_str(piece),
+                    None => {
+                        return Err(ApiError::bad_request(format!(
+                            "'{path}[{index}]' must be a text part ({{\"text\": ...}}); other content is not supported by this model"
+                        )));
+                    }
+                }
+            }
+            Ok(text)
+        }
+        _ => Err(ApiError::bad_request(format!(
+            "'{path}' must be a string or a list of text parts"
+        ))),
+    }
+}
+
+/// A list of `{role, content}` messages; `system` messages are allowed when `allow_system`.
+pub fn messages(value: &Value, path: &str) -> Result<Vec<Message>, ApiError> {
+    let items = value
+        .as_array()
+        .ok_or_else(|| ApiError::bad_request(format!("'{path}' must be a list of messages")))?;
+    if items.is_empty() {
+        return Err(ApiError::bad_request(format!(
+            "'{path}' must hold at least one message"
+        )));
+    }
+    items
+        .iter()
+        .enumerate()
+        .map(|(index, item)| {
+            let role = match item.get("role").and_then(Value::as_str) {
+                Some("user") => Role::User,
+                Some("assistant") => Role::Assistant,
+                Some("system" | "developer") => Role::System,
+                _ => {
+                    return Err(ApiError::bad_request(format!(
+                        "'{path}[{index}].role' must be user, assistant or system"
+                    )));
+                }
+            };
+            let content = item
+                .get("content")
+                .ok_or_else(|| {
+                    ApiError::bad_request(format!("'{path}[{index}].content' is missing"))
+                })
+                .and_then(|content| content_text(content, &format!("{path}[{index}].content")))?;
+            Ok(Message { role, content })
+        })
+        .collect()
+}

@@ -1,0 +1,331 @@
+//! The OpenAI-compatible API: `/v1/models`, `/v1/chat/completions` (with SSE and
+//! `stream_options.include_usage`) and `/v1/embeddings`; keys as `Authorization: Bearer` or
+//! `x-api-key`; errors in OpenAI's shape.
+
+use std::convert::Infallible;
+
+use axum::Json;
+use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
+use axum::http::HeaderMap;
+use axum::response::sse::{Event, Sse};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use futures_util::StreamExt;
+use serde_json::{Map, Value, json};
+use tollgate_core::price_book::Quantities;
+use tollgate_providers::{ChatRequest, EmbeddingRequest};
+
+use super::body::{json_object, messages, number, stops, whole};
+use crate::call::{Call, Outcome, authenticate, estimate_tokens};
+use crate::config::ModelKind;
+use crate::error::{ApiError, OaiError};
+use crate::state::Gateway;
+use crate::streaming::{self, StreamItem};
+
+/// Request fields passed to the upstream as given.
+const PASS_THROUGH: [&str; 6] = [
+    "seed",
+    "presence_penalty",
+    "frequency_penalty",
+    "response_format",
+    "user",
+    "logit_bias",
+];
+
+fn unix_seconds() -> i64 {
+    tollgate_store::now_ms() / 1000
+}
+
+/// `GET /v1/models`: only what the key's team may use.
+pub async fn models(
+    State(gateway): State<Gateway>,
+    headers: HeaderMap,
+) -> Result<Response, OaiError> {
+    let caller = authenticate(&gateway, &headers).map_err(unauthorized)?;
+    let data: Vec<Value> = gateway
+        .models()
+        .filter(|model| caller.tenant.allowed_models.permits(&model.config.id))
+        .map(|model| {
+            json!({
+                "id": model.config.id,
+                "object": "model",
+                "created": 0,
+                "owned_by": model.config.provider_name.clone().unwrap_or_else(|| "tollgate".to_owned()),
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "object": "list", "data": data })).into_response())
+}
+
+/// OpenAI clients expect 401 for a bad key.
+fn unauthorized(mut error: ApiError) -> ApiError {
+    if error.status == axum::http::StatusCode::FORBIDDEN && error.message.contains("API key") {
+        error.status = axum::http::StatusCode::UNAUTHORIZED;
+        error.code = "invalid_api_key";
+    }
+    error
+}
+
+fn model_field(body: &Map<String, Value>) -> Result<String, ApiError> {
+    body.get("model")
+        .and_then(Value::as_str)
+        .filter(|model| !model.is_empty())
+        .map(str::to_owned)
+        .ok_or_else(|| ApiError::bad_request("'model' is missing or not a string"))
+}
+
+/// `POST /v1/chat/completions`.
+pub async fn chat_completions(
+    State(gateway): State<Gateway>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, OaiError> {
+    let body = json_object(body)?;
+    let model_id = model_field(&body)?;
+    let conversation = messages(body.get("messages").unwrap_or(&Value::Null), "messages")?;
+    let stream = match body.get("stream") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(flag)) => *flag,
+        Some(_) => return Err(ApiError::bad_request("'stream' must be true or false").into()),
+    };
+    let include_usage = body
+        .get("stream_options")
+        .and_then(|options| options.get("include_usage"))
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    if let Some(n) = body.get("n").and_then(Value::as_u64)
+        && n != 1
+    {
+        return Err(ApiError::bad_request("'n' must be 1: this gateway returns one choice").into());
+    }
+    let max_tokens = match whole(
+        &body,
+        "max_completion_tokens",
+        "max_completion_tokens",
+        1..=1_000_000,
+    )? {
+        Some(tokens) => Some(tokens),
+        None => whole(&body, "max_tokens", "max_tokens", 1..=1_000_000)?,
+    };
+    let model = gateway.model(&model_id).ok_or_else(|| {
+        ApiError::new(
+            axum::http::StatusCode::NOT_FOUND,
+            "model_not_found",
+            format!("The model '{model_id}' does not exist on this gateway"),
+        )
+    })?;
+    if model.config.kind != ModelKind::Chat {
+        return Err(ApiError::bad_request(format!(
+            "model '{model_id}' makes embeddings; use /v1/embeddings"
+        ))
+        .into());
+    }
+    let extra: Map<String, Value> = PASS_THROUGH
+        .iter()
+        .filter_map(|field| {
+            body.get(*field)
+                .map(|value| ((*field).to_owned(), value.clone()))
+        })
+        .collect();
+    let prompt_chars = conversation
+        .iter()
+        .map(|message| message.content.len())
+        .sum();
+    let request = ChatRequest {
+        model: model.config.upstream_model().to_owned(),
+        messages: conversation,
+        max_tokens,
+        temperature: number(&body, "temperature", "temperature", 0.0, 2.0)?,
+        top_p: number(&body, "top_p", "top_p", 0.0, 1.0)?,
+        stop: stops(body.get("stop"), "stop")?,
+        extra,
+    };
+    let call = Call::begin(
+        &gateway,
+        &headers,
+        None,
+        &model_id,
+        estimate_tokens(prompt_chars, max_tokens),
+    )
+    .map_err(unauthorized)?;
+    let id = format!("chatcmpl-{}", call.request_id);
+    let created = unix_seconds();
+    if stream {
+        let mut decorated = Response::default();
+        call.decorate(&mut decorated);
+        let receiver = streaming::spawn(gateway, call, request);
+        let chunk = move |delta: Value, finish: Option<String>| {
+            json!({ "id": id, "object": "chat.completion.chunk", "created": created, "model": model_id,
+                    "choices": [{ "index": 0, "delta": delta, "finish_reason": finish }] })
+        };
+        let first = chunk(json!({ "role": "assistant", "content": "" }), None);
+        let (id_usage, model_usage) = (first["id"].clone(), first["model"].clone());
+        let events = futures_util::stream::once(async move { vec![first.to_string()] })
+            .chain(streaming::items(receiver).map(move |item| match item {
+                StreamItem::Delta(text) => vec![chunk(json!({ "content": text }), None).to_string()],
+                StreamItem::Done { finish_reason, usage, cost } => {
+                    let mut out = vec![chunk(json!({}), Some(finish_reason.unwrap_or_else(|| "stop".to_owned()))).to_string()];
+                    if include_usage {
+                        out.push(
+                            json!({ "id": id_usage, "object": "chat.completion.chunk", "created": created, "model": model_usage,
+                                    "choices": [], "usage": usage_json(usage, Some(cost)) })
+                            .to_string(),
+                        );
+                    }
+                    out.push("[DONE]".to_owned());
+                    out
+                }
+                StreamItem::Failed(error) => {
+                    vec![json!({ "error": { "message": error.message, "type": "api_error", "code": error.code } }).to_string(), "[DONE]".to_owned()]
+                }
+            }))
+            .flat_map(|items| futures_util::stream::iter(items.into_iter().map(|data| Ok::<Event, Infallible>(Event::default().data(data)))));
+        let mut response = Sse::new(events).into_response();
+        response.headers_mut().extend(decorated.headers().clone());
+        return Ok(response);
+    }
+    match call.model.provider.chat(request).await {
+        Ok(answer) => {
+            let cost = call.meter(
+                &gateway,
+                Outcome {
+                    status: 200,
+                    usage: answer.usage,
+                    time_to_first_token: None,
+                },
+                Quantities::default(),
+            );
+            let mut response = Json(json!({
+                "id": id,
+                "object": "chat.completion",
+                "created": created,
+                "model": model_id,
+                "choices": [{
+                    "index": 0,
+                    "message": { "role": "assistant", "content": answer.text },
+                    "finish_reason": answer.finish_reason.unwrap_or_else(|| "stop".to_owned()),
+                }],
+                "usage": usage_json(answer.usage, Some(cost)),
+            }))
+            .into_response();
+            call.decorate(&mut response);
+            Ok(response)
+        }
+        Err(error) => {
+            call.meter(
+                &gateway,
+                Outcome {
+                    status: error.http_status(),
+                    ..Outcome::default()
+                },
+                Quantities::default(),
+            );
+            Err(ApiError::from(error).into())
+        }
+    }
+}
+
+fn usage_json(usage: tollgate_providers::Usage, cost: Option<tollgate_core::Nanos>) -> Value {
+    let prompt = usage.input_tokens + usage.cache_read_tokens + usage.cache_write_tokens;
+    let mut value = json!({
+        "prompt_tokens": prompt,
+        "completion_tokens": usage.output_tokens,
+        "total_tokens": prompt + usage.output_tokens,
+        "prompt_tokens_details": { "cached_tokens": usage.cache_read_tokens },
+    });
+    if let (Some(cost), Some(object)) = (cost, value.as_object_mut()) {
+        object.insert("cost_usd".to_owned(), json!(cost.to_decimal_string()));
+    }
+    value
+}
+
+/// `POST /v1/embeddings`.
+pub async fn embeddings(
+    State(gateway): State<Gateway>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, OaiError> {
+    let body = json_object(body)?;
+    let model_id = model_field(&body)?;
+    let inputs: Vec<String> = match body.get("input") {
+        Some(Value::String(text)) => vec![text.clone()],
+        Some(Value::Array(items)) if !items.is_empty() => items
+            .iter()
+            .map(|item| item.as_str().map(str::to_owned))
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(|| {
+                ApiError::bad_request("'input' must be a string or a list of strings")
+            })?,
+        _ => {
+            return Err(ApiError::bad_request(
+                "'input' must be a string or a non-empty list of strings",
+            )
+            .into());
+        }
+    };
+    let model = gateway.model(&model_id).ok_or_else(|| {
+        ApiError::new(
+            axum::http::StatusCode::NOT_FOUND,
+            "model_not_found",
+            format!("The model '{model_id}' does not exist on this gateway"),
+        )
+    })?;
+    if model.config.kind != ModelKind::Embedding {
+        return Err(
+            ApiError::bad_request(format!("model '{model_id}' does not make embeddings")).into(),
+        );
+    }
+    let chars = inputs.iter().map(String::len).sum();
+    let call = Call::begin(
+        &gateway,
+        &headers,
+        None,
+        &model_id,
+        estimate_tokens(chars, Some(0)),
+    )
+    .map_err(unauthorized)?;
+    let request = EmbeddingRequest {
+        model: model.config.upstream_model().to_owned(),
+        inputs,
+    };
+    match call.model.provider.embeddings(request).await {
+        Ok(answer) => {
+            let cost = call.meter(
+                &gateway,
+                Outcome {
+                    status: 200,
+                    usage: answer.usage,
+                    time_to_first_token: None,
+                },
+                Quantities::default(),
+            );
+            let data: Vec<Value> = answer
+                .embeddings
+                .into_iter()
+                .enumerate()
+                .map(|(index, embedding)| json!({ "object": "embedding", "index": index, "embedding": embedding }))
+                .collect();
+            let mut response = Json(json!({
+                "object": "list",
+                "data": data,
+                "model": model_id,
+                "usage": { "prompt_tokens": answer.usage.input_tokens, "total_tokens": answer.usage.input_tokens, "cost_usd": cost.to_decimal_string() },
+            }))
+            .into_response();
+            call.decorate(&mut response);
+            Ok(response)
+        }
+        Err(error) => {
+            call.meter(
+                &gateway,
+                Outcome {
+                    status: error.http_status(),
+                    ..Outcome::default()
+                },
+                Quantities::default(),
+            );
+            Err(ApiError::from(error).into())
+        }
+    }
+}

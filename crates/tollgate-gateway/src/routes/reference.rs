@@ -1,0 +1,428 @@
+//! The reference deployment's API: `GET /list_foundation_models` and `POST /invoke_model`, with
+//! its headers, query parameters, body and answers, plus token streaming over SSE.
+
+use std::convert::Infallible;
+
+use axum::Json;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use futures_util::StreamExt;
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+use tollgate_core::price_book::Quantities;
+use tollgate_providers::{ChatRequest, EmbeddingRequest, Message, Role};
+
+use super::body::{json_object, messages, number, stops, whole};
+use crate::auth::single_header;
+use crate::call::{Call, Outcome, authenticate, estimate_tokens};
+use crate::config::ModelKind;
+use crate::error::{ApiError, RefError};
+use crate::polls::Poll;
+use crate::state::Gateway;
+use crate::streaming::{self, StreamItem};
+
+#[derive(Debug, Deserialize)]
+pub struct InvokeQuery {
+    model_id: Option<String>,
+    model_arn: Option<String>,
+    #[serde(rename = "requestId")]
+    request_id: Option<String>,
+}
+
+/// `GET /list_foundation_models`: the models this key's team may call, in Bedrock's shape.
+pub async fn list_foundation_models(
+    State(gateway): State<Gateway>,
+    headers: HeaderMap,
+) -> Result<Response, RefError> {
+    let caller = authenticate(&gateway, &headers)?;
+    let summaries: Vec<Value> = gateway
+        .models()
+        .filter(|model| caller.tenant.allowed_models.permits(&model.config.id))
+        .map(|model| {
+            let config = &model.config;
+            let (input, output) = match config.kind {
+                ModelKind::Chat => (vec!["TEXT"], vec!["TEXT"]),
+                ModelKind::Embedding => (vec!["TEXT"], vec!["EMBEDDING"]),
+            };
+            json!({
+                "modelId": config.id,
+                "modelArn": format!("arn:tollgate:model/{}", config.id),
+                "modelName": config.name.clone().unwrap_or_else(|| config.id.clone()),
+                "providerName": config.provider_name.clone().unwrap_or_else(|| "OpenAI-compatible".to_owned()),
+                "inputModalities": input,
+                "outputModalities": output,
+                "responseStreamingSupported": config.kind == ModelKind::Chat,
+                "customizationsSupported": [],
+                "inferenceTypesSupported": ["ON_DEMAND"],
+                "modelLifecycle": { "status": "ACTIVE" },
+            })
+        })
+        .collect();
+    Ok(Json(json!([{ "modelSummaries": summaries }])).into_response())
+}
+
+fn flag(headers: &HeaderMap, name: &str) -> Result<bool, ApiError> {
+    match single_header(headers, name)? {
+        None => Ok(false),
+        Some(value) if value.eq_ignore_ascii_case("true") => Ok(true),
+        Some(value) if value.eq_ignore_ascii_case("false") || value.is_empty() => Ok(false),
+        Some(value) => Err(ApiError::bad_request(format!(
+            "the '{name}' header must be true or false, not '{value}'"
+        ))),
+    }
+}
+
+fn wants_event_stream(headers: &HeaderMap) -> bool {
+    headers.get_all("accept").iter().any(|value| {
+        value
+            .to_str()
+            .is_ok_and(|text| text.contains("text/event-stream"))
+    })
+}
+
+/// The chat request a reference body describes.
+fn chat_request(
+    body: &Map<String, Value>,
+    messages_api: bool,
+    upstream: &str,
+) -> Result<(ChatRequest, usize), ApiError> {
+    let inputs = body
+        .get("inputs")
+        .ok_or_else(|| ApiError::bad_request("'inputs' is missing from the body"))?;
+    let empty = Map::new();
+    let parameters = match body.get("parameters") {
+        None | Some(Value::Null) => &empty,
+        Some(Value::Object(parameters)) => parameters,
+        Some(_) => return Err(ApiError::bad_request("'parameters' must be an object")),
+    };
+    let mut conversation = if messages_api {
+        messages(inputs, "inputs")?
+    } else {
+        let prompt = inputs
+            .as_str()
+            .ok_or_else(|| ApiError::bad_request("'inputs' must be a prompt string (or send the header messages_api: true with a message list)"))?;
+        vec![Message {
+            role: Role::User,
+            content: prompt.to_owned(),
+        }]
+    };
+    if let Some(system) = parameters.get("system") {
+        let system = system
+            .as_str()
+            .ok_or_else(|| ApiError::bad_request("'parameters.system' must be a string"))?;
+        conversation.insert(
+            0,
+            Message {
+                role: Role::System,
+                content: system.to_owned(),
+            },
+        );
+    }
+    let max_tokens = match whole(
+        parameters,
+        "maxTokens",
+        "parameters.maxTokens",
+        1..=1_000_000,
+    )? {
+        Some(tokens) => Some(tokens),
+        None => whole(
+            parameters,
+            "maxTokenCount",
+            "parameters.maxTokenCount",
+            1..=1_000_000,
+        )?,
+    };
+    let extra = match body.get("additional_model_fields") {
+        None | Some(Value::Null) => Map::new(),
+        Some(Value::Object(fields)) => fields.clone(),
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                "'additional_model_fields' must be an object",
+            ));
+        }
+    };
+    let prompt_chars = conversation
+        .iter()
+        .map(|message| message.content.len())
+        .sum();
+    let request = ChatRequest {
+        model: upstream.to_owned(),
+        messages: conversation,
+        max_tokens,
+        temperature: number(
+            parameters,
+            "temperature",
+            "parameters.temperature",
+            0.0,
+            2.0,
+        )?,
+        top_p: number(parameters, "topP", "parameters.topP", 0.0, 1.0)?,
+        stop: stops(parameters.get("stopSequences"), "parameters.stopSequences")?,
+        extra,
+    };
+    Ok((request, prompt_chars))
+}
+
+/// `POST /invoke_model`.
+pub async fn invoke_model(
+    State(gateway): State<Gateway>,
+    Query(query): Query<InvokeQuery>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, RefError> {
+    let team = single_header(&headers, "team_id")?
+        .filter(|team| !team.is_empty())
+        .ok_or_else(|| ApiError::bad_request("the 'team_id' header is required"))?
+        .to_owned();
+    let model_id = query
+        .model_id
+        .clone()
+        .filter(|id| !id.is_empty())
+        .or_else(|| query.model_arn.clone())
+        .ok_or_else(|| ApiError::bad_request("the 'model_id' query parameter is required"))?;
+    let streaming = flag(&headers, "streaming")?;
+    let messages_api = flag(&headers, "messages_api")?;
+    let kind = single_header(&headers, "type")?
+        .unwrap_or("")
+        .to_ascii_lowercase();
+
+    // A poll for a background call: only the key that started it may fetch it.
+    if let Some(request_id) = query.request_id.as_deref().filter(|id| !id.is_empty()) {
+        let caller = authenticate(&gateway, &headers)?;
+        if team != caller.tenant.team_id.as_str() {
+            return Err(ApiError::forbidden(format!(
+                "Forbidden: team_id '{team}' is not the tenant of this API key"
+            ))
+            .into());
+        }
+        return match gateway.inner.polls.poll(request_id, caller.key.id.as_str()) {
+            Poll::Running => Ok(Json(json!([{ "request_id": request_id }])).into_response()),
+            Poll::Done(Ok(text)) => Ok(Json(json!([{ "generated_text": text }])).into_response()),
+            Poll::Done(Err(error)) => Err(error.into()),
+            Poll::Unknown => Err(ApiError::not_found(format!(
+                "requestId '{request_id}' is unknown, expired or already fetched"
+            ))
+            .into()),
+        };
+    }
+
+    let body = json_object(body)?;
+    match kind.as_str() {
+        "" | "text" => {}
+        "embeddings" => return embeddings(&gateway, &headers, &team, &model_id, &body).await,
+        other => {
+            return Err(ApiError::bad_request(format!(
+                "type '{other}' is not supported here: use embeddings, or leave it out for text"
+            ))
+            .into());
+        }
+    }
+    let model = gateway.model(&model_id).ok_or_else(|| {
+        ApiError::not_found(format!(
+            "model '{model_id}' is not available on this gateway"
+        ))
+    })?;
+    if model.config.kind != ModelKind::Chat {
+        return Err(ApiError::bad_request(format!(
+            "model '{model_id}' makes embeddings: send the header type: embeddings"
+        ))
+        .into());
+    }
+    let (request, prompt_chars) = chat_request(&body, messages_api, model.config.upstream_model())?;
+    let call = Call::begin(
+        &gateway,
+        &headers,
+        Some(&team),
+        &model_id,
+        estimate_tokens(prompt_chars, request.max_tokens),
+    )?;
+
+    if streaming && wants_event_stream(&headers) {
+        return Ok(sse(gateway, call, request));
+    }
+    if streaming {
+        // Long polling: answer with the request id now, generate in the background.
+        let request_id = call.request_id.clone();
+        if !gateway
+            .inner
+            .polls
+            .start(&request_id, call.caller.key.id.as_str())
+        {
+            return Err(ApiError::unavailable(
+                "too many background requests are running; try again shortly",
+            )
+            .into());
+        }
+        let mut response = Json(json!([{ "request_id": request_id }])).into_response();
+        call.decorate(&mut response);
+        let polls_gateway = gateway.clone();
+        let mut receiver = streaming::spawn(gateway, call, request);
+        tokio::spawn(async move {
+            let mut text = String::new();
+            let mut result = Ok(());
+            while let Some(item) = receiver.recv().await {
+                match item {
+                    StreamItem::Delta(piece) => text.push_str(&piece),
+                    StreamItem::Done { .. } => break,
+                    StreamItem::Failed(error) => result = Err(error),
+                }
+            }
+            polls_gateway
+                .inner
+                .polls
+                .finish(&request_id, result.map(|()| text));
+        });
+        return Ok(response);
+    }
+
+    let answer = call.model.provider.chat(request).await;
+    match answer {
+        Ok(answer) => {
+            call.meter(
+                &gateway,
+                Outcome {
+                    status: 200,
+                    usage: answer.usage,
+                    time_to_first_token: None,
+                },
+                Quantities::default(),
+            );
+            let mut response = Json(json!([{ "generated_text": answer.text }])).into_response();
+            call.decorate(&mut response);
+            Ok(response)
+        }
+        Err(error) => {
+            call.meter(
+                &gateway,
+                Outcome {
+                    status: error.http_status(),
+                    ..Outcome::default()
+                },
+                Quantities::default(),
+            );
+            Err(ApiError::from(error).into())
+        }
+    }
+}
+
+/// Tokens as SSE: `data: {"generated_text": "..."}` per piece, then an `event: usage` with the
+/// call's true usage and cost, or an `event: error`.
+fn sse(gateway: Gateway, call: Call, request: ChatRequest) -> Response {
+    let request_id = call.request_id.clone();
+    let mut decorated = Response::default();
+    call.decorate(&mut decorated);
+    let receiver = streaming::spawn(gateway, call, request);
+    let events = streaming::items(receiver).map(move |item| {
+        let event = match item {
+            StreamItem::Delta(text) => {
+                Event::default().data(json!({ "generated_text": text }).to_string())
+            }
+            StreamItem::Done {
+                finish_reason,
+                usage,
+                cost,
+            } => Event::default().event("usage").data(
+                json!({
+                    "request_id": request_id,
+                    "stop_reason": finish_reason,
+                    "input_tokens": usage.input_tokens,
+                    "output_tokens": usage.output_tokens,
+                    "cost_usd": cost.to_decimal_string(),
+                })
+                .to_string(),
+            ),
+            StreamItem::Failed(error) => Event::default()
+                .event("error")
+                .data(json!({ "message": error.message }).to_string()),
+        };
+        Ok::<Event, Infallible>(event)
+    });
+    let mut response = Sse::new(events)
+        .keep_alive(KeepAlive::default())
+        .into_response();
+    response.headers_mut().extend(decorated.headers().clone());
+    response
+}
+
+async fn embeddings(
+    gateway: &Gateway,
+    headers: &HeaderMap,
+    team: &str,
+    model_id: &str,
+    body: &Map<String, Value>,
+) -> Result<Response, RefError> {
+    let model = gateway.model(model_id).ok_or_else(|| {
+        ApiError::not_found(format!(
+            "model '{model_id}' is not available on this gateway"
+        ))
+    })?;
+    if model.config.kind != ModelKind::Embedding {
+        return Err(
+            ApiError::bad_request(format!("model '{model_id}' does not make embeddings")).into(),
+        );
+    }
+    let inputs: Vec<String> = match body.get("inputs") {
+        Some(Value::String(text)) => vec![text.clone()],
+        Some(Value::Array(items)) if !items.is_empty() => items
+            .iter()
+            .map(|item| item.as_str().map(str::to_owned))
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(|| {
+                ApiError::bad_request("'inputs' must be a string or a list of strings")
+            })?,
+        Some(_) => {
+            return Err(
+                ApiError::bad_request("'inputs' must be a string or a list of strings").into(),
+            );
+        }
+        None => return Err(ApiError::bad_request("'inputs' is missing from the body").into()),
+    };
+    let chars = inputs.iter().map(String::len).sum();
+    let call = Call::begin(
+        gateway,
+        headers,
+        Some(team),
+        model_id,
+        estimate_tokens(chars, Some(0)),
+    )?;
+    let request = EmbeddingRequest {
+        model: model.config.upstream_model().to_owned(),
+        inputs,
+    };
+    match call.model.provider.embeddings(request).await {
+        Ok(answer) => {
+            call.meter(
+                gateway,
+                Outcome {
+                    status: 200,
+                    usage: answer.usage,
+                    time_to_first_token: None,
+                },
+                Quantities::default(),
+            );
+            let items: Vec<Value> = answer
+                .embeddings
+                .into_iter()
+                .map(|embedding| json!({ "embedding": embedding }))
+                .collect();
+            let mut response = Json(Value::Array(items)).into_response();
+            call.decorate(&mut response);
+            Ok(response)
+        }
+        Err(error) => {
+            call.meter(
+                gateway,
+                Outcome {
+                    status: error.http_status(),
+                    ..Outcome::default()
+                },
+                Quantities::default(),
+            );
+            Err(ApiError::from(error).into())
+        }
+    }
+}

@@ -1,0 +1,64 @@
+//! Serving with graceful shutdown: on SIGTERM or SIGINT stop accepting, let requests in flight
+//! finish within the grace period, then commit everything left in the ledger.
+
+use std::future::Future;
+
+use tokio::net::TcpListener;
+
+use crate::routes::router;
+use crate::state::{Gateway, StartError};
+
+/// Serves `gateway` on `listener` until `shutdown` completes, then drains and flushes.
+pub async fn serve(
+    gateway: Gateway,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<tollgate_store::WriterStats, StartError> {
+    let grace = gateway.config().shutdown_grace();
+    let (stopping, mut stopped) = tokio::sync::watch::channel(false);
+    let app = router(gateway.clone());
+    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+        shutdown.await;
+        let _ = stopping.send(true);
+    });
+    let mut server = std::pin::pin!(server.into_future());
+    tokio::select! {
+        result = &mut server => {
+            result.map_err(|error| StartError::Listen { address: "listener".to_owned(), reason: error.to_string() })?;
+        }
+        () = async { let _ = stopped.wait_for(|stop| *stop).await; tokio::time::sleep(grace).await; } => {
+            eprintln!("tollgate: requests still running after {grace:?}; stopping anyway");
+        }
+    }
+    // Streams finishing in the background meter after their responses end; give them the bound too.
+    let ledger_gateway = gateway.clone();
+    tokio::task::spawn_blocking(move || ledger_gateway.shutdown_ledger())
+        .await
+        .map_err(|error| StartError::Listen {
+            address: "ledger".to_owned(),
+            reason: error.to_string(),
+        })?
+        .map_err(StartError::Store)
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
+pub async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let Ok(mut terminate) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        else {
+            let _ = interrupt.await;
+            return;
+        };
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
+    }
+}

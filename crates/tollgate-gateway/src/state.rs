@@ -1,0 +1,290 @@
+//! The gateway's shared state: the store, the key index, limits, the ledger writer, the models.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use tollgate_core::{PriceBook, Zone};
+use tollgate_providers::{OpenAiCompatible, OpenAiConfig, Provider};
+use tollgate_store::{LedgerHandle, LedgerWriter, Store, StoreError, WriterConfig};
+
+use crate::auth::AuthIndex;
+use crate::config::{ModelConfig, ModelKind, ProviderKind, ServerConfig};
+use crate::limiter::{Baseline, Limiter, Subject};
+use crate::metrics::Metrics;
+use crate::polls::LongPolls;
+
+/// Why the gateway could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("model '{model}': {reason}")]
+    Model { model: String, reason: String },
+    #[error("cannot listen on {address}: {reason}")]
+    Listen { address: String, reason: String },
+}
+
+/// A model clients may call, with its backend.
+#[derive(Debug)]
+pub struct RoutedModel {
+    pub config: ModelConfig,
+    pub provider: Arc<dyn Provider>,
+}
+
+/// Everything requests share. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Gateway {
+    pub(crate) inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Inner {
+    pub store: Mutex<Store>,
+    pub auth: RwLock<Arc<AuthIndex>>,
+    pub limiter: Limiter,
+    pub ledger: LedgerHandle,
+    pub writer: Mutex<Option<LedgerWriter>>,
+    pub models: HashMap<String, Arc<RoutedModel>>,
+    pub model_order: Vec<String>,
+    pub book: RwLock<Arc<PriceBook>>,
+    pub zone: Zone,
+    pub metrics: Metrics,
+    pub polls: LongPolls,
+    pub config: ServerConfig,
+    pub admin_token: Option<String>,
+    pub clock: Instant,
+    pub request_counter: AtomicU64,
+    pub request_prefix: String,
+}
+
+fn provider_for(model: &ModelConfig) -> Result<Arc<dyn Provider>, StartError> {
+    let problem = |reason: String| StartError::Model {
+        model: model.id.clone(),
+        reason,
+    };
+    match model.provider {
+        ProviderKind::OpenaiCompatible => {
+            let mut config = OpenAiConfig::new(&model.base_url);
+            if let Some(variable) = &model.api_key_env {
+                let key = std::env::var(variable).map_err(|_| {
+                    problem(format!(
+                        "environment variable {variable} (api_key_env) is not set"
+                    ))
+                })?;
+                config.api_key = Some(key);
+            }
+            if let Some(seconds) = model.timeout_secs {
+                config.timeout = Duration::from_secs(seconds);
+            }
+            if let Some(retries) = model.max_retries {
+                config.max_retries = retries;
+            }
+            let provider =
+                OpenAiCompatible::new(config).map_err(|error| problem(error.to_string()))?;
+            Ok(Arc::new(provider))
+        }
+    }
+}
+
+impl Gateway {
+    /// Opens the database, loads keys and prices, starts the ledger writer and the model clients.
+    pub fn start(
+        database: &Path,
+        config: ServerConfig,
+        models: &[ModelConfig],
+    ) -> Result<Gateway, StartError> {
+        let mut store = Store::open(database)?;
+        store.set_actor("gateway");
+        let zone = store.zone();
+        let writer = store.ledger_writer(WriterConfig::default())?;
+        let mut routed = HashMap::new();
+        let mut order = Vec::new();
+        for model in models {
+            if model.id.trim().is_empty() {
+                return Err(StartError::Model {
+                    model: model.id.clone(),
+                    reason: "the id is empty".to_owned(),
+                });
+            }
+            if routed.contains_key(&model.id) {
+                return Err(StartError::Model {
+                    model: model.id.clone(),
+                    reason: "configured twice".to_owned(),
+                });
+            }
+            let provider = provider_for(model)?;
+            routed.insert(
+                model.id.clone(),
+                Arc::new(RoutedModel {
+                    config: model.clone(),
+                    provider,
+                }),
+            );
+            order.push(model.id.clone());
+        }
+        let auth = AuthIndex::load(&store)?;
+        let book = store.price_book()?;
+        let mut prefix_bytes = [0u8; 4];
+        let _ = getrandom::fill(&mut prefix_bytes);
+        let admin_token = config
+            .admin_token
+            .clone()
+            .or_else(|| std::env::var("TOLLGATE_ADMIN_TOKEN").ok())
+            .filter(|token| !token.trim().is_empty());
+        Ok(Gateway {
+            inner: Arc::new(Inner {
+                ledger: writer.handle(),
+                writer: Mutex::new(Some(writer)),
+                store: Mutex::new(store),
+                auth: RwLock::new(Arc::new(auth)),
+                limiter: Limiter::new(zone),
+                models: routed,
+                model_order: order,
+                book: RwLock::new(Arc::new(book)),
+                zone,
+                metrics: Metrics::default(),
+                polls: LongPolls::new(config.long_poll_ttl(), config.long_poll_capacity()),
+                admin_token,
+                config,
+                clock: Instant::now(),
+                request_counter: AtomicU64::new(0),
+                request_prefix: format!("{:08x}", u32::from_be_bytes(prefix_bytes)),
+            }),
+        })
+    }
+
+    pub fn config(&self) -> &ServerConfig {
+        &self.inner.config
+    }
+
+    /// A unique request id: a per-process random prefix and a counter.
+    pub fn next_request_id(&self) -> String {
+        let number = self.inner.request_counter.fetch_add(1, Ordering::Relaxed);
+        format!("{}-{number:010}", self.inner.request_prefix)
+    }
+
+    /// Nanoseconds on the monotonic clock, for the limiters.
+    pub fn mono_ns(&self) -> u64 {
+        self.inner.clock.elapsed().as_nanos() as u64
+    }
+
+    pub fn auth(&self) -> Arc<AuthIndex> {
+        Arc::clone(
+            &self
+                .inner
+                .auth
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        )
+    }
+
+    pub fn book(&self) -> Arc<PriceBook> {
+        Arc::clone(
+            &self
+                .inner
+                .book
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        )
+    }
+
+    pub fn model(&self, id: &str) -> Option<Arc<RoutedModel>> {
+        self.inner.models.get(id).cloned()
+    }
+
+    /// Models in configuration order.
+    pub fn models(&self) -> impl Iterator<Item = &Arc<RoutedModel>> {
+        self.inner
+            .model_order
+            .iter()
+            .filter_map(|id| self.inner.models.get(id))
+    }
+
+    pub fn models_of_kind(&self, kind: ModelKind) -> impl Iterator<Item = &Arc<RoutedModel>> {
+        self.models().filter(move |model| model.config.kind == kind)
+    }
+
+    /// Runs `work` with the store (admin operations and baselines; never on the request hot path).
+    pub fn with_store<T>(&self, work: impl FnOnce(&Store) -> T) -> T {
+        let store = self
+            .inner
+            .store
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        work(&store)
+    }
+
+    /// Rebuilds the key index and forgets counted limits, after tenants or keys changed.
+    pub fn reload_auth(&self) -> Result<(), StoreError> {
+        let index = self.with_store(AuthIndex::load)?;
+        *self
+            .inner
+            .auth
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(index);
+        Ok(())
+    }
+
+    pub fn reload_prices(&self) -> Result<(), StoreError> {
+        let book = self.with_store(Store::price_book)?;
+        *self
+            .inner
+            .book
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(book);
+        Ok(())
+    }
+
+    /// What a subject used before: calls in its quota period and spend this month, from the rollups.
+    pub fn baseline(
+        &self,
+        subject: &Subject,
+        quota_period: Option<tollgate_core::Period>,
+    ) -> Baseline {
+        let now = tollgate_store::now_ms();
+        self.with_store(|store| {
+            let (team, key) = match subject {
+                Subject::Tenant(team) => (Some(team.clone()), None),
+                Subject::Key(key) => (None, Some(key.clone())),
+            };
+            let totals_in = |period: tollgate_core::Period| {
+                let date = self.inner.zone.local_date(now);
+                let mut query = tollgate_store::UsageQuery::new(
+                    period.start_date(date),
+                    period.end_date(date) - chrono::Days::new(1),
+                    Vec::new(),
+                );
+                query.team_id.clone_from(&team);
+                query.key_id.clone_from(&key);
+                store
+                    .usage(&query)
+                    .ok()
+                    .and_then(|rows| rows.into_iter().next())
+                    .map(|row| row.totals)
+                    .unwrap_or_default()
+            };
+            Baseline {
+                calls_in_quota_period: quota_period
+                    .map_or(0, |period| totals_in(period).invocations),
+                spent_this_month: totals_in(tollgate_core::Period::Month).total_cost(),
+            }
+        })
+    }
+
+    /// Stops the ledger writer after committing everything queued.
+    pub fn shutdown_ledger(&self) -> Result<tollgate_store::WriterStats, StoreError> {
+        let writer = self
+            .inner
+            .writer
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        match writer {
+            Some(writer) => writer.shutdown(),
+            None => Ok(self.inner.ledger.stats()),
+        }
+    }
+}

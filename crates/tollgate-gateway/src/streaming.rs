@@ -1,0 +1,164 @@
+//! Streamed calls: a task reads the model's stream to its end and meters the call with the true
+//! usage, forwarding events to whoever listens (an SSE response, or the long-poll collector). A
+//! client that disconnects stops the forwarding, not the reading, within a bound.
+
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use tokio::sync::mpsc;
+use tollgate_core::Nanos;
+use tollgate_core::price_book::Quantities;
+use tollgate_providers::{ChatEvent, ChatRequest, Usage};
+
+use crate::call::{Call, Outcome};
+use crate::error::ApiError;
+use crate::state::Gateway;
+
+/// What a listener receives.
+#[derive(Debug)]
+pub enum StreamItem {
+    Delta(String),
+    Done {
+        finish_reason: Option<String>,
+        usage: Usage,
+        cost: Nanos,
+    },
+    Failed(ApiError),
+}
+
+/// The receiver as a stream.
+pub fn items(
+    receiver: mpsc::Receiver<StreamItem>,
+) -> impl futures_util::Stream<Item = StreamItem> + Send {
+    futures_util::stream::unfold(receiver, |mut receiver| async move {
+        receiver.recv().await.map(|item| (item, receiver))
+    })
+}
+
+/// Starts the call; events arrive on the returned receiver, which may be dropped at any time.
+pub fn spawn(gateway: Gateway, call: Call, request: ChatRequest) -> mpsc::Receiver<StreamItem> {
+    let (sender, receiver) = mpsc::channel(256);
+    tokio::spawn(run(gateway, call, request, sender));
+    receiver
+}
+
+async fn run(gateway: Gateway, call: Call, request: ChatRequest, sender: mpsc::Sender<StreamItem>) {
+    let drain = gateway.config().drain_after_disconnect();
+    let mut stream = match call.model.provider.chat_stream(request).await {
+        Ok(stream) => stream,
+        Err(error) => {
+            call.meter(
+                &gateway,
+                Outcome {
+                    status: error.http_status(),
+                    ..Outcome::default()
+                },
+                Quantities::default(),
+            );
+            let _ = sender.send(StreamItem::Failed(error.into())).await;
+            return;
+        }
+    };
+    let mut first_token: Option<Duration> = None;
+    let mut client_left: Option<Instant> = None;
+    let mut generated_chars = 0usize;
+    loop {
+        let next = match client_left {
+            None => stream.next().await,
+            Some(left) => {
+                let remaining = drain.saturating_sub(left.elapsed());
+                if let Ok(next) = tokio::time::timeout(remaining, stream.next()).await {
+                    next
+                } else {
+                    // Gave up waiting for the model's own count: meter an estimate, marked 499.
+                    let usage = Usage {
+                        output_tokens: (generated_chars as u64).div_ceil(4),
+                        ..Usage::default()
+                    };
+                    call.meter(
+                        &gateway,
+                        Outcome {
+                            status: 499,
+                            usage,
+                            time_to_first_token: first_token,
+                        },
+                        Quantities::default(),
+                    );
+                    return;
+                }
+            }
+        };
+        match next {
+            Some(Ok(ChatEvent::Delta(text))) => {
+                first_token.get_or_insert_with(|| call.started.elapsed());
+                generated_chars += text.len();
+                if client_left.is_none() && sender.send(StreamItem::Delta(text)).await.is_err() {
+                    client_left = Some(Instant::now());
+                }
+            }
+            Some(Ok(ChatEvent::Done {
+                finish_reason,
+                usage,
+            })) => {
+                let cost = call.meter(
+                    &gateway,
+                    Outcome {
+                        status: 200,
+                        usage,
+                        time_to_first_token: first_token,
+                    },
+                    Quantities::default(),
+                );
+                let _ = sender
+                    .send(StreamItem::Done {
+                        finish_reason,
+                        usage,
+                        cost,
+                    })
+                    .await;
+                return;
+            }
+            Some(Err(error)) => {
+                let usage = Usage {
+                    output_tokens: (generated_chars as u64).div_ceil(4),
+                    ..Usage::default()
+                };
+                call.meter(
+                    &gateway,
+                    Outcome {
+                        status: error.http_status(),
+                        usage,
+                        time_to_first_token: first_token,
+                    },
+                    Quantities::default(),
+                );
+                let _ = sender.send(StreamItem::Failed(error.into())).await;
+                return;
+            }
+            None => {
+                // Providers always end with Done; an empty end is metered as what was seen.
+                let usage = Usage {
+                    output_tokens: (generated_chars as u64).div_ceil(4),
+                    ..Usage::default()
+                };
+                let cost = call.meter(
+                    &gateway,
+                    Outcome {
+                        status: 200,
+                        usage,
+                        time_to_first_token: first_token,
+                    },
+                    Quantities::default(),
+                );
+                let _ = sender
+                    .send(StreamItem::Done {
+                        finish_reason: None,
+                        usage,
+                        cost,
+                    })
+                    .await;
+                return;
+            }
+        }
+    }
+}
