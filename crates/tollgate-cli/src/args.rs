@@ -42,6 +42,15 @@ pub enum Command {
     /// The database file.
     #[command(subcommand)]
     Db(DbCommand),
+    /// Run the gateway: the reference API, the OpenAI API and the admin API.
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on [default: [server] listen, else 127.0.0.1:8787].
+    #[arg(long, value_name = "ADDRESS")]
+    pub listen: Option<String>,
 }
 
 /// Limits as flags, shared by `tenant create` and `tenant update`.

@@ -19,6 +19,12 @@ pub struct Config {
     pub data_dir: Option<PathBuf>,
     /// IANA zone whose calendar days, weeks and months quotas, budgets and reports use.
     pub time_zone: Option<String>,
+    /// How `tollgate serve` listens and behaves.
+    #[serde(default)]
+    pub server: tollgate_gateway::ServerConfig,
+    /// The models `tollgate serve` offers.
+    #[serde(default)]
+    pub models: Vec<tollgate_gateway::ModelConfig>,
 }
 
 impl Config {
@@ -99,6 +105,21 @@ pub fn resolve(data_dir_flag: Option<PathBuf>, config_flag: Option<PathBuf>) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn server_and_models_sections() {
+        let config = Config::parse(
+            "[server]\nlisten = \"127.0.0.1:9999\"\n[[models]]\nid = \"gpt-x\"\nbase_url = \"http://127.0.0.1:8000/v1\"\nprice_as = \"anthropic.claude-v2\"\n",
+        )
+        .unwrap();
+        assert_eq!(config.server.listen(), "127.0.0.1:9999");
+        assert_eq!(config.models[0].price_as(), "anthropic.claude-v2");
+        let typo = Config::parse(
+            "[[models]]\nid = \"m\"\nbase_url = \"http://x\"\nregoin = \"eu-west-1\"\n",
+        )
+        .unwrap_err();
+        assert!(typo.contains("unknown field `regoin`"), "{typo}");
+    }
 
     #[test]
     fn unknown_keys_and_bad_zones_are_refused() {

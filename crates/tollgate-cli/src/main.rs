@@ -30,6 +30,7 @@ fn run(cli: Cli) -> Result<()> {
     let json = cli.json;
     match cli.command {
         Command::Db(command) => commands::db::run(&paths, &command, json),
+        Command::Serve(args) => commands::serve::run(&paths, &args),
         command => {
             let mut context = commands::Context::open(&paths, json)?;
             match command {
@@ -38,7 +39,7 @@ fn run(cli: Cli) -> Result<()> {
                 Command::Price(command) => commands::price::run(&mut context, command),
                 Command::Report(args) => commands::report::run(&mut context, &args),
                 Command::Usage(command) => commands::usage::run(&mut context, command),
-                Command::Db(_) => Ok(()),
+                Command::Db(_) | Command::Serve(_) => Ok(()),
             }
         }
     }

@@ -274,6 +274,11 @@ impl Gateway {
         })
     }
 
+    /// Waits until every usage record queued so far is committed.
+    pub fn flush_ledger(&self) -> Result<(), StoreError> {
+        self.inner.ledger.flush()
+    }
+
     /// Stops the ledger writer after committing everything queued.
     pub fn shutdown_ledger(&self) -> Result<tollgate_store::WriterStats, StoreError> {
         let writer = self

@@ -62,7 +62,7 @@ pub use error::{Result, StoreError};
 pub use keys::KeyFilter;
 pub use ledger::{LedgerHandle, LedgerWriter, WriterConfig, WriterStats};
 pub use prices::PriceVersion;
-pub use queries::{GroupBy, UsageQuery, UsageRow};
+pub use queries::{CallRow, GroupBy, UsageQuery, UsageRow};
 pub use rebuild::RecomputeSummary;
 pub use tenants::{NewTenant, TenantUpdate};
 

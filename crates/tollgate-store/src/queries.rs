@@ -115,6 +115,23 @@ impl UsageRow {
     }
 }
 
+/// One model call from the ledger, for lists of recent calls.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CallRow {
+    pub at_ms: i64,
+    pub request_id: String,
+    pub team_id: String,
+    pub key_id: String,
+    pub model_id: String,
+    pub status: u16,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub latency_ms: u64,
+    pub time_to_first_token_ms: Option<u64>,
+    pub cost: Nanos,
+    pub priced: bool,
+}
+
 /// What `usage import` did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct ImportSummary {
@@ -426,6 +443,32 @@ impl Store {
             })
             .collect();
         Ok(out)
+    }
+
+    /// The most recent calls in the ledger, newest first.
+    pub fn recent_calls(&self, limit: usize) -> Result<Vec<CallRow>> {
+        let mut statement = self.connection.prepare(
+            "SELECT at_ms, request_id, team_id, key_id, model_id, status, input_tokens, output_tokens, latency_ms, ttft_ms,
+                    cost_input + cost_output + cost_cache_read + cost_cache_write + cost_image + cost_endpoint, priced
+             FROM usage_ledger_named ORDER BY id DESC LIMIT ?1",
+        )?;
+        let rows = statement.query_map([limit as i64], |row| {
+            Ok(CallRow {
+                at_ms: row.get(0)?,
+                request_id: row.get(1)?,
+                team_id: row.get(2)?,
+                key_id: row.get(3)?,
+                model_id: row.get(4)?,
+                status: row.get(5)?,
+                input_tokens: row.get::<_, i64>(6)? as u64,
+                output_tokens: row.get::<_, i64>(7)? as u64,
+                latency_ms: row.get::<_, i64>(8)? as u64,
+                time_to_first_token_ms: row.get::<_, Option<i64>>(9)?.map(|ms| ms as u64),
+                cost: Nanos(row.get(10)?),
+                priced: row.get(11)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
 
     /// A tenant's spend in the calendar period containing `at_ms` (in the store's zone).

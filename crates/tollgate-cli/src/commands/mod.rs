@@ -4,6 +4,7 @@ pub mod db;
 pub mod key;
 pub mod price;
 pub mod report;
+pub mod serve;
 pub mod tenant;
 pub mod usage;
 

@@ -1,0 +1,290 @@
+//! A gateway on a temporary database, driven in-process, with a mock OpenAI-compatible upstream
+//! started by the test. The mock is test code only.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, Request, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+use tempfile::TempDir;
+use tollgate_core::{AllowedModels, Limits, TeamId};
+use tollgate_gateway::{Gateway, ModelConfig, ServerConfig};
+use tollgate_store::{NewTenant, Store};
+use tower::ServiceExt;
+
+pub const ADMIN_TOKEN: &str = "admin-secret-for-tests";
+
+/// What the mock saw.
+#[derive(Debug, Default)]
+pub struct Upstream {
+    pub chat_calls: AtomicU32,
+    pub address: std::sync::Mutex<String>,
+}
+
+async fn chat(State(upstream): State<Arc<Upstream>>, Json(body): Json<Value>) -> Response {
+    upstream.chat_calls.fetch_add(1, Ordering::SeqCst);
+    let model = body["model"].as_str().unwrap_or_default().to_owned();
+    if model == "upstream-broken" {
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"error": {"message": "this upstream is broken on purpose"}})),
+        )
+            .into_response();
+    }
+    let words: Vec<String> = (0..if model == "upstream-slow" { 40 } else { 3 })
+        .map(|index| format!("w{index} "))
+        .collect();
+    if body["stream"] == true {
+        let slow = model == "upstream-slow";
+        let events = futures_util::stream::unfold(0usize, move |index| {
+            let words = words.clone();
+            async move {
+                if slow && index > 0 {
+                    tokio::time::sleep(Duration::from_millis(15)).await;
+                }
+                let text = if index < words.len() {
+                    format!(
+                        "data: {}\n\n",
+                        json!({"choices": [{"index": 0, "delta": {"content": words[index]}}]})
+                    )
+                } else if index == words.len() {
+                    let mut text = format!(
+                        "data: {}\n\n",
+                        json!({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+                    );
+                    let _ = write!(
+                        text,
+                        "data: {}\n\n",
+                        json!({"choices": [], "usage": {"prompt_tokens": 11, "completion_tokens": words.len()}})
+                    );
+                    text.push_str("data: [DONE]\n\n");
+                    text
+                } else {
+                    return None;
+                };
+                Some((Ok::<_, std::io::Error>(text.into_bytes()), index + 1))
+            }
+        });
+        return Response::builder()
+            .header("content-type", "text/event-stream")
+            .body(Body::from_stream(events))
+            .unwrap();
+    }
+    Json(json!({
+        "choices": [{"message": {"role": "assistant", "content": words.concat().trim_end()}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 1000, "completion_tokens": 500}
+    }))
+    .into_response()
+}
+
+pub async fn start_upstream() -> (String, Arc<Upstream>) {
+    let upstream = Arc::new(Upstream::default());
+    let app = Router::new()
+        .route("/v1/chat/completions", post(chat))
+        .route("/v1/embeddings", post(|Json(body): Json<Value>| async move {
+            let count = body["input"].as_array().map_or(1, Vec::len);
+            Json(json!({"data": (0..count).map(|_| json!({"embedding": [0.25, 0.5]})).collect::<Vec<_>>(), "usage": {"prompt_tokens": 4}}))
+        }))
+        .route("/v1/models", get(|| async { Json(json!({"data": []})) }))
+        .with_state(Arc::clone(&upstream));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (format!("http://{address}/v1"), upstream)
+}
+
+fn model(id: &str, upstream_model: &str, base: &str, price_as: &str) -> ModelConfig {
+    toml_model(&format!(
+        "id = \"{id}\"\nbase_url = \"{base}\"\nupstream_model = \"{upstream_model}\"\nprice_as = \"{price_as}\"\nmax_retries = 0\n"
+    ))
+}
+
+fn toml_model(text: &str) -> ModelConfig {
+    #[derive(serde::Deserialize)]
+    struct Wrapper {
+        models: Vec<ModelConfig>,
+    }
+    let wrapper: Wrapper = toml::from_str(&format!("[[models]]\n{text}")).unwrap();
+    wrapper.models.into_iter().next().unwrap()
+}
+
+pub struct TestGateway {
+    pub dir: TempDir,
+    pub gateway: Gateway,
+    pub router: Router,
+    pub upstream: Arc<Upstream>,
+    /// A key of tenant `alpha` (limits: none; all models allowed).
+    pub secret: String,
+    pub key_id: String,
+    pub models: Vec<ModelConfig>,
+    pub server: ServerConfig,
+}
+
+/// A gateway with tenant `alpha` and one key; `limits` for alpha, models: `chat-model` (priced as
+/// claude-v2), `slow-model`, `broken-model`, `embed-model` (priced as titan-embed-text-v1).
+pub async fn gateway_with(limits: Limits, server: ServerConfig) -> TestGateway {
+    let (base, upstream) = start_upstream().await;
+    let dir = tempfile::tempdir().unwrap();
+    let database = dir.path().join("tollgate.db");
+    let (secret, key_id) = {
+        let store = Store::open(&database).unwrap();
+        store
+            .create_tenant(&NewTenant {
+                team_id: TeamId::new("alpha").unwrap(),
+                name: "Team Alpha".into(),
+                cost_center: "CC-100".into(),
+                limits,
+                allowed_models: AllowedModels::all(),
+            })
+            .unwrap();
+        let (key, secret) = store
+            .create_key(&TeamId::new("alpha").unwrap(), "test", None)
+            .unwrap();
+        (secret.expose().to_owned(), key.id.to_string())
+    };
+    let mut embed = model(
+        "embed-model",
+        "embedder",
+        &base,
+        "amazon.titan-embed-text-v1",
+    );
+    embed.kind = tollgate_gateway::ModelKind::Embedding;
+    let models = vec![
+        model("chat-model", "upstream-chat", &base, "anthropic.claude-v2"),
+        model("slow-model", "upstream-slow", &base, "anthropic.claude-v2"),
+        model(
+            "broken-model",
+            "upstream-broken",
+            &base,
+            "anthropic.claude-v2",
+        ),
+        embed,
+    ];
+    let mut server = server;
+    server
+        .admin_token
+        .get_or_insert_with(|| ADMIN_TOKEN.to_owned());
+    let gateway = Gateway::start(&database, server.clone(), &models).unwrap();
+    let router = tollgate_gateway::router(gateway.clone());
+    TestGateway {
+        dir,
+        gateway,
+        router,
+        upstream,
+        secret,
+        key_id,
+        models,
+        server,
+    }
+}
+
+pub async fn gateway() -> TestGateway {
+    gateway_with(Limits::default(), ServerConfig::default()).await
+}
+
+/// A response, read whole.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub text: String,
+}
+
+impl Answer {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.text)
+            .unwrap_or_else(|error| panic!("not JSON ({error}): {}", self.text))
+    }
+
+    /// The reference API's error message.
+    pub fn message(&self) -> String {
+        self.json()["message"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+}
+
+impl TestGateway {
+    /// Stops this gateway's ledger and starts a new gateway on the same database, as a restart.
+    pub fn restart(self) -> TestGateway {
+        self.gateway.shutdown_ledger().unwrap();
+        let gateway = Gateway::start(
+            &self.dir.path().join("tollgate.db"),
+            self.server.clone(),
+            &self.models,
+        )
+        .unwrap();
+        let router = tollgate_gateway::router(gateway.clone());
+        TestGateway {
+            gateway,
+            router,
+            ..self
+        }
+    }
+
+    pub async fn send(&self, request: Request<Body>) -> Answer {
+        let response = self.router.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        Answer {
+            status,
+            headers,
+            text: String::from_utf8_lossy(&bytes).into_owned(),
+        }
+    }
+
+    /// `POST /invoke_model?model_id=...` as alpha with its key and `body`.
+    pub fn invoke(&self, model: &str, body: &Value) -> Request<Body> {
+        Request::post(format!("/invoke_model?model_id={model}"))
+            .header("x-api-key", &self.secret)
+            .header("team_id", "alpha")
+            .header("content-type", "application/json")
+            .body(Body::from(body.to_string()))
+            .unwrap()
+    }
+
+    pub async fn invoke_text(&self, model: &str, prompt: &str) -> Answer {
+        let body = json!({"inputs": prompt, "parameters": {"maxTokens": 50}});
+        self.send(
+            Request::post(format!("/invoke_model?model_id={model}"))
+                .header("x-api-key", &self.secret)
+                .header("team_id", "alpha")
+                .body(Body::from(body.to_string()))
+                .unwrap(),
+        )
+        .await
+    }
+
+    pub async fn admin(&self, method: &str, path: &str, body: Option<Value>) -> Answer {
+        let builder = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("authorization", format!("Bearer {ADMIN_TOKEN}"));
+        let request = match body {
+            Some(body) => builder
+                .header("content-type", "application/json")
+                .body(Body::from(body.to_string())),
+            None => builder.body(Body::empty()),
+        };
+        self.send(request.unwrap()).await
+    }
+
+    /// Ledger rows so far, newest first (after a flush).
+    pub fn calls(&self) -> Vec<tollgate_store::CallRow> {
+        self.gateway.flush_ledger().unwrap();
+        self.gateway
+            .with_store(|store| store.recent_calls(1000))
+            .unwrap()
+    }
+}
