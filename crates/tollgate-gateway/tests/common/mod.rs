@@ -1,6 +1,12 @@
 //! A gateway on a temporary database, driven in-process, with a mock OpenAI-compatible upstream
 //! started by the test. The mock is test code only.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    dead_code,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::comparison_chain
+)]
 
 use std::fmt::Write as _;
 use std::sync::Arc;

@@ -1,0 +1,73 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+//! Graceful shutdown: stop accepting, finish what is in flight, commit the ledger.
+
+mod common;
+
+use std::time::Duration;
+
+use serde_json::json;
+use tollgate_gateway::serve;
+
+#[tokio::test]
+async fn in_flight_requests_finish_and_are_in_the_ledger() {
+    let test = common::gateway().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(serve(test.gateway.clone(), listener, async move {
+        let _ = stopped.await;
+    }));
+
+    let client = reqwest::Client::new();
+    let url = format!("http://{address}/invoke_model?model_id=slow-model");
+    let in_flight = tokio::spawn({
+        let client = client.clone();
+        let secret = test.secret.clone();
+        async move {
+            client
+                .post(url)
+                .header("x-api-key", secret)
+                .header("team_id", "alpha")
+                .header("streaming", "true")
+                .header("accept", "text/event-stream")
+                .body(json!({"inputs": "a long story", "parameters": {}}).to_string())
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap()
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    stop.send(()).unwrap();
+    let body = in_flight.await.unwrap();
+    assert!(
+        body.contains("event: usage"),
+        "the stream ran to its end: {body}"
+    );
+    let stats = tokio::time::timeout(Duration::from_secs(10), server)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        stats.records, 1,
+        "the call was committed before the writer stopped"
+    );
+    assert_eq!(stats.lost, 0);
+
+    // Nothing listens any more.
+    let refused = client
+        .get(format!("http://{address}/healthz"))
+        .timeout(Duration::from_secs(2))
+        .send()
+        .await;
+    assert!(refused.is_err());
+    let calls = tollgate_store::Store::open(&test.dir.path().join("tollgate.db"))
+        .unwrap()
+        .recent_calls(10)
+        .unwrap();
+    assert_eq!(calls.len(), 1);
+    assert_eq!(calls[0].output_tokens, 40);
+}
