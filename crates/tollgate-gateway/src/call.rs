@@ -147,13 +147,8 @@ impl Call {
             cache_write_tokens: outcome.usage.cache_write_tokens,
             ..extra
         };
-        let priced = gateway.book().price(
-            config.price_as(),
-            config.region(),
-            gateway.inner.zone.local_date(now),
-            &used,
-        );
-        let cost = priced.cost.total();
+        let (price, priced) = gateway.price(&self.model, gateway.inner.zone.local_date(now), &used);
+        let cost = price.total();
         let record = UsageRecord {
             at_ms: now,
             request_id: self.request_id.clone(),
@@ -168,8 +163,8 @@ impl Call {
                 .time_to_first_token
                 .map(|ttft| ttft.as_millis().min(u128::from(u32::MAX)) as u32),
             status: outcome.status,
-            cost: priced.cost,
-            priced: priced.is_priced(),
+            cost: price,
+            priced,
         };
         match gateway.inner.ledger.try_record(record) {
             Ok(None) => {}

@@ -126,7 +126,6 @@ impl Limiter {
             .states
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let month = self.zone.period_bounds_ms(Period::Month, wall_ms);
         // First pass on copies: nothing is taken unless everything allows it.
         let mut updated: Vec<(Subject, SubjectState)> = Vec::with_capacity(scopes.len());
         let mut admission = Admission {
@@ -135,19 +134,25 @@ impl Limiter {
         };
         for scope in scopes {
             let limits = scope.limits;
-            let entry = states.entry(scope.subject.clone()).or_default();
-            let quota_period = limits
-                .quota
-                .map(|quota| self.zone.period_bounds_ms(quota.period, wall_ms));
-            if !entry.loaded
-                || entry.month != month
-                || quota_period.is_some_and(|bounds| bounds != entry.quota_period)
-            {
+            if !states.contains_key(scope.subject) {
+                states.insert(scope.subject.clone(), SubjectState::default());
+            }
+            let Some(entry) = states.get_mut(scope.subject) else {
+                continue;
+            };
+            // Period bounds are recomputed (time-zone arithmetic) only when a period ends.
+            let in_month = (entry.month.0..entry.month.1).contains(&wall_ms);
+            let in_quota_period = limits.quota.is_none()
+                || (entry.quota_period.0..entry.quota_period.1).contains(&wall_ms);
+            if !entry.loaded || !in_month || !in_quota_period {
                 let base = baseline(scope.subject, limits.quota.map(|quota| quota.period));
                 entry.quota_used = base.calls_in_quota_period;
                 entry.spent = base.spent_this_month;
-                entry.month = month;
-                entry.quota_period = quota_period.unwrap_or_default();
+                entry.month = self.zone.period_bounds_ms(Period::Month, wall_ms);
+                entry.quota_period = limits
+                    .quota
+                    .map(|quota| self.zone.period_bounds_ms(quota.period, wall_ms))
+                    .unwrap_or_default();
                 entry.loaded = true;
             }
             let mut next = SubjectState {

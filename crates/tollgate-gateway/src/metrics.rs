@@ -19,12 +19,32 @@ struct Histogram {
 }
 
 #[derive(Debug, Default)]
+struct Route {
+    statuses: BTreeMap<u16, u64>,
+    latency: Histogram,
+}
+
+#[derive(Debug, Default)]
+struct ModelUse {
+    input_tokens: u64,
+    output_tokens: u64,
+    cost_nanos: i64,
+}
+
+/// Keyed by names looked up as `&str` first, so a request allocates nothing here once its route,
+/// team and model have been seen.
+#[derive(Debug, Default)]
 struct Inner {
-    requests: BTreeMap<(String, u16), u64>,
-    latency: BTreeMap<String, Histogram>,
-    tokens: BTreeMap<(String, String, &'static str), u64>,
-    cost_nanos: BTreeMap<(String, String), i64>,
-    rejections: BTreeMap<(String, &'static str), u64>,
+    routes: BTreeMap<String, Route>,
+    usage: BTreeMap<String, BTreeMap<String, ModelUse>>,
+    rejections: BTreeMap<String, BTreeMap<&'static str, u64>>,
+}
+
+fn slot<'a, V: Default>(map: &'a mut BTreeMap<String, V>, key: &str) -> &'a mut V {
+    if !map.contains_key(key) {
+        map.insert(key.to_owned(), V::default());
+    }
+    map.entry(key.to_owned()).or_default()
 }
 
 #[derive(Debug, Default)]
@@ -51,11 +71,12 @@ impl Metrics {
     /// A finished request on `route` with its status and duration.
     pub fn request(&self, route: &str, status: u16, seconds: f64) {
         self.with(|inner| {
-            *inner
-                .requests
-                .entry((route.to_owned(), status))
-                .or_default() += 1;
-            let histogram = inner.latency.entry(route.to_owned()).or_default();
+            let route = match inner.routes.get_mut(route) {
+                Some(known) => known,
+                None => slot(&mut inner.routes, route),
+            };
+            *route.statuses.entry(status).or_default() += 1;
+            let histogram = &mut route.latency;
             histogram.count += 1;
             histogram.sum_seconds += seconds;
             for (index, bound) in BUCKETS.iter().enumerate() {
@@ -68,40 +89,36 @@ impl Metrics {
 
     pub fn usage(&self, team: &str, model: &str, input: u64, output: u64, cost: Nanos) {
         self.with(|inner| {
-            *inner
-                .tokens
-                .entry((team.to_owned(), model.to_owned(), "input"))
-                .or_default() += input;
-            *inner
-                .tokens
-                .entry((team.to_owned(), model.to_owned(), "output"))
-                .or_default() += output;
-            *inner
-                .cost_nanos
-                .entry((team.to_owned(), model.to_owned()))
-                .or_default() += cost.0;
+            let models = match inner.usage.get_mut(team) {
+                Some(known) => known,
+                None => slot(&mut inner.usage, team),
+            };
+            let used = match models.get_mut(model) {
+                Some(known) => known,
+                None => slot(models, model),
+            };
+            used.input_tokens += input;
+            used.output_tokens += output;
+            used.cost_nanos += cost.0;
         });
     }
 
     pub fn rejection(&self, team: &str, limit: &'static str) {
-        self.with(|inner| {
-            *inner
-                .rejections
-                .entry((team.to_owned(), limit))
-                .or_default() += 1;
-        });
+        self.with(|inner| *slot(&mut inner.rejections, team).entry(limit).or_default() += 1);
     }
 
     pub fn render(&self) -> String {
         self.with(|inner| {
             let mut out = String::new();
             out.push_str("# HELP tollgate_requests_total Requests answered, by route and status.\n# TYPE tollgate_requests_total counter\n");
-            for ((route, status), count) in &inner.requests {
-                let _ = writeln!(out, "tollgate_requests_total{{route=\"{}\",status=\"{status}\"}} {count}", escape(route));
+            for (route, counts) in &inner.routes {
+                for (status, count) in &counts.statuses {
+                    let _ = writeln!(out, "tollgate_requests_total{{route=\"{}\",status=\"{status}\"}} {count}", escape(route));
+                }
             }
             out.push_str("# HELP tollgate_request_duration_seconds Time to answer, by route.\n# TYPE tollgate_request_duration_seconds histogram\n");
-            for (route, histogram) in &inner.latency {
-                let route = escape(route);
+            for (route, counts) in &inner.routes {
+                let (route, histogram) = (escape(route), &counts.latency);
                 for (bound, count) in BUCKETS.iter().zip(histogram.counts) {
                     let _ = writeln!(out, "tollgate_request_duration_seconds_bucket{{route=\"{route}\",le=\"{bound}\"}} {count}");
                 }
@@ -110,16 +127,24 @@ impl Metrics {
                 let _ = writeln!(out, "tollgate_request_duration_seconds_count{{route=\"{route}\"}} {}", histogram.count);
             }
             out.push_str("# HELP tollgate_tokens_total Tokens metered, by tenant, model and direction.\n# TYPE tollgate_tokens_total counter\n");
-            for ((team, model, direction), count) in &inner.tokens {
-                let _ = writeln!(out, "tollgate_tokens_total{{team_id=\"{}\",model=\"{}\",direction=\"{direction}\"}} {count}", escape(team), escape(model));
+            for (team, models) in &inner.usage {
+                for (model, used) in models {
+                    for (direction, count) in [("input", used.input_tokens), ("output", used.output_tokens)] {
+                        let _ = writeln!(out, "tollgate_tokens_total{{team_id=\"{}\",model=\"{}\",direction=\"{direction}\"}} {count}", escape(team), escape(model));
+                    }
+                }
             }
             out.push_str("# HELP tollgate_cost_usd_total Cost metered in USD, by tenant and model.\n# TYPE tollgate_cost_usd_total counter\n");
-            for ((team, model), nanos) in &inner.cost_nanos {
-                let _ = writeln!(out, "tollgate_cost_usd_total{{team_id=\"{}\",model=\"{}\"}} {}", escape(team), escape(model), Nanos(*nanos));
+            for (team, models) in &inner.usage {
+                for (model, used) in models {
+                    let _ = writeln!(out, "tollgate_cost_usd_total{{team_id=\"{}\",model=\"{}\"}} {}", escape(team), escape(model), Nanos(used.cost_nanos));
+                }
             }
             out.push_str("# HELP tollgate_limit_rejections_total Requests refused by a limit before the model was called.\n# TYPE tollgate_limit_rejections_total counter\n");
-            for ((team, limit), count) in &inner.rejections {
-                let _ = writeln!(out, "tollgate_limit_rejections_total{{team_id=\"{}\",limit=\"{limit}\"}} {count}", escape(team));
+            for (team, limits) in &inner.rejections {
+                for (limit, count) in limits {
+                    let _ = writeln!(out, "tollgate_limit_rejections_total{{team_id=\"{}\",limit=\"{limit}\"}} {count}", escape(team));
+                }
             }
             out
         })

@@ -3,6 +3,7 @@
 
 use std::future::Future;
 
+use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 
 use crate::routes::router;
@@ -17,6 +18,10 @@ pub async fn serve(
     let grace = gateway.config().shutdown_grace();
     let (stopping, mut stopped) = tokio::sync::watch::channel(false);
     let app = router(gateway.clone());
+    // Without TCP_NODELAY each streamed token waits out Nagle's algorithm and a delayed ACK (~40 ms).
+    let listener = listener.tap_io(|stream| {
+        let _ = stream.set_nodelay(true);
+    });
     let server = axum::serve(listener, app).with_graceful_shutdown(async move {
         shutdown.await;
         let _ = stopping.send(true);

@@ -32,6 +32,15 @@ pub enum StartError {
 pub struct RoutedModel {
     pub config: ModelConfig,
     pub provider: Arc<dyn Provider>,
+    /// The price in force for the day last priced, so calls skip the lookup.
+    price: Mutex<Option<CachedPrice>>,
+}
+
+#[derive(Debug, Clone)]
+struct CachedPrice {
+    day: chrono::NaiveDate,
+    book_version: u64,
+    price: Option<tollgate_core::price_book::ModelPrice>,
 }
 
 /// Everything requests share. Cheap to clone.
@@ -56,6 +65,7 @@ pub(crate) struct Inner {
     pub config: ServerConfig,
     pub admin_token: Option<String>,
     pub clock: Instant,
+    pub book_version: AtomicU64,
     pub request_counter: AtomicU64,
     pub request_prefix: String,
 }
@@ -121,6 +131,7 @@ impl Gateway {
                 Arc::new(RoutedModel {
                     config: model.clone(),
                     provider,
+                    price: Mutex::new(None),
                 }),
             );
             order.push(model.id.clone());
@@ -150,6 +161,7 @@ impl Gateway {
                 admin_token,
                 config,
                 clock: Instant::now(),
+                book_version: AtomicU64::new(0),
                 request_counter: AtomicU64::new(0),
                 request_prefix: format!("{:08x}", u32::from_be_bytes(prefix_bytes)),
             }),
@@ -235,7 +247,40 @@ impl Gateway {
             .book
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(book);
+        self.inner.book_version.fetch_add(1, Ordering::SeqCst);
         Ok(())
+    }
+
+    /// The cost of `used` on `model` on local `day`, and whether a price was found.
+    pub fn price(
+        &self,
+        model: &RoutedModel,
+        day: chrono::NaiveDate,
+        used: &tollgate_core::price_book::Quantities,
+    ) -> (tollgate_core::Cost, bool) {
+        let version = self.inner.book_version.load(Ordering::SeqCst);
+        let mut cache = model
+            .price
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let fresh = cache
+            .as_ref()
+            .is_some_and(|cached| cached.day == day && cached.book_version == version);
+        if !fresh {
+            let price = self
+                .book()
+                .quote(model.config.price_as(), model.config.region(), day)
+                .map(|quote| quote.entry.price);
+            *cache = Some(CachedPrice {
+                day,
+                book_version: version,
+                price,
+            });
+        }
+        match cache.as_ref().and_then(|cached| cached.price.as_ref()) {
+            Some(price) => (tollgate_core::price_book::cost_of(price, used), true),
+            None => (tollgate_core::Cost::default(), false),
+        }
     }
 
     /// What a subject used before: calls in its quota period and spend this month, from the rollups.

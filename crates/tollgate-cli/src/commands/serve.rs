@@ -20,7 +20,17 @@ pub fn run(paths: &Paths, args: &ServeArgs) -> Result<()> {
             paths.data_dir.join("tollgate.toml").display()
         );
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    let mut builder = match server.worker_threads {
+        // One worker keeps a request on one thread from socket to socket: no cross-core wakeups.
+        Some(1) => tokio::runtime::Builder::new_current_thread(),
+        Some(threads) => {
+            let mut builder = tokio::runtime::Builder::new_multi_thread();
+            builder.worker_threads(threads.max(1));
+            builder
+        }
+        None => tokio::runtime::Builder::new_multi_thread(),
+    };
+    let runtime = builder
         .enable_all()
         .build()
         .map_err(|error| CliError::usage(format!("cannot start the async runtime: {error}")))?;

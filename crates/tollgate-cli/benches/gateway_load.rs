@@ -1,0 +1,321 @@
+//! Load benchmark of `tollgate serve`: the same non-streaming chat requests sent straight to a
+//! zero-delay mock OpenAI upstream and through the gateway (auth, limits, metering and the ledger
+//! all on), at fixed open-loop rates; then streaming time to first token; the gateway's RSS; and
+//! ledger rows against 200 answers. Everything runs on this machine over loopback.
+//!
+//! ```text
+//! cargo bench -p tollgate-cli --bench gateway_load
+//! TOLLGATE_LOAD_SECONDS=5 TOLLGATE_LOAD_WORKERS=1 cargo bench -p tollgate-cli --bench gateway_load
+//! ```
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout,
+    clippy::too_many_lines
+)]
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use serde_json::{Value, json};
+
+const PROMPT: &str = "Summarise the quarterly cost report in one sentence.";
+
+async fn mock_chat(Json(body): Json<Value>) -> Response {
+    if body["stream"] == true {
+        let text = format!(
+            "data: {}\n\ndata: {}\n\ndata: {}\n\ndata: [DONE]\n\n",
+            json!({"choices": [{"index": 0, "delta": {"content": "Costs"}}]}),
+            json!({"choices": [{"index": 0, "delta": {"content": " rose."}, "finish_reason": "stop"}]}),
+            json!({"choices": [], "usage": {"prompt_tokens": 12, "completion_tokens": 2}}),
+        );
+        return Response::builder()
+            .header("content-type", "text/event-stream")
+            .body(Body::from(text))
+            .unwrap();
+    }
+    Json(json!({
+        "id": "x", "object": "chat.completion",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": "Costs rose by four percent."}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 12, "completion_tokens": 7}
+    }))
+    .into_response()
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let rank = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
+    sorted[rank.min(sorted.len() - 1)]
+}
+
+struct Run {
+    latencies_ms: Vec<f64>,
+    ok: usize,
+    errors: usize,
+    achieved_rps: f64,
+}
+
+/// Sends `rate` requests a second for `seconds`, on schedule whatever the answers' speed.
+async fn open_loop(
+    client: &reqwest::Client,
+    url: &str,
+    headers: &[(&str, String)],
+    body: &Value,
+    rate: u32,
+    seconds: u64,
+    ttft: bool,
+) -> Run {
+    let total = u64::from(rate) * seconds;
+    let interval = Duration::from_secs_f64(1.0 / f64::from(rate));
+    let started = Instant::now();
+    let mut tasks = Vec::with_capacity(total as usize);
+    for index in 0..total {
+        let due = started + interval.mul_f64(index as f64);
+        tokio::time::sleep_until(due.into()).await;
+        let mut request = client.post(url).json(body);
+        for (name, value) in headers {
+            request = request.header(*name, value);
+        }
+        tasks.push(tokio::spawn(async move {
+            let sent = Instant::now();
+            let response = request.send().await;
+            match response {
+                Ok(mut response) if response.status().is_success() => {
+                    if ttft {
+                        // Time to the first chunk that carries text.
+                        let mut first = None;
+                        while let Ok(Some(chunk)) = response.chunk().await {
+                            if first.is_none() && String::from_utf8_lossy(&chunk).contains("Costs")
+                            {
+                                first = Some(sent.elapsed());
+                            }
+                        }
+                        first.map(|elapsed| elapsed.as_secs_f64() * 1000.0)
+                    } else {
+                        let _ = response.bytes().await;
+                        Some(sent.elapsed().as_secs_f64() * 1000.0)
+                    }
+                }
+                Ok(_) | Err(_) => None,
+            }
+        }));
+    }
+    let mut latencies = Vec::with_capacity(tasks.len());
+    let mut errors = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            Some(latency) => latencies.push(latency),
+            None => errors += 1,
+        }
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    latencies.sort_by(f64::total_cmp);
+    Run {
+        ok: latencies.len(),
+        achieved_rps: latencies.len() as f64 / elapsed,
+        latencies_ms: latencies,
+        errors,
+    }
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find(|line| line.starts_with("VmRSS:"))
+                .and_then(|line| line.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+fn tollgate(data_dir: &std::path::Path, args: &[&str]) -> String {
+    let output = Command::new(env!("CARGO_BIN_EXE_tollgate"))
+        .args(args)
+        .env("TOLLGATE_DATA_DIR", data_dir)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "tollgate {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+struct Gateway(Child);
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+    }
+}
+
+fn main() {
+    let seconds: u64 = std::env::var("TOLLGATE_LOAD_SECONDS")
+        .ok()
+        .and_then(|text| text.parse().ok())
+        .unwrap_or(10);
+    // The mock upstream on its own single-threaded runtime.
+    let mock_runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let mock_address = mock_runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            axum::serve(
+                listener,
+                Router::new().route("/v1/chat/completions", post(mock_chat)),
+            )
+            .await
+            .unwrap();
+        });
+        address
+    });
+
+    let data = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    std::fs::write(
+        data.path().join("tollgate.toml"),
+        format!("[server]\nlisten = \"127.0.0.1:{port}\"\n{}\n[[models]]\nid = \"bench-model\"\nbase_url = \"http://{mock_address}/v1\"\nprice_as = \"anthropic.claude-3-haiku-20240307-v1:0\"\n",
+            std::env::var("TOLLGATE_LOAD_WORKERS").map(|threads| format!("worker_threads = {threads}\n")).unwrap_or_default()),
+    )
+    .unwrap();
+    // Limits that are all checked on every call but never reached.
+    tollgate(
+        data.path(),
+        &[
+            "tenant",
+            "create",
+            "bench",
+            "--rate",
+            "1000000/s",
+            "--burst",
+            "1000000",
+            "--quota",
+            "100000000/month",
+            "--tpm",
+            "1000000000",
+            "--budget",
+            "1000000",
+            "--budget-mode",
+            "hard",
+        ],
+    );
+    let key: Value = serde_json::from_str(&tollgate(
+        data.path(),
+        &["--json", "key", "create", "bench"],
+    ))
+    .unwrap();
+    let secret = key["secret"].as_str().unwrap().to_owned();
+    let child = Command::new(env!("CARGO_BIN_EXE_tollgate"))
+        .arg("serve")
+        .env("TOLLGATE_DATA_DIR", data.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let gateway = Gateway(child);
+    let pid = gateway.0.id();
+
+    let load_runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    load_runtime.block_on(async {
+        let client = reqwest::Client::builder().pool_max_idle_per_host(512).tcp_nodelay(true).build().unwrap();
+        let health = format!("http://127.0.0.1:{port}/healthz");
+        for _ in 0..200 {
+            if client.get(&health).send().await.is_ok_and(|response| response.status().is_success()) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let direct = format!("http://{mock_address}/v1/chat/completions");
+        let through = format!("http://127.0.0.1:{port}/v1/chat/completions");
+        let body = json!({"model": "bench-model", "messages": [{"role": "user", "content": PROMPT}], "max_tokens": 64});
+        let auth = vec![("authorization", format!("Bearer {secret}"))];
+        let no_headers: Vec<(&str, String)> = Vec::new();
+
+        // Warm both paths (connections, caches, first-sight baselines).
+        open_loop(&client, &direct, &no_headers, &body, 500, 1, false).await;
+        let warm_up = open_loop(&client, &through, &auth, &body, 500, 1, false).await;
+
+        let mut gateway_ok = warm_up.ok;
+        let mut peak_rss = 0;
+        println!("method: open-loop fixed-rate load for {seconds} s per row; latency = request sent to body read, loopback; added = gateway percentile - direct percentile");
+        println!("| rate (req/s) | path | achieved req/s | errors | p50 ms | p90 ms | p99 ms | max ms |");
+        println!("|---|---|---|---|---|---|---|---|");
+        for rate in [1_000u32, 5_000] {
+            let direct_run = open_loop(&client, &direct, &no_headers, &body, rate, seconds, false).await;
+            let sampler = tokio::spawn(async move {
+                let mut peak = 0;
+                for _ in 0..(seconds * 10) {
+                    peak = peak.max(rss_kib(pid));
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                peak
+            });
+            let gateway_run = open_loop(&client, &through, &auth, &body, rate, seconds, false).await;
+            peak_rss = peak_rss.max(sampler.await.unwrap());
+            gateway_ok += gateway_run.ok;
+            for (name, run) in [("direct", &direct_run), ("gateway", &gateway_run)] {
+                let sorted = &run.latencies_ms;
+                println!(
+                    "| {rate} | {name} | {:.0} | {} | {:.3} | {:.3} | {:.3} | {:.3} |",
+                    run.achieved_rps,
+                    run.errors,
+                    percentile(sorted, 50.0),
+                    percentile(sorted, 90.0),
+                    percentile(sorted, 99.0),
+                    sorted.last().copied().unwrap_or(f64::NAN)
+                );
+            }
+            println!(
+                "| {rate} | **added** | | | **{:.3}** | {:.3} | **{:.3}** | |",
+                percentile(&gateway_run.latencies_ms, 50.0) - percentile(&direct_run.latencies_ms, 50.0),
+                percentile(&gateway_run.latencies_ms, 90.0) - percentile(&direct_run.latencies_ms, 90.0),
+                percentile(&gateway_run.latencies_ms, 99.0) - percentile(&direct_run.latencies_ms, 99.0),
+            );
+        }
+
+        let streaming = json!({"model": "bench-model", "messages": [{"role": "user", "content": PROMPT}], "stream": true, "stream_options": {"include_usage": true}});
+        let direct_ttft = open_loop(&client, &direct, &no_headers, &streaming, 1_000, seconds, true).await;
+        let gateway_ttft = open_loop(&client, &through, &auth, &streaming, 1_000, seconds, true).await;
+        gateway_ok += gateway_ttft.ok;
+        println!();
+        println!("streaming at 1000 req/s, time to first token (ms): direct p50 {:.3} p99 {:.3}; gateway p50 {:.3} p99 {:.3}; added p50 {:.3} p99 {:.3}",
+            percentile(&direct_ttft.latencies_ms, 50.0), percentile(&direct_ttft.latencies_ms, 99.0),
+            percentile(&gateway_ttft.latencies_ms, 50.0), percentile(&gateway_ttft.latencies_ms, 99.0),
+            percentile(&gateway_ttft.latencies_ms, 50.0) - percentile(&direct_ttft.latencies_ms, 50.0),
+            percentile(&gateway_ttft.latencies_ms, 99.0) - percentile(&direct_ttft.latencies_ms, 99.0));
+        println!("gateway peak RSS under load: {:.1} MB", peak_rss as f64 / 1024.0);
+
+        // Stop the gateway as an operator would, then count the ledger.
+        let _ = Command::new("kill").args(["-TERM", &pid.to_string()]).status();
+        for _ in 0..100 {
+            if std::fs::read_to_string(format!("/proc/{pid}/status")).map_or(true, |status| status.contains("State:\tZ")) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let info: Value = serde_json::from_str(&tollgate(data.path(), &["--json", "db", "info"])).unwrap();
+        println!("ledger rows: {} for {gateway_ok} answers with status 200", info["ledger_rows"]);
+    });
+    drop(gateway);
+}
