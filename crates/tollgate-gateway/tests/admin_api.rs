@@ -144,12 +144,10 @@ async fn tenants_and_keys_through_the_api_take_effect_at_once() {
         StatusCode::OK
     );
 
-    assert_eq!(
-        test.admin("DELETE", &format!("/admin/v1/keys/{key_id}"), None)
-            .await
-            .json()["status"],
-        "revoked"
-    );
+    let revoked = test
+        .admin("DELETE", &format!("/admin/v1/keys/{key_id}"), None)
+        .await;
+    assert_eq!(revoked.json()["status"], "revoked", "{}", revoked.text);
     assert_eq!(
         test.send(call(new_secret)).await.status,
         StatusCode::FORBIDDEN

@@ -85,7 +85,7 @@ impl Store {
                 "key expiry must be in the future".to_owned(),
             ));
         }
-        let transaction = self.connection.unchecked_transaction()?;
+        let transaction = self.write_transaction()?;
         self.tenant(team_id)?;
         let (key, secret) = ApiKey::create(team_id.clone(), name, now, expires_at_ms)
             .map_err(StoreError::invalid)?;
@@ -159,7 +159,7 @@ impl Store {
                 "grace period cannot be negative".to_owned(),
             ));
         }
-        let transaction = self.connection.unchecked_transaction()?;
+        let transaction = self.write_transaction()?;
         let mut key = self.key(key_id)?;
         if key.status == KeyStatus::Revoked {
             return Err(StoreError::Invalid(format!(
@@ -192,7 +192,7 @@ impl Store {
 
     /// Disables, re-enables or revokes a key. A revoked key stays revoked.
     pub fn set_key_status(&self, key_id: &KeyId, status: KeyStatus) -> Result<ApiKey> {
-        let transaction = self.connection.unchecked_transaction()?;
+        let transaction = self.write_transaction()?;
         let before = self.key(key_id)?;
         if before.status == KeyStatus::Revoked && status != KeyStatus::Revoked {
             return Err(StoreError::Invalid(format!(
@@ -221,7 +221,7 @@ impl Store {
 
     /// Sets a key's own limits (on top of its tenant's).
     pub fn set_key_limits(&self, key_id: &KeyId, limits: &Limits) -> Result<ApiKey> {
-        let transaction = self.connection.unchecked_transaction()?;
+        let transaction = self.write_transaction()?;
         let before = self.key(key_id)?;
         limits_table::write(&self.connection, Scope::Key, key_id.as_str(), limits)?;
         let after = self.key(key_id)?;

@@ -165,6 +165,16 @@ impl Store {
         Ok(())
     }
 
+    /// A transaction that takes the write lock at its start (waiting up to the busy timeout). A
+    /// deferred one that reads first and writes later fails at once with "database is locked"
+    /// whenever the ledger writer commits in between, since SQLite cannot upgrade its snapshot.
+    pub(crate) fn write_transaction(&self) -> Result<rusqlite::Transaction<'_>> {
+        Ok(rusqlite::Transaction::new_unchecked(
+            &self.connection,
+            rusqlite::TransactionBehavior::Immediate,
+        )?)
+    }
+
     /// Starts a ledger writer on this database's file.
     pub fn ledger_writer(&self, config: WriterConfig) -> Result<LedgerWriter> {
         LedgerWriter::start(&self.path, self.zone, config)

@@ -43,7 +43,7 @@ impl Store {
         source: &str,
         note: &str,
     ) -> Result<PriceVersion> {
-        let transaction = self.connection.unchecked_transaction()?;
+        let transaction = self.write_transaction()?;
         let created_at_ms = now_ms();
         self.connection.execute(
             "INSERT INTO price_book_versions (created_at_ms, source, note) VALUES (?1, ?2, ?3)",

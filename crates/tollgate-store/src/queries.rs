@@ -511,7 +511,7 @@ impl Store {
     /// replaces its rows rather than adding them again. Rows without a date are skipped.
     pub fn import_report_rows(&self, rows: &[ReportRow], source: &str) -> Result<ImportSummary> {
         let mut summary = ImportSummary::default();
-        let transaction: Transaction<'_> = self.connection.unchecked_transaction()?;
+        let transaction: Transaction<'_> = self.write_transaction()?;
         let mut names = NameCache::default();
         let mut sums = RollupMap::new();
         for row in rows {

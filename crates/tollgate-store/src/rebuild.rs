@@ -73,7 +73,8 @@ pub(crate) fn rebuild_rollups(
 
 /// Recomputes every ledger row's `day` in `zone`, then all ledger rollups.
 pub(crate) fn redate_ledger(connection: &mut Connection, zone: Zone) -> Result<()> {
-    let transaction = connection.transaction()?;
+    let transaction =
+        connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     {
         let mut select = transaction.prepare("SELECT id, at_ms, day FROM usage_ledger")?;
         let mut update = transaction.prepare("UPDATE usage_ledger SET day = ?2 WHERE id = ?1")?;
@@ -94,7 +95,7 @@ pub(crate) fn redate_ledger(connection: &mut Connection, zone: Zone) -> Result<(
 impl Store {
     /// Rebuilds the ledger rollups for a range of days (all when `None`); returns rollup rows written.
     pub fn rebuild_rollups(&self, range: Option<(NaiveDate, NaiveDate)>) -> Result<u64> {
-        let transaction = self.connection.unchecked_transaction()?;
+        let transaction = self.write_transaction()?;
         let rows = rebuild_rollups(&transaction, range)?;
         transaction.commit()?;
         Ok(rows)
@@ -109,7 +110,7 @@ impl Store {
             )));
         }
         let book = self.price_book()?;
-        let transaction = self.connection.unchecked_transaction()?;
+        let transaction = self.write_transaction()?;
         let mut summary = RecomputeSummary::default();
         {
             let mut select = transaction.prepare(

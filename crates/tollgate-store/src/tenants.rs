@@ -44,7 +44,7 @@ impl Store {
     pub fn create_tenant(&self, new: &NewTenant) -> Result<Tenant> {
         validate_name(&new.name).map_err(StoreError::invalid)?;
         validate_cost_center(&new.cost_center).map_err(StoreError::invalid)?;
-        let transaction = self.connection.unchecked_transaction()?;
+        let transaction = self.write_transaction()?;
         if self.find_tenant(&new.team_id)?.is_some() {
             return Err(StoreError::AlreadyExists {
                 what: "tenant",
@@ -107,7 +107,7 @@ impl Store {
     }
 
     pub fn update_tenant(&self, team_id: &TeamId, update: &TenantUpdate) -> Result<Tenant> {
-        let transaction = self.connection.unchecked_transaction()?;
+        let transaction = self.write_transaction()?;
         let before = self.tenant(team_id)?;
         if let Some(name) = &update.name {
             validate_name(name).map_err(StoreError::invalid)?;
@@ -166,7 +166,7 @@ impl Store {
     /// Deletes a tenant and its keys and limits. Its ledger rows and rollups stay: history is
     /// never rewritten by an admin action.
     pub fn delete_tenant(&self, team_id: &TeamId) -> Result<()> {
-        let transaction = self.connection.unchecked_transaction()?;
+        let transaction = self.write_transaction()?;
         let before = self.tenant(team_id)?;
         self.connection.execute(
             "DELETE FROM limits WHERE (scope = 'tenant' AND subject = ?1)

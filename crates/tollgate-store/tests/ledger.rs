@@ -258,3 +258,55 @@ fn costs_in_the_ledger_are_exact() {
         Nanos::parse_exact("0.1152").unwrap()
     );
 }
+
+#[test]
+fn admin_changes_succeed_while_the_ledger_commits() {
+    let temp = common::temp_store();
+    temp.store
+        .create_tenant(&common::new_tenant("alpha"))
+        .unwrap();
+    let config = WriterConfig {
+        capacity: 1024,
+        max_batch: 16,
+        max_wait: Duration::from_micros(200),
+    };
+    let writer = temp.store.ledger_writer(config).unwrap();
+    let handle = writer.handle();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let producer = {
+        let stop = std::sync::Arc::clone(&stop);
+        std::thread::spawn(move || {
+            let mut index = 0;
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                index += 1;
+                handle
+                    .record(common::record(
+                        "alpha",
+                        "key_a",
+                        "anthropic.claude-v2",
+                        common::NOON_2026_11_20 + index,
+                        1,
+                        1,
+                    ))
+                    .unwrap();
+            }
+        })
+    };
+    // Each update reads the tenant, then writes: it must wait for the writer, never fail.
+    for round in 0..200 {
+        let update = tollgate_store::TenantUpdate {
+            name: Some(format!("Alpha {round}")),
+            ..Default::default()
+        };
+        temp.store
+            .update_tenant(&common::team("alpha"), &update)
+            .unwrap();
+    }
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    producer.join().unwrap();
+    writer.shutdown().unwrap();
+    assert_eq!(
+        temp.store.tenant(&common::team("alpha")).unwrap().name,
+        "Alpha 199"
+    );
+}
