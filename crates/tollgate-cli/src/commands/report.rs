@@ -111,8 +111,9 @@ fn dimension_value(row: &UsageRow, dim: GroupBy) -> String {
         .unwrap_or_else(|| "-".to_owned())
 }
 
-/// Report tables show every cost to 1/100 of a cent; CSV and JSON carry the exact nano-dollars.
-const COST_PLACES: u32 = 4;
+/// Report tables show every cost to a millionth of a dollar, so single cheap calls do not read
+/// as zero; CSV and JSON carry the exact nano-dollars.
+const COST_PLACES: u32 = 6;
 
 fn numbers(totals: &RollupTotals) -> Vec<String> {
     vec![
