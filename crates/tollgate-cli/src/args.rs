@@ -19,6 +19,18 @@ pub struct Cli {
     /// Print JSON instead of tables, for scripts.
     #[arg(long, global = true)]
     pub json: bool,
+    /// Drive a running `tollgate serve` through its admin API instead of the local database.
+    #[arg(long, global = true, env = "TOLLGATE_SERVER", value_name = "URL")]
+    pub server: Option<String>,
+    /// The server's admin token (with --server).
+    #[arg(
+        long,
+        global = true,
+        env = "TOLLGATE_ADMIN_TOKEN",
+        value_name = "TOKEN",
+        hide_env_values = true
+    )]
+    pub admin_token: Option<String>,
     #[command(subcommand)]
     pub command: Command,
 }

@@ -26,6 +26,9 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<()> {
+    if let Some(server) = cli.server.clone() {
+        return commands::remote::run(&server, cli.admin_token.clone(), cli.json, cli.command);
+    }
     let paths = config::resolve(cli.data_dir.clone(), cli.config.clone())?;
     let json = cli.json;
     match cli.command {

@@ -3,6 +3,7 @@
 pub mod db;
 pub mod key;
 pub mod price;
+pub mod remote;
 pub mod report;
 pub mod serve;
 pub mod tenant;

@@ -1,0 +1,327 @@
+//! `tollgate --server URL ...`: the same commands against a running gateway's admin API.
+
+use reqwest::Method;
+use serde_json::{Map, Value, json};
+
+use crate::args::{Command, KeyCommand, LimitArgs, PriceCommand, TenantCommand};
+use crate::error::{CliError, Result};
+use crate::output::{Table, print, print_json};
+use crate::parse::duration_ms;
+
+struct Remote {
+    base: String,
+    token: String,
+    client: reqwest::Client,
+    runtime: tokio::runtime::Runtime,
+}
+
+impl Remote {
+    fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Result<Value> {
+        let url = format!("{}{path}", self.base);
+        self.runtime.block_on(async {
+            let mut request = self.client.request(method, &url).bearer_auth(&self.token);
+            if let Some(body) = body {
+                request = request.json(&body);
+            }
+            let response = request
+                .send()
+                .await
+                .map_err(|error| CliError::usage(format!("cannot reach {}: {error}", self.base)))?;
+            let status = response.status();
+            let text = response.text().await.unwrap_or_default();
+            let value: Value = if text.is_empty() {
+                Value::Null
+            } else {
+                serde_json::from_str(&text).unwrap_or(Value::String(text))
+            };
+            if status.is_success() {
+                Ok(value)
+            } else {
+                let message = value
+                    .get("message")
+                    .and_then(Value::as_str)
+                    .map_or_else(|| value.to_string(), str::to_owned);
+                Err(CliError::usage(format!("{message} ({status})")))
+            }
+        })
+    }
+}
+
+/// The admin API's `limits` object for limit flags; `clear` removes the named limits.
+fn limits_json(args: &LimitArgs, clear: &[(&str, bool)]) -> Map<String, Value> {
+    let mut limits = Map::new();
+    if let Some(rate) = &args.rate {
+        limits.insert("rate".into(), json!(rate));
+        if let Some(burst) = args.burst {
+            limits.insert("burst".into(), json!(burst));
+        }
+    }
+    if let Some(quota) = &args.quota {
+        limits.insert("quota".into(), json!(quota));
+    }
+    if let Some(tpm) = args.tpm {
+        limits.insert("tokens_per_minute".into(), json!(tpm));
+    }
+    if let Some(budget) = &args.budget {
+        limits.insert("budget_usd".into(), json!(budget.trim_start_matches('$')));
+    }
+    if let Some(mode) = &args.budget_mode {
+        limits.insert("budget_enforcement".into(), json!(mode));
+    }
+    for (field, set) in clear {
+        if *set {
+            limits.insert((*field).into(), Value::Null);
+        }
+    }
+    limits
+}
+
+fn tenants_table(tenants: &[Value]) -> String {
+    let mut table = Table::new(&["TEAM ID", "NAME", "COST CENTER", "STATUS"]);
+    for tenant in tenants {
+        let text = |field: &str| tenant[field].as_str().unwrap_or_default().to_owned();
+        table.row(vec![
+            text("team_id"),
+            text("name"),
+            text("cost_center"),
+            text("status"),
+        ]);
+    }
+    table.render()
+}
+
+fn show(json: bool, value: &Value) -> Result<()> {
+    if json {
+        print_json(value)
+    } else {
+        let text = serde_json::to_string_pretty(value).unwrap_or_default();
+        print(&format!("{text}\n"))
+    }
+}
+
+pub fn run(server: &str, token: Option<String>, json: bool, command: Command) -> Result<()> {
+    let token = token.ok_or_else(|| {
+        CliError::usage("--server needs the admin token: --admin-token or TOLLGATE_ADMIN_TOKEN")
+    })?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|error| CliError::usage(format!("cannot start the async runtime: {error}")))?;
+    let remote = Remote {
+        base: server.trim_end_matches('/').to_owned(),
+        token,
+        client: reqwest::Client::new(),
+        runtime,
+    };
+    match command {
+        Command::Tenant(TenantCommand::List) => {
+            let tenants = remote.call(Method::GET, "/admin/v1/tenants", None)?;
+            if json {
+                return print_json(&tenants);
+            }
+            print(&tenants_table(
+                tenants.as_array().map_or(&[][..], Vec::as_slice),
+            ))
+        }
+        Command::Tenant(TenantCommand::Show { team_id }) => show(
+            json,
+            &remote.call(Method::GET, &format!("/admin/v1/tenants/{team_id}"), None)?,
+        ),
+        Command::Tenant(TenantCommand::Create {
+            team_id,
+            name,
+            cost_center,
+            allow_models,
+            limits,
+        }) => {
+            let mut body = json!({ "team_id": team_id, "cost_center": cost_center, "limits": limits_json(&limits, &[]) });
+            if let Some(name) = name {
+                body["name"] = json!(name);
+            }
+            if !allow_models.is_empty() {
+                body["allowed_models"] = json!(allow_models);
+            }
+            show(
+                json,
+                &remote.call(Method::POST, "/admin/v1/tenants", Some(body))?,
+            )
+        }
+        Command::Tenant(TenantCommand::Update {
+            team_id,
+            name,
+            cost_center,
+            allow_models,
+            limits,
+            no_rate,
+            no_quota,
+            no_tpm,
+            no_budget,
+        }) => {
+            let mut body = json!({
+                "limits": limits_json(&limits, &[("rate", no_rate), ("quota", no_quota), ("tokens_per_minute", no_tpm), ("budget_usd", no_budget)]),
+            });
+            if let Some(name) = name {
+                body["name"] = json!(name);
+            }
+            if let Some(cost_center) = cost_center {
+                body["cost_center"] = json!(cost_center);
+            }
+            if !allow_models.is_empty() {
+                body["allowed_models"] = json!(allow_models);
+            }
+            show(
+                json,
+                &remote.call(
+                    Method::PATCH,
+                    &format!("/admin/v1/tenants/{team_id}"),
+                    Some(body),
+                )?,
+            )
+        }
+        Command::Tenant(TenantCommand::Disable { team_id }) => show(
+            json,
+            &remote.call(
+                Method::PATCH,
+                &format!("/admin/v1/tenants/{team_id}"),
+                Some(json!({"status": "disabled"})),
+            )?,
+        ),
+        Command::Tenant(TenantCommand::Enable { team_id }) => show(
+            json,
+            &remote.call(
+                Method::PATCH,
+                &format!("/admin/v1/tenants/{team_id}"),
+                Some(json!({"status": "active"})),
+            )?,
+        ),
+        Command::Tenant(TenantCommand::Delete { team_id, yes }) => {
+            if !yes {
+                return Err(CliError::usage(format!(
+                    "deleting tenant '{team_id}' also deletes its keys; run again with --yes to confirm"
+                )));
+            }
+            remote.call(
+                Method::DELETE,
+                &format!("/admin/v1/tenants/{team_id}"),
+                None,
+            )?;
+            print(&format!(
+                "Deleted tenant {team_id} and its keys; its usage history is kept.\n"
+            ))
+        }
+        Command::Key(KeyCommand::Create {
+            team_id,
+            name,
+            expires_in,
+        }) => {
+            let mut body = json!({ "name": name });
+            if let Some(text) = expires_in {
+                body["expires_in_seconds"] = json!(duration_ms(&text)? / 1000);
+            }
+            let key = remote.call(
+                Method::POST,
+                &format!("/admin/v1/tenants/{team_id}/keys"),
+                Some(body),
+            )?;
+            if json {
+                return print_json(&key);
+            }
+            print(&format!(
+                "Created key {} for tenant {}.\n\nSecret (shown only this once; store it now):\n\n  {}\n\n",
+                key["key_id"].as_str().unwrap_or_default(),
+                key["team_id"].as_str().unwrap_or_default(),
+                key["secret"].as_str().unwrap_or_default()
+            ))
+        }
+        Command::Key(KeyCommand::List { team_id, .. }) => {
+            let team_id = team_id.ok_or_else(|| {
+                CliError::usage("with --server, name the tenant: tollgate key list --team TEAM_ID")
+            })?;
+            let keys = remote.call(
+                Method::GET,
+                &format!("/admin/v1/tenants/{team_id}/keys"),
+                None,
+            )?;
+            if json {
+                return print_json(&keys);
+            }
+            let mut table = Table::new(&["KEY ID", "TEAM ID", "NAME", "PREFIX", "STATUS"]);
+            for key in keys.as_array().map_or(&[][..], Vec::as_slice) {
+                let text = |field: &str| key[field].as_str().unwrap_or_default().to_owned();
+                table.row(vec![
+                    text("key_id"),
+                    text("team_id"),
+                    text("name"),
+                    format!("{}…", text("prefix")),
+                    text("status"),
+                ]);
+            }
+            print(&table.render())
+        }
+        Command::Key(KeyCommand::Rotate { key_id, grace }) => {
+            let body = json!({ "grace_seconds": duration_ms(&grace)? / 1000 });
+            let key = remote.call(
+                Method::POST,
+                &format!("/admin/v1/keys/{key_id}/rotate"),
+                Some(body),
+            )?;
+            if json {
+                return print_json(&key);
+            }
+            print(&format!(
+                "Rotated key {key_id}.\n\nSecret (shown only this once; store it now):\n\n  {}\n\n",
+                key["secret"].as_str().unwrap_or_default()
+            ))
+        }
+        Command::Key(KeyCommand::Revoke { key_id }) => show(
+            json,
+            &remote.call(Method::DELETE, &format!("/admin/v1/keys/{key_id}"), None)?,
+        ),
+        Command::Key(KeyCommand::Disable { key_id }) => show(
+            json,
+            &remote.call(
+                Method::PATCH,
+                &format!("/admin/v1/keys/{key_id}"),
+                Some(json!({"status": "disabled"})),
+            )?,
+        ),
+        Command::Key(KeyCommand::Enable { key_id }) => show(
+            json,
+            &remote.call(
+                Method::PATCH,
+                &format!("/admin/v1/keys/{key_id}"),
+                Some(json!({"status": "active"})),
+            )?,
+        ),
+        Command::Price(PriceCommand::List { .. }) => {
+            show(json, &remote.call(Method::GET, "/admin/v1/prices", None)?)
+        }
+        Command::Report(args) => {
+            let mut query = vec![format!("group_by={}", args.group_by.join(","))];
+            for (name, value) in [
+                ("from", &args.from),
+                ("to", &args.to),
+                ("team_id", &args.team_id),
+                ("model", &args.model),
+            ] {
+                if let Some(value) = value {
+                    query.push(format!("{name}={value}"));
+                }
+            }
+            if let Some(top) = args.top {
+                query.push(format!("top={top}"));
+            }
+            show(
+                json,
+                &remote.call(
+                    Method::GET,
+                    &format!("/admin/v1/usage?{}", query.join("&")),
+                    None,
+                )?,
+            )
+        }
+        _ => Err(CliError::usage(
+            "this command works on the local database only; run it without --server on the gateway's machine",
+        )),
+    }
+}
