@@ -59,6 +59,7 @@ impl Call {
         estimated_tokens: u64,
     ) -> Result<Call, ApiError> {
         let caller = authenticate(gateway, headers)?;
+        gateway.key_used(caller.key.id.as_str(), tollgate_store::now_ms());
         if let Some(team) = team_header
             && team != caller.tenant.team_id.as_str()
         {
@@ -125,6 +126,22 @@ impl Call {
                 error.retry_after = denial.retry_after_secs;
                 error
             })?;
+        if let Some((subject, spent, budget)) = admission.budget_alert.clone() {
+            // Once a month per subject: the soft budget is spent, calls go on.
+            let gateway = gateway.clone();
+            tokio::task::spawn_blocking(move || {
+                let target = match &subject {
+                    Subject::Tenant(team) => format!("tenant {team}"),
+                    Subject::Key(key) => format!("key {key}"),
+                };
+                let detail = format!("{{\"spent\":\"{spent}\",\"budget\":\"{budget}\"}}");
+                if let Err(error) = gateway.with_store(|store| {
+                    store.record_event("budget.soft_exceeded", &target, &detail)
+                }) {
+                    eprintln!("tollgate: could not audit a budget alert: {error}");
+                }
+            });
+        }
         Ok(Call {
             request_id: gateway.next_request_id(),
             started: Instant::now(),

@@ -31,6 +31,8 @@ struct SubjectState {
     month: (i64, i64),
     spent: Nanos,
     loaded: bool,
+    /// The month whose soft budget was already reported.
+    alerted_month: i64,
 }
 
 /// Which limit refused a request.
@@ -77,6 +79,8 @@ pub struct Admission {
     pub rate: Option<RateHeaders>,
     /// A soft budget is spent: the call goes ahead, the response says so.
     pub budget_exceeded_soft: bool,
+    /// The first call over a soft budget this month: (whose, spent, budget), for the audit log.
+    pub budget_alert: Option<(Subject, Nanos, Nanos)>,
 }
 
 /// One subject and its limits, as a request carries them.
@@ -163,6 +167,7 @@ impl Limiter {
                 month: entry.month,
                 spent: entry.spent,
                 loaded: true,
+                alerted_month: entry.alerted_month,
             };
             let deny = |kind: LimitKind, retry_after_secs: Option<u64>, detail: String| Denial {
                 kind,
@@ -245,7 +250,14 @@ impl Limiter {
                             format!("monthly budget of {}", budget.monthly.format_usd()),
                         ));
                     }
-                    Enforcement::Soft => admission.budget_exceeded_soft = true,
+                    Enforcement::Soft => {
+                        admission.budget_exceeded_soft = true;
+                        if next.alerted_month != next.month.0 {
+                            next.alerted_month = next.month.0;
+                            admission.budget_alert =
+                                Some((scope.subject.clone(), next.spent, budget.monthly));
+                        }
+                    }
                 }
             }
             updated.push((scope.subject.clone(), next));

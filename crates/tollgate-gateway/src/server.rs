@@ -18,6 +18,16 @@ pub async fn serve(
     let grace = gateway.config().shutdown_grace();
     let (stopping, mut stopped) = tokio::sync::watch::channel(false);
     let app = router(gateway.clone());
+    // Keys' last-use times reach the store every few seconds, off the request path.
+    let touches = gateway.clone();
+    let toucher = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(5));
+        loop {
+            tick.tick().await;
+            let gateway = touches.clone();
+            let _ = tokio::task::spawn_blocking(move || gateway.flush_key_usage()).await;
+        }
+    });
     // Without TCP_NODELAY each streamed token waits out Nagle's algorithm and a delayed ACK (~40 ms).
     let listener = listener.tap_io(|stream| {
         let _ = stream.set_nodelay(true);
@@ -35,7 +45,9 @@ pub async fn serve(
             eprintln!("tollgate: requests still running after {grace:?}; stopping anyway");
         }
     }
-    // Streams finishing in the background meter after their responses end; give them the bound too.
+    toucher.abort();
+    let touch_gateway = gateway.clone();
+    let _ = tokio::task::spawn_blocking(move || touch_gateway.flush_key_usage()).await;
     let ledger_gateway = gateway.clone();
     tokio::task::spawn_blocking(move || ledger_gateway.shutdown_ledger())
         .await

@@ -66,6 +66,8 @@ pub(crate) struct Inner {
     pub admin_token: Option<String>,
     pub clock: Instant,
     pub book_version: AtomicU64,
+    /// Key id -> last use (ms), written to the store every few seconds rather than per request.
+    pub key_last_used: Mutex<HashMap<String, i64>>,
     pub request_counter: AtomicU64,
     pub request_prefix: String,
 }
@@ -162,6 +164,7 @@ impl Gateway {
                 config,
                 clock: Instant::now(),
                 book_version: AtomicU64::new(0),
+                key_last_used: Mutex::new(HashMap::new()),
                 request_counter: AtomicU64::new(0),
                 request_prefix: format!("{:08x}", u32::from_be_bytes(prefix_bytes)),
             }),
@@ -316,6 +319,40 @@ impl Gateway {
                     .map_or(0, |period| totals_in(period).invocations),
                 spent_this_month: totals_in(tollgate_core::Period::Month).total_cost(),
             }
+        })
+    }
+
+    /// Notes that a key was just used.
+    pub(crate) fn key_used(&self, key_id: &str, at_ms: i64) {
+        let mut used = self
+            .inner
+            .key_last_used
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match used.get_mut(key_id) {
+            Some(last) => *last = (*last).max(at_ms),
+            None => {
+                used.insert(key_id.to_owned(), at_ms);
+            }
+        }
+    }
+
+    /// Writes the keys' last-use times noted since the previous call to the store.
+    pub fn flush_key_usage(&self) -> Result<(), StoreError> {
+        let used = std::mem::take(
+            &mut *self
+                .inner
+                .key_last_used
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
+        self.with_store(|store| {
+            for (key_id, at_ms) in used {
+                if let Ok(id) = tollgate_core::KeyId::new(&key_id) {
+                    store.touch_key(&id, at_ms)?;
+                }
+            }
+            Ok(())
         })
     }
 

@@ -23,6 +23,23 @@ async fn keys_in_x_api_key_or_bearer() {
         .body(text_body())
         .unwrap();
     assert_eq!(test.send(bearer).await.status, StatusCode::OK);
+    // Last use reaches the store when noted uses are flushed (every few seconds when serving).
+    let key = KeyId::new(&test.key_id).unwrap();
+    assert_eq!(
+        test.gateway
+            .with_store(|store| store.key(&key))
+            .unwrap()
+            .last_used_at_ms,
+        None
+    );
+    test.gateway.flush_key_usage().unwrap();
+    let last_used = test
+        .gateway
+        .with_store(|store| store.key(&key))
+        .unwrap()
+        .last_used_at_ms
+        .unwrap();
+    assert!((tollgate_store::now_ms() - last_used).abs() < 60_000);
 }
 
 #[tokio::test]

@@ -152,6 +152,26 @@ async fn hard_budget_blocks_and_soft_budget_warns() {
     let warned = soft.invoke_text("chat-model", "hi").await;
     assert_eq!(warned.status, StatusCode::OK);
     assert_eq!(warned.headers["x-tollgate-budget"], "exceeded");
+    assert_eq!(
+        soft.invoke_text("chat-model", "hi").await.status,
+        StatusCode::OK
+    );
+    // One audit event a month, not one per call.
+    let mut alerts = 0;
+    for _ in 0..50 {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        alerts = soft
+            .gateway
+            .with_store(|store| store.audit_log(100))
+            .unwrap()
+            .iter()
+            .filter(|entry| entry.action == "budget.soft_exceeded")
+            .count();
+        if alerts > 0 {
+            break;
+        }
+    }
+    assert_eq!(alerts, 1);
 }
 
 #[tokio::test]

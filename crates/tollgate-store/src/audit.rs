@@ -34,6 +34,11 @@ impl Store {
         Ok(())
     }
 
+    /// Records an event that is not an admin change (a budget alert, say) in the audit log.
+    pub fn record_event(&self, action: &str, target: &str, detail: &str) -> Result<()> {
+        self.audit(action, target, None, Some(detail))
+    }
+
     /// Most recent audit lines first.
     pub fn audit_log(&self, limit: usize) -> Result<Vec<AuditEntry>> {
         let mut statement = self.connection.prepare(
