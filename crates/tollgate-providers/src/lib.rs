@@ -82,7 +82,8 @@ pub struct EmbeddingRequest {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct EmbeddingResponse {
-    pub embeddings: Vec<Vec<f32>>,
+    /// As the upstream wrote them: f64 keeps their decimal text exact through the gateway.
+    pub embeddings: Vec<Vec<f64>>,
     pub usage: Usage,
 }
 

@@ -395,14 +395,14 @@ impl Provider for OpenAiCompatible {
                         .map(|numbers| {
                             numbers
                                 .iter()
-                                .map(|number| number.as_f64().unwrap_or(0.0) as f32)
+                                .map(|number| number.as_f64().unwrap_or(0.0))
                                 .collect()
                         })
                         .ok_or_else(|| {
                             ProviderError::Protocol("an embedding is missing".to_owned())
                         })
                 })
-                .collect::<Result<Vec<Vec<f32>>, _>>()?;
+                .collect::<Result<Vec<Vec<f64>>, _>>()?;
             Ok(EmbeddingResponse {
                 embeddings,
                 usage: value.get("usage").map(usage_from).unwrap_or_default(),

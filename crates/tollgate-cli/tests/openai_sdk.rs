@@ -1,0 +1,110 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+//! The official OpenAI Python SDK against `tollgate serve`, unchanged. Needs `python3` with the
+//! `openai` package (scripts/ensure-toolchain.sh installs it); fails, never skips, without it.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use common::Cli;
+
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn the_openai_python_sdk_works_unchanged() {
+    let sdk_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sdk");
+    let probe = Command::new("python3")
+        .args(["-c", "import openai"])
+        .output()
+        .expect("python3 is installed");
+    assert!(
+        probe.status.success(),
+        "the openai Python package is missing: run scripts/ensure-toolchain.sh (pip install openai)"
+    );
+
+    let mut mock = Killed(
+        Command::new("python3")
+            .arg(sdk_dir.join("mock_upstream.py"))
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut port_line = String::new();
+    BufReader::new(mock.0.stdout.take().unwrap())
+        .read_line(&mut port_line)
+        .unwrap();
+    let upstream_port: u16 = port_line.trim().parse().unwrap();
+
+    let cli = Cli::new();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    std::fs::write(
+        cli.path("tollgate.toml"),
+        format!(
+            "[server]\nlisten = \"127.0.0.1:{port}\"\n\n[[models]]\nid = \"sdk-chat\"\nbase_url = \"http://127.0.0.1:{upstream_port}/v1\"\nprice_as = \"anthropic.claude-v2\"\n\n[[models]]\nid = \"sdk-embed\"\nkind = \"embedding\"\nbase_url = \"http://127.0.0.1:{upstream_port}/v1\"\n"
+        ),
+    )
+    .unwrap();
+    cli.run(&["tenant", "create", "sdk"]).ok();
+    cli.run(&[
+        "tenant", "create", "limited", "--rate", "1/min", "--burst", "1",
+    ])
+    .ok();
+    let key = cli.run(&["--json", "key", "create", "sdk"]).ok().json()["secret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let limited_key = cli.run(&["--json", "key", "create", "limited"]).ok().json()["secret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let _server = Killed(
+        Command::new(env!("CARGO_BIN_EXE_tollgate"))
+            .arg("serve")
+            .env("TOLLGATE_DATA_DIR", cli.data_dir())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let output = Command::new("python3")
+        .arg(sdk_dir.join("openai_sdk_check.py"))
+        .args([&format!("http://127.0.0.1:{port}/v1"), &key, &limited_key])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "SDK check failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    for check in [
+        "models.list ok",
+        "chat.completions.create ok",
+        "stream=True) ok",
+        "embeddings.create ok",
+        "AuthenticationError ok",
+        "NotFoundError ok",
+        "RateLimitError ok",
+    ] {
+        assert!(stdout.contains(check), "{check} missing:\n{stdout}");
+    }
+}
