@@ -251,7 +251,41 @@ pub struct ApiKey {
     pub limits: Limits,
 }
 
+/// What a key looks like to people and scripts: everything but its hash; the secret only when it
+/// was just made.
+#[derive(Debug, Serialize)]
+pub struct KeyView<'a> {
+    pub key_id: &'a str,
+    pub team_id: &'a str,
+    pub name: &'a str,
+    pub prefix: &'a str,
+    pub status: &'static str,
+    pub created_at_ms: i64,
+    pub expires_at_ms: Option<i64>,
+    pub previous_secret_valid_until_ms: Option<i64>,
+    pub last_used_at_ms: Option<i64>,
+    pub limits: &'a Limits,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret: Option<&'a str>,
+}
+
 impl ApiKey {
+    pub fn view<'a>(&'a self, secret: Option<&'a KeySecret>) -> KeyView<'a> {
+        KeyView {
+            key_id: self.id.as_str(),
+            team_id: self.team_id.as_str(),
+            name: &self.name,
+            prefix: &self.display_prefix,
+            status: self.status.as_str(),
+            created_at_ms: self.created_at_ms,
+            expires_at_ms: self.expires_at_ms,
+            previous_secret_valid_until_ms: self.previous.map(|previous| previous.valid_until_ms),
+            last_used_at_ms: self.last_used_at_ms,
+            limits: &self.limits,
+            secret: secret.map(KeySecret::expose),
+        }
+    }
+
     /// A new active key for `team_id`, with its secret to show once.
     pub fn create(
         team_id: TeamId,

@@ -153,6 +153,37 @@ impl Call {
         })
     }
 
+    /// Meters a finished non-streamed call whichever way it ended; returns the answer and its cost.
+    pub fn settle<T>(
+        &self,
+        gateway: &Gateway,
+        result: Result<T, tollgate_providers::ProviderError>,
+        usage: impl Fn(&T) -> Usage,
+    ) -> Result<(T, Nanos), ApiError> {
+        match result {
+            Ok(answer) => {
+                let outcome = Outcome {
+                    status: 200,
+                    usage: usage(&answer),
+                    time_to_first_token: None,
+                };
+                let cost = self.meter(gateway, outcome, Quantities::default());
+                Ok((answer, cost))
+            }
+            Err(error) => {
+                self.meter(
+                    gateway,
+                    Outcome {
+                        status: error.http_status(),
+                        ..Outcome::default()
+                    },
+                    Quantities::default(),
+                );
+                Err(error.into())
+            }
+        }
+    }
+
     /// Writes the call to the ledger with its true usage, settles the limits, and returns its cost.
     pub fn meter(&self, gateway: &Gateway, outcome: Outcome, extra: Quantities) -> Nanos {
         let config = &self.model.config;

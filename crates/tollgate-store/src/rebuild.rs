@@ -159,14 +159,7 @@ impl Store {
                 let was_priced: bool = row.get(20)?;
                 let priced = book.price(&model, &region, day, &used);
                 let cost = priced.cost;
-                let after = [
-                    cost.input.0,
-                    cost.output.0,
-                    cost.cache_read.0,
-                    cost.cache_write.0,
-                    cost.image.0,
-                    cost.endpoint.0,
-                ];
+                let after = cost.components().map(|component| component.0);
                 summary.rows += 1;
                 summary.cost_before += Nanos(before.iter().sum());
                 summary.cost_after += cost.total();

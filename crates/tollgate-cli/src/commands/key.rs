@@ -1,4 +1,3 @@
-use serde_json::json;
 use tollgate_core::{ApiKey, KeyId, KeySecret, KeyStatus, TeamId};
 use tollgate_store::KeyFilter;
 
@@ -14,27 +13,12 @@ fn key_id(id: &str) -> Result<KeyId> {
 }
 
 fn key_json(key: &ApiKey) -> serde_json::Value {
-    json!({
-        "key_id": key.id.as_str(),
-        "team_id": key.team_id.as_str(),
-        "name": key.name,
-        "prefix": key.display_prefix,
-        "status": key.status.as_str(),
-        "created_at_ms": key.created_at_ms,
-        "expires_at_ms": key.expires_at_ms,
-        "previous_secret_valid_until_ms": key.previous.map(|previous| previous.valid_until_ms),
-        "last_used_at_ms": key.last_used_at_ms,
-        "limits": key.limits,
-    })
+    serde_json::to_value(key.view(None)).unwrap_or_default()
 }
 
 fn show_secret(context: &Context, key: &ApiKey, secret: &KeySecret, verb: &str) -> Result<()> {
     if context.json {
-        let mut value = key_json(key);
-        if let Some(object) = value.as_object_mut() {
-            object.insert("secret".to_owned(), json!(secret.expose()));
-        }
-        return print_json(&value);
+        return print_json(&key.view(Some(secret)));
     }
     let grace = key
         .previous

@@ -256,6 +256,18 @@ pub struct Cost {
 }
 
 impl Cost {
+    /// Input, output, cache read, cache write, image, endpoint: the ledger's column order.
+    pub fn components(&self) -> [Nanos; 6] {
+        [
+            self.input,
+            self.output,
+            self.cache_read,
+            self.cache_write,
+            self.image,
+            self.endpoint,
+        ]
+    }
+
     pub fn total(&self) -> Nanos {
         self.input + self.output + self.cache_read + self.cache_write + self.image + self.endpoint
     }

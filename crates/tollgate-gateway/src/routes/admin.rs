@@ -37,6 +37,14 @@ fn store_error(error: StoreError) -> ApiError {
     ApiError::new(status, error.code(), error.to_string())
 }
 
+/// Runs `work` on the store, turning its errors into answers.
+fn stored<T>(
+    gateway: &Gateway,
+    work: impl FnOnce(&tollgate_store::Store) -> Result<T, StoreError>,
+) -> Result<T, ApiError> {
+    gateway.with_store(work).map_err(store_error)
+}
+
 /// Compares without an early exit, so timing says nothing about the token.
 fn same(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |diff, (x, y)| diff | (x ^ y)) == 0
@@ -67,22 +75,7 @@ fn team(id: &str) -> Result<TeamId, ApiError> {
 }
 
 fn key_json(key: &ApiKey, secret: Option<&KeySecret>) -> Value {
-    let mut value = json!({
-        "key_id": key.id.as_str(),
-        "team_id": key.team_id.as_str(),
-        "name": key.name,
-        "prefix": key.display_prefix,
-        "status": key.status.as_str(),
-        "created_at_ms": key.created_at_ms,
-        "expires_at_ms": key.expires_at_ms,
-        "previous_secret_valid_until_ms": key.previous.map(|previous| previous.valid_until_ms),
-        "last_used_at_ms": key.last_used_at_ms,
-        "limits": key.limits,
-    });
-    if let (Some(secret), Some(object)) = (secret, value.as_object_mut()) {
-        object.insert("secret".to_owned(), json!(secret.expose()));
-    }
-    value
+    serde_json::to_value(key.view(secret)).unwrap_or_default()
 }
 
 /// Applies a `limits` object: each field set, changed, or removed with null.
@@ -209,9 +202,7 @@ fn refreshed(gateway: &Gateway, subjects: &[Subject]) -> Result<(), ApiError> {
 
 pub async fn list_tenants(State(gateway): State<Gateway>, headers: HeaderMap) -> AdminResult {
     guard(&gateway, &headers)?;
-    let tenants = gateway
-        .with_store(tollgate_store::Store::list_tenants)
-        .map_err(store_error)?;
+    let tenants = stored(&gateway, tollgate_store::Store::list_tenants)?;
     Ok(Json(tenants).into_response())
 }
 
@@ -222,12 +213,10 @@ pub async fn get_tenant(
 ) -> AdminResult {
     guard(&gateway, &headers)?;
     let team_id = team(&team_id)?;
-    let tenant = gateway
-        .with_store(|store| store.tenant(&team_id))
-        .map_err(store_error)?;
-    let burn = gateway
-        .with_store(|store| store.budget_burn(&team_id, tollgate_store::now_ms()))
-        .map_err(store_error)?;
+    let tenant = stored(&gateway, |store| store.tenant(&team_id))?;
+    let burn = stored(&gateway, |store| {
+        store.budget_burn(&team_id, tollgate_store::now_ms())
+    })?;
     let mut value = serde_json::to_value(&tenant).unwrap_or_default();
     if let (Some(object), Some(burn)) = (value.as_object_mut(), burn) {
         object.insert("budget_burn".to_owned(), json!({ "spent": burn.spent, "budget": burn.budget, "basis_points": burn.basis_points() }));
@@ -257,9 +246,7 @@ pub async fn create_tenant(
         limits,
         team_id,
     };
-    let tenant = gateway
-        .with_store(|store| store.create_tenant(&new))
-        .map_err(store_error)?;
+    let tenant = stored(&gateway, |store| store.create_tenant(&new))?;
     refreshed(&gateway, &[])?;
     Ok((StatusCode::CREATED, Json(tenant)).into_response())
 }
@@ -273,9 +260,7 @@ pub async fn update_tenant(
     guard(&gateway, &headers)?;
     let team_id = team(&team_id)?;
     let body = json_object(body)?;
-    let current = gateway
-        .with_store(|store| store.tenant(&team_id))
-        .map_err(store_error)?;
+    let current = stored(&gateway, |store| store.tenant(&team_id))?;
     let update = TenantUpdate {
         name: text_field(&body, "name")?,
         cost_center: text_field(&body, "cost_center")?,
@@ -291,9 +276,7 @@ pub async fn update_tenant(
             })
             .transpose()?,
     };
-    let tenant = gateway
-        .with_store(|store| store.update_tenant(&team_id, &update))
-        .map_err(store_error)?;
+    let tenant = stored(&gateway, |store| store.update_tenant(&team_id, &update))?;
     refreshed(&gateway, &[Subject::Tenant(team_id.to_string())])?;
     Ok(Json(tenant).into_response())
 }
@@ -305,9 +288,7 @@ pub async fn delete_tenant(
 ) -> AdminResult {
     guard(&gateway, &headers)?;
     let team_id = team(&team_id)?;
-    gateway
-        .with_store(|store| store.delete_tenant(&team_id))
-        .map_err(store_error)?;
+    stored(&gateway, |store| store.delete_tenant(&team_id))?;
     refreshed(&gateway, &[Subject::Tenant(team_id.to_string())])?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
@@ -319,15 +300,13 @@ pub async fn list_keys(
 ) -> AdminResult {
     guard(&gateway, &headers)?;
     let team_id = team(&team_id)?;
-    let keys = gateway
-        .with_store(|store| {
-            store.tenant(&team_id)?;
-            store.list_keys(&KeyFilter {
-                team_id: Some(team_id.clone()),
-                include_revoked: true,
-            })
+    let keys = stored(&gateway, |store| {
+        store.tenant(&team_id)?;
+        store.list_keys(&KeyFilter {
+            team_id: Some(team_id.clone()),
+            include_revoked: true,
         })
-        .map_err(store_error)?;
+    })?;
     Ok(Json(
         keys.iter()
             .map(|key| key_json(key, None))
@@ -359,9 +338,9 @@ pub async fn create_key(
                     * 1000,
         ),
     };
-    let (key, secret) = gateway
-        .with_store(|store| store.create_key(&team_id, &name, expires_at))
-        .map_err(store_error)?;
+    let (key, secret) = stored(&gateway, |store| {
+        store.create_key(&team_id, &name, expires_at)
+    })?;
     refreshed(&gateway, &[])?;
     Ok((StatusCode::CREATED, Json(key_json(&key, Some(&secret)))).into_response())
 }
@@ -395,9 +374,7 @@ pub async fn rotate_key(
             }
         },
     };
-    let (key, secret) = gateway
-        .with_store(|store| store.rotate_key(&id, grace_ms))
-        .map_err(store_error)?;
+    let (key, secret) = stored(&gateway, |store| store.rotate_key(&id, grace_ms))?;
     refreshed(&gateway, &[])?;
     Ok(Json(key_json(&key, Some(&secret))).into_response())
 }
@@ -409,9 +386,9 @@ pub async fn revoke_key(
 ) -> AdminResult {
     guard(&gateway, &headers)?;
     let id = key_id(&id)?;
-    let key = gateway
-        .with_store(|store| store.set_key_status(&id, KeyStatus::Revoked))
-        .map_err(store_error)?;
+    let key = stored(&gateway, |store| {
+        store.set_key_status(&id, KeyStatus::Revoked)
+    })?;
     refreshed(&gateway, &[Subject::Key(id.to_string())])?;
     Ok(Json(key_json(&key, None)).into_response())
 }
@@ -430,22 +407,14 @@ pub async fn update_key(
         let status = status
             .parse::<KeyStatus>()
             .map_err(|error| ApiError::bad_request(error.to_string()))?;
-        key = Some(
-            gateway
-                .with_store(|store| store.set_key_status(&id, status))
-                .map_err(store_error)?,
-        );
+        key = Some(stored(&gateway, |store| store.set_key_status(&id, status))?);
     }
     if let Some(patch) = limits_patch(&body)? {
-        let current = gateway
-            .with_store(|store| store.key(&id))
-            .map_err(store_error)?;
+        let current = stored(&gateway, |store| store.key(&id))?;
         let limits = apply_limits(current.limits, patch)?;
-        key = Some(
-            gateway
-                .with_store(|store| store.set_key_limits(&id, &limits))
-                .map_err(store_error)?,
-        );
+        key = Some(stored(&gateway, |store| {
+            store.set_key_limits(&id, &limits)
+        })?);
     }
     let Some(key) = key else {
         return Err(ApiError::bad_request("send 'status' and/or 'limits' to change").into());
@@ -504,9 +473,7 @@ pub async fn usage(
     query.team_id = params.team_id;
     query.model_id = params.model;
     query.top = params.top;
-    let rows = gateway
-        .with_store(|store| store.usage(&query))
-        .map_err(store_error)?;
+    let rows = stored(&gateway, |store| store.usage(&query))?;
     Ok(
         Json(json!({ "from": from.to_string(), "to": to.to_string(), "rows": rows }))
             .into_response(),

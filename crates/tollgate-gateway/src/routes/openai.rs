@@ -13,11 +13,10 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use futures_util::StreamExt;
 use serde_json::{Map, Value, json};
-use tollgate_core::price_book::Quantities;
 use tollgate_providers::{ChatRequest, EmbeddingRequest};
 
 use super::body::{json_object, messages, number, stops, whole};
-use crate::call::{Call, Outcome, authenticate, estimate_tokens};
+use crate::call::{Call, authenticate, estimate_tokens};
 use crate::config::ModelKind;
 use crate::error::{ApiError, OaiError};
 use crate::state::Gateway;
@@ -185,45 +184,26 @@ pub async fn chat_completions(
         response.headers_mut().extend(decorated.headers().clone());
         return Ok(response);
     }
-    match call.model.provider.chat(request).await {
-        Ok(answer) => {
-            let cost = call.meter(
-                &gateway,
-                Outcome {
-                    status: 200,
-                    usage: answer.usage,
-                    time_to_first_token: None,
-                },
-                Quantities::default(),
-            );
-            let mut response = Json(json!({
-                "id": id,
-                "object": "chat.completion",
-                "created": created,
-                "model": model_id,
-                "choices": [{
-                    "index": 0,
-                    "message": { "role": "assistant", "content": answer.text },
-                    "finish_reason": answer.finish_reason.unwrap_or_else(|| "stop".to_owned()),
-                }],
-                "usage": usage_json(answer.usage, Some(cost)),
-            }))
-            .into_response();
-            call.decorate(&mut response);
-            Ok(response)
-        }
-        Err(error) => {
-            call.meter(
-                &gateway,
-                Outcome {
-                    status: error.http_status(),
-                    ..Outcome::default()
-                },
-                Quantities::default(),
-            );
-            Err(ApiError::from(error).into())
-        }
-    }
+    let (answer, cost) = call.settle(
+        &gateway,
+        call.model.provider.chat(request).await,
+        |answer| answer.usage,
+    )?;
+    let mut response = Json(json!({
+        "id": id,
+        "object": "chat.completion",
+        "created": created,
+        "model": model_id,
+        "choices": [{
+            "index": 0,
+            "message": { "role": "assistant", "content": answer.text },
+            "finish_reason": answer.finish_reason.unwrap_or_else(|| "stop".to_owned()),
+        }],
+        "usage": usage_json(answer.usage, Some(cost)),
+    }))
+    .into_response();
+    call.decorate(&mut response);
+    Ok(response)
 }
 
 fn usage_json(usage: tollgate_providers::Usage, cost: Option<tollgate_core::Nanos>) -> Value {
@@ -289,43 +269,24 @@ pub async fn embeddings(
         model: model.config.upstream_model().to_owned(),
         inputs,
     };
-    match call.model.provider.embeddings(request).await {
-        Ok(answer) => {
-            let cost = call.meter(
-                &gateway,
-                Outcome {
-                    status: 200,
-                    usage: answer.usage,
-                    time_to_first_token: None,
-                },
-                Quantities::default(),
-            );
-            let data: Vec<Value> = answer
+    let (answer, cost) = call.settle(
+        &gateway,
+        call.model.provider.embeddings(request).await,
+        |answer| answer.usage,
+    )?;
+    let data: Vec<Value> = answer
                 .embeddings
                 .into_iter()
                 .enumerate()
                 .map(|(index, embedding)| json!({ "object": "embedding", "index": index, "embedding": embedding }))
                 .collect();
-            let mut response = Json(json!({
+    let mut response = Json(json!({
                 "object": "list",
                 "data": data,
                 "model": model_id,
                 "usage": { "prompt_tokens": answer.usage.input_tokens, "total_tokens": answer.usage.input_tokens, "cost_usd": cost.to_decimal_string() },
             }))
             .into_response();
-            call.decorate(&mut response);
-            Ok(response)
-        }
-        Err(error) => {
-            call.meter(
-                &gateway,
-                Outcome {
-                    status: error.http_status(),
-                    ..Outcome::default()
-                },
-                Quantities::default(),
-            );
-            Err(ApiError::from(error).into())
-        }
-    }
+    call.decorate(&mut response);
+    Ok(response)
 }

@@ -13,12 +13,11 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
-use tollgate_core::price_book::Quantities;
 use tollgate_providers::{ChatRequest, EmbeddingRequest, Message, Role};
 
 use super::body::{json_object, messages, number, stops, whole};
 use crate::auth::single_header;
-use crate::call::{Call, Outcome, authenticate, estimate_tokens};
+use crate::call::{Call, authenticate, estimate_tokens};
 use crate::config::ModelKind;
 use crate::error::{ApiError, RefError};
 use crate::polls::Poll;
@@ -279,34 +278,14 @@ pub async fn invoke_model(
         return Ok(response);
     }
 
-    let answer = call.model.provider.chat(request).await;
-    match answer {
-        Ok(answer) => {
-            call.meter(
-                &gateway,
-                Outcome {
-                    status: 200,
-                    usage: answer.usage,
-                    time_to_first_token: None,
-                },
-                Quantities::default(),
-            );
-            let mut response = Json(json!([{ "generated_text": answer.text }])).into_response();
-            call.decorate(&mut response);
-            Ok(response)
-        }
-        Err(error) => {
-            call.meter(
-                &gateway,
-                Outcome {
-                    status: error.http_status(),
-                    ..Outcome::default()
-                },
-                Quantities::default(),
-            );
-            Err(ApiError::from(error).into())
-        }
-    }
+    let (answer, _) = call.settle(
+        &gateway,
+        call.model.provider.chat(request).await,
+        |answer| answer.usage,
+    )?;
+    let mut response = Json(json!([{ "generated_text": answer.text }])).into_response();
+    call.decorate(&mut response);
+    Ok(response)
 }
 
 /// Tokens as SSE: `data: {"generated_text": "..."}` per piece, then an `event: usage` with the
@@ -393,36 +372,17 @@ async fn embeddings(
         model: model.config.upstream_model().to_owned(),
         inputs,
     };
-    match call.model.provider.embeddings(request).await {
-        Ok(answer) => {
-            call.meter(
-                gateway,
-                Outcome {
-                    status: 200,
-                    usage: answer.usage,
-                    time_to_first_token: None,
-                },
-                Quantities::default(),
-            );
-            let items: Vec<Value> = answer
-                .embeddings
-                .into_iter()
-                .map(|embedding| json!({ "embedding": embedding }))
-                .collect();
-            let mut response = Json(Value::Array(items)).into_response();
-            call.decorate(&mut response);
-            Ok(response)
-        }
-        Err(error) => {
-            call.meter(
-                gateway,
-                Outcome {
-                    status: error.http_status(),
-                    ..Outcome::default()
-                },
-                Quantities::default(),
-            );
-            Err(ApiError::from(error).into())
-        }
-    }
+    let (answer, _) = call.settle(
+        gateway,
+        call.model.provider.embeddings(request).await,
+        |answer| answer.usage,
+    )?;
+    let items: Vec<Value> = answer
+        .embeddings
+        .into_iter()
+        .map(|embedding| json!({ "embedding": embedding }))
+        .collect();
+    let mut response = Json(Value::Array(items)).into_response();
+    call.decorate(&mut response);
+    Ok(response)
 }
