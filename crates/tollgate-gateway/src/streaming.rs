@@ -60,6 +60,23 @@ async fn run(gateway: Gateway, call: Call, request: ChatRequest, sender: mpsc::S
         }
     };
     let mut first_token: Option<Duration> = None;
+    // Without the model's own count, output is estimated from the text seen (four characters a token).
+    let meter_estimate = |status: u16, chars: usize, first_token: Option<Duration>| {
+        let usage = Usage {
+            output_tokens: (chars as u64).div_ceil(4),
+            ..Usage::default()
+        };
+        let cost = call.meter(
+            &gateway,
+            Outcome {
+                status,
+                usage,
+                time_to_first_token: first_token,
+            },
+            Quantities::default(),
+        );
+        (usage, cost)
+    };
     let mut client_left: Option<Instant> = None;
     let mut generated_chars = 0usize;
     loop {
@@ -71,19 +88,7 @@ async fn run(gateway: Gateway, call: Call, request: ChatRequest, sender: mpsc::S
                     next
                 } else {
                     // Gave up waiting for the model's own count: meter an estimate, marked 499.
-                    let usage = Usage {
-                        output_tokens: (generated_chars as u64).div_ceil(4),
-                        ..Usage::default()
-                    };
-                    call.meter(
-                        &gateway,
-                        Outcome {
-                            status: 499,
-                            usage,
-                            time_to_first_token: first_token,
-                        },
-                        Quantities::default(),
-                    );
+                    meter_estimate(499, generated_chars, first_token);
                     return;
                 }
             }
@@ -119,37 +124,13 @@ async fn run(gateway: Gateway, call: Call, request: ChatRequest, sender: mpsc::S
                 return;
             }
             Some(Err(error)) => {
-                let usage = Usage {
-                    output_tokens: (generated_chars as u64).div_ceil(4),
-                    ..Usage::default()
-                };
-                call.meter(
-                    &gateway,
-                    Outcome {
-                        status: error.http_status(),
-                        usage,
-                        time_to_first_token: first_token,
-                    },
-                    Quantities::default(),
-                );
+                meter_estimate(error.http_status(), generated_chars, first_token);
                 let _ = sender.send(StreamItem::Failed(error.into())).await;
                 return;
             }
             None => {
                 // Providers always end with Done; an empty end is metered as what was seen.
-                let usage = Usage {
-                    output_tokens: (generated_chars as u64).div_ceil(4),
-                    ..Usage::default()
-                };
-                let cost = call.meter(
-                    &gateway,
-                    Outcome {
-                        status: 200,
-                        usage,
-                        time_to_first_token: first_token,
-                    },
-                    Quantities::default(),
-                );
+                let (usage, cost) = meter_estimate(200, generated_chars, first_token);
                 let _ = sender
                     .send(StreamItem::Done {
                         finish_reason: None,
