@@ -5,7 +5,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
-use axum::response::Response;
 use tollgate_core::price_book::Quantities;
 use tollgate_core::{Nanos, UsageRecord};
 use tollgate_providers::Usage;
@@ -258,8 +257,7 @@ impl Call {
     }
 
     /// Adds `X-RateLimit-*`, the request id, and the soft-budget warning to a response.
-    pub fn decorate(&self, response: &mut Response) {
-        let headers = response.headers_mut();
+    pub fn decorate(&self, headers: &mut HeaderMap) {
         let mut put = |name: &'static str, value: String| {
             if let Ok(value) = HeaderValue::from_str(&value) {
                 headers.insert(name, value);

@@ -39,7 +39,7 @@ pub async fn serve(
     let mut server = std::pin::pin!(server.into_future());
     tokio::select! {
         result = &mut server => {
-            result.map_err(|error| StartError::Listen { address: "listener".to_owned(), reason: error.to_string() })?;
+            result.map_err(|error| StartError::Shutdown(format!("the server failed: {error}")))?;
         }
         () = async { let _ = stopped.wait_for(|stop| *stop).await; tokio::time::sleep(grace).await; } => {
             eprintln!("tollgate: requests still running after {grace:?}; stopping anyway");
@@ -51,9 +51,8 @@ pub async fn serve(
     let ledger_gateway = gateway.clone();
     tokio::task::spawn_blocking(move || ledger_gateway.shutdown_ledger())
         .await
-        .map_err(|error| StartError::Listen {
-            address: "ledger".to_owned(),
-            reason: error.to_string(),
+        .map_err(|error| {
+            StartError::Shutdown(format!("the ledger writer could not be stopped: {error}"))
         })?
         .map_err(StartError::Store)
 }

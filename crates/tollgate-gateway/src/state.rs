@@ -25,6 +25,8 @@ pub enum StartError {
     Model { model: String, reason: String },
     #[error("cannot listen on {address}: {reason}")]
     Listen { address: String, reason: String },
+    #[error("while stopping: {0}")]
+    Shutdown(String),
 }
 
 /// A model clients may call, with its backend.

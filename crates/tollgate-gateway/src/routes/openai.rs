@@ -151,8 +151,8 @@ pub async fn chat_completions(
     let id = format!("chatcmpl-{}", call.request_id);
     let created = unix_seconds();
     if stream {
-        let mut decorated = Response::default();
-        call.decorate(&mut decorated);
+        let mut headers = axum::http::HeaderMap::new();
+        call.decorate(&mut headers);
         let receiver = streaming::spawn(gateway, call, request);
         let chunk = move |delta: Value, finish: Option<String>| {
             json!({ "id": id, "object": "chat.completion.chunk", "created": created, "model": model_id,
@@ -181,7 +181,7 @@ pub async fn chat_completions(
             }))
             .flat_map(|items| futures_util::stream::iter(items.into_iter().map(|data| Ok::<Event, Infallible>(Event::default().data(data)))));
         let mut response = Sse::new(events).into_response();
-        response.headers_mut().extend(decorated.headers().clone());
+        response.headers_mut().extend(headers);
         return Ok(response);
     }
     let (answer, cost) = call.settle(
@@ -202,7 +202,7 @@ pub async fn chat_completions(
         "usage": usage_json(answer.usage, Some(cost)),
     }))
     .into_response();
-    call.decorate(&mut response);
+    call.decorate(response.headers_mut());
     Ok(response)
 }
 
@@ -287,6 +287,6 @@ pub async fn embeddings(
                 "usage": { "prompt_tokens": answer.usage.input_tokens, "total_tokens": answer.usage.input_tokens, "cost_usd": cost.to_decimal_string() },
             }))
             .into_response();
-    call.decorate(&mut response);
+    call.decorate(response.headers_mut());
     Ok(response)
 }

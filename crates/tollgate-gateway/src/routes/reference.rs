@@ -257,7 +257,7 @@ pub async fn invoke_model(
             .into());
         }
         let mut response = Json(json!([{ "request_id": request_id }])).into_response();
-        call.decorate(&mut response);
+        call.decorate(response.headers_mut());
         let polls_gateway = gateway.clone();
         let mut receiver = streaming::spawn(gateway, call, request);
         tokio::spawn(async move {
@@ -284,7 +284,7 @@ pub async fn invoke_model(
         |answer| answer.usage,
     )?;
     let mut response = Json(json!([{ "generated_text": answer.text }])).into_response();
-    call.decorate(&mut response);
+    call.decorate(response.headers_mut());
     Ok(response)
 }
 
@@ -292,8 +292,8 @@ pub async fn invoke_model(
 /// call's true usage and cost, or an `event: error`.
 fn sse(gateway: Gateway, call: Call, request: ChatRequest) -> Response {
     let request_id = call.request_id.clone();
-    let mut decorated = Response::default();
-    call.decorate(&mut decorated);
+    let mut headers = axum::http::HeaderMap::new();
+    call.decorate(&mut headers);
     let receiver = streaming::spawn(gateway, call, request);
     let events = streaming::items(receiver).map(move |item| {
         let event = match item {
@@ -323,7 +323,7 @@ fn sse(gateway: Gateway, call: Call, request: ChatRequest) -> Response {
     let mut response = Sse::new(events)
         .keep_alive(KeepAlive::default())
         .into_response();
-    response.headers_mut().extend(decorated.headers().clone());
+    response.headers_mut().extend(headers);
     response
 }
 
@@ -383,6 +383,6 @@ async fn embeddings(
         .map(|embedding| json!({ "embedding": embedding }))
         .collect();
     let mut response = Json(Value::Array(items)).into_response();
-    call.decorate(&mut response);
+    call.decorate(response.headers_mut());
     Ok(response)
 }
