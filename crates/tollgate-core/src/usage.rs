@@ -18,6 +18,8 @@ pub struct UsageRecord {
     pub team_id: String,
     pub key_id: String,
     pub model_id: String,
+    /// The id the call is priced as, when not `model_id` itself (a gateway model's `price_as`).
+    pub price_model_id: String,
     pub provider: String,
     pub region: String,
     pub used: Quantities,
@@ -35,10 +37,19 @@ impl UsageRecord {
         (200..300).contains(&self.status)
     }
 
+    /// The id the call is priced as.
+    pub fn priced_as(&self) -> &str {
+        if self.price_model_id.is_empty() {
+            &self.model_id
+        } else {
+            &self.price_model_id
+        }
+    }
+
     /// Prices the record with `book` on its local date in `zone`.
     pub fn price_with(&mut self, book: &PriceBook, zone: Zone) {
         let priced = book.price(
-            &self.model_id,
+            self.priced_as(),
             &self.region,
             zone.local_date(self.at_ms),
             &self.used,

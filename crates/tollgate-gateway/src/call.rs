@@ -202,6 +202,7 @@ impl Call {
             team_id: self.caller.tenant.team_id.to_string(),
             key_id: self.caller.key.id.to_string(),
             model_id: config.id.clone(),
+            price_model_id: config.price_as().to_owned(),
             provider: "openai-compatible".to_owned(),
             region: config.region().to_owned(),
             used,

@@ -464,9 +464,9 @@ pub(crate) const INSERT_LEDGER_SQL: &str = "INSERT INTO usage_ledger (
     at_ms, day, request_id, team, key, model, provider, region, input_tokens, output_tokens,
     cache_read_tokens, cache_write_tokens, images, image_width, image_height, image_steps, image_quality,
     endpoint_ms, latency_ms, ttft_ms, status, cost_input, cost_output, cost_cache_read, cost_cache_write,
-    cost_image, cost_endpoint, priced)
+    cost_image, cost_endpoint, priced, price_model)
     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20,
-            ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28)";
+            ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29)";
 
 const UPSERT_ROLLUP_SQL: &str = "INSERT INTO daily_rollups (grain, day, team, model, key, origin, totals)
     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
@@ -548,6 +548,7 @@ fn write_batch(
         let team = names.id(transaction, NameKind::Team, &record.team_id)?;
         let key = names.id(transaction, NameKind::Key, &record.key_id)?;
         let model = names.id(transaction, NameKind::Model, &record.model_id)?;
+        let price_model = names.id(transaction, NameKind::Model, record.priced_as())?;
         let provider = names.id(transaction, NameKind::Provider, &record.provider)?;
         let region = names.id(transaction, NameKind::Region, &record.region)?;
         let used = &record.used;
@@ -582,6 +583,7 @@ fn write_batch(
             cost.image.0,
             cost.endpoint.0,
             record.priced,
+            price_model,
         ])?;
         sums.entry((day, team, model, key))
             .or_default()

@@ -118,7 +118,7 @@ impl Store {
                         l.cache_write_tokens, l.images, l.image_width, l.image_height, l.image_steps, l.image_quality,
                         l.endpoint_ms, l.cost_input, l.cost_output, l.cost_cache_read, l.cost_cache_write, l.cost_image,
                         l.cost_endpoint, l.priced
-                 FROM usage_ledger l JOIN names m ON m.id = l.model JOIN names r ON r.id = l.region
+                 FROM usage_ledger l JOIN names m ON m.id = l.price_model JOIN names r ON r.id = l.region
                  WHERE l.day BETWEEN ?1 AND ?2",
             )?;
             let mut update = transaction.prepare(

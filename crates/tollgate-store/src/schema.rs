@@ -101,6 +101,7 @@ CREATE TABLE usage_ledger (
     team                INTEGER NOT NULL REFERENCES names (id),
     key                 INTEGER NOT NULL REFERENCES names (id),
     model               INTEGER NOT NULL REFERENCES names (id),
+    price_model         INTEGER NOT NULL REFERENCES names (id),
     provider            INTEGER NOT NULL REFERENCES names (id),
     region              INTEGER NOT NULL REFERENCES names (id),
     input_tokens        INTEGER NOT NULL,
@@ -147,11 +148,12 @@ CREATE INDEX daily_rollups_team_day ON daily_rollups (grain, team, day);
 -- The same, readable: names and ISO dates instead of numbers.
 CREATE VIEW usage_ledger_named AS
 SELECT l.id, l.at_ms, date(l.day * 86400, 'unixepoch') AS day, l.request_id, t.name AS team_id, k.name AS key_id,
-       m.name AS model_id, p.name AS provider, r.name AS region, l.input_tokens, l.output_tokens,
+       m.name AS model_id, pm.name AS price_model_id, p.name AS provider, r.name AS region, l.input_tokens, l.output_tokens,
        l.cache_read_tokens, l.cache_write_tokens, l.images, l.image_width, l.image_height, l.image_steps,
        l.image_quality, l.endpoint_ms, l.latency_ms, l.ttft_ms, l.status, l.cost_input, l.cost_output,
        l.cost_cache_read, l.cost_cache_write, l.cost_image, l.cost_endpoint, l.priced
 FROM usage_ledger l JOIN names t ON t.id = l.team JOIN names k ON k.id = l.key JOIN names m ON m.id = l.model
+     JOIN names pm ON pm.id = l.price_model
      JOIN names p ON p.id = l.provider JOIN names r ON r.id = l.region;
 
 CREATE TABLE audit_log (

@@ -277,3 +277,35 @@ k2,tenant2,amazon.titan-tg1-large,24-11-2026,35000.0,52500.0,0.0105,0.021,350
     assert_eq!(rows[0].total_cost, Nanos::parse_exact("0.19203").unwrap());
     assert_eq!(rows[1].totals.input_tokens, 35_000);
 }
+
+#[test]
+fn recompute_prices_a_call_as_it_was_priced() {
+    // A gateway model "team-gpt" priced as claude-v2 keeps that price through a recompute.
+    let temp = common::temp_store();
+    let writer = temp.store.ledger_writer(WriterConfig::default()).unwrap();
+    let mut record = common::record(
+        "alpha",
+        "ka",
+        "team-gpt",
+        common::NOON_2026_11_20,
+        1000,
+        1000,
+    );
+    record.price_model_id = "anthropic.claude-v2".into();
+    record.price_with(
+        &tollgate_core::PriceBook::shipped_default().unwrap(),
+        tollgate_core::Zone::default(),
+    );
+    assert!(record.priced);
+    writer.record(record).unwrap();
+    writer.shutdown().unwrap();
+    let summary = temp
+        .store
+        .recompute_costs(date("2026-11-20"), date("2026-11-20"))
+        .unwrap();
+    assert_eq!((summary.rows, summary.changed, summary.unpriced), (1, 0, 0));
+    assert_eq!(summary.cost_after, Nanos::parse_exact("0.032").unwrap());
+    let calls = temp.store.recent_calls(1).unwrap();
+    assert_eq!(calls[0].model_id, "team-gpt");
+    assert!(calls[0].priced);
+}
