@@ -153,3 +153,24 @@ pub fn messages(value: &Value, path: &str) -> Result<Vec<Message>, ApiError> {
         })
         .collect()
 }
+
+/// Texts to embed: a string or a non-empty list of strings.
+pub fn texts(value: Option<&Value>, field: &str) -> Result<Vec<String>, ApiError> {
+    let bad = || {
+        ApiError::bad_request(format!(
+            "'{field}' must be a string or a non-empty list of strings"
+        ))
+    };
+    match value {
+        Some(Value::String(text)) => Ok(vec![text.clone()]),
+        Some(Value::Array(items)) if !items.is_empty() => items
+            .iter()
+            .map(|item| item.as_str().map(str::to_owned))
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(bad),
+        None => Err(ApiError::bad_request(format!(
+            "'{field}' is missing from the body"
+        ))),
+        Some(_) => Err(bad()),
+    }
+}

@@ -15,7 +15,7 @@ use futures_util::StreamExt;
 use serde_json::{Map, Value, json};
 use tollgate_providers::{ChatRequest, EmbeddingRequest};
 
-use super::body::{json_object, messages, number, stops, whole};
+use super::body::{json_object, messages, number, stops, texts, whole};
 use crate::call::{Call, authenticate, estimate_tokens};
 use crate::config::ModelKind;
 use crate::error::{ApiError, OaiError};
@@ -228,22 +228,7 @@ pub async fn embeddings(
 ) -> Result<Response, OaiError> {
     let body = json_object(body)?;
     let model_id = model_field(&body)?;
-    let inputs: Vec<String> = match body.get("input") {
-        Some(Value::String(text)) => vec![text.clone()],
-        Some(Value::Array(items)) if !items.is_empty() => items
-            .iter()
-            .map(|item| item.as_str().map(str::to_owned))
-            .collect::<Option<Vec<_>>>()
-            .ok_or_else(|| {
-                ApiError::bad_request("'input' must be a string or a list of strings")
-            })?,
-        _ => {
-            return Err(ApiError::bad_request(
-                "'input' must be a string or a non-empty list of strings",
-            )
-            .into());
-        }
-    };
+    let inputs = texts(body.get("input"), "input")?;
     let model = gateway.model(&model_id).ok_or_else(|| {
         ApiError::new(
             axum::http::StatusCode::NOT_FOUND,

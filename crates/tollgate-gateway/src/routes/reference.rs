@@ -15,7 +15,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use tollgate_providers::{ChatRequest, EmbeddingRequest, Message, Role};
 
-use super::body::{json_object, messages, number, stops, whole};
+use super::body::{json_object, messages, number, stops, texts, whole};
 use crate::auth::single_header;
 use crate::call::{Call, authenticate, estimate_tokens};
 use crate::config::ModelKind;
@@ -344,22 +344,7 @@ async fn embeddings(
             ApiError::bad_request(format!("model '{model_id}' does not make embeddings")).into(),
         );
     }
-    let inputs: Vec<String> = match body.get("inputs") {
-        Some(Value::String(text)) => vec![text.clone()],
-        Some(Value::Array(items)) if !items.is_empty() => items
-            .iter()
-            .map(|item| item.as_str().map(str::to_owned))
-            .collect::<Option<Vec<_>>>()
-            .ok_or_else(|| {
-                ApiError::bad_request("'inputs' must be a string or a list of strings")
-            })?,
-        Some(_) => {
-            return Err(
-                ApiError::bad_request("'inputs' must be a string or a list of strings").into(),
-            );
-        }
-        None => return Err(ApiError::bad_request("'inputs' is missing from the body").into()),
-    };
+    let inputs = texts(body.get("inputs"), "inputs")?;
     let chars = inputs.iter().map(String::len).sum();
     let call = Call::begin(
         gateway,
