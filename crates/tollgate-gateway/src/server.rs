@@ -18,14 +18,21 @@ pub async fn serve(
     let grace = gateway.config().shutdown_grace();
     let (stopping, mut stopped) = tokio::sync::watch::channel(false);
     let app = router(gateway.clone());
-    // Keys' last-use times reach the store every few seconds, off the request path.
-    let touches = gateway.clone();
+    // Every few seconds, off the request path: keys' last-use times go to the store, and changes
+    // made to the database by others (the CLI, another console) are picked up.
+    let housekeeping = gateway.clone();
     let toucher = tokio::spawn(async move {
-        let mut tick = tokio::time::interval(std::time::Duration::from_secs(5));
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(2));
         loop {
             tick.tick().await;
-            let gateway = touches.clone();
-            let _ = tokio::task::spawn_blocking(move || gateway.flush_key_usage()).await;
+            let gateway = housekeeping.clone();
+            let _ = tokio::task::spawn_blocking(move || {
+                let _ = gateway.flush_key_usage();
+                if let Err(error) = gateway.reload_if_changed() {
+                    eprintln!("tollgate: could not reload tenants, keys or prices: {error}");
+                }
+            })
+            .await;
         }
     });
     // Without TCP_NODELAY each streamed token waits out Nagle's algorithm and a delayed ACK (~40 ms).

@@ -68,6 +68,8 @@ pub(crate) struct Inner {
     pub admin_token: Option<String>,
     pub clock: Instant,
     pub book_version: AtomicU64,
+    /// The newest audit line seen, to notice changes made by others.
+    pub seen_audit: std::sync::atomic::AtomicI64,
     /// Key id -> last use (ms), written to the store every few seconds rather than per request.
     pub key_last_used: Mutex<HashMap<String, i64>>,
     pub request_counter: AtomicU64,
@@ -81,6 +83,11 @@ fn provider_for(model: &ModelConfig) -> Result<Arc<dyn Provider>, StartError> {
     };
     match model.provider {
         ProviderKind::OpenaiCompatible => {
+            if model.base_url.trim().is_empty() {
+                return Err(problem(
+                    "an OpenAI-compatible model needs 'base_url'".to_owned(),
+                ));
+            }
             let mut config = OpenAiConfig::new(&model.base_url);
             if let Some(variable) = &model.api_key_env {
                 let key = std::env::var(variable).map_err(|_| {
@@ -99,6 +106,19 @@ fn provider_for(model: &ModelConfig) -> Result<Arc<dyn Provider>, StartError> {
             let provider =
                 OpenAiCompatible::new(config).map_err(|error| problem(error.to_string()))?;
             Ok(Arc::new(provider))
+        }
+        ProviderKind::Local => {
+            let path = model
+                .path
+                .clone()
+                .ok_or_else(|| problem("a local model needs 'path', the GGUF file".to_owned()))?;
+            let mut config = tollgate_providers::local::LocalConfig::new(&path, &model.id);
+            config.concurrency = model.concurrency.unwrap_or(1).max(1);
+            let loaded = tollgate_providers::local::LocalModel::load(config)
+                .map_err(|error| problem(error.to_string()))?;
+            Ok(Arc::new(tollgate_providers::local::LocalProvider::new(
+                loaded,
+            )))
         }
     }
 }
@@ -166,6 +186,7 @@ impl Gateway {
                 config,
                 clock: Instant::now(),
                 book_version: AtomicU64::new(0),
+                seen_audit: std::sync::atomic::AtomicI64::new(0),
                 key_last_used: Mutex::new(HashMap::new()),
                 request_counter: AtomicU64::new(0),
                 request_prefix: format!("{:08x}", u32::from_be_bytes(prefix_bytes)),
@@ -322,6 +343,20 @@ impl Gateway {
                 spent_this_month: totals_in(tollgate_core::Period::Month).total_cost(),
             }
         })
+    }
+
+    /// Reloads keys, tenants and prices when the audit log shows changes made by anyone else (the
+    /// CLI on the same database, say); every admin change writes an audit line.
+    pub fn reload_if_changed(&self) -> Result<bool, StoreError> {
+        let latest = self.with_store(Store::audit_head)?;
+        let seen = self.inner.seen_audit.swap(latest, Ordering::SeqCst);
+        if seen == latest {
+            return Ok(false);
+        }
+        self.reload_auth()?;
+        self.reload_prices()?;
+        self.inner.limiter.forget_all();
+        Ok(true)
     }
 
     /// Notes that a key was just used.

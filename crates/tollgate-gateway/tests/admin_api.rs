@@ -233,3 +233,41 @@ async fn admin_input_errors_name_the_field() {
         );
     }
 }
+
+#[tokio::test]
+async fn changes_made_to_the_database_by_others_are_picked_up() {
+    let test = common::gateway().await;
+    test.gateway.reload_if_changed().unwrap();
+    assert!(
+        !test.gateway.reload_if_changed().unwrap(),
+        "nothing new since the last look"
+    );
+    // The CLI (another connection) creates a tenant and key while the gateway runs.
+    let store = tollgate_store::Store::open(&test.dir.path().join("tollgate.db")).unwrap();
+    let team = tollgate_core::TeamId::new("cli-made").unwrap();
+    store
+        .create_tenant(&tollgate_store::NewTenant {
+            team_id: team.clone(),
+            name: "From the CLI".into(),
+            cost_center: String::new(),
+            limits: tollgate_core::Limits::default(),
+            allowed_models: tollgate_core::AllowedModels::all(),
+        })
+        .unwrap();
+    let (_, secret) = store.create_key(&team, "k", None).unwrap();
+    let call = || {
+        Request::post("/invoke_model?model_id=chat-model")
+            .header("x-api-key", secret.expose())
+            .header("team_id", "cli-made")
+            .body(Body::from(json!({"inputs": "hi"}).to_string()))
+            .unwrap()
+    };
+    assert_eq!(
+        test.send(call()).await.status,
+        StatusCode::FORBIDDEN,
+        "not seen yet"
+    );
+    assert!(test.gateway.reload_if_changed().unwrap());
+    assert_eq!(test.send(call()).await.status, StatusCode::OK);
+    assert!(!test.gateway.reload_if_changed().unwrap());
+}

@@ -2,6 +2,7 @@
 //! typed so the gateway can answer the right 4xx or 5xx.
 
 mod error;
+pub mod local;
 mod openai;
 mod sse;
 

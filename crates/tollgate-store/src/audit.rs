@@ -39,6 +39,15 @@ impl Store {
         self.audit(action, target, None, Some(detail))
     }
 
+    /// The id of the newest audit line (0 when none): it changes with every admin change.
+    pub fn audit_head(&self) -> Result<i64> {
+        Ok(self
+            .connection
+            .query_row("SELECT coalesce(max(id), 0) FROM audit_log", [], |row| {
+                row.get(0)
+            })?)
+    }
+
     /// Most recent audit lines first.
     pub fn audit_log(&self, limit: usize) -> Result<Vec<AuditEntry>> {
         let mut statement = self.connection.prepare(

@@ -2,6 +2,7 @@
 
 pub mod db;
 pub mod key;
+pub mod model;
 pub mod price;
 pub mod remote;
 pub mod report;

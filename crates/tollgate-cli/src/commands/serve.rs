@@ -13,7 +13,8 @@ pub fn run(paths: &Paths, args: &ServeArgs) -> Result<()> {
     if let Some(listen) = &args.listen {
         server.listen = Some(listen.clone());
     }
-    let models = paths.config.models.clone();
+    let mut models = paths.config.models.clone();
+    models.extend(super::model::default_local_model(paths));
     if models.is_empty() {
         eprintln!(
             "note: no models are configured; add [[models]] to {} (see docs/config.md)",

