@@ -148,10 +148,37 @@ fn tempfile_dir(parent: &Path) -> Result<PathBuf> {
     Ok(dir)
 }
 
+/// Gives the built-in model a $0 price (once), so its calls read as free rather than unpriced.
+fn price_at_zero(paths: &Paths) -> Result<()> {
+    let context = super::Context::open(paths, false)?;
+    let book = context.store.price_book()?;
+    let day = context.today();
+    if book.entry_on(LOCAL_MODEL_ID, "us-east-1", day).is_some() {
+        return Ok(());
+    }
+    let entry = tollgate_core::PriceEntry {
+        model_id: LOCAL_MODEL_ID.to_owned(),
+        region: "us-east-1".to_owned(),
+        effective_from: chrono::NaiveDate::from_ymd_opt(2000, 1, 1).unwrap_or(day),
+        price: tollgate_core::price_book::ModelPrice::text(
+            tollgate_core::Nanos::ZERO,
+            tollgate_core::Nanos::ZERO,
+        ),
+    };
+    context.store.save_prices(
+        [&entry],
+        book.default_region(),
+        "built-in local model",
+        "runs on this machine: no per-token charge",
+    )?;
+    Ok(())
+}
+
 pub fn run(paths: &Paths, command: &ModelCommand, json: bool) -> Result<()> {
     match command {
         ModelCommand::Install { force } => {
             let path = install(paths, *force)?;
+            price_at_zero(paths)?;
             let size = std::fs::metadata(&path).map_or(0, |meta| meta.len());
             if json {
                 return print_json(
