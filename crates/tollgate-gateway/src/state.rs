@@ -114,8 +114,14 @@ fn provider_for(model: &ModelConfig) -> Result<Arc<dyn Provider>, StartError> {
                 .ok_or_else(|| problem("a local model needs 'path', the GGUF file".to_owned()))?;
             let mut config = tollgate_providers::local::LocalConfig::new(&path, &model.id);
             config.concurrency = model.concurrency.unwrap_or(1).max(1);
-            let loaded = tollgate_providers::local::LocalModel::load(config)
-                .map_err(|error| problem(error.to_string()))?;
+            let loaded =
+                tollgate_providers::local::LocalModel::load(config).map_err(
+                    |error| match error {
+                        // Its own words; "the upstream cannot be reached" would mislead for a local file.
+                        tollgate_providers::ProviderError::Unavailable(message) => problem(message),
+                        other => problem(other.to_string()),
+                    },
+                )?;
             Ok(Arc::new(tollgate_providers::local::LocalProvider::new(
                 loaded,
             )))

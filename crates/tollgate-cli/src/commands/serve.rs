@@ -17,7 +17,7 @@ pub fn run(paths: &Paths, args: &ServeArgs) -> Result<()> {
     models.extend(super::model::default_local_model(paths));
     if models.is_empty() {
         eprintln!(
-            "note: no models are configured; add [[models]] to {} (see docs/config.md)",
+            "note: no models: install the built-in one with `tollgate model install`, or add [[models]] to {} (see docs/config.md)",
             paths.data_dir.join("tollgate.toml").display()
         );
     }
