@@ -28,7 +28,8 @@ if ! cargo nextest --version >/dev/null 2>&1; then
 fi
 
 # The OpenAI Python SDK, for the test that drives the gateway with it unchanged.
-if ! command -v python3 >/dev/null 2>&1; then
+if ! command -v python3 >/dev/null 2>&1 || ! python3 -m pip --version >/dev/null 2>&1; then
+    echo "installing python3 and pip (Debian packages)" >&2
     as_root apt-get update -qq && as_root apt-get install -y -qq python3 python3-pip >/dev/null
 fi
 if ! python3 -c 'import openai' >/dev/null 2>&1; then
