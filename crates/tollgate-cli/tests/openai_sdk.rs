@@ -6,19 +6,9 @@ mod common;
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::process::{Command, Stdio};
 
 use common::Cli;
-
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 #[test]
 fn the_openai_python_sdk_works_unchanged() {
@@ -32,7 +22,7 @@ fn the_openai_python_sdk_works_unchanged() {
         "the openai Python package is missing: run scripts/ensure-toolchain.sh (pip install openai)"
     );
 
-    let mut mock = Killed(
+    let mut mock = common::Running(
         Command::new("python3")
             .arg(sdk_dir.join("mock_upstream.py"))
             .stdout(Stdio::piped())
@@ -46,11 +36,7 @@ fn the_openai_python_sdk_works_unchanged() {
     let upstream_port: u16 = port_line.trim().parse().unwrap();
 
     let cli = Cli::new();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = common::free_port();
     std::fs::write(
         cli.path("tollgate.toml"),
         format!(
@@ -71,20 +57,7 @@ fn the_openai_python_sdk_works_unchanged() {
         .as_str()
         .unwrap()
         .to_owned();
-    let _server = Killed(
-        Command::new(env!("CARGO_BIN_EXE_tollgate"))
-            .arg("serve")
-            .env("TOLLGATE_DATA_DIR", cli.data_dir())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    for _ in 0..100 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let _server = cli.serve(port);
     let output = Command::new("python3")
         .arg(sdk_dir.join("openai_sdk_check.py"))
         .args([&format!("http://127.0.0.1:{port}/v1"), &key, &limited_key])

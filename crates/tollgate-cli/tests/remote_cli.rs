@@ -3,58 +3,25 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
-
 use common::Cli;
-
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.0.id().to_string()])
-            .status();
-        let _ = self.0.wait();
-    }
-}
 
 #[test]
 fn the_cli_drives_a_running_gateway() {
     let cli = Cli::new();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = common::free_port();
     std::fs::write(
         cli.path("tollgate.toml"),
         format!("[server]\nlisten = \"127.0.0.1:{port}\"\nadmin_token = \"t0ken\"\n"),
     )
     .unwrap();
-    let server = Server(
-        Command::new(env!("CARGO_BIN_EXE_tollgate"))
-            .arg("serve")
-            .env("TOLLGATE_DATA_DIR", cli.data_dir())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let server = cli.serve(port);
     let url = format!("http://127.0.0.1:{port}");
     let remote = |args: &[&str]| {
         let mut full = vec!["--server", url.as_str(), "--admin-token", "t0ken"];
         full.extend_from_slice(args);
         cli.run(&full)
     };
-    let mut ready = false;
-    for _ in 0..100 {
-        if remote(&["tenant", "list"]).status == 0 {
-            ready = true;
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    assert!(ready, "the server came up");
+    remote(&["tenant", "list"]).ok();
 
     let created = remote(&[
         "--json",

@@ -85,3 +85,45 @@ impl Cli {
         files
     }
 }
+
+/// A child process, stopped with SIGTERM (as an operator would) when dropped.
+pub struct Running(pub std::process::Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.0.id().to_string()])
+            .status();
+        let _ = self.0.wait();
+    }
+}
+
+/// A loopback port nothing listens on right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Cli {
+    /// Starts `tollgate serve` on this data directory and returns once `port` accepts connections
+    /// (the config must listen there).
+    pub fn serve(&self, port: u16) -> Running {
+        let child = Command::new(env!("CARGO_BIN_EXE_tollgate"))
+            .arg("serve")
+            .env("TOLLGATE_DATA_DIR", self.dir.path())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let running = Running(child);
+        for _ in 0..200 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return running;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!("tollgate serve did not listen on port {port} within 10 s");
+    }
+}
