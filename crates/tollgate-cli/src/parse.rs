@@ -46,13 +46,8 @@ pub fn usd(text: &str, what: &str) -> Result<Nanos> {
 /// Applies limit flags on top of `limits`.
 pub fn apply_limits(mut limits: Limits, args: &LimitArgs) -> Result<Limits> {
     if let Some(rate) = &args.rate {
-        let requests = rate
-            .split('/')
-            .next()
-            .and_then(|count| count.trim().parse::<u64>().ok())
-            .unwrap_or(1);
         limits.rate =
-            Some(RateLimit::new(rate, args.burst.unwrap_or(requests)).map_err(CliError::usage)?);
+            Some(RateLimit::with_default_burst(rate, args.burst).map_err(CliError::usage)?);
     }
     if let Some(quota) = &args.quota {
         limits.quota = Some(quota.parse::<Quota>().map_err(CliError::usage)?);
@@ -74,13 +69,7 @@ pub fn apply_limits(mut limits: Limits, args: &LimitArgs) -> Result<Limits> {
     match (&args.budget, mode) {
         (Some(amount), mode) => {
             let monthly = usd(amount, "--budget")?;
-            let enforcement = mode
-                .or(limits.budget.map(|budget| budget.enforcement))
-                .unwrap_or(Enforcement::Soft);
-            limits.budget = Some(Budget {
-                monthly,
-                enforcement,
-            });
+            limits.budget = Some(Budget::replacing(limits.budget, monthly, mode));
         }
         (None, Some(enforcement)) => match &mut limits.budget {
             Some(budget) => budget.enforcement = enforcement,

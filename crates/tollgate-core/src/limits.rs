@@ -91,6 +91,17 @@ impl RateLimit {
         })
     }
 
+    /// Like [`RateLimit::new`], with the burst defaulting to the rate's count (`10/s` → burst 10),
+    /// API Gateway's usual pairing.
+    pub fn with_default_burst(rate: &str, burst: Option<u64>) -> Result<RateLimit, LimitError> {
+        let count = rate
+            .split('/')
+            .next()
+            .and_then(|count| count.trim().parse::<u64>().ok())
+            .unwrap_or(1);
+        RateLimit::new(rate, burst.unwrap_or(count))
+    }
+
     /// The rate as written: `10/s`.
     pub fn rate_text(&self) -> String {
         format!("{}/{}", self.requests, self.unit.suffix())
@@ -165,6 +176,23 @@ pub struct Budget {
     pub enforcement: Enforcement,
 }
 
+impl Budget {
+    /// A budget of `monthly`, enforced as `enforcement` if given, else as `current` was, else soft.
+    pub fn replacing(
+        current: Option<Budget>,
+        monthly: Nanos,
+        enforcement: Option<Enforcement>,
+    ) -> Budget {
+        let enforcement = enforcement
+            .or(current.map(|budget| budget.enforcement))
+            .unwrap_or(Enforcement::Soft);
+        Budget {
+            monthly,
+            enforcement,
+        }
+    }
+}
+
 /// How far into a budget a period's spend is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BudgetBurn {
@@ -218,6 +246,16 @@ mod tests {
         assert!(RateLimit::new("1.5/s", 1).is_err());
         assert!(RateLimit::new("10/fortnight", 1).is_err());
         assert_eq!(RateLimit::new("10/s", 0), Err(LimitError::ZeroBurst));
+        assert_eq!(
+            RateLimit::with_default_burst("25/min", None).unwrap().burst,
+            25
+        );
+        assert_eq!(
+            RateLimit::with_default_burst("25/min", Some(3))
+                .unwrap()
+                .burst,
+            3
+        );
         let quota: Quota = "10000/month".parse().unwrap();
         assert_eq!((quota.requests, quota.period), (10_000, Period::Month));
         assert_eq!(quota.to_string(), "10000/month");

@@ -94,16 +94,9 @@ fn apply_limits(mut limits: Limits, patch: &Map<String, Value>) -> Result<Limits
     let bad = |error: &dyn std::fmt::Display| ApiError::bad_request(error.to_string());
     match text("rate")? {
         Some(Some(rate)) => {
-            let burst = patch
-                .get("burst")
-                .and_then(Value::as_u64)
-                .unwrap_or_else(|| {
-                    rate.split('/')
-                        .next()
-                        .and_then(|count| count.trim().parse().ok())
-                        .unwrap_or(1)
-                });
-            limits.rate = Some(RateLimit::new(&rate, burst).map_err(|error| bad(&error))?);
+            let burst = patch.get("burst").and_then(Value::as_u64);
+            limits.rate =
+                Some(RateLimit::with_default_burst(&rate, burst).map_err(|error| bad(&error))?);
         }
         Some(None) => limits.rate = None,
         None => {}
@@ -135,13 +128,7 @@ fn apply_limits(mut limits: Limits, patch: &Map<String, Value>) -> Result<Limits
         Some(Some(amount)) => {
             let monthly = Nanos::parse_price(&amount)
                 .map_err(|error| ApiError::bad_request(format!("'limits.budget_usd': {error}")))?;
-            let enforcement = enforcement
-                .or(limits.budget.map(|budget| budget.enforcement))
-                .unwrap_or(Enforcement::Soft);
-            limits.budget = Some(Budget {
-                monthly,
-                enforcement,
-            });
+            limits.budget = Some(Budget::replacing(limits.budget, monthly, enforcement));
         }
         Some(None) => limits.budget = None,
         None => {
