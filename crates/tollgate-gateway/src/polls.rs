@@ -128,7 +128,7 @@ mod tests {
 
     #[test]
     fn results_belong_to_their_key_and_are_fetched_once() {
-        let polls = LongPolls::new(Duration::from_secs(60), 10);
+        let polls = LongPolls::new(Duration::from_mins(1), 10);
         assert!(polls.start("r1", "key_a"));
         assert_eq!(polls.poll("r1", "key_a"), Poll::Running);
         assert_eq!(polls.poll("r1", "key_b"), Poll::Unknown);

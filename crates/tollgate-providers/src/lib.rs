@@ -1,9 +1,12 @@
 //! Model backends behind one trait. Every response carries the provider's own usage; errors are
 //! typed so the gateway can answer the right 4xx or 5xx.
 
+mod aws;
+pub mod bedrock;
 mod error;
 pub mod local;
 mod openai;
+pub mod sagemaker;
 mod sse;
 
 use std::pin::Pin;
@@ -12,6 +15,7 @@ use futures_util::Stream;
 use futures_util::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 
+pub use aws::{AwsSettings, load_sdk_config, sanitize_request_metadata};
 pub use error::ProviderError;
 pub use openai::{OpenAiCompatible, OpenAiConfig};
 pub use sse::SseParser;
@@ -31,6 +35,15 @@ pub struct Message {
     pub content: String,
 }
 
+/// Who a call is made for, so providers that can tag calls (Bedrock's `requestMetadata`, per-tenant
+/// inference profiles) attribute usage on their side too.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Attribution {
+    pub team_id: String,
+    pub key_id: String,
+    pub cost_center: String,
+}
+
 /// A chat request in provider-neutral terms.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct ChatRequest {
@@ -43,6 +56,9 @@ pub struct ChatRequest {
     pub stop: Vec<String>,
     /// Provider-specific fields passed through as given (`additional_model_fields`).
     pub extra: serde_json::Map<String, serde_json::Value>,
+    /// Tools the model may call, in Bedrock Converse's `toolConfig` shape (`tools`, `toolChoice`).
+    pub tools: Option<serde_json::Value>,
+    pub attribution: Attribution,
 }
 
 /// Tokens as the provider counted them.
@@ -52,6 +68,8 @@ pub struct Usage {
     pub output_tokens: u64,
     pub cache_read_tokens: u64,
     pub cache_write_tokens: u64,
+    /// Endpoint time for models priced per second (SageMaker endpoints without token counts).
+    pub endpoint_ms: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,6 +77,16 @@ pub struct ChatResponse {
     pub text: String,
     pub finish_reason: Option<String>,
     pub usage: Usage,
+    /// Tools the model asked to call (Bedrock `toolUse` blocks).
+    pub tool_calls: Vec<ToolCall>,
+}
+
+/// A model's request to call a tool.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ToolCall {
+    pub id: String,
+    pub name: String,
+    pub input: serde_json::Value,
 }
 
 /// One step of a streamed answer.
@@ -79,6 +107,9 @@ pub type ChatStream = Pin<Box<dyn Stream<Item = Result<ChatEvent, ProviderError>
 pub struct EmbeddingRequest {
     pub model: String,
     pub inputs: Vec<String>,
+    /// Base64 images to embed (multimodal embedding models), one embedding each after the texts.
+    pub images: Vec<String>,
+    pub attribution: Attribution,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -88,10 +119,49 @@ pub struct EmbeddingResponse {
     pub usage: Usage,
 }
 
+/// An image generation request in provider-neutral terms.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ImageRequest {
+    pub model: String,
+    pub prompt: String,
+    pub negative_prompt: Option<String>,
+    pub width: u32,
+    pub height: u32,
+    /// Images to make [1 when 0].
+    pub count: u32,
+    /// Diffusion steps where the model takes them.
+    pub steps: Option<u32>,
+    pub cfg_scale: Option<f64>,
+    pub seed: Option<u64>,
+    /// `standard` or `premium` where the model distinguishes them.
+    pub quality: Option<String>,
+    /// Provider-specific fields merged into the model's body as given.
+    pub extra: serde_json::Map<String, serde_json::Value>,
+    pub attribution: Attribution,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageResponse {
+    /// Base64-encoded images.
+    pub images: Vec<String>,
+    /// What was made, for pricing by size and steps.
+    pub width: u32,
+    pub height: u32,
+    pub steps: u32,
+    pub usage: Usage,
+}
+
 /// A model an upstream offers.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct UpstreamModel {
     pub id: String,
+    pub name: Option<String>,
+    pub provider: Option<String>,
+    /// ARN where the upstream has them (Bedrock models and inference profiles).
+    pub arn: Option<String>,
+    pub input_modalities: Vec<String>,
+    pub output_modalities: Vec<String>,
+    pub streaming: Option<bool>,
 }
 
 /// A model backend.
@@ -104,4 +174,13 @@ pub trait Provider: Send + Sync + std::fmt::Debug {
         request: EmbeddingRequest,
     ) -> BoxFuture<'_, Result<EmbeddingResponse, ProviderError>>;
     fn list_models(&self) -> BoxFuture<'_, Result<Vec<UpstreamModel>, ProviderError>>;
+    /// Image generation; most backends have none.
+    fn images(&self, request: ImageRequest) -> BoxFuture<'_, Result<ImageResponse, ProviderError>> {
+        Box::pin(async move {
+            Err(ProviderError::BadRequest(format!(
+                "model '{}' does not generate images",
+                request.model
+            )))
+        })
+    }
 }

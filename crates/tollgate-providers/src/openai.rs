@@ -33,7 +33,7 @@ impl OpenAiConfig {
         OpenAiConfig {
             base_url: base_url.trim_end_matches('/').to_owned(),
             api_key: None,
-            timeout: Duration::from_secs(120),
+            timeout: Duration::from_mins(2),
             connect_timeout: Duration::from_secs(5),
             max_retries: 2,
         }
@@ -118,7 +118,7 @@ fn usage_from(value: &Value) -> Usage {
         input_tokens: count("/prompt_tokens").saturating_sub(cached),
         output_tokens: count("/completion_tokens"),
         cache_read_tokens: cached,
-        cache_write_tokens: 0,
+        ..Usage::default()
     }
 }
 
@@ -347,6 +347,7 @@ impl Provider for OpenAiCompatible {
                 .pointer("/choices/0")
                 .ok_or_else(|| ProviderError::Protocol("no choices in the answer".to_owned()))?;
             Ok(ChatResponse {
+                tool_calls: Vec::new(),
                 text: choice
                     .pointer("/message/content")
                     .and_then(Value::as_str)
@@ -430,7 +431,10 @@ impl Provider for OpenAiCompatible {
                     models
                         .iter()
                         .filter_map(|model| model.get("id").and_then(Value::as_str))
-                        .map(|id| UpstreamModel { id: id.to_owned() })
+                        .map(|id| UpstreamModel {
+                            id: id.to_owned(),
+                            ..UpstreamModel::default()
+                        })
                         .collect()
                 })
                 .unwrap_or_default())

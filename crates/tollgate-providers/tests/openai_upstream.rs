@@ -234,6 +234,7 @@ async fn embeddings_and_models() {
         .embeddings(EmbeddingRequest {
             model: "embed".into(),
             inputs: vec!["a".into(), "b".into()],
+            ..EmbeddingRequest::default()
         })
         .await
         .unwrap();

@@ -158,6 +158,39 @@ fn metadata_strings(
         .collect())
 }
 
+/// The tokenizer a GGUF file's metadata describes.
+fn tokenizer_from(content: &gguf_file::Content, path: &Path) -> Result<Tokenizer, ProviderError> {
+    let tokens = metadata_strings(content, "tokenizer.ggml.tokens")?;
+    let token_types: Vec<i32> = content
+        .metadata
+        .get("tokenizer.ggml.token_type")
+        .and_then(|value| value.to_vec().ok())
+        .map(|values| {
+            values
+                .iter()
+                .filter_map(|value| value.to_i32().ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    let merges = metadata_strings(content, "tokenizer.ggml.merges")?;
+    let eos = content
+        .metadata
+        .get("tokenizer.ggml.eos_token_id")
+        .and_then(|value| value.to_u32().ok())
+        .unwrap_or(0);
+    let kind = metadata_string(content, "tokenizer.ggml.model")?;
+    Tokenizer::new(&kind, tokens, &token_types, &merges, eos)
+        .map_err(|error| load_error(path, error))
+}
+
+/// Reads only the tokenizer of a GGUF file, not its weights: a token counter for upstreams that
+/// do not count (SageMaker containers without `details`).
+pub fn tokenizer_from_gguf(path: &Path) -> Result<Tokenizer, ProviderError> {
+    let mut file = std::fs::File::open(path).map_err(|error| load_error(path, error))?;
+    let content = gguf_file::Content::read(&mut file).map_err(|error| load_error(path, error))?;
+    tokenizer_from(&content, path)
+}
+
 fn load_error(path: &Path, error: impl std::fmt::Display) -> ProviderError {
     ProviderError::Unavailable(format!(
         "cannot load the local model {}: {error}",
@@ -178,28 +211,9 @@ impl LocalModel {
         })?;
         let content =
             gguf_file::Content::read(&mut file).map_err(|error| load_error(&path, error))?;
-        let tokens = metadata_strings(&content, "tokenizer.ggml.tokens")?;
-        let token_types: Vec<i32> = content
-            .metadata
-            .get("tokenizer.ggml.token_type")
-            .and_then(|value| value.to_vec().ok())
-            .map(|values| {
-                values
-                    .iter()
-                    .filter_map(|value| value.to_i32().ok())
-                    .collect()
-            })
-            .unwrap_or_default();
-        let merges = metadata_strings(&content, "tokenizer.ggml.merges")?;
-        let eos = content
-            .metadata
-            .get("tokenizer.ggml.eos_token_id")
-            .and_then(|value| value.to_u32().ok())
-            .unwrap_or(0);
-        let kind = metadata_string(&content, "tokenizer.ggml.model")?;
+        let tokenizer = tokenizer_from(&content, &path)?;
+        let eos = tokenizer.eos;
         let template = metadata_string(&content, "tokenizer.chat_template").unwrap_or_default();
-        let tokenizer = Tokenizer::new(&kind, tokens, &token_types, &merges, eos)
-            .map_err(|error| load_error(&path, error))?;
         let default_system = template
             .split("<|im_start|>system\n")
             .nth(1)
@@ -355,6 +369,7 @@ impl LocalModel {
             on_text(&text[emitted..]);
         }
         Ok(ChatResponse {
+            tool_calls: Vec::new(),
             text,
             finish_reason: Some(finish.to_owned()),
             usage: Usage {
@@ -474,6 +489,12 @@ impl Provider for LocalProvider {
         async move {
             Ok(vec![UpstreamModel {
                 id: self.model.config.id.clone(),
+                name: Some(self.model.config.id.clone()),
+                provider: Some("Tollgate (local)".to_owned()),
+                input_modalities: vec!["TEXT".to_owned()],
+                output_modalities: vec!["TEXT".to_owned()],
+                streaming: Some(true),
+                ..UpstreamModel::default()
             }])
         }
         .boxed()

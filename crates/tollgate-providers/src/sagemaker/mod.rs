@@ -1,0 +1,310 @@
+//! SageMaker endpoints: InvokeEndpoint and InvokeEndpointWithResponseStream against the TGI and
+//! messages-API containers. Usage comes from the container when it counts, else from a configured
+//! tokenizer; the endpoint time is always reported, so a model priced per second is charged by it.
+
+mod payload;
+mod stream;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use aws_config::SdkConfig;
+use aws_sdk_sagemakerruntime::primitives::Blob;
+use aws_sdk_sagemakerruntime::types::ResponseStream;
+use futures_util::future::BoxFuture;
+use serde_json::Value;
+
+use crate::aws::{AwsSettings, LazyClient, sdk_error};
+use crate::local::Tokenizer;
+use crate::{
+    ChatEvent, ChatRequest, ChatResponse, ChatStream, EmbeddingRequest, EmbeddingResponse,
+    Provider, ProviderError, UpstreamModel, Usage,
+};
+pub use payload::{PayloadFormat, PromptTemplate, parse_endpoint_map};
+use stream::{LineBuffer, Piece};
+
+/// How one endpoint is called.
+#[derive(Debug, Clone)]
+pub struct SageMakerConfig {
+    pub endpoint: String,
+    /// For endpoints that host several models as inference components.
+    pub inference_component: Option<String>,
+    pub format: PayloadFormat,
+    pub template: PromptTemplate,
+    /// Per call, or to the first part of a stream.
+    pub timeout: Duration,
+    /// Counts tokens when the container does not.
+    pub tokenizer: Option<Arc<Tokenizer>>,
+}
+
+impl SageMakerConfig {
+    pub fn new(endpoint: &str) -> SageMakerConfig {
+        SageMakerConfig {
+            endpoint: endpoint.to_owned(),
+            inference_component: None,
+            format: PayloadFormat::default(),
+            template: PromptTemplate::default(),
+            timeout: Duration::from_mins(2),
+            tokenizer: None,
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct SageMakerProvider {
+    client: LazyClient<aws_sdk_sagemakerruntime::Client>,
+    config: SageMakerConfig,
+}
+
+impl SageMakerProvider {
+    pub fn new(sdk: &SdkConfig, config: SageMakerConfig) -> SageMakerProvider {
+        SageMakerProvider {
+            client: LazyClient::ready(sdk, aws_sdk_sagemakerruntime::Client::new),
+            config,
+        }
+    }
+
+    /// Loads the SDK configuration from the credential chain at the first call.
+    pub fn from_settings(settings: &AwsSettings, config: SageMakerConfig) -> SageMakerProvider {
+        SageMakerProvider {
+            client: LazyClient::deferred(settings.clone(), aws_sdk_sagemakerruntime::Client::new),
+            config,
+        }
+    }
+
+    fn timed_out(&self) -> ProviderError {
+        ProviderError::Timeout(format!(
+            "SageMaker endpoint '{}' took longer than {} s",
+            self.config.endpoint,
+            self.config.timeout.as_secs()
+        ))
+    }
+}
+
+/// A call's usage: the container's counts where it gave them, else the tokenizer's; always the
+/// endpoint time.
+fn usage(
+    config: &SageMakerConfig,
+    request: &ChatRequest,
+    text: &str,
+    counted: (Option<u64>, Option<u64>),
+    elapsed: Duration,
+) -> Usage {
+    let count = |piece: &str| {
+        config
+            .tokenizer
+            .as_ref()
+            .map_or(0, |tokenizer| tokenizer.encode(piece).len() as u64)
+    };
+    Usage {
+        input_tokens: counted
+            .0
+            .unwrap_or_else(|| count(&payload::prompt(config.template, request))),
+        output_tokens: counted.1.unwrap_or_else(|| count(text)),
+        endpoint_ms: elapsed.as_millis() as u64,
+        ..Usage::default()
+    }
+}
+
+impl Provider for SageMakerProvider {
+    fn chat(&self, request: ChatRequest) -> BoxFuture<'_, Result<ChatResponse, ProviderError>> {
+        Box::pin(async move {
+            let body =
+                payload::request_body(self.config.format, self.config.template, &request, false);
+            let started = Instant::now();
+            let call = self
+                .client
+                .get()
+                .await
+                .invoke_endpoint()
+                .endpoint_name(&self.config.endpoint)
+                .set_inference_component_name(self.config.inference_component.clone())
+                .content_type("application/json")
+                .accept("application/json")
+                .body(Blob::new(body.to_string()))
+                .send();
+            let output = tokio::time::timeout(self.config.timeout, call)
+                .await
+                .map_err(|_| self.timed_out())?
+                .map_err(|error| sdk_error(&error))?;
+            let elapsed = started.elapsed();
+            let bytes = output.body.map(Blob::into_inner).unwrap_or_default();
+            let value: Value = serde_json::from_slice(&bytes).map_err(|error| {
+                ProviderError::Protocol(format!("the endpoint's answer is not JSON: {error}"))
+            })?;
+            let answer = payload::answer(self.config.format, &value)?;
+            let usage = usage(
+                &self.config,
+                &request,
+                &answer.text,
+                (answer.input_tokens, answer.output_tokens),
+                elapsed,
+            );
+            Ok(ChatResponse {
+                text: answer.text,
+                finish_reason: answer.finish_reason,
+                usage,
+                tool_calls: Vec::new(),
+            })
+        })
+    }
+
+    fn chat_stream(
+        &self,
+        request: ChatRequest,
+    ) -> BoxFuture<'_, Result<ChatStream, ProviderError>> {
+        Box::pin(async move {
+            let body =
+                payload::request_body(self.config.format, self.config.template, &request, true);
+            let started = Instant::now();
+            let call = self
+                .client
+                .get()
+                .await
+                .invoke_endpoint_with_response_stream()
+                .endpoint_name(&self.config.endpoint)
+                .set_inference_component_name(self.config.inference_component.clone())
+                .content_type("application/json")
+                .accept("application/json")
+                .body(Blob::new(body.to_string()))
+                .send();
+            let output = tokio::time::timeout(self.config.timeout, call)
+                .await
+                .map_err(|_| self.timed_out())?
+                .map_err(|error| sdk_error(&error))?;
+            Ok(self.events(output.body, request, started))
+        })
+    }
+
+    fn embeddings(
+        &self,
+        request: EmbeddingRequest,
+    ) -> BoxFuture<'_, Result<EmbeddingResponse, ProviderError>> {
+        Box::pin(async move {
+            Err(ProviderError::BadRequest(format!(
+                "SageMaker endpoint '{}' is configured for chat, not embeddings",
+                request.model
+            )))
+        })
+    }
+
+    fn list_models(&self) -> BoxFuture<'_, Result<Vec<UpstreamModel>, ProviderError>> {
+        Box::pin(async move {
+            Ok(vec![UpstreamModel {
+                id: self.config.endpoint.clone(),
+                provider: Some("SageMaker endpoint".to_owned()),
+                input_modalities: vec!["TEXT".to_owned()],
+                output_modalities: vec!["TEXT".to_owned()],
+                streaming: Some(true),
+                ..UpstreamModel::default()
+            }])
+        })
+    }
+}
+
+impl SageMakerProvider {
+    fn events(
+        &self,
+        receiver: aws_sdk_sagemakerruntime::primitives::event_stream::EventReceiver<
+            ResponseStream,
+            aws_sdk_sagemakerruntime::types::error::ResponseStreamError,
+        >,
+        request: ChatRequest,
+        started: Instant,
+    ) -> ChatStream {
+        struct State {
+            receiver: aws_sdk_sagemakerruntime::primitives::event_stream::EventReceiver<
+                ResponseStream,
+                aws_sdk_sagemakerruntime::types::error::ResponseStreamError,
+            >,
+            config: SageMakerConfig,
+            request: ChatRequest,
+            lines: LineBuffer,
+            queued: std::collections::VecDeque<Piece>,
+            text: String,
+            finish_reason: Option<String>,
+            counted: (Option<u64>, Option<u64>),
+            ended: bool,
+            finished: bool,
+        }
+        let format = self.config.format;
+        let state = State {
+            receiver,
+            config: self.config.clone(),
+            request,
+            lines: LineBuffer::default(),
+            queued: std::collections::VecDeque::new(),
+            text: String::new(),
+            finish_reason: None,
+            counted: (None, None),
+            ended: false,
+            finished: false,
+        };
+        Box::pin(futures_util::stream::unfold(
+            state,
+            move |mut state| async move {
+                loop {
+                    if state.finished {
+                        return None;
+                    }
+                    if let Some(piece) = state.queued.pop_front() {
+                        if let Some(error) = piece.error {
+                            state.finished = true;
+                            return Some((
+                                Err(ProviderError::Upstream {
+                                    status: 502,
+                                    message: error,
+                                }),
+                                state,
+                            ));
+                        }
+                        if piece.finish_reason.is_some() {
+                            state.finish_reason = piece.finish_reason;
+                        }
+                        state.counted.0 = piece.input_tokens.or(state.counted.0);
+                        state.counted.1 = piece.output_tokens.or(state.counted.1);
+                        if !piece.text.is_empty() {
+                            state.text.push_str(&piece.text);
+                            return Some((Ok(ChatEvent::Delta(piece.text)), state));
+                        }
+                        continue;
+                    }
+                    if state.ended {
+                        state.finished = true;
+                        let usage = usage(
+                            &state.config,
+                            &state.request,
+                            &state.text,
+                            state.counted,
+                            started.elapsed(),
+                        );
+                        let done = ChatEvent::Done {
+                            finish_reason: state.finish_reason.take(),
+                            usage,
+                        };
+                        return Some((Ok(done), state));
+                    }
+                    match state.receiver.recv().await {
+                        Ok(Some(ResponseStream::PayloadPart(part))) => {
+                            let bytes = part.bytes.map(Blob::into_inner).unwrap_or_default();
+                            for line in state.lines.push(&bytes) {
+                                state.queued.extend(stream::piece(format, &line));
+                            }
+                        }
+                        Ok(Some(_)) => {}
+                        Ok(None) => {
+                            if let Some(line) = state.lines.finish() {
+                                state.queued.extend(stream::piece(format, &line));
+                            }
+                            state.ended = true;
+                        }
+                        Err(error) => {
+                            state.finished = true;
+                            return Some((Err(sdk_error(&error)), state));
+                        }
+                    }
+                }
+            },
+        ))
+    }
+}
