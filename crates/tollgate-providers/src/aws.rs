@@ -142,11 +142,22 @@ where
         SdkError::ServiceError(service) => {
             let status = service.raw().http_status();
             let inner = service.err();
-            classify(
-                inner.code().unwrap_or("UnknownError"),
-                inner.message().unwrap_or("no message"),
-                status,
-            )
+            // Errors inside an event stream arrive as typed variants without error metadata;
+            // their Display starts with the type name ("ThrottlingException: ...").
+            let shown = inner.to_string();
+            let code = inner.code().unwrap_or_else(|| {
+                shown
+                    .split([':', ' '])
+                    .next()
+                    .filter(|name| !name.is_empty())
+                    .unwrap_or("UnknownError")
+            });
+            let message = inner.message().unwrap_or_else(|| {
+                shown
+                    .split_once(": ")
+                    .map_or(shown.as_str(), |(_, message)| message)
+            });
+            classify(code, message, status)
         }
         _ => ProviderError::Protocol(DisplayErrorContext(error).to_string()),
     }

@@ -101,7 +101,8 @@ fn usage(
             .0
             .unwrap_or_else(|| count(&payload::prompt(config.template, request))),
         output_tokens: counted.1.unwrap_or_else(|| count(text)),
-        endpoint_ms: elapsed.as_millis() as u64,
+        // Rounded up: a call always occupies the endpoint for some time.
+        endpoint_ms: elapsed.as_micros().div_ceil(1000) as u64,
         ..Usage::default()
     }
 }
