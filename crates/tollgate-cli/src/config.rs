@@ -25,6 +25,8 @@ pub struct Config {
     /// The models `tollgate serve` offers.
     #[serde(default)]
     pub models: Vec<tollgate_gateway::ModelConfig>,
+    /// The reference deployment's SageMaker endpoint map: one chat model per entry.
+    pub sagemaker: Option<tollgate_gateway::SageMakerEndpoints>,
 }
 
 impl Config {
@@ -45,6 +47,10 @@ impl Config {
         if let Some(zone) = &config.time_zone {
             zone.parse::<tollgate_core::Zone>()
                 .map_err(|error| format!("time_zone: {error}"))?;
+        }
+        let mut config = config;
+        if let Some(endpoints) = &config.sagemaker {
+            config.models.extend(endpoints.models()?);
         }
         Ok(config)
     }
@@ -119,6 +125,36 @@ mod tests {
         )
         .unwrap_err();
         assert!(typo.contains("unknown field `regoin`"), "{typo}");
+    }
+
+    #[test]
+    fn aws_models_and_the_reference_sagemaker_endpoint_map() {
+        let config = Config::parse(
+            "[[models]]\nid = \"claude\"\nprovider = \"bedrock\"\nupstream_model = \"anthropic.claude-3-haiku-20240307-v1:0\"\nregion = \"eu-central-1\"\naws_profile = \"sso-dev\"\n[models.tenant_profiles]\nteam-a = \"arn:aws:bedrock:eu-central-1:1:application-inference-profile/x\"\n\n[sagemaker]\nendpoint_map = \"{'llama3': 'jumpstart-dft-llama3', 'mistral': 'hf-tgi-mistral'}\"\nformat = \"messages\"\nregion = \"us-west-2\"\n",
+        )
+        .unwrap();
+        let ids: Vec<&str> = config
+            .models
+            .iter()
+            .map(|model| model.id.as_str())
+            .collect();
+        assert_eq!(ids, ["claude", "llama3", "mistral"]);
+        assert_eq!(
+            config.models[0].provider,
+            tollgate_gateway::ProviderKind::Bedrock
+        );
+        assert_eq!(config.models[0].tenant_profiles.len(), 1);
+        assert_eq!(
+            config.models[1].endpoint.as_deref(),
+            Some("jumpstart-dft-llama3")
+        );
+        assert_eq!(config.models[2].region(), "us-west-2");
+        assert_eq!(
+            config.models[2].format,
+            tollgate_providers::sagemaker::PayloadFormat::Messages
+        );
+        let broken = Config::parse("[sagemaker]\nendpoint_map = \"{'a': 1}\"\n").unwrap_err();
+        assert!(broken.contains("endpoint_map"), "{broken}");
     }
 
     #[test]

@@ -152,6 +152,15 @@ impl Call {
         })
     }
 
+    /// Who the call is for, so providers that tag calls (Bedrock) attribute usage on their side.
+    pub fn attribution(&self) -> tollgate_providers::Attribution {
+        tollgate_providers::Attribution {
+            team_id: self.caller.tenant.team_id.to_string(),
+            key_id: self.caller.key.id.to_string(),
+            cost_center: self.caller.tenant.cost_center.clone(),
+        }
+    }
+
     /// Meters a finished non-streamed call whichever way it ended; returns the answer and its cost.
     pub fn settle<T>(
         &self,
@@ -192,6 +201,7 @@ impl Call {
             output_tokens: outcome.usage.output_tokens,
             cache_read_tokens: outcome.usage.cache_read_tokens,
             cache_write_tokens: outcome.usage.cache_write_tokens,
+            endpoint_ms: outcome.usage.endpoint_ms,
             ..extra
         };
         let (price, priced) = gateway.price(&self.model, gateway.inner.zone.local_date(now), &used);
@@ -203,11 +213,7 @@ impl Call {
             key_id: self.caller.key.id.to_string(),
             model_id: config.id.clone(),
             price_model_id: config.price_as().to_owned(),
-            provider: match config.provider {
-                crate::config::ProviderKind::OpenaiCompatible => "openai-compatible",
-                crate::config::ProviderKind::Local => "local",
-            }
-            .to_owned(),
+            provider: config.provider.as_str().to_owned(),
             region: config.region().to_owned(),
             used,
             latency_ms: self.started.elapsed().as_millis().min(u128::from(u32::MAX)) as u32,

@@ -63,6 +63,8 @@ pub enum ModelKind {
     #[default]
     Chat,
     Embedding,
+    /// Image generation (Bedrock Titan Image Generator, Nova Canvas, Stability).
+    Image,
 }
 
 /// The kind of upstream serving a model.
@@ -75,6 +77,32 @@ pub enum ProviderKind {
     OpenaiCompatible,
     /// The built-in local model: a GGUF file run in-process.
     Local,
+    /// Amazon Bedrock in `region`, with credentials from the AWS credential chain.
+    Bedrock,
+    /// A SageMaker endpoint in `region`, with credentials from the AWS credential chain.
+    Sagemaker,
+}
+
+impl ProviderKind {
+    /// The provider as the ledger and the model catalog name it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProviderKind::OpenaiCompatible => "openai-compatible",
+            ProviderKind::Local => "local",
+            ProviderKind::Bedrock => "bedrock",
+            ProviderKind::Sagemaker => "sagemaker",
+        }
+    }
+
+    /// The provider's display name when the config gives none.
+    pub fn display_name(self) -> &'static str {
+        match self {
+            ProviderKind::OpenaiCompatible => "OpenAI-compatible",
+            ProviderKind::Local => "Tollgate (local)",
+            ProviderKind::Bedrock => "Amazon Bedrock",
+            ProviderKind::Sagemaker => "Amazon SageMaker",
+        }
+    }
 }
 
 /// One model clients can call: `id` is what they send; the rest says where it runs and how it is priced.
@@ -99,7 +127,7 @@ pub struct ModelConfig {
     pub api_key_env: Option<String>,
     /// Region for pricing [default us-east-1].
     pub region: Option<String>,
-    /// Price the model as this model id [default: `id`].
+    /// Price the model as this model id [default: `id`; Bedrock: `upstream_model`].
     pub price_as: Option<String>,
     /// Display name [default: `id`].
     pub name: Option<String>,
@@ -107,9 +135,56 @@ pub struct ModelConfig {
     pub provider_name: Option<String>,
     pub timeout_secs: Option<u64>,
     pub max_retries: Option<u32>,
+    /// AWS models: a named profile (SSO profiles included) instead of the chain's default.
+    pub aws_profile: Option<String>,
+    /// AWS models: an endpoint override (VPC endpoint, LocalStack, a test server).
+    pub endpoint_url: Option<String>,
+    /// Bedrock: team id -> application inference profile ARN to call for that team.
+    #[serde(default)]
+    pub tenant_profiles: std::collections::HashMap<String, String>,
+    /// SageMaker: the endpoint's name.
+    pub endpoint: Option<String>,
+    /// SageMaker: the inference component to call on a shared endpoint.
+    pub inference_component: Option<String>,
+    /// SageMaker: the container's body format [default tgi].
+    #[serde(default)]
+    pub format: tollgate_providers::sagemaker::PayloadFormat,
+    /// SageMaker `tgi` format: how a conversation becomes a prompt [default plain].
+    #[serde(default)]
+    pub template: tollgate_providers::sagemaker::PromptTemplate,
+    /// SageMaker: a GGUF file whose tokenizer counts tokens when the container does not.
+    pub tokenizer: Option<std::path::PathBuf>,
 }
 
 impl ModelConfig {
+    /// A chat model with this id and every other setting at its default.
+    pub fn named(id: &str) -> ModelConfig {
+        ModelConfig {
+            id: id.to_owned(),
+            provider: ProviderKind::default(),
+            kind: ModelKind::default(),
+            base_url: String::new(),
+            path: None,
+            concurrency: None,
+            upstream_model: None,
+            api_key_env: None,
+            region: None,
+            price_as: None,
+            name: None,
+            provider_name: None,
+            timeout_secs: None,
+            max_retries: None,
+            aws_profile: None,
+            endpoint_url: None,
+            tenant_profiles: std::collections::HashMap::new(),
+            endpoint: None,
+            inference_component: None,
+            format: tollgate_providers::sagemaker::PayloadFormat::default(),
+            template: tollgate_providers::sagemaker::PromptTemplate::default(),
+            tokenizer: None,
+        }
+    }
+
     pub fn upstream_model(&self) -> &str {
         self.upstream_model.as_deref().unwrap_or(&self.id)
     }
@@ -118,7 +193,55 @@ impl ModelConfig {
         self.region.as_deref().unwrap_or("us-east-1")
     }
 
+    /// The price-book id: `price_as`, else the Bedrock model id for Bedrock models (the price
+    /// book is keyed by them), else `id`.
     pub fn price_as(&self) -> &str {
-        self.price_as.as_deref().unwrap_or(&self.id)
+        match (&self.price_as, self.provider) {
+            (Some(price_as), _) => price_as,
+            (None, ProviderKind::Bedrock) => self.upstream_model(),
+            (None, _) => &self.id,
+        }
+    }
+}
+
+/// The reference deployment's SageMaker endpoint map (`[sagemaker]` in `tollgate.toml`): one chat
+/// model per entry, all in one region with one container format.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SageMakerEndpoints {
+    /// `{'model-id': 'endpoint-name', ...}` as JSON or as the Python literal the reference
+    /// stack's Lambda environment holds.
+    pub endpoint_map: String,
+    pub region: Option<String>,
+    pub aws_profile: Option<String>,
+    pub endpoint_url: Option<String>,
+    #[serde(default)]
+    pub format: tollgate_providers::sagemaker::PayloadFormat,
+    #[serde(default)]
+    pub template: tollgate_providers::sagemaker::PromptTemplate,
+    pub tokenizer: Option<std::path::PathBuf>,
+    pub timeout_secs: Option<u64>,
+}
+
+impl SageMakerEndpoints {
+    /// One model per map entry, or what is wrong with the map.
+    pub fn models(&self) -> Result<Vec<ModelConfig>, String> {
+        let map = tollgate_providers::sagemaker::parse_endpoint_map(&self.endpoint_map)
+            .map_err(|error| format!("[sagemaker] endpoint_map: {error}"))?;
+        Ok(map
+            .into_iter()
+            .map(|(id, endpoint)| ModelConfig {
+                provider: ProviderKind::Sagemaker,
+                endpoint: Some(endpoint),
+                region: self.region.clone(),
+                aws_profile: self.aws_profile.clone(),
+                endpoint_url: self.endpoint_url.clone(),
+                format: self.format,
+                template: self.template,
+                tokenizer: self.tokenizer.clone(),
+                timeout_secs: self.timeout_secs,
+                ..ModelConfig::named(&id)
+            })
+            .collect())
     }
 }

@@ -14,7 +14,7 @@ mod server;
 mod state;
 mod streaming;
 
-pub use config::{ModelConfig, ModelKind, ServerConfig};
+pub use config::{ModelConfig, ModelKind, ProviderKind, SageMakerEndpoints, ServerConfig};
 pub use error::ApiError;
 pub use openapi::{ROUTES, document as openapi_document};
 pub use routes::router;

@@ -31,7 +31,12 @@ pub const ROUTES: &[RouteDoc] = &[
         tag: "reference",
         parameters: &[
             ("model_id", "query", true, "Model to invoke"),
-            ("model_arn", "query", false, "ARN of a custom model"),
+            (
+                "model_arn",
+                "query",
+                false,
+                "Bedrock: the ARN of the model or of an inference profile for it",
+            ),
             (
                 "requestId",
                 "query",
@@ -52,7 +57,12 @@ pub const ROUTES: &[RouteDoc] = &[
                 false,
                 "true: long polling, or SSE with Accept: text/event-stream",
             ),
-            ("type", "header", false, "embeddings for an embedding model"),
+            (
+                "type",
+                "header",
+                false,
+                "embeddings, embeddings-image (base64 images in inputs) or image; text when absent",
+            ),
         ],
         body: true,
     },
@@ -76,6 +86,14 @@ pub const ROUTES: &[RouteDoc] = &[
         method: "post",
         path: "/v1/embeddings",
         summary: "Embeddings (OpenAI API)",
+        tag: "openai",
+        parameters: &[],
+        body: true,
+    },
+    RouteDoc {
+        method: "post",
+        path: "/v1/images/generations",
+        summary: "Image generation with b64_json answers (OpenAI API)",
         tag: "openai",
         parameters: &[],
         body: true,

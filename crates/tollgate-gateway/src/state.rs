@@ -76,7 +76,10 @@ pub(crate) struct Inner {
     pub request_prefix: String,
 }
 
-fn provider_for(model: &ModelConfig) -> Result<Arc<dyn Provider>, StartError> {
+fn provider_for(
+    model: &ModelConfig,
+    aws: Option<&aws_config::SdkConfig>,
+) -> Result<Arc<dyn Provider>, StartError> {
     let problem = |reason: String| StartError::Model {
         model: model.id.clone(),
         reason,
@@ -126,7 +129,85 @@ fn provider_for(model: &ModelConfig) -> Result<Arc<dyn Provider>, StartError> {
                 loaded,
             )))
         }
+        ProviderKind::Bedrock => {
+            let config = tollgate_providers::bedrock::BedrockConfig {
+                tenant_profiles: model.tenant_profiles.clone(),
+                ..tollgate_providers::bedrock::BedrockConfig::default()
+            };
+            let config = match model.timeout_secs {
+                Some(seconds) => tollgate_providers::bedrock::BedrockConfig {
+                    timeout: Duration::from_secs(seconds),
+                    ..config
+                },
+                None => config,
+            };
+            Ok(Arc::new(match aws {
+                Some(base) => tollgate_providers::bedrock::BedrockProvider::new(
+                    &for_model(base, model),
+                    config,
+                ),
+                None => tollgate_providers::bedrock::BedrockProvider::from_settings(
+                    &aws_settings(model),
+                    config,
+                ),
+            }))
+        }
+        ProviderKind::Sagemaker => {
+            let endpoint = model
+                .endpoint
+                .as_deref()
+                .filter(|name| !name.is_empty())
+                .ok_or_else(|| {
+                    problem("a SageMaker model needs 'endpoint', the endpoint's name".to_owned())
+                })?;
+            let mut config = tollgate_providers::sagemaker::SageMakerConfig::new(endpoint);
+            config
+                .inference_component
+                .clone_from(&model.inference_component);
+            config.format = model.format;
+            config.template = model.template;
+            if let Some(seconds) = model.timeout_secs {
+                config.timeout = Duration::from_secs(seconds);
+            }
+            if let Some(path) = &model.tokenizer {
+                let tokenizer = tollgate_providers::local::tokenizer_from_gguf(path)
+                    .map_err(|error| problem(format!("'tokenizer': {error}")))?;
+                config.tokenizer = Some(Arc::new(tokenizer));
+            }
+            Ok(Arc::new(match aws {
+                Some(base) => tollgate_providers::sagemaker::SageMakerProvider::new(
+                    &for_model(base, model),
+                    config,
+                ),
+                None => tollgate_providers::sagemaker::SageMakerProvider::from_settings(
+                    &aws_settings(model),
+                    config,
+                ),
+            }))
+        }
     }
+}
+
+/// A caller's SDK configuration (its credentials) with the model's region and endpoint.
+fn for_model(base: &aws_config::SdkConfig, model: &ModelConfig) -> aws_config::SdkConfig {
+    let mut builder = base
+        .to_builder()
+        .region(aws_config::Region::new(model.region().to_owned()));
+    if let Some(url) = &model.endpoint_url {
+        builder = builder.endpoint_url(url);
+    }
+    builder.build()
+}
+
+/// Region, profile, endpoint and retries of an AWS-hosted model; credentials stay with the chain.
+fn aws_settings(model: &ModelConfig) -> tollgate_providers::AwsSettings {
+    let mut settings = tollgate_providers::AwsSettings::new(model.region());
+    settings.profile.clone_from(&model.aws_profile);
+    settings.endpoint_url.clone_from(&model.endpoint_url);
+    if let Some(retries) = model.max_retries {
+        settings.max_attempts = retries + 1;
+    }
+    settings
 }
 
 impl Gateway {
@@ -135,6 +216,18 @@ impl Gateway {
         database: &Path,
         config: ServerConfig,
         models: &[ModelConfig],
+    ) -> Result<Gateway, StartError> {
+        Gateway::start_with_aws(database, config, models, None)
+    }
+
+    /// [`Gateway::start`], with AWS models using the given SDK configuration (credentials, retry
+    /// policy) instead of loading the credential chain each: what an embedding application that
+    /// already holds an AWS session (the console's AWS workspace) uses.
+    pub fn start_with_aws(
+        database: &Path,
+        config: ServerConfig,
+        models: &[ModelConfig],
+        aws: Option<&aws_config::SdkConfig>,
     ) -> Result<Gateway, StartError> {
         let mut store = Store::open(database)?;
         store.set_actor("gateway");
@@ -155,7 +248,7 @@ impl Gateway {
                     reason: "configured twice".to_owned(),
                 });
             }
-            let provider = provider_for(model)?;
+            let provider = provider_for(model, aws)?;
             routed.insert(
                 model.id.clone(),
                 Arc::new(RoutedModel {

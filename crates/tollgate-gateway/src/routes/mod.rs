@@ -2,6 +2,7 @@
 
 mod admin;
 mod body;
+mod images;
 mod openai;
 mod ops;
 mod reference;
@@ -49,6 +50,7 @@ pub fn router(gateway: Gateway) -> Router {
         .route("/v1/models", get(openai::models))
         .route("/v1/chat/completions", post(openai::chat_completions))
         .route("/v1/embeddings", post(openai::embeddings))
+        .route("/v1/images/generations", post(images::openai))
         .route(
             "/admin/v1/tenants",
             get(admin::list_tenants).post(admin::create_tenant),

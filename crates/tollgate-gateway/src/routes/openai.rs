@@ -17,7 +17,7 @@ use tollgate_providers::{ChatRequest, EmbeddingRequest};
 
 use super::body::{json_object, messages, number, stops, texts, whole};
 use crate::call::{Call, authenticate, estimate_tokens};
-use crate::config::ModelKind;
+use crate::config::{ModelKind, ProviderKind};
 use crate::error::{ApiError, OaiError};
 use crate::state::Gateway;
 use crate::streaming::{self, StreamItem};
@@ -58,7 +58,7 @@ pub async fn models(
 }
 
 /// OpenAI clients expect 401 for a bad key.
-fn unauthorized(mut error: ApiError) -> ApiError {
+pub(super) fn unauthorized(mut error: ApiError) -> ApiError {
     if error.status == axum::http::StatusCode::FORBIDDEN && error.message.contains("API key") {
         error.status = axum::http::StatusCode::UNAUTHORIZED;
         error.code = "invalid_api_key";
@@ -120,18 +120,36 @@ pub async fn chat_completions(
         ))
         .into());
     }
-    let extra: Map<String, Value> = PASS_THROUGH
-        .iter()
-        .filter_map(|field| {
-            body.get(*field)
-                .map(|value| ((*field).to_owned(), value.clone()))
-        })
-        .collect();
+    // OpenAI's own sampling fields mean something only to OpenAI-compatible upstreams; Bedrock
+    // would refuse them as unknown model fields.
+    let extra: Map<String, Value> = if model.config.provider == ProviderKind::OpenaiCompatible {
+        PASS_THROUGH
+            .iter()
+            .filter_map(|field| {
+                body.get(*field)
+                    .map(|value| ((*field).to_owned(), value.clone()))
+            })
+            .collect()
+    } else {
+        Map::new()
+    };
+    let tools = match body.get("tools") {
+        None | Some(Value::Null) => None,
+        Some(tools) if model.config.provider == ProviderKind::Bedrock => {
+            Some(converse_tools(tools, body.get("tool_choice"))?)
+        }
+        Some(_) => {
+            return Err(ApiError::bad_request(format!(
+                "'tools' is supported for Bedrock models; model '{model_id}' is not one"
+            ))
+            .into());
+        }
+    };
     let prompt_chars = conversation
         .iter()
         .map(|message| message.content.len())
         .sum();
-    let request = ChatRequest {
+    let mut request = ChatRequest {
         model: model.config.upstream_model().to_owned(),
         messages: conversation,
         max_tokens,
@@ -139,6 +157,8 @@ pub async fn chat_completions(
         top_p: number(&body, "top_p", "top_p", 0.0, 1.0)?,
         stop: stops(body.get("stop"), "stop")?,
         extra,
+        tools,
+        attribution: tollgate_providers::Attribution::default(),
     };
     let call = Call::begin(
         &gateway,
@@ -148,6 +168,7 @@ pub async fn chat_completions(
         estimate_tokens(prompt_chars, max_tokens),
     )
     .map_err(unauthorized)?;
+    request.attribution = call.attribution();
     let id = format!("chatcmpl-{}", call.request_id);
     let created = unix_seconds();
     if stream {
@@ -164,7 +185,7 @@ pub async fn chat_completions(
             .chain(streaming::items(receiver).map(move |item| match item {
                 StreamItem::Delta(text) => vec![chunk(json!({ "content": text }), None).to_string()],
                 StreamItem::Done { finish_reason, usage, cost } => {
-                    let mut out = vec![chunk(json!({}), Some(finish_reason.unwrap_or_else(|| "stop".to_owned()))).to_string()];
+                    let mut out = vec![chunk(json!({}), Some(finish_reason_of(finish_reason.as_deref()).to_owned())).to_string()];
                     if include_usage {
                         out.push(
                             json!({ "id": id_usage, "object": "chat.completion.chunk", "created": created, "model": model_usage,
@@ -189,6 +210,17 @@ pub async fn chat_completions(
         call.model.provider.chat(request).await,
         |answer| answer.usage,
     )?;
+    let mut message = json!({ "role": "assistant", "content": answer.text });
+    if !answer.tool_calls.is_empty() {
+        message["tool_calls"] = answer
+            .tool_calls
+            .iter()
+            .map(|call| {
+                json!({ "id": call.id, "type": "function",
+                        "function": { "name": call.name, "arguments": call.input.to_string() } })
+            })
+            .collect();
+    }
     let mut response = Json(json!({
         "id": id,
         "object": "chat.completion",
@@ -196,14 +228,75 @@ pub async fn chat_completions(
         "model": model_id,
         "choices": [{
             "index": 0,
-            "message": { "role": "assistant", "content": answer.text },
-            "finish_reason": answer.finish_reason.unwrap_or_else(|| "stop".to_owned()),
+            "message": message,
+            "finish_reason": finish_reason_of(answer.finish_reason.as_deref()),
         }],
         "usage": usage_json(answer.usage, Some(cost)),
     }))
     .into_response();
     call.decorate(response.headers_mut());
     Ok(response)
+}
+
+/// A provider's stop reason in OpenAI's words (Bedrock's `end_turn`, TGI's `eos_token`, ...).
+fn finish_reason_of(reason: Option<&str>) -> &str {
+    match reason {
+        None | Some("end_turn" | "stop_sequence" | "eos_token" | "stop") => "stop",
+        Some("max_tokens" | "length") => "length",
+        Some("tool_use" | "tool_calls") => "tool_calls",
+        Some("content_filtered" | "guardrail_intervened" | "content_filter") => "content_filter",
+        Some(other) => other,
+    }
+}
+
+/// OpenAI `tools` and `tool_choice` as Bedrock Converse's `toolConfig`.
+fn converse_tools(tools: &Value, choice: Option<&Value>) -> Result<Value, ApiError> {
+    let list = tools
+        .as_array()
+        .filter(|list| !list.is_empty())
+        .ok_or_else(|| ApiError::bad_request("'tools' must be a non-empty list"))?;
+    let mut specs = Vec::new();
+    for (index, tool) in list.iter().enumerate() {
+        let function = tool
+            .get("function")
+            .filter(|_| tool.get("type").and_then(Value::as_str) == Some("function"))
+            .ok_or_else(|| {
+                ApiError::bad_request(format!("'tools[{index}]' must be a function tool"))
+            })?;
+        let name = function
+            .get("name")
+            .and_then(Value::as_str)
+            .ok_or_else(|| {
+                ApiError::bad_request(format!("'tools[{index}].function.name' is missing"))
+            })?;
+        let mut spec = json!({ "name": name,
+            "inputSchema": { "json": function.get("parameters").cloned().unwrap_or_else(|| json!({"type": "object"})) } });
+        if let Some(description) = function.get("description") {
+            spec["description"] = description.clone();
+        }
+        specs.push(json!({ "toolSpec": spec }));
+    }
+    let mut config = json!({ "tools": specs });
+    match choice {
+        None | Some(Value::Null) => {}
+        Some(Value::String(mode)) if mode == "auto" => config["toolChoice"] = json!({"auto": {}}),
+        Some(Value::String(mode)) if mode == "required" => {
+            config["toolChoice"] = json!({"any": {}});
+        }
+        Some(Value::String(mode)) if mode == "none" => {
+            return Err(ApiError::bad_request(
+                "'tool_choice' none: leave out 'tools' instead for Bedrock models",
+            ));
+        }
+        Some(named) => {
+            let name = named
+                .pointer("/function/name")
+                .and_then(Value::as_str)
+                .ok_or_else(|| ApiError::bad_request("'tool_choice' must be auto, required or {\"type\": \"function\", \"function\": {\"name\": ...}}"))?;
+            config["toolChoice"] = json!({ "tool": { "name": name } });
+        }
+    }
+    Ok(config)
 }
 
 fn usage_json(usage: tollgate_providers::Usage, cost: Option<tollgate_core::Nanos>) -> Value {
@@ -253,6 +346,8 @@ pub async fn embeddings(
     let request = EmbeddingRequest {
         model: model.config.upstream_model().to_owned(),
         inputs,
+        images: Vec::new(),
+        attribution: call.attribution(),
     };
     let (answer, cost) = call.settle(
         &gateway,

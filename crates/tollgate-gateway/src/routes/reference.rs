@@ -46,12 +46,13 @@ pub async fn list_foundation_models(
             let (input, output) = match config.kind {
                 ModelKind::Chat => (vec!["TEXT"], vec!["TEXT"]),
                 ModelKind::Embedding => (vec!["TEXT"], vec!["EMBEDDING"]),
+                ModelKind::Image => (vec!["TEXT"], vec!["IMAGE"]),
             };
             json!({
                 "modelId": config.id,
                 "modelArn": format!("arn:tollgate:model/{}", config.id),
                 "modelName": config.name.clone().unwrap_or_else(|| config.id.clone()),
-                "providerName": config.provider_name.clone().unwrap_or_else(|| "OpenAI-compatible".to_owned()),
+                "providerName": config.provider_name.clone().unwrap_or_else(|| config.provider.display_name().to_owned()),
                 "inputModalities": input,
                 "outputModalities": output,
                 "responseStreamingSupported": config.kind == ModelKind::Chat,
@@ -144,11 +145,18 @@ fn chat_request(
             ));
         }
     };
+    let tools = match body.get("tool_config") {
+        None | Some(Value::Null) => None,
+        Some(config @ Value::Object(_)) => Some(config.clone()),
+        Some(_) => return Err(ApiError::bad_request("'tool_config' must be an object")),
+    };
     let prompt_chars = conversation
         .iter()
         .map(|message| message.content.len())
         .sum();
     let request = ChatRequest {
+        tools,
+        attribution: tollgate_providers::Attribution::default(),
         model: upstream.to_owned(),
         messages: conversation,
         max_tokens,
@@ -212,10 +220,16 @@ pub async fn invoke_model(
     let body = json_object(body)?;
     match kind.as_str() {
         "" | "text" => {}
-        "embeddings" => return embeddings(&gateway, &headers, &team, &model_id, &body).await,
+        "embeddings" | "embeddings-image" => {
+            let images = kind == "embeddings-image";
+            return embeddings(&gateway, &headers, &team, &model_id, &body, images).await;
+        }
+        "image" => {
+            return super::images::reference(&gateway, &headers, &team, &model_id, &body).await;
+        }
         other => {
             return Err(ApiError::bad_request(format!(
-                "type '{other}' is not supported here: use embeddings, or leave it out for text"
+                "type '{other}' is not supported: use embeddings, embeddings-image or image, or leave it out for text"
             ))
             .into());
         }
@@ -231,7 +245,8 @@ pub async fn invoke_model(
         ))
         .into());
     }
-    let (request, prompt_chars) = chat_request(&body, messages_api, model.config.upstream_model())?;
+    let upstream = upstream_target(&model.config, query.model_arn.as_deref())?;
+    let (mut request, prompt_chars) = chat_request(&body, messages_api, upstream)?;
     let call = Call::begin(
         &gateway,
         &headers,
@@ -239,6 +254,7 @@ pub async fn invoke_model(
         &model_id,
         estimate_tokens(prompt_chars, request.max_tokens),
     )?;
+    request.attribution = call.attribution();
 
     if streaming && wants_event_stream(&headers) {
         return Ok(sse(gateway, call, request));
@@ -283,7 +299,12 @@ pub async fn invoke_model(
         call.model.provider.chat(request).await,
         |answer| answer.usage,
     )?;
-    let mut response = Json(json!([{ "generated_text": answer.text }])).into_response();
+    let mut item = json!({ "generated_text": answer.text });
+    if !answer.tool_calls.is_empty() {
+        item["stop_reason"] = json!(answer.finish_reason);
+        item["tool_calls"] = json!(answer.tool_calls);
+    }
+    let mut response = Json(json!([item])).into_response();
     call.decorate(response.headers_mut());
     Ok(response)
 }
@@ -333,6 +354,7 @@ async fn embeddings(
     team: &str,
     model_id: &str,
     body: &Map<String, Value>,
+    images: bool,
 ) -> Result<Response, RefError> {
     let model = gateway.model(model_id).ok_or_else(|| {
         ApiError::not_found(format!(
@@ -344,8 +366,12 @@ async fn embeddings(
             ApiError::bad_request(format!("model '{model_id}' does not make embeddings")).into(),
         );
     }
-    let inputs = texts(body.get("inputs"), "inputs")?;
-    let chars = inputs.iter().map(String::len).sum();
+    let (inputs, pictures) = if images {
+        (Vec::new(), image_inputs(body.get("inputs"))?)
+    } else {
+        (texts(body.get("inputs"), "inputs")?, Vec::new())
+    };
+    let chars = inputs.iter().map(String::len).sum::<usize>() + pictures.len() * 4000;
     let call = Call::begin(
         gateway,
         headers,
@@ -356,6 +382,8 @@ async fn embeddings(
     let request = EmbeddingRequest {
         model: model.config.upstream_model().to_owned(),
         inputs,
+        images: pictures,
+        attribution: call.attribution(),
     };
     let (answer, _) = call.settle(
         gateway,
@@ -370,4 +398,68 @@ async fn embeddings(
     let mut response = Json(Value::Array(items)).into_response();
     call.decorate(response.headers_mut());
     Ok(response)
+}
+
+/// Base64 images for `type: embeddings-image`: one string, a list, or `{"image": ...}` items.
+fn image_inputs(value: Option<&Value>) -> Result<Vec<String>, ApiError> {
+    let bad = || {
+        ApiError::bad_request(
+            "'inputs' must be a base64 image, a list of them, or {\"image\": BASE64} objects",
+        )
+    };
+    let one = |item: &Value| -> Result<String, ApiError> {
+        let text = match item {
+            Value::String(text) => text,
+            Value::Object(fields) => fields
+                .get("image")
+                .and_then(Value::as_str)
+                .ok_or_else(bad)?,
+            _ => return Err(bad()),
+        };
+        let text = text.trim();
+        if text.is_empty()
+            || !text
+                .bytes()
+                .all(|byte| byte.is_ascii_alphanumeric() || matches!(byte, b'+' | b'/' | b'='))
+        {
+            return Err(ApiError::bad_request("an image in 'inputs' is not base64"));
+        }
+        Ok(text.to_owned())
+    };
+    match value {
+        Some(Value::Array(items)) if !items.is_empty() => items.iter().map(one).collect(),
+        Some(item @ (Value::String(_) | Value::Object(_))) => Ok(vec![one(item)?]),
+        _ => Err(bad()),
+    }
+}
+
+/// The model a Bedrock call goes to: `model_arn` when the client names one, but only an ARN of
+/// the configured model itself (its foundation model or an inference profile of it), so a key
+/// allowed one model cannot reach another priced as the first.
+fn upstream_target<'a>(
+    config: &'a crate::config::ModelConfig,
+    model_arn: Option<&'a str>,
+) -> Result<&'a str, ApiError> {
+    let upstream = config.upstream_model();
+    let Some(arn) = model_arn.filter(|arn| !arn.is_empty() && *arn != config.id) else {
+        return Ok(upstream);
+    };
+    let resource = arn.rsplit('/').next().unwrap_or_default();
+    let names_this_model = arn.starts_with("arn:aws")
+        && (resource == upstream
+            || resource
+                .split_once('.')
+                .is_some_and(|(_, rest)| rest == upstream)
+            || config
+                .tenant_profiles
+                .values()
+                .any(|profile| profile == arn));
+    if config.provider == crate::config::ProviderKind::Bedrock && names_this_model {
+        Ok(arn)
+    } else {
+        Err(ApiError::bad_request(format!(
+            "'model_arn' {arn} does not name model '{}' (send only model_id, or the ARN of that model or of an inference profile for it)",
+            config.id
+        )))
+    }
 }

@@ -114,7 +114,7 @@ fn model(id: &str, upstream_model: &str, base: &str, price_as: &str) -> ModelCon
     ))
 }
 
-fn toml_model(text: &str) -> ModelConfig {
+pub fn toml_model(text: &str) -> ModelConfig {
     #[derive(serde::Deserialize)]
     struct Wrapper {
         models: Vec<ModelConfig>,
@@ -138,6 +138,20 @@ pub struct TestGateway {
 /// A gateway with tenant `alpha` and one key; `limits` for alpha, models: `chat-model` (priced as
 /// claude-v2), `slow-model`, `broken-model`, `embed-model` (priced as titan-embed-text-v1).
 pub async fn gateway_with(limits: Limits, server: ServerConfig) -> TestGateway {
+    build(limits, server, Vec::new(), None).await
+}
+
+/// [`gateway`] plus `extra` models, AWS ones using `aws` (test credentials and endpoint).
+pub async fn gateway_with_aws(extra: Vec<ModelConfig>, aws: &aws_config::SdkConfig) -> TestGateway {
+    build(Limits::default(), ServerConfig::default(), extra, Some(aws)).await
+}
+
+async fn build(
+    limits: Limits,
+    server: ServerConfig,
+    extra: Vec<ModelConfig>,
+    aws: Option<&aws_config::SdkConfig>,
+) -> TestGateway {
     let (base, upstream) = start_upstream().await;
     let dir = tempfile::tempdir().unwrap();
     let database = dir.path().join("tollgate.db");
@@ -175,11 +189,12 @@ pub async fn gateway_with(limits: Limits, server: ServerConfig) -> TestGateway {
         ),
         embed,
     ];
+    let models: Vec<ModelConfig> = models.into_iter().chain(extra).collect();
     let mut server = server;
     server
         .admin_token
         .get_or_insert_with(|| ADMIN_TOKEN.to_owned());
-    let gateway = Gateway::start(&database, server.clone(), &models).unwrap();
+    let gateway = Gateway::start_with_aws(&database, server.clone(), &models, aws).unwrap();
     let router = tollgate_gateway::router(gateway.clone());
     TestGateway {
         dir,
