@@ -56,7 +56,7 @@ pub enum Command {
     Db(DbCommand),
     /// Run the gateway: the reference API, the OpenAI API and the admin API.
     Serve(ServeArgs),
-    /// The built-in local model.
+    /// Models: the built-in local one, the configured ones, Bedrock's catalog.
     #[command(subcommand)]
     Model(ModelCommand),
 }
@@ -71,6 +71,19 @@ pub enum ModelCommand {
     },
     /// The models `tollgate serve` would offer.
     List,
+    /// What Amazon Bedrock offers in a region: foundation models and inference profiles, with the
+    /// ids to put in [[models]] (credentials from the AWS credential chain).
+    Catalog {
+        /// The AWS region.
+        #[arg(long, default_value = "us-east-1")]
+        region: String,
+        /// A named AWS profile (SSO profiles included) [default: the chain's].
+        #[arg(long, value_name = "NAME")]
+        aws_profile: Option<String>,
+        /// An endpoint override (VPC endpoint, LocalStack).
+        #[arg(long, value_name = "URL")]
+        endpoint_url: Option<String>,
+    },
 }
 
 #[derive(Debug, Args)]

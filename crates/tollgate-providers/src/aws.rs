@@ -8,7 +8,6 @@ use std::time::Duration;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
-use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 use crate::ProviderError;
@@ -116,28 +115,26 @@ pub(crate) fn sdk_error<E, R>(
 ) -> ProviderError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: RawStatus + std::fmt::Debug,
+    R: RawStatus + std::fmt::Debug + 'static,
 {
     use aws_smithy_runtime_api::client::result::SdkError;
+    let text = causes(error);
+    let lower = text.to_ascii_lowercase();
+    let about_credentials = lower.contains("credential") || lower.contains("sso");
     match error {
-        SdkError::TimeoutError(_) => ProviderError::Timeout(DisplayErrorContext(error).to_string()),
+        _ if about_credentials && !matches!(error, SdkError::ServiceError(_)) => {
+            ProviderError::Credentials(credentials_hint(&text))
+        }
+        SdkError::TimeoutError(_) => ProviderError::Timeout(text),
         SdkError::DispatchFailure(failure) => {
             if failure.is_timeout() {
-                ProviderError::Timeout(DisplayErrorContext(error).to_string())
+                ProviderError::Timeout(text)
             } else {
-                ProviderError::Unavailable(DisplayErrorContext(error).to_string())
+                ProviderError::Unavailable(text)
             }
         }
-        SdkError::ConstructionFailure(_) => {
-            let text = DisplayErrorContext(error).to_string();
-            if text.contains("credential") || text.contains("token") || text.contains("sso") {
-                ProviderError::Unauthorized(credentials_hint(&text))
-            } else {
-                ProviderError::Protocol(text)
-            }
-        }
-        SdkError::ResponseError(_) => {
-            ProviderError::Protocol(DisplayErrorContext(error).to_string())
+        SdkError::ConstructionFailure(_) | SdkError::ResponseError(_) => {
+            ProviderError::Protocol(text)
         }
         SdkError::ServiceError(service) => {
             let status = service.raw().http_status();
@@ -159,8 +156,27 @@ where
             });
             classify(code, message, status)
         }
-        _ => ProviderError::Protocol(DisplayErrorContext(error).to_string()),
+        _ => ProviderError::Protocol(text),
     }
+}
+
+/// An error and its causes in their own words, without the debug dump `DisplayErrorContext`
+/// appends: one line a user can read.
+fn causes(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut current = Some(error);
+    while let Some(cause) = current {
+        let text = cause.to_string();
+        if !text.is_empty() && !parts.iter().any(|part| part.contains(&text)) {
+            parts.push(text);
+        }
+        current = cause.source();
+    }
+    parts
+        .join(": ")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// An AWS error code (`ThrottlingException`, or an event stream's `throttlingException`) as a
@@ -197,7 +213,11 @@ fn credentials_hint(text: &str) -> String {
     let lower = text.to_ascii_lowercase();
     if lower.contains("sso") || lower.contains("expired") {
         format!("{text} (the AWS session has expired: run `aws sso login --profile PROFILE`)")
-    } else if lower.contains("no providers in chain") || lower.contains("credentials provider") {
+    } else if lower.contains("no providers in chain")
+        || lower.contains("credential provider")
+        || lower.contains("credentials provider")
+        || lower.contains("loading credentials")
+    {
         format!(
             "{text} (no AWS credentials found: set AWS_PROFILE, run `aws sso login`, or export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)"
         )

@@ -9,6 +9,9 @@ pub enum ProviderError {
     /// The gateway's credentials for the upstream were refused (401/403): an operator problem.
     #[error("the upstream refused the gateway's credentials: {0}")]
     Unauthorized(String),
+    /// No usable AWS credentials on the gateway's side (none found, or an expired session).
+    #[error("Tollgate has no usable AWS credentials: {0}")]
+    Credentials(String),
     #[error("the upstream does not know this model: {0}")]
     NotFound(String),
     #[error("the upstream is throttling: {message}")]
@@ -36,6 +39,7 @@ impl ProviderError {
             ProviderError::RateLimited { .. } => 429,
             ProviderError::Timeout(_) => 504,
             ProviderError::Unauthorized(_)
+            | ProviderError::Credentials(_)
             | ProviderError::Upstream { .. }
             | ProviderError::Unavailable(_)
             | ProviderError::Protocol(_) => 502,

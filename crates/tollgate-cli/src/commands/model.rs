@@ -7,7 +7,7 @@ use std::process::Command;
 
 use serde_json::json;
 use sha2::{Digest, Sha256};
-use tollgate_gateway::ModelConfig;
+use tollgate_gateway::{ModelConfig, ProviderKind};
 
 use crate::args::ModelCommand;
 use crate::config::Paths;
@@ -194,29 +194,103 @@ pub fn run(paths: &Paths, command: &ModelCommand, json: bool) -> Result<()> {
         ModelCommand::List => {
             let mut models = paths.config.models.clone();
             models.extend(default_local_model(paths));
+            let place = |model: &ModelConfig| match model.provider {
+                ProviderKind::Local => model
+                    .path
+                    .as_ref()
+                    .map(|path| path.display().to_string())
+                    .unwrap_or_default(),
+                ProviderKind::OpenaiCompatible => model.base_url.clone(),
+                ProviderKind::Bedrock => {
+                    format!("{} in {}", model.upstream_model(), model.region())
+                }
+                ProviderKind::Sagemaker => format!(
+                    "endpoint {} in {}",
+                    model.endpoint.as_deref().unwrap_or("?"),
+                    model.region()
+                ),
+            };
             if json {
                 let list: Vec<_> = models
                     .iter()
-                    .map(|model| json!({ "id": model.id, "provider": format!("{:?}", model.provider), "base_url": model.base_url, "path": model.path }))
+                    .map(|model| json!({ "id": model.id, "provider": model.provider.as_str(), "kind": format!("{:?}", model.kind).to_lowercase(), "where": place(model), "price_as": model.price_as() }))
                     .collect();
                 return print_json(&list);
             }
             if models.is_empty() {
                 return print("No models. Install the built-in one with: tollgate model install\n");
             }
-            let mut table = Table::new(&["ID", "PROVIDER", "WHERE"]);
+            let mut table = Table::new(&["ID", "PROVIDER", "KIND", "WHERE", "PRICED AS"]);
             for model in &models {
-                let place = model
-                    .path
-                    .as_ref()
-                    .map_or_else(|| model.base_url.clone(), |path| path.display().to_string());
                 table.row(vec![
                     model.id.clone(),
-                    format!("{:?}", model.provider),
-                    place,
+                    model.provider.as_str().to_owned(),
+                    format!("{:?}", model.kind).to_lowercase(),
+                    place(model),
+                    model.price_as().to_owned(),
                 ]);
             }
             print(&table.render())
         }
+        ModelCommand::Catalog {
+            region,
+            aws_profile,
+            endpoint_url,
+        } => catalog(
+            region,
+            aws_profile.as_deref(),
+            endpoint_url.as_deref(),
+            json,
+        ),
     }
+}
+
+fn catalog(
+    region: &str,
+    profile: Option<&str>,
+    endpoint_url: Option<&str>,
+    json: bool,
+) -> Result<()> {
+    let mut settings = tollgate_providers::AwsSettings::new(region);
+    settings.profile = profile.map(str::to_owned);
+    settings.endpoint_url = endpoint_url.map(str::to_owned);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|error| CliError::usage(format!("cannot start the async runtime: {error}")))?;
+    let models = runtime
+        .block_on(async {
+            let bedrock = tollgate_providers::bedrock::BedrockProvider::from_settings(
+                &settings,
+                tollgate_providers::bedrock::BedrockConfig::default(),
+            );
+            tollgate_providers::Provider::list_models(&bedrock).await
+        })
+        .map_err(|error| {
+            CliError::usage(format!("cannot list Bedrock's models in {region}: {error}"))
+        })?;
+    if json {
+        return print_json(&models);
+    }
+    let mut table = Table::new(&["ID", "NAME", "PROVIDER", "IN -> OUT", "STREAMS"]);
+    for model in &models {
+        table.row(vec![
+            model.id.clone(),
+            model.name.clone().unwrap_or_default(),
+            model.provider.clone().unwrap_or_default(),
+            format!(
+                "{} -> {}",
+                model.input_modalities.join(","),
+                model.output_modalities.join(",")
+            ),
+            model.streaming.map_or_else(String::new, |streams| {
+                if streams { "yes" } else { "no" }.to_owned()
+            }),
+        ]);
+    }
+    print(&format!(
+        "{}{} models and inference profiles in {region}. Serve one with a [[models]] entry: provider = \"bedrock\", upstream_model = ID, region = \"{region}\".\n",
+        table.render(),
+        models.len()
+    ))
 }

@@ -60,12 +60,18 @@ impl Cli {
     }
 
     pub fn run(&self, args: &[&str]) -> Run {
-        let output: Output = Command::new(env!("CARGO_BIN_EXE_tollgate"))
+        self.run_with(args, &[])
+    }
+
+    /// [`Cli::run`] with extra environment variables.
+    pub fn run_with(&self, args: &[&str], env: &[(&str, String)]) -> Run {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_tollgate"));
+        command
             .args(args)
             .env("TOLLGATE_DATA_DIR", self.dir.path())
-            .env_remove("TOLLGATE_CONFIG")
-            .output()
-            .unwrap();
+            .env_remove("TOLLGATE_CONFIG");
+        apply(&mut command, env);
+        let output: Output = command.output().unwrap();
         Run {
             status: output.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
@@ -83,6 +89,17 @@ impl Cli {
             .collect();
         files.sort();
         files
+    }
+}
+
+/// Sets each variable; an empty value removes it.
+fn apply(command: &mut Command, env: &[(&str, String)]) {
+    for (name, value) in env {
+        if value.is_empty() {
+            command.env_remove(name);
+        } else {
+            command.env(name, value);
+        }
     }
 }
 
@@ -111,12 +128,18 @@ impl Cli {
     /// Starts `tollgate serve` on this data directory and returns once `port` accepts connections
     /// (the config must listen there).
     pub fn serve(&self, port: u16) -> Running {
-        let child = Command::new(env!("CARGO_BIN_EXE_tollgate"))
+        self.serve_with(port, &[])
+    }
+
+    /// [`Cli::serve`] with extra environment variables.
+    pub fn serve_with(&self, port: u16, env: &[(&str, String)]) -> Running {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_tollgate"));
+        command
             .arg("serve")
             .env("TOLLGATE_DATA_DIR", self.dir.path())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
+            .stderr(std::process::Stdio::null());
+        apply(&mut command, env);
+        let child = command.spawn().unwrap();
         let running = Running(child);
         for _ in 0..200 {
             if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
@@ -126,4 +149,25 @@ impl Cli {
         }
         panic!("tollgate serve did not listen on port {port} within 10 s");
     }
+}
+
+/// An AWS environment with test credentials and nothing read from this machine's AWS setup
+/// (no profiles, no instance metadata), as the standard credential chain sees it.
+pub fn aws_test_env(cli: &Cli, with_credentials: bool) -> Vec<(&'static str, String)> {
+    let nowhere = cli.path("no-aws-files").display().to_string();
+    let mut env = vec![
+        ("AWS_CONFIG_FILE", nowhere.clone()),
+        ("AWS_SHARED_CREDENTIALS_FILE", nowhere),
+        ("AWS_EC2_METADATA_DISABLED", "true".to_owned()),
+        ("AWS_PROFILE", String::new()),
+        ("AWS_MAX_ATTEMPTS", "1".to_owned()),
+    ];
+    if with_credentials {
+        env.push(("AWS_ACCESS_KEY_ID", "AKIDCLITESTCLITEST".to_owned()));
+        env.push(("AWS_SECRET_ACCESS_KEY", "cli-test-secret".to_owned()));
+    } else {
+        env.push(("AWS_ACCESS_KEY_ID", String::new()));
+        env.push(("AWS_SECRET_ACCESS_KEY", String::new()));
+    }
+    env
 }
