@@ -158,6 +158,24 @@ mod tests {
     }
 
     #[test]
+    fn the_documented_example_config_parses() {
+        let doc = include_str!("../../../docs/config.md");
+        let example = doc
+            .split("```toml\n")
+            .nth(1)
+            .and_then(|rest| rest.split("```").next())
+            .unwrap();
+        let config = Config::parse(example).unwrap();
+        assert!(config.models.len() >= 8, "{}", config.models.len());
+        assert!(
+            config
+                .models
+                .iter()
+                .any(|model| model.id == "falcon-7b" && model.endpoint.is_some())
+        );
+    }
+
+    #[test]
     fn unknown_keys_and_bad_zones_are_refused() {
         assert!(Config::parse("time_zone = \"Europe/Berlin\"\n").is_ok());
         let unknown = Config::parse("timezone = \"UTC\"\n").unwrap_err();
