@@ -39,6 +39,9 @@ async fn gateway() -> (common::TestGateway, aws_server::AwsServer) {
             "id = \"titan-multimodal\"\nprovider = \"bedrock\"\nkind = \"embedding\"\nupstream_model = \"amazon.titan-embed-image-v1\"",
         ),
         common::toml_model(
+            "id = \"bare-endpoint\"\nprovider = \"sagemaker\"\nendpoint = \"bare-endpoint\"\nprice_as = \"my-endpoint-instance\"",
+        ),
+        common::toml_model(
             "id = \"mistral-endpoint\"\nprovider = \"sagemaker\"\nendpoint = \"tgi-endpoint\"\ntemplate = \"mistral\"\nprice_as = \"anthropic.claude-3-haiku-20240307-v1:0\"",
         ),
     ];
@@ -405,4 +408,41 @@ async fn the_catalog_names_the_aws_providers() {
     assert_eq!(find("haiku")["providerName"], "Amazon Bedrock");
     assert_eq!(find("titan-image")["outputModalities"], json!(["IMAGE"]));
     assert_eq!(find("mistral-endpoint")["providerName"], "Amazon SageMaker");
+}
+
+#[tokio::test]
+async fn an_endpoint_without_token_counts_is_charged_per_second() {
+    let (test, _server) = gateway().await;
+    let prices = tollgate_core::price_book::PriceFile::parse(
+        "format = 1\n[[prices]]\nmodel = \"my-endpoint-instance\"\nregion = \"us-east-1\"\nkind = \"endpoint\"\neffective_from = \"2000-01-01\"\nper_second = \"1.5\"\n",
+    )
+    .unwrap();
+    test.gateway
+        .with_store(|store| {
+            store.save_prices(&prices.entries, "us-east-1", "test", "per-second endpoint")
+        })
+        .unwrap();
+    test.gateway.reload_prices().unwrap();
+    let answer = test.invoke_text("bare-endpoint", "hello").await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+    let call = &test.calls()[0];
+    assert_eq!(
+        (call.input_tokens, call.output_tokens),
+        (0, 0),
+        "the container gave no counts"
+    );
+    // $1.5 a second of endpoint time: at least a millisecond, never more than the whole call.
+    assert!(call.cost >= Nanos(1_500_000), "{:?}", call.cost);
+    assert!(
+        call.cost.0 <= 1_500_000 * (i64::try_from(call.latency_ms).unwrap() + 1),
+        "{:?}",
+        call.cost
+    );
+    assert_eq!(
+        call.cost.0 % 1_500_000,
+        0,
+        "whole milliseconds of endpoint time: {:?}",
+        call.cost
+    );
+    assert!(call.priced);
 }
