@@ -7,7 +7,7 @@ if ! command -v cargo >/dev/null 2>&1 && [ -x "$HOME/.cargo/bin/cargo" ]; then
     export PATH="$HOME/.cargo/bin:$PATH"
 fi
 if ! command -v cargo >/dev/null 2>&1; then
-    echo "error: cargo is not installed. Install Rust 1.88 or newer with rustup:" >&2
+    echo "error: cargo is not installed. Install Rust 1.95 or newer with rustup:" >&2
     echo "  curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y && . \"\$HOME/.cargo/env\"" >&2
     exit 1
 fi

@@ -177,5 +177,9 @@ fn requantizing_to_q8_0_keeps_a_working_model() {
         std::fs::metadata(&target).unwrap().len(),
     );
     assert!(after > before * 13 / 10, "{before} -> {after}");
+    // The header says so too, for other GGUF readers: 7 is Q8_0.
+    let mut file = std::fs::File::open(&target).unwrap();
+    let content = candle_core::quantized::gguf_file::Content::read(&mut file).unwrap();
+    assert_eq!(content.metadata["general.file_type"].to_u32().unwrap(), 7);
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -62,10 +62,15 @@ pub fn requantize_q8_0(source: &Path, target: &Path) -> Result<(), ProviderError
         };
         tensors.push((name.clone(), tensor));
     }
+    // The file type tells readers (llama.cpp among them) what the weights now are: 7 is
+    // LLAMA_FTYPE_MOSTLY_Q8_0.
+    let file_type = gguf_file::Value::U32(7);
     let mut metadata: Vec<(&str, &gguf_file::Value)> = content
         .metadata
         .iter()
+        .filter(|(key, _)| key.as_str() != "general.file_type")
         .map(|(key, value)| (key.as_str(), value))
+        .chain(std::iter::once(("general.file_type", &file_type)))
         .collect();
     metadata.sort_by_key(|(key, _)| *key);
     let partial = target.with_extension("gguf.partial");
