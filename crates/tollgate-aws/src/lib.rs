@@ -1,0 +1,11 @@
+//! The control plane of a reference AWS deployment (API Gateway usage plans and keys per team,
+//! Lambda calling Bedrock/SageMaker, usage lines in CloudWatch Logs, daily cost reports in S3),
+//! managed through the AWS APIs for the CLI (`tollgate --workspace NAME ...`) and the console.
+
+mod error;
+mod tenants;
+mod workspace;
+
+pub use error::{AwsError, AwsErrorKind};
+pub use tenants::{AwsKey, AwsTenant, MANAGED_BY, MANAGED_BY_US, NewAwsTenant};
+pub use workspace::{AwsWorkspace, Connection};
