@@ -40,6 +40,7 @@
 
 mod audit;
 mod error;
+mod imports;
 mod keys;
 mod ledger;
 mod limits_table;
@@ -59,6 +60,7 @@ use tollgate_core::Zone;
 
 pub use audit::AuditEntry;
 pub use error::{Result, StoreError};
+pub use imports::{ImportSummary, SyncedObject};
 pub use keys::KeyFilter;
 pub use ledger::{LedgerHandle, LedgerWriter, WriterConfig, WriterStats};
 pub use prices::PriceVersion;

@@ -5,8 +5,8 @@ use std::fmt::Write as _;
 use std::str::FromStr;
 
 use chrono::{Days, NaiveDate};
+use rusqlite::params_from_iter;
 use rusqlite::types::Value;
-use rusqlite::{Transaction, params_from_iter};
 use serde::Serialize;
 use tollgate_core::limits::BudgetBurn;
 use tollgate_core::report_csv::ReportRow;
@@ -14,8 +14,8 @@ use tollgate_core::{Nanos, Period, RollupTotals, TeamId};
 
 use crate::Store;
 use crate::error::{Result, StoreError};
-use crate::ledger::{GRAIN_KEY, GRAIN_MODEL, Grains, Origin, RollupMap, upsert_rollups};
-use crate::names::{NameCache, NameKind, all_names, date_of, day_number, find_id};
+use crate::ledger::{GRAIN_KEY, GRAIN_MODEL};
+use crate::names::{NameKind, all_names, date_of, day_number, find_id};
 use crate::rollup_codec;
 
 /// A dimension to group usage by.
@@ -130,14 +130,6 @@ pub struct CallRow {
     pub time_to_first_token_ms: Option<u64>,
     pub cost: Nanos,
     pub priced: bool,
-}
-
-/// What `usage import` did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct ImportSummary {
-    pub rows: u64,
-    pub rollup_rows: u64,
-    pub skipped_without_date: u64,
 }
 
 /// A group's key: day, team, model, key ids and a cost-center index; -1 where not grouped by.
@@ -505,87 +497,5 @@ impl Store {
             budget: budget.monthly,
             enforcement: budget.enforcement,
         }))
-    }
-
-    /// Imports reference report rows into the rollups as `import` rows. Re-importing a file
-    /// replaces its rows rather than adding them again. Rows without a date are skipped.
-    pub fn import_report_rows(&self, rows: &[ReportRow], source: &str) -> Result<ImportSummary> {
-        let mut summary = ImportSummary::default();
-        let transaction: Transaction<'_> = self.write_transaction()?;
-        let mut names = NameCache::default();
-        let mut sums = RollupMap::new();
-        for row in rows {
-            let Some(date) = row.date else {
-                summary.skipped_without_date += 1;
-                continue;
-            };
-            summary.rows += 1;
-            let key = (
-                day_number(date),
-                names.id(&transaction, NameKind::Team, &row.team_id)?,
-                names.id(&transaction, NameKind::Model, &row.model_id)?,
-                names.id(&transaction, NameKind::Key, &row.api_key)?,
-            );
-            let totals = sums.entry(key).or_default();
-            totals.invocations += row.invocations;
-            totals.input_tokens += row.input_tokens;
-            totals.output_tokens += row.output_tokens;
-            totals.input_cost += row.input_cost;
-            totals.output_cost += row.output_cost;
-        }
-        {
-            let mut delete = transaction.prepare_cached(
-                "DELETE FROM daily_rollups WHERE grain = 0 AND origin = 1 AND day = ?1 AND team = ?2 AND model = ?3 AND key = ?4",
-            )?;
-            for (day, team, model, key) in sums.keys() {
-                delete.execute([day, team, model, key])?;
-            }
-        }
-        upsert_rollups(&transaction, Origin::Import, &sums, Grains::KeyOnly)?;
-        // The per-model import rows of the touched days are summed again from the per-key ones.
-        let touched: std::collections::BTreeSet<(i64, i64, i64)> = sums
-            .keys()
-            .map(|&(day, team, model, _)| (day, team, model))
-            .collect();
-        let mut per_model = RollupMap::new();
-        {
-            let mut read = transaction.prepare_cached(
-                "SELECT totals FROM daily_rollups WHERE grain = 0 AND origin = 1 AND day = ?1 AND team = ?2 AND model = ?3",
-            )?;
-            let mut delete = transaction
-                .prepare_cached("DELETE FROM daily_rollups WHERE grain = 1 AND origin = 1 AND day = ?1 AND team = ?2 AND model = ?3")?;
-            for &(day, team, model) in &touched {
-                let mut total = RollupTotals::default();
-                let mut rows = read.query([day, team, model])?;
-                while let Some(row) = rows.next()? {
-                    let blob: Vec<u8> = row.get(0)?;
-                    total.add(&rollup_codec::decode(&blob).unwrap_or_default());
-                }
-                delete.execute([day, team, model])?;
-                per_model.insert((day, team, model, 0), total);
-            }
-        }
-        {
-            let mut insert = transaction.prepare_cached(
-                "INSERT INTO daily_rollups (grain, day, team, model, key, origin, totals) VALUES (1, ?1, ?2, ?3, 0, 1, ?4)",
-            )?;
-            for ((day, team, model, _), totals) in &per_model {
-                insert.execute(rusqlite::params![
-                    day,
-                    team,
-                    model,
-                    &rollup_codec::encode(totals)[..]
-                ])?;
-            }
-        }
-        summary.rollup_rows = sums.len() as u64;
-        self.audit(
-            "usage.import",
-            source,
-            None,
-            Some(&serde_json::to_string(&summary).unwrap_or_default()),
-        )?;
-        transaction.commit()?;
-        Ok(summary)
     }
 }

@@ -171,6 +171,19 @@ CREATE TABLE settings (
     value  TEXT NOT NULL
 );
 ",
+    // 2: report objects synced from an AWS workspace's bucket, to fetch only what changed.
+    r"
+CREATE TABLE synced_objects (
+    source            TEXT NOT NULL,
+    key               TEXT NOT NULL,
+    etag              TEXT NOT NULL,
+    last_modified_ms  INTEGER NOT NULL,
+    rows              INTEGER NOT NULL,
+    bad_rows          INTEGER NOT NULL,
+    synced_at_ms      INTEGER NOT NULL,
+    PRIMARY KEY (source, key)
+) WITHOUT ROWID;
+",
 ];
 
 /// The schema version this build writes.
