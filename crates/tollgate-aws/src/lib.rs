@@ -3,9 +3,11 @@
 //! managed through the AWS APIs for the CLI (`tollgate --workspace NAME ...`) and the console.
 
 mod error;
+mod reports;
 mod tenants;
 mod workspace;
 
 pub use error::{AwsError, AwsErrorKind};
+pub use reports::{BadLine, ErrorFile, SyncOptions, SyncReport, open_cache};
 pub use tenants::{AwsKey, AwsTenant, MANAGED_BY, MANAGED_BY_US, NewAwsTenant};
 pub use workspace::{AwsWorkspace, Connection};

@@ -50,6 +50,7 @@ impl AwsWorkspace {
 pub struct Connection {
     pub workspace: AwsWorkspace,
     pub(crate) apigateway: aws_sdk_apigateway::Client,
+    pub(crate) s3: aws_sdk_s3::Client,
 }
 
 impl Connection {
@@ -69,8 +70,14 @@ impl Connection {
             builder = builder.endpoint_url(url);
         }
         let sdk = builder.build();
+        // Endpoint overrides (LocalStack, moto, some VPC setups) serve buckets by path, not by
+        // virtual host.
+        let s3 = aws_sdk_s3::config::Builder::from(&sdk)
+            .force_path_style(workspace.endpoint_url.is_some())
+            .build();
         Connection {
             apigateway: aws_sdk_apigateway::Client::new(&sdk),
+            s3: aws_sdk_s3::Client::from_conf(s3),
             workspace,
         }
     }
