@@ -5,9 +5,13 @@
 mod error;
 mod reports;
 mod tenants;
+mod usage_logs;
 mod workspace;
 
 pub use error::{AwsError, AwsErrorKind};
 pub use reports::{BadLine, ErrorFile, SyncOptions, SyncReport, open_cache};
 pub use tenants::{AwsKey, AwsTenant, MANAGED_BY, MANAGED_BY_US, NewAwsTenant};
+pub use usage_logs::{
+    BadLogLine, LogSyncReport, LogUsage, QueryOptions, UsageLine, parse_usage_line,
+};
 pub use workspace::{AwsWorkspace, Connection};

@@ -51,6 +51,7 @@ pub struct Connection {
     pub workspace: AwsWorkspace,
     pub(crate) apigateway: aws_sdk_apigateway::Client,
     pub(crate) s3: aws_sdk_s3::Client,
+    pub(crate) logs: aws_sdk_cloudwatchlogs::Client,
 }
 
 impl Connection {
@@ -78,6 +79,7 @@ impl Connection {
         Connection {
             apigateway: aws_sdk_apigateway::Client::new(&sdk),
             s3: aws_sdk_s3::Client::from_conf(s3),
+            logs: aws_sdk_cloudwatchlogs::Client::new(&sdk),
             workspace,
         }
     }
