@@ -31,6 +31,16 @@ pub struct Cli {
         hide_env_values = true
     )]
     pub admin_token: Option<String>,
+    /// Manage the AWS deployment named in [workspaces.NAME] of tollgate.toml instead of the local
+    /// database: tenants are usage plans, keys are API keys, reports come from its S3 bucket.
+    #[arg(
+        long,
+        global = true,
+        env = "TOLLGATE_WORKSPACE",
+        value_name = "NAME",
+        conflicts_with = "server"
+    )]
+    pub workspace: Option<String>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -56,9 +66,21 @@ pub enum Command {
     Db(DbCommand),
     /// Run the gateway: the reference API, the OpenAI API and the admin API.
     Serve(ServeArgs),
+    /// AWS workspaces: list them, test their connection.
+    #[command(subcommand)]
+    Workspace(WorkspaceCommand),
     /// Models: the built-in local one, the configured ones, Bedrock's catalog.
     #[command(subcommand)]
     Model(ModelCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WorkspaceCommand {
+    /// The AWS workspaces in tollgate.toml.
+    List,
+    /// Try every permission Tollgate needs in a workspace (--workspace NAME) and name each one
+    /// missing.
+    Check,
 }
 
 #[derive(Debug, Subcommand)]
@@ -334,6 +356,16 @@ pub enum UsageCommand {
     Import {
         #[arg(required = true)]
         files: Vec<PathBuf>,
+    },
+    /// With --workspace: fetch the deployment's new or changed daily reports from S3, and today's
+    /// usage from CloudWatch Logs, into the workspace's local cache.
+    Sync {
+        /// Only the S3 reports, not today's logs.
+        #[arg(long)]
+        no_logs: bool,
+        /// Report fetches at once.
+        #[arg(long, default_value_t = 16, value_name = "N")]
+        parallel: usize,
     },
 }
 

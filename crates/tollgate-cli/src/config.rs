@@ -27,6 +27,9 @@ pub struct Config {
     pub models: Vec<tollgate_gateway::ModelConfig>,
     /// The reference deployment's SageMaker endpoint map: one chat model per entry.
     pub sagemaker: Option<tollgate_gateway::SageMakerEndpoints>,
+    /// AWS deployments of the reference stack, by name (`--workspace NAME`).
+    #[serde(default)]
+    pub workspaces: std::collections::BTreeMap<String, tollgate_aws::AwsWorkspace>,
 }
 
 impl Config {

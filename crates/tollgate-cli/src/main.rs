@@ -31,10 +31,14 @@ fn run(cli: Cli) -> Result<()> {
     }
     let paths = config::resolve(cli.data_dir.clone(), cli.config.clone())?;
     let json = cli.json;
+    if let Some(name) = cli.workspace.clone() {
+        return commands::aws::run(&paths, &name, json, cli.command);
+    }
     match cli.command {
         Command::Db(command) => commands::db::run(&paths, &command, json),
         Command::Serve(args) => commands::serve::run(&paths, &args),
         Command::Model(command) => commands::model::run(&paths, &command, json),
+        Command::Workspace(command) => commands::aws::workspaces(&paths, &command, json),
         command => {
             let mut context = commands::Context::open(&paths, json)?;
             match command {
@@ -43,7 +47,9 @@ fn run(cli: Cli) -> Result<()> {
                 Command::Price(command) => commands::price::run(&mut context, command),
                 Command::Report(args) => commands::report::run(&mut context, &args),
                 Command::Usage(command) => commands::usage::run(&mut context, command),
-                Command::Db(_) | Command::Serve(_) | Command::Model(_) => Ok(()),
+                Command::Db(_) | Command::Serve(_) | Command::Model(_) | Command::Workspace(_) => {
+                    Ok(())
+                }
             }
         }
     }

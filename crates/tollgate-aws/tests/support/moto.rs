@@ -31,7 +31,12 @@ pub fn start() -> Moto {
         .local_addr()
         .unwrap()
         .port();
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/moto_server.py");
+    // Through the sibling crate's folder, so other crates' tests can include this file too.
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../tollgate-aws/tests/support/moto_server.py"
+    );
+    assert!(std::path::Path::new(script).exists(), "missing {script}");
     let child = Command::new("python3")
         .args([script, "-H", "127.0.0.1", "-p", &port.to_string()])
         .stdout(Stdio::null())

@@ -1,5 +1,6 @@
 //! One module per top-level command.
 
+pub mod aws;
 pub mod db;
 pub mod key;
 pub mod model;
@@ -25,9 +26,15 @@ pub struct Context {
 impl Context {
     /// Opens (creating if needed) the database, applying the configured time zone.
     pub fn open(paths: &Paths, json: bool) -> Result<Context> {
-        std::fs::create_dir_all(&paths.data_dir)
-            .map_err(|error| CliError::file(&paths.data_dir, error))?;
-        let mut store = Store::open(&paths.database())?;
+        Context::open_at(&paths.database(), paths, json)
+    }
+
+    /// [`Context::open`] on another database file (an AWS workspace's cache).
+    pub fn open_at(database: &std::path::Path, paths: &Paths, json: bool) -> Result<Context> {
+        if let Some(parent) = database.parent() {
+            std::fs::create_dir_all(parent).map_err(|error| CliError::file(parent, error))?;
+        }
+        let mut store = Store::open(database)?;
         store.set_actor(&format!(
             "cli:{}",
             std::env::var("USER").unwrap_or_else(|_| "unknown".to_owned())

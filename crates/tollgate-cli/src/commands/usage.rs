@@ -7,7 +7,14 @@ use crate::error::{CliError, Result};
 use crate::output::{print, print_json};
 
 pub fn run(context: &mut Context, command: UsageCommand) -> Result<()> {
-    let UsageCommand::Import { files } = command;
+    let files = match command {
+        UsageCommand::Import { files } => files,
+        UsageCommand::Sync { .. } => {
+            return Err(CliError::usage(
+                "usage sync works on an AWS workspace: add --workspace NAME ([workspaces.NAME] in tollgate.toml)",
+            ));
+        }
+    };
     let mut results = Vec::new();
     let mut failed_files = 0;
     for path in &files {
