@@ -2,15 +2,19 @@
 //! Lambda calling Bedrock/SageMaker, usage lines in CloudWatch Logs, daily cost reports in S3),
 //! managed through the AWS APIs for the CLI (`tollgate --workspace NAME ...`) and the console.
 
+mod bedrock;
 mod check;
 mod error;
+mod key_usage;
 mod reports;
 mod tenants;
 mod usage_logs;
 mod workspace;
 
+pub use bedrock::CatalogEntry;
 pub use check::{Check, Outcome};
 pub use error::{AwsError, AwsErrorKind};
+pub use key_usage::KeyDayUsage;
 pub use reports::{BadLine, ErrorFile, SyncOptions, SyncReport, open_cache};
 pub use tenants::{AwsKey, AwsTenant, MANAGED_BY, MANAGED_BY_US, NewAwsTenant};
 pub use usage_logs::{

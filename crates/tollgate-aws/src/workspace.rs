@@ -52,6 +52,7 @@ pub struct Connection {
     pub(crate) apigateway: aws_sdk_apigateway::Client,
     pub(crate) s3: aws_sdk_s3::Client,
     pub(crate) logs: aws_sdk_cloudwatchlogs::Client,
+    pub(crate) bedrock: aws_sdk_bedrock::Client,
 }
 
 impl Connection {
@@ -80,6 +81,7 @@ impl Connection {
             apigateway: aws_sdk_apigateway::Client::new(&sdk),
             s3: aws_sdk_s3::Client::from_conf(s3),
             logs: aws_sdk_cloudwatchlogs::Client::new(&sdk),
+            bedrock: aws_sdk_bedrock::Client::new(&sdk),
             workspace,
         }
     }

@@ -66,7 +66,11 @@ pub async fn start() -> (String, AwsServer) {
         .route("/model/{model}/converse-stream", post(converse_stream))
         .route("/model/{model}/invoke", post(invoke))
         .route("/foundation-models", get(foundation_models))
-        .route("/inference-profiles", get(inference_profiles))
+        .route(
+            "/inference-profiles",
+            get(inference_profiles).post(create_inference_profile),
+        )
+        .route("/usageplans/{plan}/usage", get(usage_plan_usage))
         .route("/endpoints/{endpoint}/invocations", post(invocations))
         .route(
             "/endpoints/{endpoint}/invocations-response-stream",
@@ -454,4 +458,86 @@ async fn invocations_stream(
         ));
     }
     event_stream(frames)
+}
+
+/// CreateInferenceProfile: an application inference profile copied from a model, as Bedrock
+/// answers it.
+async fn create_inference_profile(
+    State(server): State<AwsServer>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    server.record("/inference-profiles (create)".to_owned(), &headers, &body);
+    let request: Value = serde_json::from_slice(&body).unwrap();
+    let name = request["inferenceProfileName"].as_str().unwrap_or_default();
+    if name.contains("exists") {
+        return error(
+            409,
+            "ConflictException",
+            "An inference profile with this name already exists",
+        );
+    }
+    (
+        StatusCode::CREATED,
+        axum::Json(json!({
+            "inferenceProfileArn": format!("arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/{}", name.len()),
+            "status": "ACTIVE"
+        })),
+    )
+        .into_response()
+}
+
+/// API Gateway GetUsage (which moto lacks): daily [used, remaining] per key, two pages, in the
+/// shape API Gateway answers.
+async fn usage_plan_usage(
+    State(server): State<AwsServer>,
+    Path(plan): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    let described = format!(
+        "/usageplans/{plan}/usage?startDate={}&endDate={}&position={}&keyId={}",
+        query.get("startDate").cloned().unwrap_or_default(),
+        query.get("endDate").cloned().unwrap_or_default(),
+        query.get("position").cloned().unwrap_or_default(),
+        query.get("keyId").cloned().unwrap_or_default()
+    );
+    server.record(described, &headers, &Bytes::new());
+    let start = query.get("startDate").cloned().unwrap_or_default();
+    let end = query.get("endDate").cloned().unwrap_or_default();
+    let days = day_number(&end) - day_number(&start) + 1;
+    let series = |base: i64| -> Vec<Vec<i64>> {
+        (0..days)
+            .map(|day| vec![base + day, 1000 - base - day])
+            .collect()
+    };
+    if query.contains_key("position") {
+        axum::Json(
+            json!({ "usagePlanId": plan, "startDate": start, "endDate": end,
+                           "values": { "key-two": series(20) } }),
+        )
+        .into_response()
+    } else {
+        axum::Json(
+            json!({ "usagePlanId": plan, "startDate": start, "endDate": end,
+                           "values": { "key-one": series(10) }, "position": "page-2" }),
+        )
+        .into_response()
+    }
+}
+
+/// Days since 1970-01-01 of a `YYYY-MM-DD` date (the civil-from-days algorithm, inverted).
+fn day_number(text: &str) -> i64 {
+    let mut parts = text.split('-').map(|part| part.parse::<i64>().unwrap());
+    let (year, month, day) = (
+        parts.next().unwrap(),
+        parts.next().unwrap(),
+        parts.next().unwrap(),
+    );
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year.div_euclid(400);
+    let year_of_era = year - era * 400;
+    let day_of_year = (153 * (month + if month > 2 { -3 } else { 9 }) + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    era * 146_097 + day_of_era - 719_468
 }
