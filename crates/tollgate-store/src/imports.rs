@@ -60,7 +60,8 @@ impl Store {
     ) -> Result<ImportSummary> {
         let transaction: Transaction<'_> = self.write_transaction()?;
         transaction.execute(
-            "DELETE FROM daily_rollups WHERE origin = 1 AND day = ?1",
+            // Both grains named, so the primary key (grain, day, ...) finds the day's rows.
+            "DELETE FROM daily_rollups WHERE grain IN (0, 1) AND day = ?1 AND origin = 1",
             [day_number(day)],
         )?;
         // The file is the day's report: its rows count for that day whatever their date column says.
