@@ -170,6 +170,7 @@ mod tests {
             .unwrap();
         let config = Config::parse(example).unwrap();
         assert!(config.models.len() >= 8, "{}", config.models.len());
+        assert_eq!(config.workspaces["prod"].stage, "prod");
         assert!(
             config
                 .models

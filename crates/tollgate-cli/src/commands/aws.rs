@@ -312,6 +312,16 @@ pub fn run(paths: &Paths, name: &str, json: bool, command: Command) -> Result<()
             }
             Command::Usage(UsageCommand::Sync { no_logs, parallel }) => {
                 let context = Context::open_at(&cache_path(paths, name), paths, json)?;
+                // Rotated keys whose grace has ended stop working here too: sync is the job that
+                // runs on a schedule.
+                let mut expired = Vec::new();
+                for tenant in aws.list_tenants().await.map_err(aws_error)? {
+                    expired.extend(
+                        aws.disable_expired_keys(&tenant.team_id, tollgate_store::now_ms())
+                            .await
+                            .map_err(aws_error)?,
+                    );
+                }
                 let reports = aws
                     .sync_reports(&context.store, SyncOptions { parallel, ..SyncOptions::default() })
                     .await
@@ -326,7 +336,7 @@ pub fn run(paths: &Paths, name: &str, json: bool, command: Command) -> Result<()
                     )
                 };
                 if json {
-                    return print_json(&json!({ "reports": reports, "today": today }));
+                    return print_json(&json!({ "reports": reports, "today": today, "disabled_keys": expired }));
                 }
                 let mut text = format!(
                     "Reports: {} daily files, {} fetched, {} unchanged, {} rows; {} bad lines; {} error files.\n",
@@ -345,6 +355,9 @@ pub fn run(paths: &Paths, name: &str, json: bool, command: Command) -> Result<()
                         today.bad_lines.len(),
                         if today.truncated { "; some seconds held more lines than a query returns" } else { "" }
                     );
+                }
+                if !expired.is_empty() {
+                    let _ = writeln!(text, "Disabled rotated keys whose grace ended: {}.", expired.join(", "));
                 }
                 let _ = writeln!(text, "See the costs: tollgate --workspace {name} report");
                 print(&text)
