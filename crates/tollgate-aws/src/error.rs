@@ -107,7 +107,7 @@ impl AwsError {
             };
             return AwsError::new(kind, format!("{doing}: {code}: {message}{advice}"));
         }
-        let text = causes(error);
+        let text = tollgate_core::error_chain(error);
         let lower = text.to_ascii_lowercase();
         if lower.contains("sso") && (lower.contains("expired") || lower.contains("token")) {
             return AwsError::new(
@@ -127,22 +127,4 @@ impl AwsError {
         }
         AwsError::new(AwsErrorKind::Unavailable, format!("{doing}: {text}"))
     }
-}
-
-/// An error and its causes in their own words, on one line.
-fn causes(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    let mut current = Some(error);
-    while let Some(cause) = current {
-        let text = cause.to_string();
-        if !text.is_empty() && !parts.iter().any(|part| part.contains(&text)) {
-            parts.push(text);
-        }
-        current = cause.source();
-    }
-    parts
-        .join(": ")
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
 }

@@ -29,12 +29,6 @@ impl Connection {
         from: NaiveDate,
         to: NaiveDate,
     ) -> Result<Vec<KeyDayUsage>, AwsError> {
-        if to < from {
-            return Err(AwsError::new(
-                AwsErrorKind::Invalid,
-                format!("the range {from}..{to} ends before it starts"),
-            ));
-        }
         let tenant = self.tenant(team_id).await?;
         self.plan_usage(&tenant.plan_id, key_id, from, to).await
     }

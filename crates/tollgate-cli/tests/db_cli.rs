@@ -16,7 +16,10 @@ fn path_migrate_info_vacuum() {
     assert!(vacuum_first.stderr.contains("does not exist yet"));
     cli.run(&["db", "migrate"]).ok();
     let info = cli.run(&["--json", "db", "info"]).ok().json();
-    assert_eq!(info["schema_version"], 1);
+    assert_eq!(
+        info["schema_version"],
+        tollgate_store::schema::SCHEMA_VERSION
+    );
     assert!(info["price_entries"].as_i64().unwrap() > 200);
     cli.run(&["db", "vacuum"]).ok();
 }

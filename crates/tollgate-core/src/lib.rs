@@ -19,3 +19,22 @@ pub use period::{Period, Zone};
 pub use price_book::{Cost, PriceBook, PriceEntry, Quantities};
 pub use tenant::{AllowedModels, ModelPattern, TeamId, Tenant, TenantStatus};
 pub use usage::{RollupKey, RollupTotals, UsageRecord};
+
+/// An error and its causes in their own words, on one line: for errors from libraries whose
+/// `Debug` dumps are not for people (the AWS SDK's among them).
+pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut current = Some(error);
+    while let Some(cause) = current {
+        let text = cause.to_string();
+        if !text.is_empty() && !parts.iter().any(|part| part.contains(&text)) {
+            parts.push(text);
+        }
+        current = cause.source();
+    }
+    parts
+        .join(": ")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}

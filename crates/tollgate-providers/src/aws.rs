@@ -118,7 +118,7 @@ where
     R: RawStatus + std::fmt::Debug + 'static,
 {
     use aws_smithy_runtime_api::client::result::SdkError;
-    let text = causes(error);
+    let text = tollgate_core::error_chain(error);
     let lower = text.to_ascii_lowercase();
     let about_credentials = lower.contains("credential") || lower.contains("sso");
     match error {
@@ -158,25 +158,6 @@ where
         }
         _ => ProviderError::Protocol(text),
     }
-}
-
-/// An error and its causes in their own words, without the debug dump `DisplayErrorContext`
-/// appends: one line a user can read.
-fn causes(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    let mut current = Some(error);
-    while let Some(cause) = current {
-        let text = cause.to_string();
-        if !text.is_empty() && !parts.iter().any(|part| part.contains(&text)) {
-            parts.push(text);
-        }
-        current = cause.source();
-    }
-    parts
-        .join(": ")
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 /// An AWS error code (`ThrottlingException`, or an event stream's `throttlingException`) as a

@@ -263,22 +263,26 @@ fn events(
     ))
 }
 
+/// Converse and ConverseStream take the same input through builders of different types.
+macro_rules! converse_input {
+    ($builder:expr, $provider:expr, $request:expr, $parts:expr) => {
+        $builder
+            .model_id($provider.target(&$request.model, &$request.attribution))
+            .set_messages(Some($parts.messages))
+            .set_system((!$parts.system.is_empty()).then_some($parts.system))
+            .inference_config($parts.inference)
+            .set_additional_model_request_fields($parts.additional_fields)
+            .set_tool_config($parts.tools)
+            .set_request_metadata(Some(metadata(&$request.attribution)))
+    };
+}
+
 impl Provider for BedrockProvider {
     fn chat(&self, request: ChatRequest) -> BoxFuture<'_, Result<ChatResponse, ProviderError>> {
         Box::pin(async move {
             let parts = converse::parts(&request)?;
             let call = async {
-                self.runtime
-                    .get()
-                    .await
-                    .converse()
-                    .model_id(self.target(&request.model, &request.attribution))
-                    .set_messages(Some(parts.messages))
-                    .set_system((!parts.system.is_empty()).then_some(parts.system))
-                    .inference_config(parts.inference)
-                    .set_additional_model_request_fields(parts.additional_fields)
-                    .set_tool_config(parts.tools)
-                    .set_request_metadata(Some(metadata(&request.attribution)))
+                converse_input!(self.runtime.get().await.converse(), self, request, parts)
                     .send()
                     .await
                     .map_err(|error| sdk_error(&error))
@@ -307,20 +311,15 @@ impl Provider for BedrockProvider {
         Box::pin(async move {
             let parts = converse::parts(&request)?;
             let call = async {
-                self.runtime
-                    .get()
-                    .await
-                    .converse_stream()
-                    .model_id(self.target(&request.model, &request.attribution))
-                    .set_messages(Some(parts.messages))
-                    .set_system((!parts.system.is_empty()).then_some(parts.system))
-                    .inference_config(parts.inference)
-                    .set_additional_model_request_fields(parts.additional_fields)
-                    .set_tool_config(parts.tools)
-                    .set_request_metadata(Some(metadata(&request.attribution)))
-                    .send()
-                    .await
-                    .map_err(|error| sdk_error(&error))
+                converse_input!(
+                    self.runtime.get().await.converse_stream(),
+                    self,
+                    request,
+                    parts
+                )
+                .send()
+                .await
+                .map_err(|error| sdk_error(&error))
             };
             let output = self.within("ConverseStream", Box::pin(call)).await?;
             Ok(events(output.stream))

@@ -107,23 +107,27 @@ fn usage(
     }
 }
 
+/// InvokeEndpoint and its streaming twin take the same input through builders of different types.
+macro_rules! endpoint_input {
+    ($builder:expr, $config:expr, $body:expr) => {
+        $builder
+            .endpoint_name(&$config.endpoint)
+            .set_inference_component_name($config.inference_component.clone())
+            .content_type("application/json")
+            .accept("application/json")
+            .body(Blob::new($body.to_string()))
+    };
+}
+
 impl Provider for SageMakerProvider {
     fn chat(&self, request: ChatRequest) -> BoxFuture<'_, Result<ChatResponse, ProviderError>> {
         Box::pin(async move {
             let body =
                 payload::request_body(self.config.format, self.config.template, &request, false);
             let started = Instant::now();
-            let call = self
-                .client
-                .get()
-                .await
-                .invoke_endpoint()
-                .endpoint_name(&self.config.endpoint)
-                .set_inference_component_name(self.config.inference_component.clone())
-                .content_type("application/json")
-                .accept("application/json")
-                .body(Blob::new(body.to_string()))
-                .send();
+            let call =
+                endpoint_input!(self.client.get().await.invoke_endpoint(), self.config, body)
+                    .send();
             let output = tokio::time::timeout(self.config.timeout, call)
                 .await
                 .map_err(|_| self.timed_out())?
@@ -158,17 +162,15 @@ impl Provider for SageMakerProvider {
             let body =
                 payload::request_body(self.config.format, self.config.template, &request, true);
             let started = Instant::now();
-            let call = self
-                .client
-                .get()
-                .await
-                .invoke_endpoint_with_response_stream()
-                .endpoint_name(&self.config.endpoint)
-                .set_inference_component_name(self.config.inference_component.clone())
-                .content_type("application/json")
-                .accept("application/json")
-                .body(Blob::new(body.to_string()))
-                .send();
+            let call = endpoint_input!(
+                self.client
+                    .get()
+                    .await
+                    .invoke_endpoint_with_response_stream(),
+                self.config,
+                body
+            )
+            .send();
             let output = tokio::time::timeout(self.config.timeout, call)
                 .await
                 .map_err(|_| self.timed_out())?
