@@ -6,6 +6,7 @@ mod bedrock;
 mod check;
 mod error;
 mod key_usage;
+mod playground;
 mod reports;
 mod tenants;
 mod usage_logs;
@@ -15,6 +16,7 @@ pub use bedrock::CatalogEntry;
 pub use check::{Check, Outcome};
 pub use error::{AwsError, AwsErrorKind};
 pub use key_usage::KeyDayUsage;
+pub use playground::{PollEvent, ReferenceClient};
 pub use reports::{BadLine, ErrorFile, SyncOptions, SyncReport, open_cache};
 pub use tenants::{AwsKey, AwsTenant, MANAGED_BY, MANAGED_BY_US, NewAwsTenant};
 pub use usage_logs::{
