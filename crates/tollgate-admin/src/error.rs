@@ -1,0 +1,52 @@
+//! The console backend's errors: a code the UI branches on, and a message that says what to do.
+
+use serde::Serialize;
+
+/// What went wrong, for the UI to choose a banner and an action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// The user's input is wrong; the message names the field.
+    Invalid,
+    NotFound,
+    Conflict,
+    /// The local database or data directory failed.
+    Storage,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
+#[error("{message}")]
+pub struct AdminError {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+impl AdminError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> AdminError {
+        AdminError {
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn invalid(message: impl Into<String>) -> AdminError {
+        AdminError::new(ErrorCode::Invalid, message)
+    }
+}
+
+impl From<tollgate_store::StoreError> for AdminError {
+    fn from(error: tollgate_store::StoreError) -> AdminError {
+        let text = error.to_string();
+        let code = if text.contains("not found")
+            || text.contains("no tenant")
+            || text.contains("no key")
+        {
+            ErrorCode::NotFound
+        } else if text.contains("already exists") {
+            ErrorCode::Conflict
+        } else {
+            ErrorCode::Storage
+        };
+        AdminError::new(code, text)
+    }
+}

@@ -1,0 +1,13 @@
+//! The console's backend, with no Tauri in it: every action the desktop console offers is a
+//! function here, tested without a window. `src-tauri/` only translates commands to these.
+
+mod costs;
+mod error;
+mod range;
+
+pub use costs::{
+    CostRow, CostScope, CostView, DayCost, Forecast, Ranked, RowsBy, budget_left, cost_view,
+    rows_csv,
+};
+pub use error::{AdminError, ErrorCode};
+pub use range::{DateRange, RangePreset};
