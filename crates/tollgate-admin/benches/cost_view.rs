@@ -53,15 +53,26 @@ fn main() {
             .collect();
         store.import_report_rows(&rows, "bench").unwrap();
     }
-    println!("seeded 365,000 rollup rows in {:.1} s", started.elapsed().as_secs_f64());
+    println!(
+        "seeded 365,000 rollup rows in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
     let today = NaiveDate::from_ymd_opt(2026, 11, 30).unwrap();
     let year = RangePreset::Custom {
         from: first,
         to: today,
     };
     for (label, preset, scope) in [
-        ("this month, everyone", RangePreset::ThisMonth, CostScope::default()),
-        ("90 days, everyone", RangePreset::Last90Days, CostScope::default()),
+        (
+            "this month, everyone",
+            RangePreset::ThisMonth,
+            CostScope::default(),
+        ),
+        (
+            "90 days, everyone",
+            RangePreset::Last90Days,
+            CostScope::default(),
+        ),
         ("a year, everyone", year, CostScope::default()),
         (
             "a year, by cost center",
@@ -88,6 +99,9 @@ fn main() {
                 started.elapsed()
             })
             .collect();
-        println!("{label:<24} median of 5: {:>7.1} ms", median(times).as_secs_f64() * 1000.0);
+        println!(
+            "{label:<24} median of 5: {:>7.1} ms",
+            median(times).as_secs_f64() * 1000.0
+        );
     }
 }

@@ -1,10 +1,12 @@
 //! The console's backend, with no Tauri in it: every action the desktop console offers is a
 //! function here, tested without a window. `src-tauri/` only translates commands to these.
 
+mod charts;
 mod costs;
 mod error;
 mod range;
 
+pub use charts::{ChartKind, Theme, chart_png, chart_svg, money_text};
 pub use costs::{
     CostRow, CostScope, CostView, DayCost, Forecast, Ranked, RowsBy, budget_left, cost_view,
     rows_csv,
