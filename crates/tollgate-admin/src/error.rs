@@ -36,17 +36,13 @@ impl AdminError {
 
 impl From<tollgate_store::StoreError> for AdminError {
     fn from(error: tollgate_store::StoreError) -> AdminError {
-        let text = error.to_string();
-        let code = if text.contains("not found")
-            || text.contains("no tenant")
-            || text.contains("no key")
-        {
-            ErrorCode::NotFound
-        } else if text.contains("already exists") {
-            ErrorCode::Conflict
-        } else {
-            ErrorCode::Storage
+        use tollgate_store::StoreError;
+        let code = match &error {
+            StoreError::NotFound { .. } => ErrorCode::NotFound,
+            StoreError::AlreadyExists { .. } => ErrorCode::Conflict,
+            StoreError::Invalid(_) => ErrorCode::Invalid,
+            _ => ErrorCode::Storage,
         };
-        AdminError::new(code, text)
+        AdminError::new(code, error.to_string())
     }
 }

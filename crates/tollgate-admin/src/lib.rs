@@ -4,6 +4,7 @@
 mod charts;
 mod costs;
 mod error;
+mod local;
 mod range;
 
 pub use charts::{ChartKind, Theme, chart_png, chart_svg, money_text};
@@ -12,4 +13,5 @@ pub use costs::{
     rows_csv,
 };
 pub use error::{AdminError, ErrorCode};
+pub use local::{KeyRow, LocalWorkspace, NewKey, TenantForm, TenantRow, TenantSort};
 pub use range::{DateRange, RangePreset};
