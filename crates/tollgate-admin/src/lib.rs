@@ -3,8 +3,10 @@
 
 mod charts;
 mod costs;
+mod engine;
 mod error;
 mod local;
+mod playground;
 mod range;
 
 pub use charts::{ChartKind, Theme, chart_png, chart_svg, money_text};
@@ -12,6 +14,8 @@ pub use costs::{
     CostRow, CostScope, CostView, DayCost, Forecast, Ranked, RowsBy, budget_left, cost_view,
     rows_csv,
 };
+pub use engine::Engine;
 pub use error::{AdminError, ErrorCode};
 pub use local::{KeyRow, LocalWorkspace, NewKey, TenantForm, TenantRow, TenantSort};
+pub use playground::{PlaygroundRequest, PlaygroundResult, run as run_playground};
 pub use range::{DateRange, RangePreset};

@@ -348,6 +348,17 @@ impl LocalWorkspace {
         })
     }
 
+    /// A key for the playground to call as the team: it expires in 12 hours, so the console
+    /// never keeps a long-lived secret; the UI holds it in memory only.
+    pub fn playground_key(&self, team_id: &str, now_ms: i64) -> Result<String, AdminError> {
+        let (_, secret) = self.store.create_key(
+            &team(team_id)?,
+            "console playground",
+            Some(now_ms + 12 * 3_600_000),
+        )?;
+        Ok(secret.expose().to_owned())
+    }
+
     pub fn revoke_key(&self, key: &str) -> Result<(), AdminError> {
         self.store
             .set_key_status(&key_id(key)?, KeyStatus::Revoked)?;

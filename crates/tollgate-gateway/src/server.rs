@@ -44,8 +44,15 @@ pub async fn serve(
         let _ = stopping.send(true);
     });
     let mut server = std::pin::pin!(server.into_future());
+    let mut streams = gateway.inner.streams_running.subscribe();
     tokio::select! {
-        result = &mut server => {
+        result = async {
+            let result = (&mut server).await;
+            // Connections are closed; streams whose clients left may still be reading their
+            // model to meter it.
+            let _ = streams.wait_for(|running| *running == 0).await;
+            result
+        } => {
             result.map_err(|error| StartError::Shutdown(format!("the server failed: {error}")))?;
         }
         () = async { let _ = stopped.wait_for(|stop| *stop).await; tokio::time::sleep(grace).await; } => {

@@ -74,6 +74,9 @@ pub(crate) struct Inner {
     pub key_last_used: Mutex<HashMap<String, i64>>,
     pub request_counter: AtomicU64,
     pub request_prefix: String,
+    /// Streamed calls still reading their model (their client may have left): shutdown waits for
+    /// them, within its grace, so each is metered with its true usage.
+    pub streams_running: tokio::sync::watch::Sender<usize>,
 }
 
 fn provider_for(
@@ -289,6 +292,7 @@ impl Gateway {
                 key_last_used: Mutex::new(HashMap::new()),
                 request_counter: AtomicU64::new(0),
                 request_prefix: format!("{:08x}", u32::from_be_bytes(prefix_bytes)),
+                streams_running: tokio::sync::watch::Sender::new(0),
             }),
         })
     }

@@ -38,7 +38,12 @@ pub fn items(
 /// Starts the call; events arrive on the returned receiver, which may be dropped at any time.
 pub fn spawn(gateway: Gateway, call: Call, request: ChatRequest) -> mpsc::Receiver<StreamItem> {
     let (sender, receiver) = mpsc::channel(256);
-    tokio::spawn(run(gateway, call, request, sender));
+    let running = gateway.inner.streams_running.clone();
+    running.send_modify(|count| *count += 1);
+    tokio::spawn(async move {
+        run(gateway, call, request, sender).await;
+        running.send_modify(|count| *count -= 1);
+    });
     receiver
 }
 
