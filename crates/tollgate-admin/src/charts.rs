@@ -90,6 +90,59 @@ fn draw_error(error: impl std::fmt::Display) -> AdminError {
     )
 }
 
+/// The series legend, in the theme's colours, top left.
+fn legend<'a, DB: DrawingBackend + 'a, CT: plotters::coord::CoordTranslate>(
+    chart: &mut ChartContext<'a, DB, CT>,
+    palette: &Colors,
+) -> Result<(), AdminError>
+where
+    DB::ErrorType: 'static,
+{
+    chart
+        .configure_series_labels()
+        .label_font((FAMILY, 12).into_font().color(&palette.text))
+        .background_style(palette.background.mix(0.8))
+        .border_style(palette.grid)
+        .position(SeriesLabelPosition::UpperLeft)
+        .draw()
+        .map_err(draw_error)
+}
+
+/// A chart over `X` and `Y` ranges.
+type Frame<'a, DB, X, Y> = ChartContext<
+    'a,
+    DB,
+    Cartesian2d<
+        <X as plotters::coord::ranged1d::AsRangedCoord>::CoordDescType,
+        <Y as plotters::coord::ranged1d::AsRangedCoord>::CoordDescType,
+    >,
+>;
+
+/// A titled chart frame; `y_label_area` is the room for the y labels.
+fn frame<
+    'a,
+    DB: DrawingBackend,
+    X: plotters::coord::ranged1d::AsRangedCoord,
+    Y: plotters::coord::ranged1d::AsRangedCoord,
+>(
+    root: &'a DrawingArea<DB, Shift>,
+    title: &str,
+    palette: &Colors,
+    (x, y): (X, Y),
+    y_label_area: u32,
+) -> Result<Frame<'a, DB, X, Y>, AdminError>
+where
+    DB::ErrorType: 'static,
+{
+    ChartBuilder::on(root)
+        .caption(title, (FAMILY, 18).into_font().color(&palette.text))
+        .margin(12)
+        .x_label_area_size(32)
+        .y_label_area_size(y_label_area)
+        .build_cartesian_2d(x, y)
+        .map_err(draw_error)
+}
+
 fn draw<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     view: &CostView,
@@ -112,13 +165,13 @@ where
                 .max()
                 .unwrap_or(0)
                 .max(1);
-            let mut chart = ChartBuilder::on(root)
-                .caption("Daily cost by model", text(18))
-                .margin(12)
-                .x_label_area_size(32)
-                .y_label_area_size(70)
-                .build_cartesian_2d(0..days.max(1), 0_i64..top + top / 10)
-                .map_err(draw_error)?;
+            let mut chart = frame(
+                root,
+                "Daily cost by model",
+                &palette,
+                (0..days.max(1), 0_i64..top + top / 10),
+                70,
+            )?;
             chart
                 .configure_mesh()
                 .light_line_style(palette.grid)
@@ -167,14 +220,7 @@ where
                         Rectangle::new([(x, y - 5), (x + 10, y + 5)], color.filled())
                     });
             }
-            chart
-                .configure_series_labels()
-                .label_font(text(12))
-                .background_style(palette.background.mix(0.8))
-                .border_style(palette.grid)
-                .position(SeriesLabelPosition::UpperLeft)
-                .draw()
-                .map_err(draw_error)?;
+            legend(&mut chart, &palette)?;
         }
         ChartKind::CumulativeVsBudget => {
             let spent = view.cumulative.last().map_or(0, |(_, total)| total.0);
@@ -187,13 +233,13 @@ where
                 i32::try_from((view.range.period_end - view.range.from).num_days() + 1)
                     .unwrap_or(days);
             let top = spent.max(forecast).max(budget).max(1);
-            let mut chart = ChartBuilder::on(root)
-                .caption("Spend against budget", text(18))
-                .margin(12)
-                .x_label_area_size(32)
-                .y_label_area_size(70)
-                .build_cartesian_2d(0..period_days.max(1), 0_i64..top + top / 10)
-                .map_err(draw_error)?;
+            let mut chart = frame(
+                root,
+                "Spend against budget",
+                &palette,
+                (0..period_days.max(1), 0_i64..top + top / 10),
+                70,
+            )?;
             chart
                 .configure_mesh()
                 .light_line_style(palette.grid)
@@ -242,14 +288,7 @@ where
                         PathElement::new(vec![(x, y), (x + 16, y)], SERIES[3].stroke_width(2))
                     });
             }
-            chart
-                .configure_series_labels()
-                .label_font(text(12))
-                .background_style(palette.background.mix(0.8))
-                .border_style(palette.grid)
-                .position(SeriesLabelPosition::UpperLeft)
-                .draw()
-                .map_err(draw_error)?;
+            legend(&mut chart, &palette)?;
         }
         ChartKind::Top => {
             let (title, items) = if view.top_tenants.is_empty() {
@@ -264,13 +303,13 @@ where
                 .max()
                 .unwrap_or(0)
                 .max(1);
-            let mut chart = ChartBuilder::on(root)
-                .caption(title, text(18))
-                .margin(12)
-                .x_label_area_size(32)
-                .y_label_area_size(150)
-                .build_cartesian_2d(0_i64..top + top / 10, 0..count)
-                .map_err(draw_error)?;
+            let mut chart = frame(
+                root,
+                title,
+                &palette,
+                (0_i64..top + top / 10, 0..count),
+                150,
+            )?;
             chart
                 .configure_mesh()
                 .disable_y_mesh()
