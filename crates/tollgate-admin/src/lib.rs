@@ -17,5 +17,5 @@ pub use costs::{
 pub use engine::Engine;
 pub use error::{AdminError, ErrorCode};
 pub use local::{KeyRow, LocalWorkspace, NewKey, TenantForm, TenantRow, TenantSort};
-pub use playground::{PlaygroundRequest, PlaygroundResult, run as run_playground};
+pub use playground::{PlaygroundRequest, PlaygroundResult, run as run_playground, run_bedrock};
 pub use range::{DateRange, RangePreset};

@@ -164,3 +164,101 @@ pub async fn run(
     result.latency_ms = started.elapsed().as_millis() as u64;
     Ok(result)
 }
+
+/// The playground for an AWS workspace where the admin's own credentials reach Bedrock:
+/// ConverseStream as the team (its `requestMetadata` names the team, "console" as the key and its
+/// cost center, so Bedrock's invocation logs attribute the call), priced with `book`.
+pub async fn run_bedrock(
+    sdk: &aws_config::SdkConfig,
+    team: &tollgate_providers::Attribution,
+    request: &PlaygroundRequest,
+    book: &tollgate_core::PriceBook,
+    stop: Arc<AtomicBool>,
+    on_token: &mut (dyn FnMut(&str) + Send),
+) -> Result<PlaygroundResult, AdminError> {
+    use tollgate_providers::{ChatEvent, ChatRequest, Message, Provider, Role};
+    if request.prompt.trim().is_empty() {
+        return Err(AdminError::invalid("prompt: write something to send"));
+    }
+    let bedrock = tollgate_providers::bedrock::BedrockProvider::new(
+        sdk,
+        tollgate_providers::bedrock::BedrockConfig::default(),
+    );
+    let mut messages = Vec::new();
+    if !request.system.trim().is_empty() {
+        messages.push(Message {
+            role: Role::System,
+            content: request.system.clone(),
+        });
+    }
+    messages.push(Message {
+        role: Role::User,
+        content: request.prompt.clone(),
+    });
+    let chat = ChatRequest {
+        model: request.model.clone(),
+        messages,
+        max_tokens: request.max_tokens,
+        temperature: request.temperature,
+        top_p: request.top_p,
+        attribution: team.clone(),
+        ..ChatRequest::default()
+    };
+    let provider_error = |error: tollgate_providers::ProviderError| {
+        let code = match error.http_status() {
+            400 | 404 => ErrorCode::Invalid,
+            429 => ErrorCode::Conflict,
+            _ => ErrorCode::Storage,
+        };
+        AdminError::new(code, error.to_string())
+    };
+    let started = Instant::now();
+    let mut stream = bedrock.chat_stream(chat).await.map_err(provider_error)?;
+    let mut result = PlaygroundResult {
+        text: String::new(),
+        input_tokens: 0,
+        output_tokens: 0,
+        latency_ms: 0,
+        time_to_first_token_ms: None,
+        cost: Nanos::ZERO,
+        stopped: false,
+    };
+    let mut usage = tollgate_providers::Usage::default();
+    while let Some(event) = stream.next().await {
+        if stop.load(Ordering::Relaxed) {
+            result.stopped = true;
+            break;
+        }
+        match event.map_err(provider_error)? {
+            ChatEvent::Delta(piece) => {
+                result
+                    .time_to_first_token_ms
+                    .get_or_insert(started.elapsed().as_millis() as u64);
+                result.text.push_str(&piece);
+                on_token(&piece);
+            }
+            ChatEvent::Done { usage: done, .. } => usage = done,
+        }
+    }
+    result.latency_ms = started.elapsed().as_millis() as u64;
+    result.input_tokens = usage.input_tokens;
+    result.output_tokens = usage.output_tokens;
+    let region = sdk.region().map_or("us-east-1", |region| region.as_ref());
+    let quantities = tollgate_core::Quantities {
+        input_tokens: usage.input_tokens,
+        output_tokens: usage.output_tokens,
+        cache_read_tokens: usage.cache_read_tokens,
+        cache_write_tokens: usage.cache_write_tokens,
+        ..tollgate_core::Quantities::default()
+    };
+    result.cost = book
+        .price(
+            &request.model,
+            region,
+            chrono::Utc::now().date_naive(),
+            &quantities,
+        )
+        .cost
+        .total();
+    Ok(result)
+}
