@@ -17,7 +17,9 @@ pub use check::{Check, Outcome};
 pub use error::{AwsError, AwsErrorKind};
 pub use key_usage::KeyDayUsage;
 pub use playground::{PollEvent, ReferenceClient};
-pub use reports::{BadLine, ErrorFile, SyncOptions, SyncReport, open_cache};
+pub use reports::{
+    BadLine, ErrorFile, SyncControl, SyncOptions, SyncProgress, SyncReport, open_cache,
+};
 pub use tenants::{AwsKey, AwsTenant, MANAGED_BY, MANAGED_BY_US, NewAwsTenant};
 pub use usage_logs::{
     BadLogLine, LogSyncReport, LogUsage, QueryOptions, UsageLine, parse_usage_line,

@@ -49,6 +49,37 @@ pub struct ErrorFile {
     pub first_line: String,
 }
 
+/// How far a sync has come, for a progress bar.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SyncProgress {
+    /// Changed days stored so far, of `total`.
+    pub done: u64,
+    pub total: u64,
+    /// The object just stored.
+    pub key: String,
+}
+
+/// Hears each day a sync stores.
+pub type ProgressFn = Box<dyn Fn(&SyncProgress) + Send + Sync>;
+
+/// Progress reports and a stop switch for a sync the user may cancel. A cancelled sync keeps
+/// every day it finished; the next sync fetches only the rest.
+#[derive(Default)]
+pub struct SyncControl {
+    pub progress: Option<ProgressFn>,
+    pub cancel: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl std::fmt::Debug for SyncControl {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("SyncControl")
+            .field("progress", &self.progress.is_some())
+            .field("cancel", &self.cancel)
+            .finish()
+    }
+}
+
 /// What a sync did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct SyncReport {
@@ -63,6 +94,8 @@ pub struct SyncReport {
     /// Objects under `succeed/` whose names are not `YYYY-MM-DD.csv`.
     pub skipped: Vec<String>,
     pub error_files: Vec<ErrorFile>,
+    /// Stopped by the user before the end.
+    pub cancelled: bool,
 }
 
 /// A listed object.
@@ -168,6 +201,18 @@ impl Connection {
         store: &Store,
         options: SyncOptions,
     ) -> Result<SyncReport, AwsError> {
+        self.sync_reports_with(store, options, &SyncControl::default())
+            .await
+    }
+
+    /// [`Connection::sync_reports`] with progress reports and a stop switch.
+    pub async fn sync_reports_with(
+        &self,
+        store: &Store,
+        options: SyncOptions,
+        control: &SyncControl,
+    ) -> Result<SyncReport, AwsError> {
+        use std::sync::atomic::Ordering;
         let source = self.report_source()?;
         let store_error = |error: tollgate_store::StoreError| {
             AwsError::new(
@@ -200,13 +245,19 @@ impl Connection {
                 wanted.push((object, day));
             }
         }
+        let wanted_count = wanted.len() as u64;
         let mut fetches =
             futures_util::stream::iter(wanted.into_iter().map(|(object, day)| async move {
                 let bytes = self.fetch(&object.key).await;
                 (object, day, bytes)
             }))
             .buffer_unordered(options.parallel.max(1));
+        let total = wanted_count;
         while let Some((object, day, bytes)) = fetches.next().await {
+            if control.cancel.load(Ordering::Relaxed) {
+                report.cancelled = true;
+                break;
+            }
             let bytes = bytes?;
             let read = read_report(bytes.as_slice(), Some(day)).map_err(|error| {
                 AwsError::new(
@@ -231,6 +282,13 @@ impl Connection {
                 .map_err(store_error)?;
             report.fetched += 1;
             report.rows += read.rows.len() as u64;
+            if let Some(progress) = &control.progress {
+                progress(&SyncProgress {
+                    done: report.fetched,
+                    total,
+                    key: object.key.clone(),
+                });
+            }
             report
                 .bad_lines
                 .extend(read.problems.into_iter().map(|problem| BadLine {
@@ -240,6 +298,9 @@ impl Connection {
                 }));
         }
         drop(fetches);
+        if report.cancelled {
+            return Ok(report);
+        }
         for object in self
             .list(&self.report_path("errors"), options.page_size)
             .await?

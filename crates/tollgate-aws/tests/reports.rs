@@ -190,3 +190,82 @@ async fn a_missing_bucket_is_named() {
         .unwrap_err();
     assert!(error.message.contains("report_bucket"), "{error}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sync_reports_progress_and_a_cancelled_one_resumes() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+    let moto = moto::start();
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&moto.sdk_config())
+            .force_path_style(true)
+            .build(),
+    );
+    s3.create_bucket()
+        .bucket("cost-reports")
+        .send()
+        .await
+        .unwrap();
+    for day in 1..=6 {
+        put(
+            &s3,
+            &format!("reports/succeed/2026-10-{day:02}.csv"),
+            format!("{HEADER}k1,alpha,m1,{day:02}-10-2026,1,1,1.0,0,1\n"),
+        )
+        .await;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("cache.db")).unwrap();
+    let aws =
+        Connection::with_sdk_config(workspace(&moto, Some("cost-reports")), &moto.sdk_config());
+    let options = SyncOptions {
+        parallel: 1,
+        page_size: 100,
+    };
+
+    // Cancelled after the second day is stored.
+    let cancel = Arc::new(AtomicBool::new(false));
+    let stop = cancel.clone();
+    let control = tollgate_aws::SyncControl {
+        progress: Some(Box::new(move |progress: &tollgate_aws::SyncProgress| {
+            assert_eq!(progress.total, 6);
+            if progress.done == 2 {
+                stop.store(true, Ordering::Relaxed);
+            }
+        })),
+        cancel,
+    };
+    let partial = aws
+        .sync_reports_with(&store, options, &control)
+        .await
+        .unwrap();
+    assert!(partial.cancelled);
+    assert_eq!(partial.fetched, 2, "{partial:?}");
+
+    // The next sync fetches only the rest, reporting each.
+    let seen = Arc::new(AtomicU64::new(0));
+    let counter = seen.clone();
+    let control = tollgate_aws::SyncControl {
+        progress: Some(Box::new(move |progress: &tollgate_aws::SyncProgress| {
+            assert_eq!(progress.total, 4);
+            counter.store(progress.done, Ordering::Relaxed);
+        })),
+        ..tollgate_aws::SyncControl::default()
+    };
+    let rest = aws
+        .sync_reports_with(&store, options, &control)
+        .await
+        .unwrap();
+    assert!(!rest.cancelled);
+    assert_eq!((rest.fetched, rest.unchanged), (4, 2));
+    assert_eq!(seen.load(Ordering::Relaxed), 4);
+    let month = store
+        .usage(&UsageQuery::new(
+            day("2026-10-01"),
+            day("2026-10-31"),
+            vec![GroupBy::Tenant],
+        ))
+        .unwrap();
+    assert_eq!(month[0].totals.invocations, 6, "every day once");
+}
