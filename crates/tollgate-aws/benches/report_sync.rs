@@ -73,11 +73,7 @@ fn main() {
         .build()
         .unwrap();
     let moto = moto::start();
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&moto.sdk_config())
-            .force_path_style(true)
-            .build(),
-    );
+    let s3 = moto.s3();
     let first = NaiveDate::from_ymd_opt(2025, 1, 1).unwrap();
     store_only(first);
     let fetch_started = Instant::now();

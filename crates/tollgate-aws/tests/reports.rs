@@ -46,11 +46,7 @@ fn day(text: &str) -> NaiveDate {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reports_sync_incrementally_and_report_bad_lines() {
     let moto = moto::start();
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&moto.sdk_config())
-            .force_path_style(true)
-            .build(),
-    );
+    let s3 = moto.s3();
     s3.create_bucket()
         .bucket("cost-reports")
         .send()
@@ -197,11 +193,7 @@ async fn a_sync_reports_progress_and_a_cancelled_one_resumes() {
     use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
     let moto = moto::start();
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&moto.sdk_config())
-            .force_path_style(true)
-            .build(),
-    );
+    let s3 = moto.s3();
     s3.create_bucket()
         .bucket("cost-reports")
         .send()

@@ -16,11 +16,7 @@ use common::{Cli, aws_test_env};
 async fn a_workspace_is_managed_from_the_command_line() {
     let moto = moto::start();
     let workspace = stack::full_stack(&moto).await;
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&moto.sdk_config())
-            .force_path_style(true)
-            .build(),
-    );
+    let s3 = moto.s3();
     let examples = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../../examples/reference-reports/succeed"

@@ -77,4 +77,13 @@ impl Moto {
             .retry_config(RetryConfig::standard().with_max_attempts(1))
             .build()
     }
+
+    /// An S3 client for moto, which serves buckets by path.
+    pub fn s3(&self) -> aws_sdk_s3::Client {
+        aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(&self.sdk_config())
+                .force_path_style(true)
+                .build(),
+        )
+    }
 }

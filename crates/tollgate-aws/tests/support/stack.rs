@@ -119,11 +119,7 @@ pub async fn full_stack(moto: &Moto) -> AwsWorkspace {
         .send()
         .await
         .unwrap();
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&moto.sdk_config())
-            .force_path_style(true)
-            .build(),
-    );
+    let s3 = moto.s3();
     s3.create_bucket()
         .bucket("cost-reports")
         .send()
