@@ -14,7 +14,7 @@ use crate::error::AdminError;
 use crate::range::{DateRange, RangePreset};
 
 /// What the user is looking at.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
 pub struct CostScope {
     pub cost_center: Option<String>,
     pub team_id: Option<String>,
@@ -26,7 +26,7 @@ pub struct CostScope {
 }
 
 /// How the table groups its rows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, specta::Type)]
 #[serde(rename_all = "snake_case")]
 pub enum RowsBy {
     Tenant,
@@ -35,48 +35,56 @@ pub enum RowsBy {
     Key,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type)]
 pub struct DayCost {
     pub day: NaiveDate,
     /// Model -> cost that day, largest first.
+    #[specta(type = Vec<(String, String)>)]
     pub by_model: Vec<(String, Nanos)>,
+    #[specta(type = String)]
     pub total: Nanos,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type)]
 pub struct Ranked {
     pub name: String,
+    #[specta(type = String)]
     pub cost: Nanos,
     /// Share of the total in basis points (1/100 of a percent).
     pub share_bp: u32,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type)]
 pub struct CostRow {
     pub name: String,
     pub cost_center: String,
     pub invocations: u64,
     pub input_tokens: u64,
     pub output_tokens: u64,
+    #[specta(type = String)]
     pub cost: Nanos,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type)]
 pub struct Forecast {
     /// Spend at the end of the range's period if the average so far goes on.
+    #[specta(type = String)]
     pub at_period_end: Nanos,
     pub period_end: NaiveDate,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type)]
 pub struct CostView {
     pub range: DateRange,
     pub scope: CostScope,
+    #[specta(type = String)]
     pub total: Nanos,
     pub daily: Vec<DayCost>,
     /// Running total per day.
+    #[specta(type = Vec<(String, String)>)]
     pub cumulative: Vec<(NaiveDate, Nanos)>,
     /// The monthly budgets in scope, summed; `None` when no tenant in scope has one.
+    #[specta(type = Option<String>)]
     pub budget: Option<Nanos>,
     pub forecast: Option<Forecast>,
     pub top_tenants: Vec<Ranked>,

@@ -15,6 +15,7 @@ use crate::error::{AdminError, ErrorCode};
 pub struct Engine {
     pub address: SocketAddr,
     pub models: Vec<String>,
+    gateway: Gateway,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -58,6 +59,7 @@ impl Engine {
                 )
             })?
         };
+        let handle = gateway.clone();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let thread = std::thread::Builder::new()
             .name("tollgate-engine".to_owned())
@@ -80,9 +82,15 @@ impl Engine {
         Ok(Engine {
             address,
             models: models.iter().map(|model| model.id.clone()).collect(),
+            gateway: handle,
             stop: Some(stop),
             thread: Some(thread),
         })
+    }
+
+    /// Waits until every call answered so far is in the ledger, so spend read next includes it.
+    pub fn flush(&self) -> Result<(), AdminError> {
+        Ok(self.gateway.flush_ledger()?)
     }
 
     pub fn base_url(&self) -> String {

@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 /// What went wrong, for the UI to choose a banner and an action.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, specta::Type)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     /// The user's input is wrong; the message names the field.
@@ -14,7 +14,7 @@ pub enum ErrorCode {
     Storage,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error, specta::Type)]
 #[error("{message}")]
 pub struct AdminError {
     pub code: ErrorCode,

@@ -2,20 +2,34 @@
 //! function here, tested without a window. `src-tauri/` only translates commands to these.
 
 mod charts;
+mod config;
+mod console;
 mod costs;
 mod engine;
 mod error;
 mod local;
+pub mod local_model;
 mod playground;
+mod prices;
 mod range;
+mod settings;
 
 pub use charts::{ChartKind, Theme, chart_png, chart_svg, money_text};
 pub use costs::{
     CostRow, CostScope, CostView, DayCost, Forecast, Ranked, RowsBy, budget_left, cost_view,
     rows_csv,
 };
+pub use config::{
+    CONFIG_FILE, Config, ConfigError, DATABASE_FILE, default_data_dir, os_data_dir,
+};
+pub use console::{
+    AwsWorkspaceInfo, CHART_SIZE, Console, CostScreen, EXPORT_SIZE, EngineStatus, LocalModelStatus,
+    ModelInfo, Overview, PlaygroundOutcome,
+};
 pub use engine::Engine;
 pub use error::{AdminError, ErrorCode};
 pub use local::{KeyRow, LocalWorkspace, NewKey, TenantForm, TenantRow, TenantSort};
 pub use playground::{PlaygroundRequest, PlaygroundResult, run as run_playground, run_bedrock};
+pub use prices::{PriceForm, PriceRow, RecomputeResult, prices, recompute, save_price};
 pub use range::{DateRange, RangePreset};
+pub use settings::ConsoleSettings;

@@ -13,14 +13,16 @@ use tollgate_store::{KeyFilter, NewTenant, Store, TenantUpdate};
 use crate::error::{AdminError, ErrorCode};
 
 /// One line of the Tenants table.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type)]
 pub struct TenantRow {
     pub team_id: String,
     pub name: String,
     pub cost_center: String,
     pub status: String,
     /// Spend this calendar month.
+    #[specta(type = String)]
     pub spend: Nanos,
+    #[specta(type = Option<String>)]
     pub budget: Option<Nanos>,
     /// Spend as a share of the budget, in basis points.
     pub budget_used_bp: Option<u32>,
@@ -32,7 +34,7 @@ pub struct TenantRow {
 }
 
 /// How the Tenants table is sorted.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
 #[serde(rename_all = "snake_case")]
 pub enum TenantSort {
     #[default]
@@ -45,7 +47,7 @@ pub enum TenantSort {
 }
 
 /// The create / edit form, as the UI sends it: text as typed, checked here field by field.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
 pub struct TenantForm {
     pub team_id: String,
     pub name: String,
@@ -125,7 +127,7 @@ impl TenantForm {
 }
 
 /// One line of the Keys table (never a secret).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type)]
 pub struct KeyRow {
     pub key_id: String,
     pub team_id: String,
@@ -139,7 +141,7 @@ pub struct KeyRow {
 }
 
 /// A key just made or rotated: its secret, shown once.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type)]
 pub struct NewKey {
     pub key: KeyRow,
     pub secret: String,
@@ -165,6 +167,9 @@ fn team(team_id: &str) -> Result<TeamId, AdminError> {
 fn key_id(key_id: &str) -> Result<KeyId, AdminError> {
     KeyId::new(key_id.trim()).map_err(|error| AdminError::invalid(format!("key id: {error}")))
 }
+
+/// How long a playground key lives.
+pub(crate) const PLAYGROUND_KEY_TTL_MS: i64 = 12 * 3_600_000;
 
 /// The Local workspace.
 #[derive(Debug)]
@@ -266,6 +271,40 @@ impl LocalWorkspace {
         Ok(rows)
     }
 
+    /// The edit form of a stored tenant, filled as the user would type it.
+    pub fn tenant_form(&self, team_id: &str) -> Result<TenantForm, AdminError> {
+        let tenant = self.store.tenant(&team(team_id)?)?;
+        let limits = &tenant.limits;
+        Ok(TenantForm {
+            team_id: tenant.team_id.to_string(),
+            name: tenant.name.clone(),
+            cost_center: tenant.cost_center.clone(),
+            rate: limits
+                .rate
+                .map(|rate| rate.rate_text())
+                .unwrap_or_default(),
+            burst: limits.rate.map(|rate| rate.burst),
+            quota: limits
+                .quota
+                .map(|quota| format!("{}/{}", quota.requests, quota.period.as_str()))
+                .unwrap_or_default(),
+            tokens_per_minute: limits.tokens_per_minute,
+            budget: limits
+                .budget
+                .map(|budget| budget.monthly.to_decimal_string())
+                .unwrap_or_default(),
+            hard_budget: limits
+                .budget
+                .is_some_and(|budget| budget.enforcement == Enforcement::Hard),
+            allowed_models: tenant
+                .allowed_models
+                .0
+                .iter()
+                .map(|pattern| pattern.as_str().to_owned())
+                .collect(),
+        })
+    }
+
     pub fn create_tenant(&self, form: &TenantForm) -> Result<(), AdminError> {
         let team_id = team(&form.team_id)?;
         let name = if form.name.trim().is_empty() {
@@ -354,7 +393,7 @@ impl LocalWorkspace {
         let (_, secret) = self.store.create_key(
             &team(team_id)?,
             "console playground",
-            Some(now_ms + 12 * 3_600_000),
+            Some(now_ms + PLAYGROUND_KEY_TTL_MS),
         )?;
         Ok(secret.expose().to_owned())
     }

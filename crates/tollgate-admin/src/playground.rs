@@ -14,7 +14,7 @@ use tollgate_core::Nanos;
 use crate::error::{AdminError, ErrorCode};
 
 /// What the user asks.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, specta::Type)]
 pub struct PlaygroundRequest {
     pub model: String,
     #[serde(default)]
@@ -26,13 +26,14 @@ pub struct PlaygroundRequest {
 }
 
 /// What the answer cost and how it came.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type)]
 pub struct PlaygroundResult {
     pub text: String,
     pub input_tokens: u64,
     pub output_tokens: u64,
     pub latency_ms: u64,
     pub time_to_first_token_ms: Option<u64>,
+    #[specta(type = String)]
     pub cost: Nanos,
     /// The user pressed stop: the text is what had arrived.
     pub stopped: bool,

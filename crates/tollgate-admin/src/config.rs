@@ -1,0 +1,152 @@
+//! `tollgate.toml` in the data directory (docs/config.md): the models the gateway offers, the AWS
+//! workspaces, the time zone. Read by the CLI and the console alike.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// The name of the config file looked for in the data directory.
+pub const CONFIG_FILE: &str = "tollgate.toml";
+/// The database file in the data directory.
+pub const DATABASE_FILE: &str = "tollgate.db";
+
+/// `tollgate.toml`. Unknown keys are errors, so a typo never silently does nothing.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Where the database lives (overridden by `--data-dir` and `TOLLGATE_DATA_DIR`).
+    pub data_dir: Option<PathBuf>,
+    /// IANA zone whose calendar days, weeks and months quotas, budgets and reports use.
+    pub time_zone: Option<String>,
+    /// How `tollgate serve` listens and behaves.
+    #[serde(default)]
+    pub server: tollgate_gateway::ServerConfig,
+    /// The models `tollgate serve` offers.
+    #[serde(default)]
+    pub models: Vec<tollgate_gateway::ModelConfig>,
+    /// The reference deployment's SageMaker endpoint map: one chat model per entry.
+    pub sagemaker: Option<tollgate_gateway::SageMakerEndpoints>,
+    /// AWS deployments of the reference stack, by name (`--workspace NAME`).
+    #[serde(default)]
+    pub workspaces: std::collections::BTreeMap<String, tollgate_aws::AwsWorkspace>,
+}
+
+impl Config {
+    /// Reads and checks the file; the error names the file and the problem.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|error| ConfigError(error.to_string()))?;
+        Config::parse(&text)
+    }
+
+    pub fn parse(text: &str) -> Result<Config, ConfigError> {
+        let config: Config = toml::from_str(text)
+            .map_err(|error| ConfigError(error.to_string().trim().replace('\n', " ")))?;
+        if let Some(zone) = &config.time_zone {
+            zone.parse::<tollgate_core::Zone>()
+                .map_err(|error| ConfigError(format!("time_zone: {error}")))?;
+        }
+        let mut config = config;
+        if let Some(endpoints) = &config.sagemaker {
+            config.models.extend(endpoints.models().map_err(ConfigError)?);
+        }
+        Ok(config)
+    }
+}
+
+/// `TOLLGATE_DATA_DIR` when set, else the OS data directory (`~/.local/share/tollgate` on Linux):
+/// where the console and the CLI keep the database, `tollgate.toml` and the local model.
+pub fn default_data_dir() -> Option<PathBuf> {
+    std::env::var_os("TOLLGATE_DATA_DIR")
+        .filter(|dir| !dir.is_empty())
+        .map(PathBuf::from)
+        .or_else(os_data_dir)
+}
+
+/// The OS data directory for Tollgate.
+pub fn os_data_dir() -> Option<PathBuf> {
+    directories::ProjectDirs::from("dev", "tollgate", "tollgate")
+        .map(|dirs| dirs.data_dir().to_owned())
+}
+
+/// What is wrong with a config file (the caller names the file).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(pub String);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_and_models_sections() {
+        let config = Config::parse(
+            "[server]\nlisten = \"127.0.0.1:9999\"\n[[models]]\nid = \"gpt-x\"\nbase_url = \"http://127.0.0.1:8000/v1\"\nprice_as = \"anthropic.claude-v2\"\n",
+        )
+        .unwrap();
+        assert_eq!(config.server.listen(), "127.0.0.1:9999");
+        assert_eq!(config.models[0].price_as(), "anthropic.claude-v2");
+        let typo = Config::parse(
+            "[[models]]\nid = \"m\"\nbase_url = \"http://x\"\nregoin = \"eu-west-1\"\n",
+        )
+        .unwrap_err().to_string();
+        assert!(typo.contains("unknown field `regoin`"), "{typo}");
+    }
+
+    #[test]
+    fn aws_models_and_the_reference_sagemaker_endpoint_map() {
+        let config = Config::parse(
+            "[[models]]\nid = \"claude\"\nprovider = \"bedrock\"\nupstream_model = \"anthropic.claude-3-haiku-20240307-v1:0\"\nregion = \"eu-central-1\"\naws_profile = \"sso-dev\"\n[models.tenant_profiles]\nteam-a = \"arn:aws:bedrock:eu-central-1:1:application-inference-profile/x\"\n\n[sagemaker]\nendpoint_map = \"{'llama3': 'jumpstart-dft-llama3', 'mistral': 'hf-tgi-mistral'}\"\nformat = \"messages\"\nregion = \"us-west-2\"\n",
+        )
+        .unwrap();
+        let ids: Vec<&str> = config
+            .models
+            .iter()
+            .map(|model| model.id.as_str())
+            .collect();
+        assert_eq!(ids, ["claude", "llama3", "mistral"]);
+        assert_eq!(
+            config.models[0].provider,
+            tollgate_gateway::ProviderKind::Bedrock
+        );
+        assert_eq!(config.models[0].tenant_profiles.len(), 1);
+        assert_eq!(
+            config.models[1].endpoint.as_deref(),
+            Some("jumpstart-dft-llama3")
+        );
+        assert_eq!(config.models[2].region(), "us-west-2");
+        assert_eq!(
+            config.models[2].format,
+            tollgate_providers::sagemaker::PayloadFormat::Messages
+        );
+        let broken = Config::parse("[sagemaker]\nendpoint_map = \"{'a': 1}\"\n").unwrap_err().to_string();
+        assert!(broken.contains("endpoint_map"), "{broken}");
+    }
+
+    #[test]
+    fn the_documented_example_config_parses() {
+        let doc = include_str!("../../../docs/config.md");
+        let example = doc
+            .split("```toml\n")
+            .nth(1)
+            .and_then(|rest| rest.split("```").next())
+            .unwrap();
+        let config = Config::parse(example).unwrap();
+        assert!(config.models.len() >= 8, "{}", config.models.len());
+        assert_eq!(config.workspaces["prod"].stage, "prod");
+        assert!(
+            config
+                .models
+                .iter()
+                .any(|model| model.id == "falcon-7b" && model.endpoint.is_some())
+        );
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_zones_are_refused() {
+        assert!(Config::parse("time_zone = \"Europe/Berlin\"\n").is_ok());
+        let unknown = Config::parse("timezone = \"UTC\"\n").unwrap_err().to_string();
+        assert!(unknown.contains("unknown field `timezone`"), "{unknown}");
+        let zone = Config::parse("time_zone = \"Mars/Base\"\n").unwrap_err().to_string();
+        assert!(zone.contains("Mars/Base"), "{zone}");
+    }
+}

@@ -1,0 +1,308 @@
+//! The console as the desktop app holds it: first start, the engine and its models, the
+//! playground's key, the Costs screen with its exports, the price book and the settings.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use axum::Json;
+use serde_json::{Value, json};
+use tollgate_admin::{
+    ChartKind, Console, CostScope, ErrorCode, PlaygroundRequest, PriceForm, RangePreset,
+    TenantForm, Theme, prices, recompute, run_playground, save_price,
+};
+
+/// A mock OpenAI-compatible model answering every stream with two words.
+async fn chat(Json(body): Json<Value>) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    use axum::response::sse::{Event, Sse};
+    assert_eq!(body["stream"], true);
+    let data = [
+        json!({"choices": [{"index": 0, "delta": {"content": "Hi"}}]}).to_string(),
+        json!({"choices": [{"index": 0, "delta": {"content": " there"}}]}).to_string(),
+        json!({"choices": [], "usage": {"prompt_tokens": 1000, "completion_tokens": 500}})
+            .to_string(),
+        "[DONE]".to_owned(),
+    ];
+    let events = futures_util::stream::iter(
+        data.into_iter()
+            .map(|data| Ok::<_, std::convert::Infallible>(Event::default().data(data))),
+    );
+    Sse::new(events).into_response()
+}
+
+fn start_upstream(runtime: &tokio::runtime::Runtime) -> String {
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/v1", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            axum::serve(
+                listener,
+                axum::Router::new().route("/v1/chat/completions", axum::routing::post(chat)),
+            )
+            .await
+            .unwrap();
+        });
+        url
+    })
+}
+
+/// A data directory with two models in `tollgate.toml`, an AWS workspace, and the engine on a
+/// free port (so tests never fight over 8787).
+fn data_dir(root: &Path, upstream: &str) -> std::path::PathBuf {
+    let data = root.join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(data.join("console.toml"), "gateway_port = 0\n").unwrap();
+    std::fs::write(
+        data.join("tollgate.toml"),
+        format!(
+            "[[models]]\nid = \"chat\"\nbase_url = \"{upstream}\"\nprice_as = \"anthropic.claude-v2\"\nmax_retries = 0\n\n\
+             [[models]]\nid = \"other\"\nbase_url = \"{upstream}\"\nprice_as = \"anthropic.claude-v2\"\n\n\
+             [workspaces.prod]\nregion = \"eu-west-1\"\nrest_api_id = \"abc123\"\nstage = \"prod\"\n"
+        ),
+    )
+    .unwrap();
+    data
+}
+
+fn now() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+#[test]
+fn first_start_runs_the_engine_with_the_configured_models() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let upstream = start_upstream(&runtime);
+    let dir = tempfile::tempdir().unwrap();
+    let data = data_dir(dir.path(), &upstream);
+    let console = Console::open(&data).unwrap();
+    let overview = console.overview();
+    assert!(overview.engine.running, "{:?}", overview.engine);
+    assert_ne!(overview.engine.port, 0);
+    let curl = overview.engine.curl_example.unwrap();
+    assert!(
+        curl.contains(&format!("127.0.0.1:{}", overview.engine.port)) && curl.contains("chat"),
+        "{curl}"
+    );
+    let ids: Vec<&str> = overview.models.iter().map(|model| model.id.as_str()).collect();
+    assert_eq!(ids, ["chat", "other"]);
+    assert!(!overview.local_model.installed);
+    assert_eq!(overview.local_model.install_command, "tollgate model install");
+    assert_eq!(overview.aws_workspaces.len(), 1);
+    assert_eq!(overview.aws_workspaces[0].name, "prod");
+    assert!(overview.config_path.ends_with("tollgate.toml"));
+    // The engine answers on the port it reports.
+    let health = runtime
+        .block_on(reqwest::get(format!(
+            "{}/healthz",
+            overview.engine.base_url.unwrap()
+        )))
+        .unwrap();
+    assert!(health.status().is_success());
+}
+
+#[test]
+fn the_playground_calls_as_the_team_and_the_cost_shows_in_charts_and_exports() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let upstream = start_upstream(&runtime);
+    let dir = tempfile::tempdir().unwrap();
+    let data = data_dir(dir.path(), &upstream);
+    let mut console = Console::open(&data).unwrap();
+    console
+        .local
+        .create_tenant(&TenantForm {
+            team_id: "alpha".to_owned(),
+            cost_center: "CC-1".to_owned(),
+            budget: "10".to_owned(),
+            allowed_models: vec!["chat".to_owned()],
+            ..TenantForm::default()
+        })
+        .unwrap();
+    assert_eq!(console.team_models("alpha").unwrap(), ["chat"]);
+    assert_eq!(
+        console.team_models("nobody").unwrap_err().code,
+        ErrorCode::NotFound
+    );
+
+    // One key per team while it is fresh, a new one near its expiry.
+    let (base_url, key) = console.playground_target("alpha", now()).unwrap();
+    let (_, again) = console.playground_target("alpha", now() + 60_000).unwrap();
+    assert_eq!(key, again);
+    let (_, later) = console
+        .playground_target("alpha", now() + 11 * 3_600_000 + 1)
+        .unwrap();
+    assert_ne!(key, later);
+
+    let mut tokens = Vec::new();
+    let result = runtime
+        .block_on(run_playground(
+            &base_url,
+            &key,
+            &PlaygroundRequest {
+                model: "chat".to_owned(),
+                prompt: "Hello?".to_owned(),
+                ..PlaygroundRequest::default()
+            },
+            Arc::new(AtomicBool::new(false)),
+            &mut |piece: &str| tokens.push(piece.to_owned()),
+        ))
+        .unwrap();
+    assert_eq!(tokens, ["Hi", " there"]);
+    assert_eq!((result.input_tokens, result.output_tokens), (1000, 500));
+    // claude-v2: $0.008 in, $0.024 out per 1k tokens.
+    assert_eq!(result.cost.to_decimal_string(), "0.02");
+    let left = console.budget_left("alpha", now()).unwrap().unwrap();
+    assert_eq!(left.to_decimal_string(), "9.98");
+
+    let scope = CostScope::default();
+    let screen = console
+        .cost_screen(RangePreset::Last30Days, &scope, Theme::Dark, now())
+        .unwrap();
+    assert_eq!(screen.view.total.to_decimal_string(), "0.02");
+    assert_eq!(screen.view.rows[0].name, "alpha");
+    for svg in [&screen.daily_svg, &screen.cumulative_svg, &screen.top_svg] {
+        assert!(svg.starts_with("<svg"), "{}", &svg[..40.min(svg.len())]);
+    }
+    assert!(screen.top_svg.contains("alpha"));
+
+    let tenant = CostScope {
+        team_id: Some("alpha".to_owned()),
+        ..CostScope::default()
+    };
+    let csv_path = console
+        .export_costs_csv(RangePreset::Last30Days, &tenant, now())
+        .unwrap();
+    assert!(csv_path.starts_with(data.join("exports")));
+    assert!(
+        csv_path
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with("costs-alpha-")
+    );
+    let csv = std::fs::read_to_string(&csv_path).unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.len(), 3, "{csv}");
+    assert!(lines[1].starts_with("chat,,1,1000,500,0.02,"), "{csv}");
+    assert!(lines[2].starts_with("TOTAL,,1,1000,500,0.02,"), "{csv}");
+
+    let png = console
+        .export_chart_png(
+            RangePreset::ThisMonth,
+            &scope,
+            ChartKind::DailyByModel,
+            Theme::Light,
+            now(),
+        )
+        .unwrap();
+    let bytes = std::fs::read(&png).unwrap();
+    assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n");
+}
+
+#[test]
+fn prices_are_edited_from_a_date_and_past_days_recomputed() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = data_dir(dir.path(), "http://127.0.0.1:9/v1");
+    let console = Console::open(&data).unwrap();
+    let store = &console.local.store;
+    let before = prices(store, "claude-v2").unwrap();
+    assert!(!before.is_empty());
+    let bad = save_price(
+        store,
+        &PriceForm {
+            model_id: "my-model".to_owned(),
+            effective_from: chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(),
+            input_per_1k: "cheap".to_owned(),
+            output_per_1k: "0.002".to_owned(),
+            ..PriceForm::default()
+        },
+    )
+    .unwrap_err();
+    assert_eq!(bad.code, ErrorCode::Invalid);
+    assert!(bad.message.starts_with("input per 1k tokens"), "{bad}");
+    assert!(prices(store, "my-model").unwrap().is_empty(), "nothing saved");
+
+    save_price(
+        store,
+        &PriceForm {
+            model_id: "my-model".to_owned(),
+            effective_from: chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(),
+            input_per_1k: "$0.001".to_owned(),
+            output_per_1k: "0.002".to_owned(),
+            ..PriceForm::default()
+        },
+    )
+    .unwrap();
+    let mine = prices(store, "my-model").unwrap();
+    assert_eq!(mine.len(), 1);
+    assert_eq!(mine[0].input_per_1k.to_decimal_string(), "0.001");
+    assert_eq!(mine[0].region, "us-east-1");
+
+    let day = chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap();
+    let summary = recompute(store, day, day).unwrap();
+    assert_eq!(summary.rows, 0);
+    let backwards = recompute(store, day, day.pred_opt().unwrap()).unwrap_err();
+    assert_eq!(backwards.code, ErrorCode::Invalid);
+}
+
+#[test]
+fn settings_persist_and_bad_files_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = data_dir(dir.path(), "http://127.0.0.1:9/v1");
+    {
+        let mut console = Console::open(&data).unwrap();
+        console.set_theme(Theme::Dark).unwrap();
+        let moved = console.set_gateway_port(0).unwrap();
+        assert!(moved.engine.running);
+    }
+    let console = Console::open(&data).unwrap();
+    assert_eq!(console.overview().settings.theme, Theme::Dark);
+    drop(console);
+
+    // A taken port leaves the console usable, with the reason for a banner.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    std::fs::write(
+        data.join("console.toml"),
+        format!("gateway_port = {port}\ntheme = \"dark\"\n"),
+    )
+    .unwrap();
+    let console = Console::open(&data).unwrap();
+    let engine = console.overview().engine;
+    assert!(!engine.running);
+    assert!(
+        engine
+            .error
+            .as_deref()
+            .unwrap()
+            .contains(&format!("port {port}")),
+        "{engine:?}"
+    );
+    drop(console);
+
+    // A broken tollgate.toml: the engine runs without its models, and says why.
+    std::fs::write(data.join("console.toml"), "gateway_port = 0\n").unwrap();
+    std::fs::write(data.join("tollgate.toml"), "[[models]]\nid = 3\n").unwrap();
+    let console = Console::open(&data).unwrap();
+    let overview = console.overview();
+    assert!(overview.engine.running);
+    assert!(overview.models.is_empty());
+    assert!(
+        overview
+            .engine
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("tollgate.toml is not valid"),
+        "{:?}",
+        overview.engine
+    );
+    drop(console);
+
+    std::fs::write(data.join("console.toml"), "gateway_prot = 1\n").unwrap();
+    let error = Console::open(&data).unwrap_err();
+    assert_eq!(error.code, ErrorCode::Invalid);
+    assert!(error.message.contains("console.toml"), "{error}");
+}
