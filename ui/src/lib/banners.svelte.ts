@@ -1,0 +1,47 @@
+// The banners at the top of the window: errors with what to do, and confirmations.
+
+import { AdminFailure } from "./api";
+
+export type BannerKind = "error" | "success" | "info";
+
+export interface Banner {
+  id: number;
+  kind: BannerKind;
+  title: string;
+  message: string;
+}
+
+let next = 1;
+
+export const banners = $state<Banner[]>([]);
+
+export function showBanner(kind: BannerKind, title: string, message: string): void {
+  banners.push({ id: next++, kind, title, message });
+  // Keep the newest few; old confirmations go on their own.
+  if (banners.length > 4) banners.splice(0, banners.length - 4);
+  if (kind === "success") {
+    const id = next - 1;
+    setTimeout(() => dismissBanner(id), 6000);
+  }
+}
+
+export function dismissBanner(id: number): void {
+  const index = banners.findIndex((banner) => banner.id === id);
+  if (index >= 0) banners.splice(index, 1);
+}
+
+const titles: Record<string, string> = {
+  invalid: "Check the form",
+  not_found: "Not found",
+  conflict: "Cannot do that now",
+  storage: "Tollgate could not save or read its data",
+};
+
+/** Shows an error from a command (or anything thrown) as a banner. */
+export function showError(error: unknown): void {
+  if (error instanceof AdminFailure) {
+    showBanner("error", titles[error.code] ?? "Error", error.message);
+  } else {
+    showBanner("error", "Unexpected error", String(error));
+  }
+}
