@@ -52,13 +52,13 @@ fn tenant_form(state: State<'_, AppState>, team_id: String) -> Result<TenantForm
 #[tauri::command]
 #[specta::specta]
 fn create_tenant(state: State<'_, AppState>, form: TenantForm) -> Result<(), AdminError> {
-    state.console()?.local.create_tenant(&form)
+    state.console()?.apply(|local| local.create_tenant(&form))
 }
 
 #[tauri::command]
 #[specta::specta]
 fn update_tenant(state: State<'_, AppState>, form: TenantForm) -> Result<(), AdminError> {
-    state.console()?.local.update_tenant(&form)
+    state.console()?.apply(|local| local.update_tenant(&form))
 }
 
 #[tauri::command]
@@ -68,7 +68,7 @@ fn set_tenant_enabled(
     team_id: String,
     enabled: bool,
 ) -> Result<(), AdminError> {
-    state.console()?.local.set_tenant_enabled(&team_id, enabled)
+    state.console()?.apply(|local| local.set_tenant_enabled(&team_id, enabled))
 }
 
 #[tauri::command]
@@ -78,7 +78,7 @@ fn delete_tenant(
     team_id: String,
     confirm: String,
 ) -> Result<(), AdminError> {
-    state.console()?.local.delete_tenant(&team_id, &confirm)
+    state.console()?.apply(|local| local.delete_tenant(&team_id, &confirm))
 }
 
 #[tauri::command]
@@ -98,7 +98,7 @@ fn create_key(
     team_id: String,
     name: String,
 ) -> Result<NewKey, AdminError> {
-    state.console()?.local.create_key(&team_id, &name)
+    state.console()?.apply(|local| local.create_key(&team_id, &name))
 }
 
 #[tauri::command]
@@ -110,14 +110,13 @@ fn rotate_key(
 ) -> Result<NewKey, AdminError> {
     state
         .console()?
-        .local
-        .rotate_key(&key_id, i64::from(grace_hours) * 3_600_000)
+        .apply(|local| local.rotate_key(&key_id, i64::from(grace_hours) * 3_600_000))
 }
 
 #[tauri::command]
 #[specta::specta]
 fn revoke_key(state: State<'_, AppState>, key_id: String) -> Result<(), AdminError> {
-    state.console()?.local.revoke_key(&key_id)
+    state.console()?.apply(|local| local.revoke_key(&key_id))
 }
 
 #[tauri::command]
@@ -216,7 +215,9 @@ fn list_prices(state: State<'_, AppState>, search: String) -> Result<Vec<PriceRo
 #[tauri::command]
 #[specta::specta]
 fn save_price(state: State<'_, AppState>, form: PriceForm) -> Result<(), AdminError> {
-    tollgate_admin::save_price(&state.console()?.local.store, &form)
+    state
+        .console()?
+        .apply(|local| tollgate_admin::save_price(&local.store, &form))
 }
 
 #[tauri::command]

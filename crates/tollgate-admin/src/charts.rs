@@ -90,22 +90,54 @@ fn draw_error(error: impl std::fmt::Display) -> AdminError {
     )
 }
 
-/// The series legend, in the theme's colours, top left.
-fn legend<'a, DB: DrawingBackend + 'a, CT: plotters::coord::CoordTranslate>(
-    chart: &mut ChartContext<'a, DB, CT>,
+/// Room for a legend of `items` under a chart `width` wide: rows of 22 px, laid out as
+/// [`draw_legend`] does.
+fn legend_height(items: &[(String, RGBColor)], width: u32) -> u32 {
+    legend_rows(items, width).len() as u32 * 22 + 6
+}
+
+/// Legend entries flowed into rows; text widths estimated at 7 px a character (12 px DejaVu Sans).
+fn legend_rows(items: &[(String, RGBColor)], width: u32) -> Vec<Vec<usize>> {
+    let mut rows: Vec<Vec<usize>> = Vec::new();
+    let mut used = u32::MAX;
+    for (index, (label, _)) in items.iter().enumerate() {
+        let entry = 30 + 7 * label.chars().count() as u32;
+        if used.saturating_add(entry) > width.saturating_sub(24) {
+            rows.push(Vec::new());
+            used = 0;
+        }
+        if let Some(row) = rows.last_mut() {
+            row.push(index);
+        }
+        used += entry;
+    }
+    rows
+}
+
+/// The series legend under the chart, so it never hides a bar or a line.
+fn draw_legend<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    items: &[(String, RGBColor)],
     palette: &Colors,
 ) -> Result<(), AdminError>
 where
     DB::ErrorType: 'static,
 {
-    chart
-        .configure_series_labels()
-        .label_font((FAMILY, 12).into_font().color(&palette.text))
-        .background_style(palette.background.mix(0.8))
-        .border_style(palette.grid)
-        .position(SeriesLabelPosition::UpperLeft)
-        .draw()
-        .map_err(draw_error)
+    let (width, _) = area.dim_in_pixel();
+    let font = (FAMILY, 12).into_font().color(&palette.text);
+    for (row, entries) in legend_rows(items, width).iter().enumerate() {
+        let mut x = 24_i32;
+        let y = 12 + 22 * row as i32;
+        for &index in entries {
+            let (label, color) = &items[index];
+            area.draw(&Rectangle::new([(x, y - 5), (x + 12, y + 7)], color.filled()))
+                .map_err(draw_error)?;
+            area.draw(&Text::new(label.as_str(), (x + 18, y - 6), font.clone()))
+                .map_err(draw_error)?;
+            x += 30 + 7 * label.chars().count() as i32;
+        }
+    }
+    Ok(())
 }
 
 /// A chart over `X` and `Y` ranges.
@@ -165,8 +197,26 @@ where
                 .max()
                 .unwrap_or(0)
                 .max(1);
+            // One colour per model, the biggest models first.
+            let mut order: BTreeMap<&str, i64> = BTreeMap::new();
+            for day in &view.daily {
+                for (model, cost) in &day.by_model {
+                    *order.entry(model.as_str()).or_default() += cost.0;
+                }
+            }
+            let mut models: Vec<(&str, i64)> = order.into_iter().collect();
+            models.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+            let items: Vec<(String, RGBColor)> = models
+                .iter()
+                .enumerate()
+                .map(|(rank, (model, _))| ((*model).to_owned(), SERIES[rank % SERIES.len()]))
+                .collect();
+            let (width, height) = root.dim_in_pixel();
+            let (plot, under) =
+                root.split_vertically(height.saturating_sub(legend_height(&items, width)));
+            draw_legend(&under, &items, &palette)?;
             let mut chart = frame(
-                root,
+                &plot,
                 "Daily cost by model",
                 &palette,
                 (0..days.max(1), 0_i64..top + top / 10),
@@ -186,15 +236,6 @@ where
                 })
                 .draw()
                 .map_err(draw_error)?;
-            // One colour per model, the biggest models first.
-            let mut order: BTreeMap<&str, i64> = BTreeMap::new();
-            for day in &view.daily {
-                for (model, cost) in &day.by_model {
-                    *order.entry(model.as_str()).or_default() += cost.0;
-                }
-            }
-            let mut models: Vec<(&str, i64)> = order.into_iter().collect();
-            models.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
             for (rank, (model, _)) in models.iter().enumerate() {
                 let color = SERIES[rank % SERIES.len()];
                 let bars = view.daily.iter().enumerate().filter_map(|(index, day)| {
@@ -212,15 +253,8 @@ where
                         color.filled(),
                     ))
                 });
-                chart
-                    .draw_series(bars)
-                    .map_err(draw_error)?
-                    .label(*model)
-                    .legend(move |(x, y)| {
-                        Rectangle::new([(x, y - 5), (x + 10, y + 5)], color.filled())
-                    });
+                chart.draw_series(bars).map_err(draw_error)?;
             }
-            legend(&mut chart, &palette)?;
         }
         ChartKind::CumulativeVsBudget => {
             let spent = view.cumulative.last().map_or(0, |(_, total)| total.0);
@@ -233,8 +267,22 @@ where
                 i32::try_from((view.range.period_end - view.range.from).num_days() + 1)
                     .unwrap_or(days);
             let top = spent.max(forecast).max(budget).max(1);
+            let mut items = vec![("spent".to_owned(), SERIES[0])];
+            if let Some(forecast) = &view.forecast {
+                items.push((
+                    format!("forecast {}", money_label(forecast.at_period_end.0)),
+                    SERIES[1],
+                ));
+            }
+            if let Some(budget) = view.budget {
+                items.push((format!("budget {}", money_label(budget.0)), SERIES[3]));
+            }
+            let (width, height) = root.dim_in_pixel();
+            let (plot, under) =
+                root.split_vertically(height.saturating_sub(legend_height(&items, width)));
+            draw_legend(&under, &items, &palette)?;
             let mut chart = frame(
-                root,
+                &plot,
                 "Spend against budget",
                 &palette,
                 (0..period_days.max(1), 0_i64..top + top / 10),
@@ -256,25 +304,14 @@ where
                         .map(|(index, (_, total))| (index as i32 + 1, total.0)),
                     SERIES[0].stroke_width(3),
                 ))
-                .map_err(draw_error)?
-                .label("spent")
-                .legend(|(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 16, y)], SERIES[0].stroke_width(3))
-                });
+                .map_err(draw_error)?;
             if let Some(forecast) = &view.forecast {
                 chart
                     .draw_series(LineSeries::new(
                         [(days, spent), (period_days, forecast.at_period_end.0)],
                         SERIES[1].stroke_width(2),
                     ))
-                    .map_err(draw_error)?
-                    .label(format!(
-                        "forecast {}",
-                        money_label(forecast.at_period_end.0)
-                    ))
-                    .legend(|(x, y)| {
-                        PathElement::new(vec![(x, y), (x + 16, y)], SERIES[1].stroke_width(2))
-                    });
+                    .map_err(draw_error)?;
             }
             if let Some(budget) = view.budget {
                 chart
@@ -282,13 +319,8 @@ where
                         [(0, budget.0), (period_days, budget.0)],
                         SERIES[3].stroke_width(2),
                     ))
-                    .map_err(draw_error)?
-                    .label(format!("budget {}", money_label(budget.0)))
-                    .legend(|(x, y)| {
-                        PathElement::new(vec![(x, y), (x + 16, y)], SERIES[3].stroke_width(2))
-                    });
+                    .map_err(draw_error)?;
             }
-            legend(&mut chart, &palette)?;
         }
         ChartKind::Top => {
             let (title, items) = if view.top_tenants.is_empty() {
@@ -307,7 +339,7 @@ where
                 root,
                 title,
                 &palette,
-                (0_i64..top + top / 10, 0..count),
+                (0_i64..top + top / 10, (0..count).into_segmented()),
                 150,
             )?;
             chart
@@ -318,11 +350,13 @@ where
                 .label_style(text(12))
                 .x_label_formatter(&|value| money_label(*value))
                 .y_labels(items.len().max(1))
-                .y_label_formatter(&|index| {
-                    items
+                .y_label_formatter(&|segment| match segment {
+                    // Each bar is one segment; its label sits at the segment's middle.
+                    SegmentValue::CenterOf(index) => items
                         .get((count - 1 - *index) as usize)
                         .map(|item| item.name.chars().take(20).collect())
-                        .unwrap_or_default()
+                        .unwrap_or_default(),
+                    _ => String::new(),
                 })
                 .draw()
                 .map_err(draw_error)?;
@@ -330,7 +364,10 @@ where
                 .draw_series(items.iter().enumerate().map(|(rank, item)| {
                     let row = count - 1 - rank as i32;
                     Rectangle::new(
-                        [(0, row), (item.cost.0, row + 1)],
+                        [
+                            (0, SegmentValue::Exact(row)),
+                            (item.cost.0, SegmentValue::Exact(row + 1)),
+                        ],
                         SERIES[rank % SERIES.len()].filled(),
                     )
                 }))

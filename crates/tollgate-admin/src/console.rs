@@ -140,6 +140,19 @@ impl Console {
         }
     }
 
+    /// Runs a change to tenants, keys or prices and has the engine apply it at once, so a key
+    /// just created works on the next call.
+    pub fn apply<T>(
+        &self,
+        change: impl FnOnce(&LocalWorkspace) -> Result<T, AdminError>,
+    ) -> Result<T, AdminError> {
+        let result = change(&self.local)?;
+        if let Some(engine) = &self.engine {
+            engine.reload()?;
+        }
+        Ok(result)
+    }
+
     pub fn data_dir(&self) -> &Path {
         &self.local.data_dir
     }
@@ -250,7 +263,7 @@ impl Console {
         {
             return Ok((base_url, key.clone()));
         }
-        let key = self.local.playground_key(team_id, now_ms)?;
+        let key = self.apply(|local| local.playground_key(team_id, now_ms))?;
         self.playground_keys.insert(
             team_id.to_owned(),
             (key.clone(), now_ms + crate::local::PLAYGROUND_KEY_TTL_MS),
@@ -294,8 +307,10 @@ pub struct CostScreen {
     pub top_svg: String,
 }
 
-/// The size the UI draws charts at; the SVG scales to its box.
-pub const CHART_SIZE: (u32, u32) = (880, 320);
+/// The sizes the UI shows the charts at, at 1280 px wide (two side by side, the top list across);
+/// the SVG scales to its box on other screens.
+pub const CHART_SIZE: (u32, u32) = (600, 300);
+pub const WIDE_CHART_SIZE: (u32, u32) = (1180, 280);
 /// The size of an exported PNG.
 pub const EXPORT_SIZE: (u32, u32) = (1600, 640);
 
@@ -328,7 +343,7 @@ impl Console {
         Ok(CostScreen {
             daily_svg: chart_svg(&view, ChartKind::DailyByModel, CHART_SIZE, theme)?,
             cumulative_svg: chart_svg(&view, ChartKind::CumulativeVsBudget, CHART_SIZE, theme)?,
-            top_svg: chart_svg(&view, ChartKind::Top, CHART_SIZE, theme)?,
+            top_svg: chart_svg(&view, ChartKind::Top, WIDE_CHART_SIZE, theme)?,
             view,
         })
     }

@@ -93,6 +93,13 @@ impl Engine {
         Ok(self.gateway.flush_ledger()?)
     }
 
+    /// Picks up tenants, keys and prices changed in the database, at once rather than at the
+    /// engine's next periodic check.
+    pub fn reload(&self) -> Result<(), AdminError> {
+        self.gateway.reload_if_changed()?;
+        Ok(())
+    }
+
     pub fn base_url(&self) -> String {
         format!("http://{}", self.address)
     }

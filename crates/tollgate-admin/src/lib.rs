@@ -24,7 +24,7 @@ pub use config::{
 };
 pub use console::{
     AwsWorkspaceInfo, CHART_SIZE, Console, CostScreen, EXPORT_SIZE, EngineStatus, LocalModelStatus,
-    ModelInfo, Overview, PlaygroundOutcome,
+    ModelInfo, Overview, PlaygroundOutcome, WIDE_CHART_SIZE,
 };
 pub use engine::Engine;
 pub use error::{AdminError, ErrorCode};

@@ -101,6 +101,33 @@ fn first_start_runs_the_engine_with_the_configured_models() {
         )))
         .unwrap();
     assert!(health.status().is_success());
+
+    // A key made in the console works on the very next call (the engine reloads at once, not at
+    // its next periodic check).
+    let base_url = console.overview().engine.base_url.unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    for round in 0..3 {
+        let team = format!("team-{round}");
+        let secret = console
+            .apply(|local| {
+                local.create_tenant(&TenantForm {
+                    team_id: team.clone(),
+                    ..TenantForm::default()
+                })?;
+                local.create_key(&team, "app")
+            })
+            .unwrap()
+            .secret;
+        let models = runtime
+            .block_on(
+                reqwest::Client::new()
+                    .get(format!("{base_url}/v1/models"))
+                    .bearer_auth(&secret)
+                    .send(),
+            )
+            .unwrap();
+        assert_eq!(models.status(), 200, "round {round}");
+    }
 }
 
 #[test]

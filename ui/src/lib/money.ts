@@ -34,7 +34,9 @@ export function formatUsd(decimal: string | null | undefined, places = 2): strin
   const rounded = (nanos + unit / 2n) / unit;
   const scale = 10n ** BigInt(places);
   const whole = groupThousands((rounded / scale).toString());
-  const fraction = places > 0 ? "." + (rounded % scale).toString().padStart(places, "0") : "";
+  let fraction = places > 0 ? "." + (rounded % scale).toString().padStart(places, "0") : "";
+  // Beyond cents, trailing zeros say nothing: "$0.020000" reads "$0.02".
+  if (places > 2) fraction = fraction.replace(/0+$/, "").padEnd(3, "0");
   return `${negative ? "-" : ""}$${whole}${fraction}`;
 }
 
