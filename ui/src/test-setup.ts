@@ -5,3 +5,14 @@ import { randomFillSync } from "node:crypto";
 Object.defineProperty(window, "crypto", {
   value: { getRandomValues: (buffer: Uint8Array) => randomFillSync(buffer) },
 });
+
+import { cleanup } from "@testing-library/svelte";
+import { clearMocks } from "@tauri-apps/api/mocks";
+import { afterEach } from "vitest";
+
+// Each test starts from an empty page and no backend; components unmount (and stop listening)
+// before the fake backend goes.
+afterEach(() => {
+  cleanup();
+  clearMocks();
+});

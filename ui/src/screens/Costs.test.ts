@@ -1,0 +1,56 @@
+import { fireEvent, render, screen, waitFor, within } from "@testing-library/svelte";
+import { describe, expect, it } from "vitest";
+import Costs from "./Costs.svelte";
+import { fakeBackend } from "../test/ipc";
+import { costScreen, tenant } from "../test/fixtures";
+
+describe("Costs", () => {
+  it("shows the charts and the table, drills down tenant → model, and exports what is shown", async () => {
+    const backend = fakeBackend({
+      list_tenants: () => [tenant("alpha"), tenant("beta", { cost_center: "CC-2" })],
+      cost_screen: ({ scope }) => {
+        const { team_id, model_id } = scope as { team_id: string | null; model_id: string | null };
+        if (model_id) return costScreen("model", ["k1"]);
+        return team_id ? costScreen("model", ["chat", "other"]) : costScreen("tenant", ["alpha", "beta"]);
+      },
+      export_costs_csv: () => "/data/exports/costs-alpha.csv",
+      export_chart_png: () => "/data/exports/chart.png",
+    });
+    render(Costs, { theme: "dark" });
+    expect(await screen.findByTestId("total")).toHaveTextContent("$30.00");
+    expect(document.querySelector('[data-chart="daily"]')).not.toBeNull();
+    const table = screen.getByRole("table", { name: "Costs by Tenant" });
+    expect(within(table).getByText("66.7%")).toBeInTheDocument();
+    expect(backend.callsOf("cost_screen")[0]).toMatchObject({ preset: { preset: "this_month" }, theme: "dark" });
+
+    await fireEvent.click(within(table).getByRole("button", { name: "alpha" }));
+    await screen.findByRole("table", { name: "Costs by Model" });
+    expect(backend.callsOf("cost_screen").at(-1)).toMatchObject({ scope: { team_id: "alpha", model_id: null } });
+    expect(screen.getByRole("navigation", { name: "Drill-down" })).toHaveTextContent(/All tenants›\s*alpha/);
+
+    await fireEvent.click(screen.getByRole("button", { name: "Last 90 days" }));
+    await waitFor(() => expect(backend.callsOf("cost_screen").at(-1)).toMatchObject({ preset: { preset: "last_90_days" }, scope: { team_id: "alpha" } }));
+
+    await fireEvent.click(screen.getByRole("button", { name: "Export CSV" }));
+    await waitFor(() =>
+      expect(backend.callsOf("export_costs_csv")).toEqual([
+        { preset: { preset: "last_90_days" }, scope: { cost_center: null, team_id: "alpha", model_id: null, by_cost_center: false } },
+      ]),
+    );
+    await fireEvent.click(screen.getAllByRole("button", { name: "PNG" })[0]);
+    await waitFor(() => expect(backend.callsOf("export_chart_png")[0]).toMatchObject({ kind: "daily_by_model", theme: "dark" }));
+
+    await fireEvent.click(screen.getByRole("button", { name: "All tenants" }));
+    await screen.findByRole("table", { name: "Costs by Tenant" });
+  });
+
+  it("sends a custom range as dates", async () => {
+    const backend = fakeBackend({ list_tenants: () => [], cost_screen: () => costScreen("tenant", []) });
+    render(Costs, { theme: "light" });
+    await fireEvent.click(await screen.findByRole("button", { name: "Custom" }));
+    await fireEvent.input(screen.getByLabelText("From"), { target: { value: "2026-01-01" } });
+    await fireEvent.input(screen.getByLabelText("To"), { target: { value: "2026-01-31" } });
+    await waitFor(() => expect(backend.callsOf("cost_screen").at(-1)).toMatchObject({ preset: { preset: "custom", from: "2026-01-01", to: "2026-01-31" } }));
+    expect(await screen.findByText(/No usage in this range/)).toBeInTheDocument();
+  });
+});
