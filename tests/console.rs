@@ -1,0 +1,176 @@
+//! The desktop console end to end, through the real app (tauri-driver + WebKitWebDriver under X):
+//! create a tenant and a key, stream a prompt in the playground with the local model, see its cost
+//! in the Costs screen, export the CSV and check its rows. Each step saves a screenshot; with
+//! `UPDATE_DOCS_SCREENSHOTS=1` they also replace docs/screenshots/.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::{Path, PathBuf};
+
+use fantoccini::Locator;
+use tollgate_e2e::Console;
+
+fn gguf() -> PathBuf {
+    let path = std::env::var_os("TOLLGATE_TEST_GGUF").map(PathBuf::from).expect(
+        "TOLLGATE_TEST_GGUF names the local model's GGUF (scripts/ensure-toolchain.sh fetches it)",
+    );
+    assert!(path.exists(), "{} is missing", path.display());
+    path
+}
+
+fn shots_dir() -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR")).join("e2e-screenshots")
+}
+
+fn publish(shots: &[PathBuf]) {
+    if std::env::var_os("UPDATE_DOCS_SCREENSHOTS").is_none() {
+        return;
+    }
+    let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/screenshots");
+    std::fs::create_dir_all(&docs).unwrap();
+    for shot in shots {
+        std::fs::copy(shot, docs.join(shot.file_name().unwrap())).unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenant_a_key_a_streamed_prompt_and_its_cost_in_the_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let today = chrono::Local::now().date_naive();
+    tollgate_e2e::seed::data_dir(&data, &gguf(), today, 62);
+    let (console, launch) = Console::launch(&data, &shots_dir()).await;
+    eprintln!("console usable {} ms after launch (debug build)", launch.as_millis());
+    let mut shots = Vec::new();
+
+    // Tenants: create one with a budget.
+    console
+        .wait(Locator::XPath("//table[@aria-label='Tenants']//tr[td]"))
+        .await;
+    console.button("New tenant").await;
+    console.fill("Team id", "e2e-team").await;
+    console.fill("Display name", "End-to-end team").await;
+    console.fill("Cost center", "CC-900").await;
+    console.fill("Monthly budget (USD)", "5").await;
+    console.fill("Rate limit", "5/s").await;
+    console.button("Create tenant").await;
+    let row = console
+        .wait(Locator::XPath(
+            "//table[@aria-label='Tenants']//tr[.//button[normalize-space()='e2e-team']]",
+        ))
+        .await;
+    assert!(row.text().await.unwrap().contains("CC-900"));
+    shots.push(console.screenshot("tenants").await);
+
+    // Keys: create one; the secret is shown once.
+    row.find(Locator::XPath(".//button[normalize-space()='e2e-team']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    console.fill("New key name", "e2e-app").await;
+    console.button("Create key").await;
+    let secret = console
+        .text_until("//*[@data-testid='new-secret']", |text| text.starts_with("tg_"))
+        .await;
+    assert!(secret.len() > 20, "{secret}");
+    shots.push(console.screenshot("keys").await);
+    console.button("I have saved it").await;
+    let keys = console
+        .text_until("//section[starts-with(@aria-label, 'API keys')]//table", |text| {
+            text.contains("e2e-app")
+        })
+        .await;
+    assert!(!keys.contains(&secret), "the secret is not listed again");
+
+    // Playground: stream a prompt as the new team through the engine.
+    console.button("Playground").await;
+    console.heading("Playground").await;
+    console
+        .field("Team")
+        .await
+        .select_by_value("e2e-team")
+        .await
+        .unwrap();
+    console
+        .text_until("//select[@aria-label='Model']", |text| text.contains("smollm2"))
+        .await;
+    console.fill("Max tokens", "24").await;
+    console.fill("Prompt", "Name three colours.").await;
+    console.button("Send").await;
+    let cost = console
+        .text_until("//*[@data-testid='cost']", |text| text.starts_with('$'))
+        .await;
+    let answer = console
+        .text_until("//*[@data-testid='answer']", |text| !text.trim().is_empty())
+        .await;
+    assert!(cost != "$0.00", "the call is priced: {cost}");
+    let stats = console
+        .text_until("//dl[@aria-label='Call statistics']", |text| text.contains("Budget left"))
+        .await;
+    // A few millionths of a dollar: the $5 budget is left, to the cent.
+    assert!(stats.contains("$5.00"), "budget left after one call: {stats}");
+    eprintln!("answer: {answer:?}, cost {cost}");
+    shots.push(console.screenshot("playground").await);
+
+    // Costs: the call shows under the team; drill into it, export what is shown.
+    console.button("Costs").await;
+    console.heading("Costs").await;
+    console
+        .text_until("//*[@data-testid='total']", |text| text.starts_with('$'))
+        .await;
+    shots.push(console.screenshot("costs").await);
+    console
+        .wait(Locator::XPath(
+            "//table[@aria-label='Costs by Tenant']//button[normalize-space()='e2e-team']",
+        ))
+        .await
+        .click()
+        .await
+        .unwrap();
+    console
+        .text_until("//table[@aria-label='Costs by Model']", |text| {
+            text.contains("smollm2")
+        })
+        .await;
+    let total = console
+        .text_until("//*[@data-testid='total']", |text| text.starts_with('$'))
+        .await;
+    console.button("Export CSV").await;
+    let exports = data.join("exports");
+    let csv_path = loop {
+        let found = std::fs::read_dir(&exports).ok().and_then(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .map(|entry| entry.path())
+                .find(|path| path.extension().is_some_and(|ext| ext == "csv"))
+        });
+        if let Some(path) = found {
+            break path;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    let csv = std::fs::read_to_string(&csv_path).unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.len(), 3, "header, the model, the total:\n{csv}");
+    assert!(lines[1].starts_with("smollm2,"), "{csv}");
+    assert!(lines[2].starts_with("TOTAL,"), "{csv}");
+    // The exported cost is exactly the one on screen (under a cent, shown to the last digit).
+    let exported: Vec<&str> = lines[1].split(',').collect();
+    assert_eq!(exported[2], "1", "one call: {csv}");
+    assert_eq!(total.trim_start_matches('$'), exported[5], "{csv}");
+
+    // Settings, and the dark theme.
+    console.button("Settings").await;
+    console.heading("Settings").await;
+    shots.push(console.screenshot("settings").await);
+    console.button("Dark theme").await;
+    console.button("Costs").await;
+    console
+        .text_until("//*[@data-testid='total']", |text| text.starts_with('$'))
+        .await;
+    shots.push(console.screenshot("costs-dark").await);
+    console.close().await;
+    publish(&shots);
+}

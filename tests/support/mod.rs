@@ -1,0 +1,191 @@
+//! Drives the real desktop console through tauri-driver and WebKitWebDriver, and seeds data
+//! directories for it. Used by the end-to-end tests in this folder.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+pub mod seed;
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::elements::Element;
+use fantoccini::{Client, ClientBuilder, Locator};
+
+/// The console binary next to this test's build (cargo builds it for `--workspace` test runs).
+pub fn console_binary() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let profile_dir = exe.parent().and_then(Path::parent).unwrap();
+    let binary = profile_dir.join("tollgate-console");
+    assert!(
+        binary.exists(),
+        "{} is missing: build the console first (cargo build -p tollgate-console)",
+        binary.display()
+    );
+    binary
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Fails with what to do when there is no X display or tauri-driver, rather than skipping quietly.
+pub fn require_desktop() {
+    assert!(
+        std::env::var_os("DISPLAY").is_some(),
+        "the console end-to-end tests need an X display: run them under Xvfb (scripts/test.sh starts one)"
+    );
+    let found = Command::new("tauri-driver")
+        .arg("--help")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok();
+    assert!(
+        found,
+        "tauri-driver is not installed: cargo install tauri-driver --version '^2' --locked (and apt install webkit2gtk-driver)"
+    );
+}
+
+/// One console window driven over WebDriver; closing it stops the app and tauri-driver.
+pub struct Console {
+    pub client: Client,
+    driver: Child,
+    pub shots: PathBuf,
+}
+
+impl std::fmt::Debug for Console {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Console").finish_non_exhaustive()
+    }
+}
+
+impl Console {
+    /// Starts the console on `data_dir` and waits until its first screen is usable; returns the
+    /// time from launch to a usable UI too.
+    pub async fn launch(data_dir: &Path, shots: &Path) -> (Console, Duration) {
+        require_desktop();
+        let port = free_port();
+        let driver = Command::new("tauri-driver")
+            .args(["--port", &port.to_string()])
+            .args(["--native-port", &free_port().to_string()])
+            .env("TOLLGATE_DATA_DIR", data_dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("tauri-driver starts");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "tauri-driver did not listen on {port}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let mut capabilities = serde_json::Map::new();
+        capabilities.insert("browserName".to_owned(), "wry".into());
+        capabilities.insert(
+            "tauri:options".to_owned(),
+            serde_json::json!({ "application": console_binary() }),
+        );
+        let started = Instant::now();
+        let client = tokio::time::timeout(
+            Duration::from_secs(60),
+            ClientBuilder::new(
+                hyper_util::client::legacy::connect::HttpConnector::new(),
+            )
+            .capabilities(capabilities)
+            .connect(&format!("http://127.0.0.1:{port}")),
+        )
+        .await
+        .expect("the console window opens within a minute")
+        .expect("WebDriver session");
+        std::fs::create_dir_all(shots).unwrap();
+        let console = Console {
+            client,
+            driver,
+            shots: shots.to_owned(),
+        };
+        console.heading("Tenants & keys").await;
+        (console, started.elapsed())
+    }
+
+    /// Waits (up to 30 s) for an element.
+    pub async fn wait(&self, locator: Locator<'_>) -> Element {
+        self.client
+            .wait()
+            .at_most(Duration::from_secs(30))
+            .for_element(locator)
+            .await
+            .unwrap_or_else(|error| panic!("waiting for {locator:?}: {error}"))
+    }
+
+    pub async fn heading(&self, text: &str) -> Element {
+        self.wait(Locator::XPath(&format!("//h1[normalize-space()={text:?}]")))
+            .await
+    }
+
+    /// Clicks the first enabled button whose text is `text`.
+    pub async fn button(&self, text: &str) {
+        let xpath = format!("//button[normalize-space()={text:?} and not(@disabled)]");
+        self.wait(Locator::XPath(&xpath)).await.click().await.unwrap();
+    }
+
+    /// Types into the field labelled `label` (the label's own text, before any hint).
+    pub async fn fill(&self, label: &str, value: &str) {
+        let field = self.field(label).await;
+        field.clear().await.unwrap();
+        field.send_keys(value).await.unwrap();
+    }
+
+    pub async fn field(&self, label: &str) -> Element {
+        let xpath = format!(
+            "//label[starts-with(normalize-space(), {label:?})]//*[self::input or self::textarea or self::select] | //*[@aria-label={label:?}]"
+        );
+        self.wait(Locator::XPath(&xpath)).await
+    }
+
+    /// Waits until `xpath` matches an element whose text satisfies `check`; returns the text.
+    pub async fn text_until(&self, xpath: &str, check: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Ok(element) = self.client.find(Locator::XPath(xpath)).await
+                && let Ok(text) = element.text().await
+                && check(&text)
+            {
+                return text;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for text at {xpath}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Saves a screenshot of the window as `NAME.png` in the screenshot folder.
+    pub async fn screenshot(&self, name: &str) -> PathBuf {
+        // Let transitions and chart images settle.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let png = self.client.screenshot().await.unwrap();
+        assert_eq!(&png[..4], b"\x89PNG", "a PNG screenshot");
+        let path = self.shots.join(format!("{name}.png"));
+        std::fs::write(&path, png).unwrap();
+        path
+    }
+
+    /// Closes the window and stops tauri-driver with SIGTERM (SIGKILL would orphan
+    /// WebKitWebDriver).
+    pub async fn close(mut self) {
+        let _ = self.client.clone().close().await;
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.driver.id().to_string()])
+            .status();
+        let _ = self.driver.wait();
+    }
+}
