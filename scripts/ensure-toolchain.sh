@@ -58,5 +58,31 @@ if ! echo "$model_sha  $model_file" | sha256sum --check --status 2>/dev/null; th
 fi
 export TOLLGATE_TEST_GGUF="$model_file"
 
+# The desktop console: Tauri's system libraries (WebKitGTK), and Xvfb with WebKit's WebDriver for
+# its end-to-end tests (Debian packages).
+desktop_packages=(build-essential pkg-config libssl-dev libwebkit2gtk-4.1-dev libxdo-dev
+    libayatana-appindicator3-dev librsvg2-dev xvfb xauth webkit2gtk-driver)
+missing=$(dpkg-query -W -f='${Status} ${Package}\n' "${desktop_packages[@]}" 2>&1 | grep -v '^install ok installed' || true)
+if [ -n "$missing" ]; then
+    echo "installing the desktop console's system libraries (WebKitGTK, Xvfb; Debian packages)" >&2
+    as_root apt-get update -qq && as_root apt-get install -y -qq "${desktop_packages[@]}" >/dev/null
+fi
+if ! command -v tauri-driver >/dev/null 2>&1; then
+    echo "installing tauri-driver from crates.io (the console's end-to-end tests)" >&2
+    cargo install tauri-driver --version '^2' --locked
+fi
+
+# The console's web UI: Node.js from Debian when missing, its packages from npm (as locked), and a
+# build into ui/dist, which the desktop app embeds at compile time.
+if ! command -v npm >/dev/null 2>&1; then
+    echo "installing Node.js and npm (Debian packages)" >&2
+    as_root apt-get update -qq && as_root apt-get install -y -qq nodejs npm >/dev/null
+fi
+if [ ! -f ui/node_modules/.package-lock.json ] || [ ui/package-lock.json -nt ui/node_modules/.package-lock.json ]; then
+    echo "installing the console UI's npm packages" >&2
+    (cd ui && npm ci --no-audit --no-fund --loglevel=error)
+fi
+(cd ui && npm run --silent build -- --logLevel error)
+
 # Builds land outside the checkout so fresh clones (and CI) reuse earlier work.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/tollgate/target}"

@@ -1,73 +1,35 @@
 #!/usr/bin/env bash
-# Sets up and runs Tollgate on its embedded default: builds it, and on first run creates the data
-# directory, a config, a demo tenant and its API key (printed once); then serves the gateway on
-# 127.0.0.1:8787 until Ctrl-C.
+# Sets up and opens the Tollgate console on its embedded default (the Local workspace): installs
+# what it needs, builds the console and the `tollgate` command (release), installs the built-in
+# local model once, creates a demo tenant on first run, and opens the window. The console starts
+# the gateway engine on 127.0.0.1:8787 (Settings changes the port) and keeps its data in
+# ~/.local/share/tollgate (TOLLGATE_DATA_DIR overrides).
 #
-#   TOLLGATE_DATA_DIR     where the data lives [default ~/.local/share/tollgate]
-#   TOLLGATE_UPSTREAM_URL an OpenAI-compatible server to offer as model "demo-model" on first run
-#                         (the built-in local model "smollm2-135m-instruct" is always offered),
-#                         e.g. http://127.0.0.1:11434/v1 (Ollama) or http://127.0.0.1:8000/v1 (vLLM)
-#   TOLLGATE_UPSTREAM_MODEL the model name that server knows [default: demo-model]
+# On a machine without a desktop, scripts/serve.sh runs the gateway alone.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/ensure-toolchain.sh
 
-cargo build --release --locked -p tollgate-cli
+if [ -z "${DISPLAY:-}" ] && [ -z "${WAYLAND_DISPLAY:-}" ]; then
+    echo "error: the console needs a desktop session (no DISPLAY or WAYLAND_DISPLAY)." >&2
+    echo "  On a headless machine run the gateway alone: bash scripts/serve.sh" >&2
+    echo "  Or give it a virtual display: xvfb-run -a bash scripts/run.sh" >&2
+    exit 1
+fi
+
+cargo build --release --locked -p tollgate-console -p tollgate-cli
 tollgate="$CARGO_TARGET_DIR/release/tollgate"
 export TOLLGATE_DATA_DIR="${TOLLGATE_DATA_DIR:-$HOME/.local/share/tollgate}"
 mkdir -p "$TOLLGATE_DATA_DIR"
-config="$TOLLGATE_DATA_DIR/tollgate.toml"
 
-if [ ! -f "$config" ]; then
-    admin_token="tga_$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')"
-    {
-        echo "# Tollgate configuration; see docs/config.md"
-        echo "[server]"
-        echo "listen = \"127.0.0.1:8787\""
-        echo "admin_token = \"$admin_token\""
-        if [ -n "${TOLLGATE_UPSTREAM_URL:-}" ]; then
-            echo
-            echo "[[models]]"
-            echo "id = \"demo-model\""
-            echo "base_url = \"$TOLLGATE_UPSTREAM_URL\""
-            echo "upstream_model = \"${TOLLGATE_UPSTREAM_MODEL:-demo-model}\""
-            echo "price_as = \"anthropic.claude-3-haiku-20240307-v1:0\""
-        fi
-    } > "$config"
-    chmod 600 "$config"
-    echo "Wrote $config (admin token inside)."
-fi
-
-# The built-in local model, so the gateway answers with no cloud account (once; checked after).
+# The built-in local model, so the playground answers with no cloud account (once; checked after).
 "$tollgate" model install
 
-if ! "$tollgate" tenant show demo >/dev/null 2>&1; then
+if [ -z "$("$tollgate" --json tenant list | tr -d '[:space:][]')" ]; then
     "$tollgate" tenant create demo --name "Demo team" --cost-center DEMO \
-        --rate 20/s --burst 40 --quota 10000/month --budget 10 --budget-mode hard >/dev/null
-    secret=$("$tollgate" --json key create demo --name demo-key | sed -n 's/.*"secret": "\(tg_[a-z2-7]*\)".*/\1/p')
-    echo
-    echo "Created tenant 'demo' and its API key (shown only this once):"
-    echo
-    echo "    $secret"
-    echo
-else
-    secret="<the demo key printed on first run, or a new one: tollgate key create demo>"
+        --rate 20/s --burst 40 --quota 10000/month --budget 10 >/dev/null
+    echo "Created the tenant 'demo' (create its keys in the console: Tenants & keys)."
 fi
 
-cat <<EOT
-Call the gateway (reference API, then OpenAI API):
-
-  curl -s 'http://127.0.0.1:8787/invoke_model?model_id=smollm2-135m-instruct' \\
-       -H 'x-api-key: $secret' -H 'team_id: demo' \\
-       -d '{"inputs": "What is Amazon Bedrock?", "parameters": {"maxTokens": 100}}'
-
-  curl -s http://127.0.0.1:8787/v1/chat/completions -H 'Authorization: Bearer $secret' \\
-       -d '{"model": "smollm2-135m-instruct", "messages": [{"role": "user", "content": "Hi"}], "stream": true}'
-
-  curl -s http://127.0.0.1:8787/list_foundation_models -H 'x-api-key: $secret'
-  curl -s http://127.0.0.1:8787/metrics
-  TOLLGATE_DATA_DIR=$TOLLGATE_DATA_DIR $tollgate report --group-by tenant,model
-
-Models come from [[models]] in $config (docs/config.md).
-EOT
-exec "$tollgate" serve
+echo "Opening the Tollgate console (data in $TOLLGATE_DATA_DIR)..."
+exec "$CARGO_TARGET_DIR/release/tollgate-console"

@@ -40,7 +40,10 @@ async fn a_tenant_a_key_a_streamed_prompt_and_its_cost_in_the_report() {
     let today = chrono::Local::now().date_naive();
     tollgate_e2e::seed::data_dir(&data, &gguf(), today, 62);
     let (console, launch) = Console::launch(&data, &shots_dir()).await;
-    eprintln!("console usable {} ms after launch (debug build)", launch.as_millis());
+    eprintln!(
+        "console usable {} ms after launch (debug build)",
+        launch.as_millis()
+    );
     let mut shots = Vec::new();
 
     // Tenants: create one with a budget.
@@ -72,15 +75,18 @@ async fn a_tenant_a_key_a_streamed_prompt_and_its_cost_in_the_report() {
     console.fill("New key name", "e2e-app").await;
     console.button("Create key").await;
     let secret = console
-        .text_until("//*[@data-testid='new-secret']", |text| text.starts_with("tg_"))
+        .text_until("//*[@data-testid='new-secret']", |text| {
+            text.starts_with("tg_")
+        })
         .await;
     assert!(secret.len() > 20, "{secret}");
     shots.push(console.screenshot("keys").await);
     console.button("I have saved it").await;
     let keys = console
-        .text_until("//section[starts-with(@aria-label, 'API keys')]//table", |text| {
-            text.contains("e2e-app")
-        })
+        .text_until(
+            "//section[starts-with(@aria-label, 'API keys')]//table",
+            |text| text.contains("e2e-app"),
+        )
         .await;
     assert!(!keys.contains(&secret), "the secret is not listed again");
 
@@ -94,7 +100,9 @@ async fn a_tenant_a_key_a_streamed_prompt_and_its_cost_in_the_report() {
         .await
         .unwrap();
     console
-        .text_until("//select[@aria-label='Model']", |text| text.contains("smollm2"))
+        .text_until("//select[@aria-label='Model']", |text| {
+            text.contains("smollm2")
+        })
         .await;
     console.fill("Max tokens", "24").await;
     console.fill("Prompt", "Name three colours.").await;
@@ -107,10 +115,15 @@ async fn a_tenant_a_key_a_streamed_prompt_and_its_cost_in_the_report() {
         .await;
     assert!(cost != "$0.00", "the call is priced: {cost}");
     let stats = console
-        .text_until("//dl[@aria-label='Call statistics']", |text| text.contains("Budget left"))
+        .text_until("//dl[@aria-label='Call statistics']", |text| {
+            text.contains("Budget left")
+        })
         .await;
     // A few millionths of a dollar: the $5 budget is left, to the cent.
-    assert!(stats.contains("$5.00"), "budget left after one call: {stats}");
+    assert!(
+        stats.contains("$5.00"),
+        "budget left after one call: {stats}"
+    );
     eprintln!("answer: {answer:?}, cost {cost}");
     shots.push(console.screenshot("playground").await);
 

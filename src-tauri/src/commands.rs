@@ -1,5 +1,8 @@
 //! The commands the UI calls, each one a `tollgate-admin` call with the app's state.
 
+// Tauri hands commands their arguments and state by value.
+#![allow(clippy::needless_pass_by_value)]
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -14,7 +17,7 @@ use tollgate_admin::{
 
 use crate::AppState;
 
-fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |elapsed| elapsed.as_millis() as i64)
@@ -68,7 +71,9 @@ fn set_tenant_enabled(
     team_id: String,
     enabled: bool,
 ) -> Result<(), AdminError> {
-    state.console()?.apply(|local| local.set_tenant_enabled(&team_id, enabled))
+    state
+        .console()?
+        .apply(|local| local.set_tenant_enabled(&team_id, enabled))
 }
 
 #[tauri::command]
@@ -78,7 +83,9 @@ fn delete_tenant(
     team_id: String,
     confirm: String,
 ) -> Result<(), AdminError> {
-    state.console()?.apply(|local| local.delete_tenant(&team_id, &confirm))
+    state
+        .console()?
+        .apply(|local| local.delete_tenant(&team_id, &confirm))
 }
 
 #[tauri::command]
@@ -98,7 +105,9 @@ fn create_key(
     team_id: String,
     name: String,
 ) -> Result<NewKey, AdminError> {
-    state.console()?.apply(|local| local.create_key(&team_id, &name))
+    state
+        .console()?
+        .apply(|local| local.create_key(&team_id, &name))
 }
 
 #[tauri::command]
@@ -267,6 +276,22 @@ pub(crate) fn builder() -> tauri_specta::Builder<tauri::Wry> {
             recompute_costs,
             set_gateway_port,
             set_theme,
+            crate::aws_commands::aws_tenants,
+            crate::aws_commands::aws_create_tenant,
+            crate::aws_commands::aws_update_limits,
+            crate::aws_commands::aws_delete_tenant,
+            crate::aws_commands::aws_keys,
+            crate::aws_commands::aws_create_key,
+            crate::aws_commands::aws_rotate_key,
+            crate::aws_commands::aws_set_key_enabled,
+            crate::aws_commands::aws_test_connection,
+            crate::aws_commands::aws_sync,
+            crate::aws_commands::aws_cancel_sync,
+            crate::aws_commands::aws_cost_screen,
+            crate::aws_commands::aws_export_costs_csv,
         ])
-        .events(tauri_specta::collect_events![PlaygroundToken])
+        .events(tauri_specta::collect_events![
+            PlaygroundToken,
+            crate::aws_commands::SyncProgressEvent
+        ])
 }

@@ -1,6 +1,7 @@
 //! The desktop console: Tauri commands that only translate to `tollgate-admin` calls. Every
 //! command here is one line of glue; what it does is tested in `tollgate-admin`.
 
+mod aws_commands;
 mod commands;
 
 use std::collections::HashMap;
@@ -8,7 +9,7 @@ use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use tollgate_admin::{AdminError, Console, ErrorCode};
+use tollgate_admin::{AdminError, AwsConsole, Console, ErrorCode};
 
 /// The app's state: the console (opened at start; its error kept for every command when the data
 /// directory cannot be opened) and the stop flags of playground runs in flight.
@@ -16,14 +17,49 @@ use tollgate_admin::{AdminError, Console, ErrorCode};
 pub struct AppState {
     console: Result<Mutex<Console>, AdminError>,
     stops: Mutex<HashMap<u32, Arc<AtomicBool>>>,
+    /// AWS workspaces opened so far (credentials resolved once per workspace).
+    aws: tokio::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<AwsConsole>>>>,
+    /// The stop switch of each workspace's sync.
+    sync_cancels: Mutex<HashMap<String, Arc<AtomicBool>>>,
 }
 
 impl AppState {
     pub fn open(data_dir: &std::path::Path) -> AppState {
+        AppState::with_console(Console::open(data_dir))
+    }
+
+    fn with_console(console: Result<Console, AdminError>) -> AppState {
         AppState {
-            console: Console::open(data_dir).map(Mutex::new),
+            console: console.map(Mutex::new),
             stops: Mutex::new(HashMap::new()),
+            aws: tokio::sync::Mutex::new(HashMap::new()),
+            sync_cancels: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The AWS workspace `name`, opened on first use.
+    async fn aws(&self, name: &str) -> Result<Arc<tokio::sync::Mutex<AwsConsole>>, AdminError> {
+        let mut open = self.aws.lock().await;
+        if let Some(aws) = open.get(name) {
+            return Ok(Arc::clone(aws));
+        }
+        let (data_dir, workspace) = {
+            let console = self.console()?;
+            (console.data_dir().to_owned(), console.aws_workspace(name)?)
+        };
+        let aws = Arc::new(tokio::sync::Mutex::new(
+            AwsConsole::open(&data_dir, name, workspace).await?,
+        ));
+        open.insert(name.to_owned(), Arc::clone(&aws));
+        Ok(aws)
+    }
+
+    fn sync_cancel(&self, name: &str) -> Arc<AtomicBool> {
+        let mut cancels = self
+            .sync_cancels
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        Arc::clone(cancels.entry(name.to_owned()).or_default())
     }
 
     fn console(&self) -> Result<MutexGuard<'_, Console>, AdminError> {
@@ -71,10 +107,7 @@ pub fn bindings() -> Result<String, String> {
 pub fn run() -> Result<(), tauri::Error> {
     let state = match data_dir() {
         Ok(dir) => AppState::open(&dir),
-        Err(error) => AppState {
-            console: Err(error),
-            stops: Mutex::new(HashMap::new()),
-        },
+        Err(error) => AppState::with_console(Err(error)),
     };
     let builder = specta_builder();
     tauri::Builder::default()

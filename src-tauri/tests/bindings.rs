@@ -3,8 +3,14 @@
 #[test]
 fn the_ui_bindings_match_the_commands() {
     let generated = tollgate_console::bindings().unwrap();
-    assert!(generated.contains("async createTenant(form: TenantForm)"), "{generated}");
-    assert!(generated.contains("playgroundToken"), "the playground event is typed");
+    assert!(
+        generated.contains("async createTenant(form: TenantForm)"),
+        "{generated}"
+    );
+    assert!(
+        generated.contains("playgroundToken"),
+        "the playground event is typed"
+    );
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../ui/src/bindings.ts");
     if std::env::var_os("UPDATE_BINDINGS").is_some() {
         std::fs::write(path, &generated).unwrap();

@@ -52,10 +52,23 @@ pub fn require_desktop() {
     );
 }
 
+/// tauri-driver, stopped with SIGTERM when dropped (SIGKILL would orphan WebKitWebDriver and the
+/// app), also when a test fails half-way.
+struct Driver(Child);
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.0.id().to_string()])
+            .status();
+        let _ = self.0.wait();
+    }
+}
+
 /// One console window driven over WebDriver; closing it stops the app and tauri-driver.
 pub struct Console {
     pub client: Client,
-    driver: Child,
+    driver: Driver,
     pub shots: PathBuf,
 }
 
@@ -69,16 +82,27 @@ impl Console {
     /// Starts the console on `data_dir` and waits until its first screen is usable; returns the
     /// time from launch to a usable UI too.
     pub async fn launch(data_dir: &Path, shots: &Path) -> (Console, Duration) {
+        Console::launch_binary(&console_binary(), data_dir, shots).await
+    }
+
+    /// [`Console::launch`] with a given console binary (a release build, say).
+    pub async fn launch_binary(
+        binary: &Path,
+        data_dir: &Path,
+        shots: &Path,
+    ) -> (Console, Duration) {
         require_desktop();
         let port = free_port();
-        let driver = Command::new("tauri-driver")
-            .args(["--port", &port.to_string()])
-            .args(["--native-port", &free_port().to_string()])
-            .env("TOLLGATE_DATA_DIR", data_dir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("tauri-driver starts");
+        let driver = Driver(
+            Command::new("tauri-driver")
+                .args(["--port", &port.to_string()])
+                .args(["--native-port", &free_port().to_string()])
+                .env("TOLLGATE_DATA_DIR", data_dir)
+                .stdout(Stdio::null())
+                .stderr(Stdio::inherit())
+                .spawn()
+                .expect("tauri-driver starts"),
+        );
         let deadline = Instant::now() + Duration::from_secs(20);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
             assert!(
@@ -91,20 +115,27 @@ impl Console {
         capabilities.insert("browserName".to_owned(), "wry".into());
         capabilities.insert(
             "tauri:options".to_owned(),
-            serde_json::json!({ "application": console_binary() }),
+            serde_json::json!({ "application": binary }),
         );
         let started = Instant::now();
-        let client = tokio::time::timeout(
-            Duration::from_secs(60),
-            ClientBuilder::new(
-                hyper_util::client::legacy::connect::HttpConnector::new(),
-            )
-            .capabilities(capabilities)
-            .connect(&format!("http://127.0.0.1:{port}")),
-        )
-        .await
-        .expect("the console window opens within a minute")
-        .expect("WebDriver session");
+        // tauri-driver listens before WebKitWebDriver behind it does: retry the session a while.
+        let mut attempt = 0;
+        let client = loop {
+            attempt += 1;
+            let connecting =
+                ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+                    .capabilities(capabilities.clone())
+                    .connect(&format!("http://127.0.0.1:{port}"));
+            match tokio::time::timeout(Duration::from_mins(1), connecting).await {
+                Ok(Ok(client)) => break client,
+                Ok(Err(error)) if attempt < 20 => {
+                    eprintln!("WebDriver session, attempt {attempt}: {error}");
+                    tokio::time::sleep(Duration::from_millis(250)).await;
+                }
+                Ok(Err(error)) => panic!("WebDriver session: {error}"),
+                Err(_) => panic!("the console window did not open within a minute"),
+            }
+        };
         std::fs::create_dir_all(shots).unwrap();
         let console = Console {
             client,
@@ -133,7 +164,11 @@ impl Console {
     /// Clicks the first enabled button whose text is `text`.
     pub async fn button(&self, text: &str) {
         let xpath = format!("//button[normalize-space()={text:?} and not(@disabled)]");
-        self.wait(Locator::XPath(&xpath)).await.click().await.unwrap();
+        self.wait(Locator::XPath(&xpath))
+            .await
+            .click()
+            .await
+            .unwrap();
     }
 
     /// Types into the field labelled `label` (the label's own text, before any hint).
@@ -152,7 +187,7 @@ impl Console {
 
     /// Waits until `xpath` matches an element whose text satisfies `check`; returns the text.
     pub async fn text_until(&self, xpath: &str, check: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + Duration::from_secs(60);
+        let deadline = Instant::now() + Duration::from_mins(1);
         loop {
             if let Ok(element) = self.client.find(Locator::XPath(xpath)).await
                 && let Ok(text) = element.text().await
@@ -181,11 +216,8 @@ impl Console {
 
     /// Closes the window and stops tauri-driver with SIGTERM (SIGKILL would orphan
     /// WebKitWebDriver).
-    pub async fn close(mut self) {
+    pub async fn close(self) {
         let _ = self.client.clone().close().await;
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.driver.id().to_string()])
-            .status();
-        let _ = self.driver.wait();
+        drop(self.driver);
     }
 }

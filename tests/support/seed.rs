@@ -9,8 +9,15 @@ use tollgate_core::report_csv::ReportRow;
 use tollgate_core::{AllowedModels, Budget, Enforcement, Limits, Nanos, TeamId};
 use tollgate_store::{NewTenant, Store};
 
-/// Teams, cost centers, monthly budgets (USD) and their models with calls a day.
-const TEAMS: &[(&str, &str, i64, &[(&str, u64)])] = &[
+/// A team, its cost center, monthly budget (USD) and its models with calls a day.
+type Team = (
+    &'static str,
+    &'static str,
+    i64,
+    &'static [(&'static str, u64)],
+);
+
+const TEAMS: &[Team] = &[
     (
         "data-science",
         "CC-100",
@@ -104,10 +111,13 @@ pub fn data_dir(dir: &Path, gguf: &Path, today: NaiveDate, days: u64) {
             let wiggle = 80 + (back * 37 + index as u64 * 11) % 41;
             let growth = 100 + (days - back) * 60 / days;
             for (model, calls) in *models {
-                let calls =
-                    calls * wiggle * growth / 10_000 / if weekend { 3 } else { 1 };
+                let calls = calls * wiggle * growth / 10_000 / if weekend { 3 } else { 1 };
                 let input = calls * 600;
-                let output = if model.contains("embed") { 0 } else { calls * 220 };
+                let output = if model.contains("embed") {
+                    0
+                } else {
+                    calls * 220
+                };
                 let (input_price, output_price) = price(model);
                 rows.push(ReportRow {
                     team_id: (*team).to_owned(),
@@ -125,4 +135,50 @@ pub fn data_dir(dir: &Path, gguf: &Path, today: NaiveDate, days: u64) {
         }
     }
     store.import_report_rows(&rows, "e2e seed").unwrap();
+}
+
+/// `tenants` × `models` with a call every day for `days` days ending `today`, for timing the
+/// Costs screen at scale (no model to call; the engine on a free port).
+pub fn many(dir: &Path, today: NaiveDate, tenants: usize, models: usize, days: u64) {
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::write(dir.join("console.toml"), "gateway_port = 0\n").unwrap();
+    let store = Store::open(&dir.join("tollgate.db")).unwrap();
+    let mut rows = Vec::new();
+    for tenant in 0..tenants {
+        let team = format!("team-{tenant:03}");
+        store
+            .create_tenant(&NewTenant {
+                team_id: TeamId::new(&team).unwrap(),
+                name: team.clone(),
+                cost_center: format!("CC-{}", tenant % 12),
+                limits: Limits {
+                    budget: Some(Budget {
+                        monthly: Nanos(500_000_000_000),
+                        enforcement: Enforcement::Soft,
+                    }),
+                    ..Limits::default()
+                },
+                allowed_models: AllowedModels::all(),
+            })
+            .unwrap();
+        for back in 0..days {
+            let day = today.checked_sub_days(Days::new(back)).unwrap();
+            for model in 0..models {
+                let calls = 10 + ((tenant * 7 + model * 13) as u64 + back) % 50;
+                rows.push(ReportRow {
+                    team_id: team.clone(),
+                    api_key: format!("k-{team}"),
+                    model_id: format!("model-{model}"),
+                    input_tokens: calls * 500,
+                    output_tokens: calls * 200,
+                    invocations: calls,
+                    input_cost: Nanos(calls as i64 * 1_500_000),
+                    output_cost: Nanos(calls as i64 * 3_000_000),
+                    date: Some(day),
+                    cost_center: format!("CC-{}", tenant % 12),
+                });
+            }
+        }
+    }
+    store.import_report_rows(&rows, "bench seed").unwrap();
 }

@@ -180,6 +180,109 @@ async setTheme(theme: Theme) : Promise<Result<null, AdminError>> {
     if(e instanceof Error) throw e;
     else return { status: "error", error: e  as any };
 }
+},
+async awsTenants(workspace: string, search: string) : Promise<Result<AwsTenantRow[], AdminError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("aws_tenants", { workspace, search }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+async awsCreateTenant(workspace: string, form: TenantForm) : Promise<Result<null, AdminError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("aws_create_tenant", { workspace, form }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+async awsUpdateLimits(workspace: string, form: TenantForm) : Promise<Result<null, AdminError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("aws_update_limits", { workspace, form }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+async awsDeleteTenant(workspace: string, teamId: string, confirm: string) : Promise<Result<null, AdminError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("aws_delete_tenant", { workspace, teamId, confirm }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+async awsKeys(workspace: string, teamId: string) : Promise<Result<AwsKeyRow[], AdminError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("aws_keys", { workspace, teamId }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+async awsCreateKey(workspace: string, teamId: string, name: string) : Promise<Result<NewAwsKey, AdminError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("aws_create_key", { workspace, teamId, name }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+async awsRotateKey(workspace: string, teamId: string, keyId: string, graceHours: number) : Promise<Result<NewAwsKey, AdminError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("aws_rotate_key", { workspace, teamId, keyId, graceHours }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+async awsSetKeyEnabled(workspace: string, keyId: string, enabled: boolean) : Promise<Result<null, AdminError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("aws_set_key_enabled", { workspace, keyId, enabled }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+async awsTestConnection(workspace: string) : Promise<Result<CheckRow[], AdminError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("aws_test_connection", { workspace }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
+ * Syncs the workspace's cost cache, sending `SyncProgressEvent`s; `aws_cancel_sync` stops it
+ * after the day in flight (finished days are kept).
+ */
+async awsSync(workspace: string, withLogs: boolean) : Promise<Result<SyncResult, AdminError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("aws_sync", { workspace, withLogs }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+async awsCancelSync(workspace: string) : Promise<void> {
+    await TAURI_INVOKE("aws_cancel_sync", { workspace });
+},
+async awsCostScreen(workspace: string, preset: RangePreset, scope: CostScope, theme: Theme) : Promise<Result<CostScreen, AdminError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("aws_cost_screen", { workspace, preset, scope, theme }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+async awsExportCostsCsv(workspace: string, preset: RangePreset, scope: CostScope) : Promise<Result<string, AdminError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("aws_export_costs_csv", { workspace, preset, scope }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
 }
 }
 
@@ -187,9 +290,11 @@ async setTheme(theme: Theme) : Promise<Result<null, AdminError>> {
 
 
 export const events = __makeEvents__<{
-playgroundToken: PlaygroundToken
+playgroundToken: PlaygroundToken,
+syncProgressEvent: SyncProgressEvent
 }>({
-playgroundToken: "playground-token"
+playgroundToken: "playground-token",
+syncProgressEvent: "sync-progress-event"
 })
 
 /** user-defined constants **/
@@ -199,6 +304,26 @@ playgroundToken: "playground-token"
 /** user-defined types **/
 
 export type AdminError = { code: ErrorCode; message: string }
+/**
+ * One API key of an AWS tenant (never its value).
+ */
+export type AwsKeyRow = { key_id: string; name: string; enabled: boolean; created_at_ms: number | null; 
+/**
+ * When a rotated key stops working.
+ */
+disable_after_ms: number | null }
+/**
+ * One line of an AWS workspace's Tenants table.
+ */
+export type AwsTenantRow = { team_id: string; name: string; cost_center: string; 
+/**
+ * Made by Tollgate (tagged); otherwise adopted from the reference stack or made by hand.
+ */
+managed: boolean; rate: string | null; quota: string | null; 
+/**
+ * This month's spend in the cache (as of the last sync).
+ */
+spend: string }
 /**
  * An AWS deployment configured in `tollgate.toml`.
  */
@@ -219,6 +344,18 @@ export type ChartKind =
  * The most expensive tenants (or models, in a tenant's view).
  */
 "top"
+/**
+ * One line of "test connection", for the UI.
+ */
+export type CheckRow = { action: string; resource: string; purpose: string; 
+/**
+ * `ok`, `denied`, `not_found`, `skipped` or `failed`.
+ */
+outcome: string; 
+/**
+ * What went wrong, with what to do.
+ */
+detail: string | null; passed: boolean }
 export type ConsoleSettings = { 
 /**
  * The port of the engine on 127.0.0.1 (0: any free port).
@@ -286,7 +423,15 @@ export type ErrorCode =
 /**
  * The local database or data directory failed.
  */
-"storage"
+"storage" | 
+/**
+ * AWS refused: no or expired credentials, or a missing permission (the message says which).
+ */
+"denied" | 
+/**
+ * AWS could not be reached, or kept throttling.
+ */
+"unavailable"
 export type Forecast = { 
 /**
  * Spend at the end of the range's period if the average so far goes on.
@@ -312,6 +457,10 @@ install_command: string }
  * A model the engine offers.
  */
 export type ModelInfo = { id: string; provider: string }
+/**
+ * A key just made or rotated in API Gateway: its value, shown once.
+ */
+export type NewAwsKey = { key: AwsKeyRow; secret: string }
 /**
  * A key just made or rotated: its secret, shown once.
  */
@@ -373,6 +522,22 @@ export type RecomputeResult = { rows: number; changed: number; unpriced: number;
  * How the table groups its rows.
  */
 export type RowsBy = "tenant" | "cost_center" | "model" | "key"
+/**
+ * How far "sync now" has come, for the progress bar.
+ */
+export type SyncProgressEvent = { workspace: string; done: number; total: number; key: string }
+/**
+ * "Sync now" in a line the UI can show.
+ */
+export type SyncResult = { listed: number; fetched: number; unchanged: number; rows: number; bad_lines: number; 
+/**
+ * The first bad lines, as `key:line: message`.
+ */
+bad_line_samples: string[]; error_files: number; cancelled: boolean; 
+/**
+ * Calls found in today's logs, when queried.
+ */
+today_lines: number | null; disabled_keys: string[] }
 /**
  * The create / edit form, as the UI sends it: text as typed, checked here field by field.
  */

@@ -130,8 +130,11 @@ where
         let y = 12 + 22 * row as i32;
         for &index in entries {
             let (label, color) = &items[index];
-            area.draw(&Rectangle::new([(x, y - 5), (x + 12, y + 7)], color.filled()))
-                .map_err(draw_error)?;
+            area.draw(&Rectangle::new(
+                [(x, y - 5), (x + 12, y + 7)],
+                color.filled(),
+            ))
+            .map_err(draw_error)?;
             area.draw(&Text::new(label.as_str(), (x + 18, y - 6), font.clone()))
                 .map_err(draw_error)?;
             x += 30 + 7 * label.chars().count() as i32;

@@ -47,7 +47,9 @@ impl Config {
         }
         let mut config = config;
         if let Some(endpoints) = &config.sagemaker {
-            config.models.extend(endpoints.models().map_err(ConfigError)?);
+            config
+                .models
+                .extend(endpoints.models().map_err(ConfigError)?);
         }
         Ok(config)
     }
@@ -88,7 +90,8 @@ mod tests {
         let typo = Config::parse(
             "[[models]]\nid = \"m\"\nbase_url = \"http://x\"\nregoin = \"eu-west-1\"\n",
         )
-        .unwrap_err().to_string();
+        .unwrap_err()
+        .to_string();
         assert!(typo.contains("unknown field `regoin`"), "{typo}");
     }
 
@@ -118,7 +121,9 @@ mod tests {
             config.models[2].format,
             tollgate_providers::sagemaker::PayloadFormat::Messages
         );
-        let broken = Config::parse("[sagemaker]\nendpoint_map = \"{'a': 1}\"\n").unwrap_err().to_string();
+        let broken = Config::parse("[sagemaker]\nendpoint_map = \"{'a': 1}\"\n")
+            .unwrap_err()
+            .to_string();
         assert!(broken.contains("endpoint_map"), "{broken}");
     }
 
@@ -144,9 +149,13 @@ mod tests {
     #[test]
     fn unknown_keys_and_bad_zones_are_refused() {
         assert!(Config::parse("time_zone = \"Europe/Berlin\"\n").is_ok());
-        let unknown = Config::parse("timezone = \"UTC\"\n").unwrap_err().to_string();
+        let unknown = Config::parse("timezone = \"UTC\"\n")
+            .unwrap_err()
+            .to_string();
         assert!(unknown.contains("unknown field `timezone`"), "{unknown}");
-        let zone = Config::parse("time_zone = \"Mars/Base\"\n").unwrap_err().to_string();
+        let zone = Config::parse("time_zone = \"Mars/Base\"\n")
+            .unwrap_err()
+            .to_string();
         assert!(zone.contains("Mars/Base"), "{zone}");
     }
 }

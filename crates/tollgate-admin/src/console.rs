@@ -12,11 +12,11 @@ use tollgate_gateway::ModelConfig;
 
 use crate::charts::{ChartKind, Theme, chart_png, chart_svg};
 use crate::config::{CONFIG_FILE, Config};
+use crate::costs::{CostScope, CostView, budget_left, cost_view, rows_csv};
 use crate::engine::Engine;
 use crate::error::{AdminError, ErrorCode};
 use crate::local::LocalWorkspace;
 use crate::local_model;
-use crate::costs::{CostScope, CostView, budget_left, cost_view, rows_csv};
 use crate::playground::PlaygroundResult;
 use crate::range::RangePreset;
 use crate::settings::ConsoleSettings;
@@ -163,7 +163,10 @@ impl Console {
                 running: true,
                 port: engine.address.port(),
                 base_url: Some(engine.base_url()),
-                curl_example: self.models.first().map(|model| engine.curl_example(&model.id)),
+                curl_example: self
+                    .models
+                    .first()
+                    .map(|model| engine.curl_example(&model.id)),
                 error: self.engine_error.clone(),
             },
             None => EngineStatus {
@@ -286,6 +289,16 @@ impl Console {
         Ok(path)
     }
 
+    /// An AWS workspace configured in `tollgate.toml`.
+    pub fn aws_workspace(&self, name: &str) -> Result<tollgate_aws::AwsWorkspace, AdminError> {
+        self.config.workspaces.get(name).cloned().ok_or_else(|| {
+            AdminError::new(
+                ErrorCode::NotFound,
+                format!("no workspace '{name}' in tollgate.toml: add a [workspaces.{name}] table (docs/config.md)"),
+            )
+        })
+    }
+
     /// Today in the workspace's zone (`time_zone` in `tollgate.toml`, else UTC).
     pub fn today(&self, now_ms: i64) -> NaiveDate {
         let zone = self
@@ -311,6 +324,16 @@ pub struct CostScreen {
 /// the SVG scales to its box on other screens.
 pub const CHART_SIZE: (u32, u32) = (600, 300);
 pub const WIDE_CHART_SIZE: (u32, u32) = (1180, 280);
+/// The Costs screen of a view: the numbers and the three charts drawn for the UI's theme.
+pub fn cost_screen(view: &CostView, theme: Theme) -> Result<CostScreen, AdminError> {
+    Ok(CostScreen {
+        daily_svg: chart_svg(view, ChartKind::DailyByModel, CHART_SIZE, theme)?,
+        cumulative_svg: chart_svg(view, ChartKind::CumulativeVsBudget, CHART_SIZE, theme)?,
+        top_svg: chart_svg(view, ChartKind::Top, WIDE_CHART_SIZE, theme)?,
+        view: view.clone(),
+    })
+}
+
 /// The size of an exported PNG.
 pub const EXPORT_SIZE: (u32, u32) = (1600, 640);
 
@@ -339,13 +362,7 @@ impl Console {
         theme: Theme,
         now_ms: i64,
     ) -> Result<CostScreen, AdminError> {
-        let view = self.cost_view(preset, scope, now_ms)?;
-        Ok(CostScreen {
-            daily_svg: chart_svg(&view, ChartKind::DailyByModel, CHART_SIZE, theme)?,
-            cumulative_svg: chart_svg(&view, ChartKind::CumulativeVsBudget, CHART_SIZE, theme)?,
-            top_svg: chart_svg(&view, ChartKind::Top, WIDE_CHART_SIZE, theme)?,
-            view,
-        })
+        cost_screen(&self.cost_view(preset, scope, now_ms)?, theme)
     }
 
     /// Writes the table under the charts as CSV (exactly the rows shown) to `exports/`.
@@ -356,13 +373,22 @@ impl Console {
         now_ms: i64,
     ) -> Result<PathBuf, AdminError> {
         let view = self.cost_view(preset, scope, now_ms)?;
+        self.write_costs_csv(&view, scope)
+    }
+
+    /// Writes `view`'s table as CSV to `exports/`, named after its scope and range.
+    pub fn write_costs_csv(
+        &self,
+        view: &CostView,
+        scope: &CostScope,
+    ) -> Result<PathBuf, AdminError> {
         let name = format!(
             "costs-{}-{}_{}.csv",
             export_scope_name(scope),
             view.range.from,
             view.range.to
         );
-        self.write_export(&name, rows_csv(&view).as_bytes())
+        self.write_export(&name, rows_csv(view).as_bytes())
     }
 
     /// Writes one chart as PNG to `exports/`.

@@ -12,6 +12,10 @@ pub enum ErrorCode {
     Conflict,
     /// The local database or data directory failed.
     Storage,
+    /// AWS refused: no or expired credentials, or a missing permission (the message says which).
+    Denied,
+    /// AWS could not be reached, or kept throttling.
+    Unavailable,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error, specta::Type)]

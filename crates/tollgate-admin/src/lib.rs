@@ -1,6 +1,7 @@
 //! The console's backend, with no Tauri in it: every action the desktop console offers is a
 //! function here, tested without a window. `src-tauri/` only translates commands to these.
 
+mod aws;
 mod charts;
 mod config;
 mod console;
@@ -14,17 +15,18 @@ mod prices;
 mod range;
 mod settings;
 
+pub use aws::{
+    AwsConsole, AwsKeyRow, AwsTenantRow, CheckRow, NewAwsKey, SyncResult, SyncSummary, cache_path,
+};
 pub use charts::{ChartKind, Theme, chart_png, chart_svg, money_text};
+pub use config::{CONFIG_FILE, Config, ConfigError, DATABASE_FILE, default_data_dir, os_data_dir};
+pub use console::{
+    AwsWorkspaceInfo, CHART_SIZE, Console, CostScreen, EXPORT_SIZE, EngineStatus, LocalModelStatus,
+    ModelInfo, Overview, PlaygroundOutcome, WIDE_CHART_SIZE, cost_screen,
+};
 pub use costs::{
     CostRow, CostScope, CostView, DayCost, Forecast, Ranked, RowsBy, budget_left, cost_view,
     rows_csv,
-};
-pub use config::{
-    CONFIG_FILE, Config, ConfigError, DATABASE_FILE, default_data_dir, os_data_dir,
-};
-pub use console::{
-    AwsWorkspaceInfo, CHART_SIZE, Console, CostScreen, EXPORT_SIZE, EngineStatus, LocalModelStatus,
-    ModelInfo, Overview, PlaygroundOutcome, WIDE_CHART_SIZE,
 };
 pub use engine::Engine;
 pub use error::{AdminError, ErrorCode};

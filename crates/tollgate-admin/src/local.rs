@@ -69,7 +69,7 @@ pub struct TenantForm {
 }
 
 impl TenantForm {
-    fn limits(&self) -> Result<Limits, AdminError> {
+    pub(crate) fn limits(&self) -> Result<Limits, AdminError> {
         let field = |name: &str, error: &dyn std::fmt::Display| {
             AdminError::invalid(format!("{name}: {error}"))
         };
@@ -279,10 +279,7 @@ impl LocalWorkspace {
             team_id: tenant.team_id.to_string(),
             name: tenant.name.clone(),
             cost_center: tenant.cost_center.clone(),
-            rate: limits
-                .rate
-                .map(|rate| rate.rate_text())
-                .unwrap_or_default(),
+            rate: limits.rate.map(|rate| rate.rate_text()).unwrap_or_default(),
             burst: limits.rate.map(|rate| rate.burst),
             quota: limits
                 .quota

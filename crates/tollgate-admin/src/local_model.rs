@@ -36,10 +36,7 @@ pub fn served_model_path(data_dir: &Path) -> PathBuf {
 /// The built-in model as a `[[models]]` entry, when installed and not configured otherwise.
 pub fn model_config(data_dir: &Path, config: &Config) -> Option<ModelConfig> {
     let path = served_model_path(data_dir);
-    let configured = config
-        .models
-        .iter()
-        .any(|model| model.id == LOCAL_MODEL_ID);
+    let configured = config.models.iter().any(|model| model.id == LOCAL_MODEL_ID);
     if configured || !path.exists() {
         return None;
     }

@@ -80,7 +80,9 @@ pub fn prices(store: &Store, search: &str) -> Result<Vec<PriceRow>, AdminError> 
 pub fn save_price(store: &Store, form: &PriceForm) -> Result<(), AdminError> {
     let model_id = form.model_id.trim();
     if model_id.is_empty() {
-        return Err(AdminError::invalid("model: name the model id the price is for"));
+        return Err(AdminError::invalid(
+            "model: name the model id the price is for",
+        ));
     }
     let money = |field: &str, text: &str| {
         Nanos::parse_price(text.trim().trim_start_matches('$'))
@@ -109,7 +111,11 @@ pub fn save_price(store: &Store, form: &PriceForm) -> Result<(), AdminError> {
 }
 
 /// Prices the ledger's days `from..=to` again with the book in force now.
-pub fn recompute(store: &Store, from: NaiveDate, to: NaiveDate) -> Result<RecomputeResult, AdminError> {
+pub fn recompute(
+    store: &Store,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<RecomputeResult, AdminError> {
     let summary = store.recompute_costs(from, to)?;
     Ok(RecomputeResult {
         rows: summary.rows,

@@ -86,10 +86,17 @@ fn first_start_runs_the_engine_with_the_configured_models() {
         curl.contains(&format!("127.0.0.1:{}", overview.engine.port)) && curl.contains("chat"),
         "{curl}"
     );
-    let ids: Vec<&str> = overview.models.iter().map(|model| model.id.as_str()).collect();
+    let ids: Vec<&str> = overview
+        .models
+        .iter()
+        .map(|model| model.id.as_str())
+        .collect();
     assert_eq!(ids, ["chat", "other"]);
     assert!(!overview.local_model.installed);
-    assert_eq!(overview.local_model.install_command, "tollgate model install");
+    assert_eq!(
+        overview.local_model.install_command,
+        "tollgate model install"
+    );
     assert_eq!(overview.aws_workspaces.len(), 1);
     assert_eq!(overview.aws_workspaces[0].name, "prod");
     assert!(overview.config_path.ends_with("tollgate.toml"));
@@ -249,7 +256,10 @@ fn prices_are_edited_from_a_date_and_past_days_recomputed() {
     .unwrap_err();
     assert_eq!(bad.code, ErrorCode::Invalid);
     assert!(bad.message.starts_with("input per 1k tokens"), "{bad}");
-    assert!(prices(store, "my-model").unwrap().is_empty(), "nothing saved");
+    assert!(
+        prices(store, "my-model").unwrap().is_empty(),
+        "nothing saved"
+    );
 
     save_price(
         store,

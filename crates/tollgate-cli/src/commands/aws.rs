@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use serde_json::json;
 use tollgate_aws::{
-    AwsError, AwsWorkspace, Connection, NewAwsTenant, Outcome, QueryOptions, SyncOptions,
+    AwsError, AwsWorkspace, Connection, NewAwsTenant, Outcome, SyncControl, SyncOptions,
 };
 use tollgate_core::{Quota, RateLimit};
 
@@ -312,29 +312,23 @@ pub fn run(paths: &Paths, name: &str, json: bool, command: Command) -> Result<()
             }
             Command::Usage(UsageCommand::Sync { no_logs, parallel }) => {
                 let context = Context::open_at(&cache_path(paths, name), paths, json)?;
-                // Rotated keys whose grace has ended stop working here too: sync is the job that
-                // runs on a schedule.
-                let mut expired = Vec::new();
-                for tenant in aws.list_tenants().await.map_err(aws_error)? {
-                    expired.extend(
-                        aws.disable_expired_keys(&tenant.team_id, tollgate_store::now_ms())
-                            .await
-                            .map_err(aws_error)?,
-                    );
-                }
-                let reports = aws
-                    .sync_reports(&context.store, SyncOptions { parallel, ..SyncOptions::default() })
-                    .await
-                    .map_err(aws_error)?;
-                let today = if no_logs || aws.workspace.log_group.is_none() {
-                    None
-                } else {
-                    Some(
-                        aws.sync_today(&context.store, context.store.zone(), tollgate_store::now_ms(), QueryOptions::default())
-                            .await
-                            .map_err(aws_error)?,
-                    )
+                // The console's "sync now": rotated keys past their grace disabled (sync is the job
+                // that runs on a schedule), the reports, then today's logs.
+                let console = tollgate_admin::AwsConsole {
+                    name: name.to_owned(),
+                    connection: aws,
+                    cache: context.store,
                 };
+                let summary = console
+                    .sync(
+                        &SyncControl::default(),
+                        SyncOptions { parallel, ..SyncOptions::default() },
+                        !no_logs,
+                        tollgate_store::now_ms(),
+                    )
+                    .await
+                    .map_err(|error| CliError::usage(error.message))?;
+                let (reports, today, expired) = (summary.reports, summary.today, summary.disabled_keys);
                 if json {
                     return print_json(&json!({ "reports": reports, "today": today, "disabled_keys": expired }));
                 }

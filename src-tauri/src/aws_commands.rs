@@ -1,0 +1,261 @@
+//! The commands of AWS workspaces: each opens (once) the named workspace of `tollgate.toml` and
+//! makes one `tollgate_admin::AwsConsole` call.
+
+// Tauri hands commands their arguments and state by value.
+#![allow(clippy::needless_pass_by_value)]
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use serde::{Deserialize, Serialize};
+use tauri::State;
+use tauri_specta::Event as _;
+use tollgate_admin::{
+    AdminError, AwsConsole, AwsKeyRow, AwsTenantRow, CheckRow, CostScope, CostScreen, ErrorCode,
+    NewAwsKey, RangePreset, SyncResult, TenantForm, Theme,
+};
+use tollgate_aws::{SyncControl, SyncOptions};
+
+use crate::AppState;
+use crate::commands::now_ms;
+
+/// Runs `work` on the workspace on a blocking thread of the runtime: the workspace's cache is a
+/// `SQLite` connection, which may move between threads but not be shared, so its futures are not
+/// `Send` and cannot run as Tauri's async commands directly.
+async fn on_aws<T, F>(state: &AppState, workspace: &str, work: F) -> Result<T, AdminError>
+where
+    T: Send + 'static,
+    F: for<'a> FnOnce(&'a AwsConsole) -> Pin<Box<dyn Future<Output = Result<T, AdminError>> + 'a>>
+        + Send
+        + 'static,
+{
+    let aws = state.aws(workspace).await?;
+    let runtime = tokio::runtime::Handle::current();
+    tokio::task::spawn_blocking(move || {
+        runtime.block_on(async move {
+            let aws = aws.lock().await;
+            work(&aws).await
+        })
+    })
+    .await
+    .map_err(|error| AdminError::new(ErrorCode::Storage, format!("the AWS task failed: {error}")))?
+}
+
+/// How far "sync now" has come, for the progress bar.
+#[derive(Debug, Clone, Serialize, Deserialize, specta::Type, tauri_specta::Event)]
+pub struct SyncProgressEvent {
+    pub workspace: String,
+    pub done: u32,
+    pub total: u32,
+    pub key: String,
+}
+
+#[tauri::command]
+#[specta::specta]
+pub(crate) async fn aws_tenants(
+    state: State<'_, AppState>,
+    workspace: String,
+    search: String,
+) -> Result<Vec<AwsTenantRow>, AdminError> {
+    let now = now_ms();
+    on_aws(&state, &workspace, move |aws| {
+        Box::pin(async move { aws.tenants(&search, now).await })
+    })
+    .await
+}
+
+#[tauri::command]
+#[specta::specta]
+pub(crate) async fn aws_create_tenant(
+    state: State<'_, AppState>,
+    workspace: String,
+    form: TenantForm,
+) -> Result<(), AdminError> {
+    on_aws(&state, &workspace, move |aws| {
+        Box::pin(async move { aws.create_tenant(&form).await })
+    })
+    .await
+}
+
+#[tauri::command]
+#[specta::specta]
+pub(crate) async fn aws_update_limits(
+    state: State<'_, AppState>,
+    workspace: String,
+    form: TenantForm,
+) -> Result<(), AdminError> {
+    on_aws(&state, &workspace, move |aws| {
+        Box::pin(async move { aws.update_limits(&form).await })
+    })
+    .await
+}
+
+#[tauri::command]
+#[specta::specta]
+pub(crate) async fn aws_delete_tenant(
+    state: State<'_, AppState>,
+    workspace: String,
+    team_id: String,
+    confirm: String,
+) -> Result<(), AdminError> {
+    on_aws(&state, &workspace, move |aws| {
+        Box::pin(async move { aws.delete_tenant(&team_id, &confirm).await })
+    })
+    .await
+}
+
+#[tauri::command]
+#[specta::specta]
+pub(crate) async fn aws_keys(
+    state: State<'_, AppState>,
+    workspace: String,
+    team_id: String,
+) -> Result<Vec<AwsKeyRow>, AdminError> {
+    on_aws(&state, &workspace, move |aws| {
+        Box::pin(async move { aws.keys(&team_id).await })
+    })
+    .await
+}
+
+#[tauri::command]
+#[specta::specta]
+pub(crate) async fn aws_create_key(
+    state: State<'_, AppState>,
+    workspace: String,
+    team_id: String,
+    name: String,
+) -> Result<NewAwsKey, AdminError> {
+    on_aws(&state, &workspace, move |aws| {
+        Box::pin(async move { aws.create_key(&team_id, &name).await })
+    })
+    .await
+}
+
+#[tauri::command]
+#[specta::specta]
+pub(crate) async fn aws_rotate_key(
+    state: State<'_, AppState>,
+    workspace: String,
+    team_id: String,
+    key_id: String,
+    grace_hours: u32,
+) -> Result<NewAwsKey, AdminError> {
+    let now = now_ms();
+    on_aws(&state, &workspace, move |aws| {
+        Box::pin(async move {
+            aws.rotate_key(&team_id, &key_id, i64::from(grace_hours) * 3_600_000, now)
+                .await
+        })
+    })
+    .await
+}
+
+#[tauri::command]
+#[specta::specta]
+pub(crate) async fn aws_set_key_enabled(
+    state: State<'_, AppState>,
+    workspace: String,
+    key_id: String,
+    enabled: bool,
+) -> Result<(), AdminError> {
+    on_aws(&state, &workspace, move |aws| {
+        Box::pin(async move { aws.set_key_enabled(&key_id, enabled).await })
+    })
+    .await
+}
+
+#[tauri::command]
+#[specta::specta]
+pub(crate) async fn aws_test_connection(
+    state: State<'_, AppState>,
+    workspace: String,
+) -> Result<Vec<CheckRow>, AdminError> {
+    on_aws(&state, &workspace, |aws| {
+        Box::pin(async move {
+            let checks = aws.test_connection().await;
+            Ok(checks.iter().map(CheckRow::from).collect())
+        })
+    })
+    .await
+}
+
+/// Syncs the workspace's cost cache, sending `SyncProgressEvent`s; `aws_cancel_sync` stops it
+/// after the day in flight (finished days are kept).
+#[tauri::command]
+#[specta::specta]
+pub(crate) async fn aws_sync(
+    app: tauri::AppHandle,
+    state: State<'_, AppState>,
+    workspace: String,
+    with_logs: bool,
+) -> Result<SyncResult, AdminError> {
+    let cancel = state.sync_cancel(&workspace);
+    cancel.store(false, Ordering::Relaxed);
+    let name = workspace.clone();
+    let control = SyncControl {
+        progress: Some(Box::new(move |step| {
+            let _ = SyncProgressEvent {
+                workspace: name.clone(),
+                done: step.done as u32,
+                total: step.total as u32,
+                key: step.key.clone(),
+            }
+            .emit(&app);
+        })),
+        cancel: Arc::clone(&cancel),
+    };
+    let now = now_ms();
+    on_aws(&state, &workspace, move |aws| {
+        Box::pin(async move {
+            let summary = aws
+                .sync(&control, SyncOptions::default(), with_logs, now)
+                .await?;
+            Ok(SyncResult::from(&summary))
+        })
+    })
+    .await
+}
+
+#[tauri::command]
+#[specta::specta]
+pub(crate) fn aws_cancel_sync(state: State<'_, AppState>, workspace: String) {
+    state.sync_cancel(&workspace).store(true, Ordering::Relaxed);
+}
+
+#[tauri::command]
+#[specta::specta]
+pub(crate) async fn aws_cost_screen(
+    state: State<'_, AppState>,
+    workspace: String,
+    preset: RangePreset,
+    scope: CostScope,
+    theme: Theme,
+) -> Result<CostScreen, AdminError> {
+    let today = state.console()?.today(now_ms());
+    on_aws(&state, &workspace, move |aws| {
+        Box::pin(async move {
+            tollgate_admin::cost_screen(&aws.cost_view(preset, &scope, today)?, theme)
+        })
+    })
+    .await
+}
+
+#[tauri::command]
+#[specta::specta]
+pub(crate) async fn aws_export_costs_csv(
+    state: State<'_, AppState>,
+    workspace: String,
+    preset: RangePreset,
+    scope: CostScope,
+) -> Result<String, AdminError> {
+    let today = state.console()?.today(now_ms());
+    let view_scope = scope.clone();
+    let view = on_aws(&state, &workspace, move |aws| {
+        Box::pin(async move { aws.cost_view(preset, &view_scope, today) })
+    })
+    .await?;
+    let path = state.console()?.write_costs_csv(&view, &scope)?;
+    Ok(path.display().to_string())
+}
