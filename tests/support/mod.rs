@@ -119,13 +119,14 @@ impl Console {
         );
         let started = Instant::now();
         // tauri-driver listens before WebKitWebDriver behind it does: retry the session a while.
+        let url = format!("http://127.0.0.1:{port}");
         let mut attempt = 0;
         let client = loop {
             attempt += 1;
-            let connecting =
-                ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-                    .capabilities(capabilities.clone())
-                    .connect(&format!("http://127.0.0.1:{port}"));
+            let mut builder =
+                ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new());
+            builder.capabilities(capabilities.clone());
+            let connecting = builder.connect(&url);
             match tokio::time::timeout(Duration::from_mins(1), connecting).await {
                 Ok(Ok(client)) => break client,
                 Ok(Err(error)) if attempt < 20 => {

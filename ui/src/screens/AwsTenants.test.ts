@@ -1,0 +1,64 @@
+import { fireEvent, render, screen, waitFor, within } from "@testing-library/svelte";
+import { describe, expect, it } from "vitest";
+import AwsTenants from "./AwsTenants.svelte";
+import Costs from "./Costs.svelte";
+import { fakeBackend } from "../test/ipc";
+import { costScreen } from "../test/fixtures";
+
+const plan = { team_id: "team-a", name: "Team A", cost_center: "CC-1", managed: false, rate: "10/s burst 20", quota: "1000/month", spend: "4.5" };
+
+describe("AWS workspace", () => {
+  it("lists the stage's usage plans, adopted ones marked, and creates one with limits only", async () => {
+    const backend = fakeBackend({
+      aws_tenants: () => [plan],
+      aws_create_tenant: () => null,
+      aws_keys: () => [{ key_id: "k1", name: "app", enabled: true, created_at_ms: 0, disable_after_ms: null }],
+      aws_rotate_key: () => ({ key: { key_id: "k2", name: "app", enabled: true, created_at_ms: 1, disable_after_ms: null }, secret: "aws-secret-value" }),
+    });
+    render(AwsTenants, { workspace: "prod" });
+    const table = await screen.findByRole("table", { name: "Tenants" });
+    await waitFor(() => expect(within(table).getByText("adopted")).toBeInTheDocument());
+    expect(within(table).getByText("$4.50")).toBeInTheDocument();
+    expect(backend.callsOf("aws_tenants")[0]).toEqual({ workspace: "prod", search: "" });
+
+    await fireEvent.click(screen.getByRole("button", { name: "New tenant" }));
+    const dialog = screen.getByRole("dialog", { name: "New tenant" });
+    expect(within(dialog).queryByLabelText("Monthly budget (USD)")).not.toBeInTheDocument();
+    await fireEvent.input(within(dialog).getByLabelText(/Team id/), { target: { value: "team-b" } });
+    await fireEvent.input(within(dialog).getByLabelText("Rate limit"), { target: { value: "5/s" } });
+    await fireEvent.click(within(dialog).getByRole("button", { name: "Create tenant" }));
+    await waitFor(() => expect(backend.callsOf("aws_create_tenant")).toHaveLength(1));
+    expect(backend.callsOf("aws_create_tenant")[0]).toMatchObject({ workspace: "prod", form: { team_id: "team-b", rate: "5/s", budget: "" } });
+
+    await fireEvent.click(within(table).getByRole("button", { name: "team-a" }));
+    await fireEvent.click(await screen.findByRole("button", { name: "Rotate" }));
+    expect(await screen.findByTestId("new-secret")).toHaveTextContent("aws-secret-value");
+    expect(backend.callsOf("aws_rotate_key")[0]).toEqual({ workspace: "prod", teamId: "team-a", keyId: "k1", graceHours: 24 });
+  });
+
+  it("syncs now with progress, and reloads the costs after", async () => {
+    let finish: (value: unknown) => void = () => {};
+    const backend = fakeBackend(
+      {
+        aws_tenants: () => [plan],
+        aws_cost_screen: () => costScreen("tenant", ["team-a"]),
+        aws_sync: () => new Promise((resolve) => (finish = resolve)),
+        aws_cancel_sync: () => null,
+      },
+      { events: true },
+    );
+    render(Costs, { theme: "light", workspace: "prod" });
+    expect(await screen.findByTestId("total")).toHaveTextContent("$30.00");
+    expect(screen.queryByRole("button", { name: "PNG" })).not.toBeInTheDocument();
+    await fireEvent.click(screen.getByRole("button", { name: "Sync now" }));
+    const { emit } = await import("@tauri-apps/api/event");
+    await emit("sync-progress-event", { workspace: "prod", done: 3, total: 10, key: "succeed/2026-11-03.csv" });
+    expect(await screen.findByText("Day 3 of 10: succeed/2026-11-03.csv")).toBeInTheDocument();
+    await fireEvent.click(screen.getByRole("button", { name: "Cancel" }));
+    await waitFor(() => expect(backend.callsOf("aws_cancel_sync")).toEqual([{ workspace: "prod" }]));
+    const before = backend.callsOf("aws_cost_screen").length;
+    finish({ listed: 10, fetched: 3, unchanged: 0, rows: 30, bad_lines: 0, bad_line_samples: [], error_files: 0, cancelled: true, today_lines: null, disabled_keys: [] });
+    await waitFor(() => expect(backend.callsOf("aws_cost_screen").length).toBe(before + 1));
+    expect(await screen.findByRole("button", { name: "Sync now" })).toBeInTheDocument();
+  });
+});
