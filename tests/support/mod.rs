@@ -134,7 +134,7 @@ impl Console {
                     tokio::time::sleep(Duration::from_millis(250)).await;
                 }
                 Ok(Err(error)) => panic!("WebDriver session: {error}"),
-                Err(_) => panic!("the console window did not open within a minute"),
+                Err(elapsed) => panic!("the console window did not open: {elapsed}"),
             }
         };
         std::fs::create_dir_all(shots).unwrap();

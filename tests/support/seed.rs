@@ -69,6 +69,25 @@ fn price(model: &str) -> (i64, i64) {
     }
 }
 
+/// A tenant with a soft monthly budget of `budget_usd`.
+fn add_tenant(store: &Store, team: &str, name: &str, cost_center: &str, budget_usd: i64) {
+    store
+        .create_tenant(&NewTenant {
+            team_id: TeamId::new(team).unwrap(),
+            name: name.to_owned(),
+            cost_center: cost_center.to_owned(),
+            limits: Limits {
+                budget: Some(Budget {
+                    monthly: Nanos(budget_usd * 1_000_000_000),
+                    enforcement: Enforcement::Soft,
+                }),
+                ..Limits::default()
+            },
+            allowed_models: AllowedModels::all(),
+        })
+        .unwrap();
+}
+
 /// Writes `console.toml` (engine on a free port) and `tollgate.toml` offering `gguf` as model
 /// `smollm2` (priced as Claude 3 Haiku, so a call has a visible cost), then tenants and `days` of
 /// history ending `today`.
@@ -86,21 +105,7 @@ pub fn data_dir(dir: &Path, gguf: &Path, today: NaiveDate, days: u64) {
     let store = Store::open(&dir.join("tollgate.db")).unwrap();
     let mut rows = Vec::new();
     for (index, (team, cost_center, budget, models)) in TEAMS.iter().enumerate() {
-        store
-            .create_tenant(&NewTenant {
-                team_id: TeamId::new(team).unwrap(),
-                name: team.replace('-', " "),
-                cost_center: (*cost_center).to_owned(),
-                limits: Limits {
-                    budget: Some(Budget {
-                        monthly: Nanos(budget * 1_000_000_000),
-                        enforcement: Enforcement::Soft,
-                    }),
-                    ..Limits::default()
-                },
-                allowed_models: AllowedModels::all(),
-            })
-            .unwrap();
+        add_tenant(&store, team, &team.replace('-', " "), cost_center, *budget);
         for back in 0..days {
             let day = today.checked_sub_days(Days::new(back)).unwrap();
             // Weekdays busier than weekends, growing over the period, varied per team and day.
@@ -146,21 +151,7 @@ pub fn many(dir: &Path, today: NaiveDate, tenants: usize, models: usize, days: u
     let mut rows = Vec::new();
     for tenant in 0..tenants {
         let team = format!("team-{tenant:03}");
-        store
-            .create_tenant(&NewTenant {
-                team_id: TeamId::new(&team).unwrap(),
-                name: team.clone(),
-                cost_center: format!("CC-{}", tenant % 12),
-                limits: Limits {
-                    budget: Some(Budget {
-                        monthly: Nanos(500_000_000_000),
-                        enforcement: Enforcement::Soft,
-                    }),
-                    ..Limits::default()
-                },
-                allowed_models: AllowedModels::all(),
-            })
-            .unwrap();
+        add_tenant(&store, &team, &team, &format!("CC-{}", tenant % 12), 500);
         for back in 0..days {
             let day = today.checked_sub_days(Days::new(back)).unwrap();
             for model in 0..models {

@@ -3,6 +3,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+#[path = "support/upstream.rs"]
+mod upstream;
+
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -34,19 +37,7 @@ async fn chat(Json(body): Json<Value>) -> axum::response::Response {
 }
 
 fn start_upstream(runtime: &tokio::runtime::Runtime) -> String {
-    runtime.block_on(async {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}/v1", listener.local_addr().unwrap());
-        tokio::spawn(async move {
-            axum::serve(
-                listener,
-                axum::Router::new().route("/v1/chat/completions", axum::routing::post(chat)),
-            )
-            .await
-            .unwrap();
-        });
-        url
-    })
+    upstream::serve_chat(runtime, chat)
 }
 
 /// A data directory with two models in `tollgate.toml`, an AWS workspace, and the engine on a

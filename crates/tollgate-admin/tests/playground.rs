@@ -3,6 +3,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+#[path = "support/upstream.rs"]
+mod upstream;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -46,19 +49,7 @@ async fn chat(Json(body): Json<Value>) -> Response {
 #[test]
 fn a_prompt_streams_as_the_team_and_is_metered() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let upstream = runtime.block_on(async {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}/v1", listener.local_addr().unwrap());
-        tokio::spawn(async move {
-            axum::serve(
-                listener,
-                axum::Router::new().route("/v1/chat/completions", axum::routing::post(chat)),
-            )
-            .await
-            .unwrap();
-        });
-        url
-    });
+    let upstream = upstream::serve_chat(&runtime, chat);
     let dir = tempfile::tempdir().unwrap();
     let local = LocalWorkspace::open(dir.path()).unwrap();
     local
