@@ -22,17 +22,6 @@ fn shots_dir() -> PathBuf {
     Path::new(env!("CARGO_TARGET_TMPDIR")).join("e2e-screenshots")
 }
 
-fn publish(shots: &[PathBuf]) {
-    if std::env::var_os("UPDATE_DOCS_SCREENSHOTS").is_none() {
-        return;
-    }
-    let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/screenshots");
-    std::fs::create_dir_all(&docs).unwrap();
-    for shot in shots {
-        std::fs::copy(shot, docs.join(shot.file_name().unwrap())).unwrap();
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tenant_a_key_a_streamed_prompt_and_its_cost_in_the_report() {
     let dir = tempfile::tempdir().unwrap();
@@ -185,5 +174,5 @@ async fn a_tenant_a_key_a_streamed_prompt_and_its_cost_in_the_report() {
         .await;
     shots.push(console.screenshot("costs-dark").await);
     console.close().await;
-    publish(&shots);
+    tollgate_e2e::publish(&shots);
 }

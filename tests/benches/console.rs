@@ -61,7 +61,7 @@ fn main() {
     runtime.block_on(async {
         for _ in 0..runs {
             let (console, launch) =
-                Console::launch_binary(&binary, &data, &dir.path().join("shots")).await;
+                Console::launch_binary(&binary, &data, &dir.path().join("shots"), &[]).await;
             launches.push(launch.as_secs_f64() * 1000.0);
             for _ in 0..3 {
                 let elapsed = console

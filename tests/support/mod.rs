@@ -26,6 +26,18 @@ pub fn console_binary() -> PathBuf {
     binary
 }
 
+/// With `UPDATE_DOCS_SCREENSHOTS=1`, copies the screenshots into docs/screenshots/.
+pub fn publish(shots: &[PathBuf]) {
+    if std::env::var_os("UPDATE_DOCS_SCREENSHOTS").is_none() {
+        return;
+    }
+    let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/screenshots");
+    std::fs::create_dir_all(&docs).unwrap();
+    for shot in shots {
+        std::fs::copy(shot, docs.join(shot.file_name().unwrap())).unwrap();
+    }
+}
+
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -82,14 +94,16 @@ impl Console {
     /// Starts the console on `data_dir` and waits until its first screen is usable; returns the
     /// time from launch to a usable UI too.
     pub async fn launch(data_dir: &Path, shots: &Path) -> (Console, Duration) {
-        Console::launch_binary(&console_binary(), data_dir, shots).await
+        Console::launch_binary(&console_binary(), data_dir, shots, &[]).await
     }
 
     /// [`Console::launch`] with a given console binary (a release build, say).
+    /// `env` is added to the app's environment (AWS credentials for a test deployment, say).
     pub async fn launch_binary(
         binary: &Path,
         data_dir: &Path,
         shots: &Path,
+        env: &[(&str, &str)],
     ) -> (Console, Duration) {
         require_desktop();
         let port = free_port();
@@ -98,6 +112,7 @@ impl Console {
                 .args(["--port", &port.to_string()])
                 .args(["--native-port", &free_port().to_string()])
                 .env("TOLLGATE_DATA_DIR", data_dir)
+                .envs(env.iter().copied())
                 .stdout(Stdio::null())
                 .stderr(Stdio::inherit())
                 .spawn()
@@ -158,7 +173,7 @@ impl Console {
     }
 
     pub async fn heading(&self, text: &str) -> Element {
-        self.wait(Locator::XPath(&format!("//h1[normalize-space()={text:?}]")))
+        self.wait(Locator::XPath(&format!("//h1[starts-with(normalize-space(), {text:?})]")))
             .await
     }
 

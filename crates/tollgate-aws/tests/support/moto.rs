@@ -31,14 +31,15 @@ pub fn start() -> Moto {
         .local_addr()
         .unwrap()
         .port();
-    // Through the sibling crate's folder, so other crates' tests can include this file too.
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../tollgate-aws/tests/support/moto_server.py"
-    );
-    assert!(std::path::Path::new(script).exists(), "missing {script}");
+    // Found from whichever crate includes this file (crates/X or the end-to-end tests/).
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .map(|dir| dir.join("crates/tollgate-aws/tests/support/moto_server.py"))
+        .find(|path| path.exists())
+        .expect("crates/tollgate-aws/tests/support/moto_server.py");
     let child = Command::new("python3")
-        .args([script, "-H", "127.0.0.1", "-p", &port.to_string()])
+        .arg(&script)
+        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
