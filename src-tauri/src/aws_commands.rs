@@ -14,12 +14,12 @@ use tauri::State;
 use tauri_specta::Event as _;
 use tollgate_admin::{
     AdminError, AwsConsole, AwsKeyRow, AwsTenantRow, CheckRow, CostScope, CostScreen, ErrorCode,
-    NewAwsKey, RangePreset, SyncResult, TenantForm, Theme,
+    NewAwsKey, PlaygroundOutcome, PlaygroundRequest, RangePreset, SyncResult, TenantForm, Theme,
 };
 use tollgate_aws::{SyncControl, SyncOptions};
 
 use crate::AppState;
-use crate::commands::now_ms;
+use crate::commands::{PlaygroundToken, now_ms};
 
 /// Runs `work` on the workspace on a blocking thread of the runtime: the workspace's cache is a
 /// `SQLite` connection, which may move between threads but not be shared, so its futures are not
@@ -258,4 +258,51 @@ pub(crate) async fn aws_export_costs_csv(
     .await?;
     let path = state.console()?.write_costs_csv(&view, &scope)?;
     Ok(path.display().to_string())
+}
+
+#[tauri::command]
+#[specta::specta]
+pub(crate) async fn aws_models(
+    state: State<'_, AppState>,
+    workspace: String,
+) -> Result<Vec<String>, AdminError> {
+    on_aws(&state, &workspace, |aws| {
+        Box::pin(async move { aws.text_models().await })
+    })
+    .await
+}
+
+/// The playground of an AWS workspace: Bedrock `ConverseStream` as the team, streamed as
+/// `PlaygroundToken` events; `stop_playground(run_id)` ends it.
+#[tauri::command]
+#[specta::specta]
+pub(crate) async fn aws_run_playground(
+    app: tauri::AppHandle,
+    state: State<'_, AppState>,
+    run_id: u32,
+    workspace: String,
+    team_id: String,
+    request: PlaygroundRequest,
+) -> Result<PlaygroundOutcome, AdminError> {
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    state.playground_started(run_id, Arc::clone(&stop));
+    let result = on_aws(&state, &workspace, move |aws| {
+        Box::pin(async move {
+            let mut on_token = |text: &str| {
+                let _ = PlaygroundToken {
+                    run_id,
+                    text: text.to_owned(),
+                }
+                .emit(&app);
+            };
+            aws.playground(&team_id, &request, stop, &mut on_token)
+                .await
+        })
+    })
+    .await;
+    state.playground_ended(run_id);
+    Ok(PlaygroundOutcome {
+        result: result?,
+        budget_left: None,
+    })
 }

@@ -147,7 +147,7 @@ async fn run_playground(
 ) -> Result<PlaygroundOutcome, AdminError> {
     let (base_url, key) = state.console()?.playground_target(&team_id, now_ms())?;
     let stop = Arc::new(AtomicBool::new(false));
-    state.stops().insert(run_id, stop.clone());
+    state.playground_started(run_id, stop.clone());
     let mut on_token = |text: &str| {
         let _ = PlaygroundToken {
             run_id,
@@ -157,7 +157,7 @@ async fn run_playground(
     };
     let result =
         tollgate_admin::run_playground(&base_url, &key, &request, stop, &mut on_token).await;
-    state.stops().remove(&run_id);
+    state.playground_ended(run_id);
     let result = result?;
     let budget_left = state.console()?.budget_left(&team_id, now_ms())?;
     Ok(PlaygroundOutcome {
@@ -289,6 +289,8 @@ pub(crate) fn builder() -> tauri_specta::Builder<tauri::Wry> {
             crate::aws_commands::aws_cancel_sync,
             crate::aws_commands::aws_cost_screen,
             crate::aws_commands::aws_export_costs_csv,
+            crate::aws_commands::aws_models,
+            crate::aws_commands::aws_run_playground,
         ])
         .events(tauri_specta::collect_events![
             PlaygroundToken,

@@ -71,6 +71,15 @@ impl AppState {
         }
     }
 
+    /// Remembers a playground run's stop switch for `stop_playground`.
+    fn playground_started(&self, run_id: u32, stop: Arc<AtomicBool>) {
+        self.stops().insert(run_id, stop);
+    }
+
+    fn playground_ended(&self, run_id: u32) {
+        self.stops().remove(&run_id);
+    }
+
     fn stops(&self) -> MutexGuard<'_, HashMap<u32, Arc<AtomicBool>>> {
         self.stops
             .lock()

@@ -173,8 +173,10 @@ impl Console {
     }
 
     pub async fn heading(&self, text: &str) -> Element {
-        self.wait(Locator::XPath(&format!("//h1[starts-with(normalize-space(), {text:?})]")))
-            .await
+        self.wait(Locator::XPath(&format!(
+            "//h1[starts-with(normalize-space(), {text:?})]"
+        )))
+        .await
     }
 
     /// Clicks the first enabled button whose text is `text`.

@@ -283,6 +283,26 @@ async awsExportCostsCsv(workspace: string, preset: RangePreset, scope: CostScope
     if(e instanceof Error) throw e;
     else return { status: "error", error: e  as any };
 }
+},
+async awsModels(workspace: string) : Promise<Result<string[], AdminError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("aws_models", { workspace }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
+ * The playground of an AWS workspace: Bedrock `ConverseStream` as the team, streamed as
+ * `PlaygroundToken` events; `stop_playground(run_id)` ends it.
+ */
+async awsRunPlayground(runId: number, workspace: string, teamId: string, request: PlaygroundRequest) : Promise<Result<PlaygroundOutcome, AdminError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("aws_run_playground", { runId, workspace, teamId, request }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
 }
 }
 

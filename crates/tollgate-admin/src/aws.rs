@@ -3,6 +3,8 @@
 //! today's CloudWatch usage, which the Costs screen reads like the Local database.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 
 use aws_config::SdkConfig;
 use chrono::NaiveDate;
@@ -17,6 +19,7 @@ use tollgate_store::Store;
 use crate::costs::{CostScope, CostView, cost_view};
 use crate::error::{AdminError, ErrorCode};
 use crate::local::TenantForm;
+use crate::playground::{PlaygroundRequest, PlaygroundResult, run_bedrock};
 use crate::range::RangePreset;
 
 impl From<AwsError> for AdminError {
@@ -337,6 +340,55 @@ impl AwsConsole {
             today,
             disabled_keys,
         })
+    }
+
+    /// The text models Bedrock offers this workspace's credentials and region, for the playground.
+    pub async fn text_models(&self) -> Result<Vec<String>, AdminError> {
+        let mut models: Vec<String> = self
+            .connection
+            .bedrock_catalog()
+            .await?
+            .into_iter()
+            .filter(|entry| {
+                entry.streaming
+                    && entry
+                        .output_modalities
+                        .iter()
+                        .any(|modality| modality == "TEXT")
+            })
+            .map(|entry| entry.id)
+            .collect();
+        models.sort();
+        models.dedup();
+        Ok(models)
+    }
+
+    /// Who a playground call is made as: the team and its cost center from its usage plan, and
+    /// "console" as the key, as Bedrock's `requestMetadata`.
+    pub async fn attribution(
+        &self,
+        team_id: &str,
+    ) -> Result<tollgate_providers::Attribution, AdminError> {
+        let tenant = self.connection.tenant(team_id).await?;
+        Ok(tollgate_providers::Attribution {
+            team_id: tenant.team_id,
+            key_id: "console".to_owned(),
+            cost_center: tenant.cost_center,
+        })
+    }
+
+    /// The playground straight to Bedrock (`ConverseStream`) as the team, priced with the cache's
+    /// price book; the deployment's own reports do not count it (it bypasses the gateway).
+    pub async fn playground(
+        &self,
+        team_id: &str,
+        request: &PlaygroundRequest,
+        stop: Arc<AtomicBool>,
+        on_token: &mut (dyn FnMut(&str) + Send),
+    ) -> Result<PlaygroundResult, AdminError> {
+        let team = self.attribution(team_id).await?;
+        let book = self.cache.price_book()?;
+        run_bedrock(&self.connection.sdk, &team, request, &book, stop, on_token).await
     }
 
     /// The Costs screen over the cache.

@@ -113,6 +113,21 @@ async fn tenants_and_keys_of_the_reference_stack() {
             .all(|key| !key.enabled)
     );
 
+    // The playground calls Bedrock as the team, named by its plan's tags.
+    let team = aws.attribution("team-new").await.unwrap();
+    assert_eq!(
+        (
+            team.team_id.as_str(),
+            team.cost_center.as_str(),
+            team.key_id.as_str()
+        ),
+        ("team-new", "CC-7", "console")
+    );
+    assert_eq!(
+        aws.attribution("nobody").await.unwrap_err().code,
+        ErrorCode::NotFound
+    );
+
     let wrong = aws.delete_tenant("team-new", "team").await.unwrap_err();
     assert_eq!(wrong.code, ErrorCode::Invalid);
     aws.delete_tenant("team-new", "team-new").await.unwrap();

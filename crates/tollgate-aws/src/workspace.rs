@@ -49,6 +49,9 @@ impl AwsWorkspace {
 #[derive(Debug, Clone)]
 pub struct Connection {
     pub workspace: AwsWorkspace,
+    /// The SDK settings in effect (the workspace's region and endpoint applied), for other
+    /// clients made for the same workspace (Bedrock Runtime for the playground).
+    pub sdk: SdkConfig,
     pub(crate) apigateway: aws_sdk_apigateway::Client,
     pub(crate) s3: aws_sdk_s3::Client,
     pub(crate) logs: aws_sdk_cloudwatchlogs::Client,
@@ -82,6 +85,7 @@ impl Connection {
             s3: aws_sdk_s3::Client::from_conf(s3),
             logs: aws_sdk_cloudwatchlogs::Client::new(&sdk),
             bedrock: aws_sdk_bedrock::Client::new(&sdk),
+            sdk,
             workspace,
         }
     }

@@ -2,8 +2,9 @@ import { fireEvent, render, screen, waitFor, within } from "@testing-library/sve
 import { describe, expect, it } from "vitest";
 import AwsTenants from "./AwsTenants.svelte";
 import Costs from "./Costs.svelte";
+import Playground from "./Playground.svelte";
 import { fakeBackend } from "../test/ipc";
-import { costScreen } from "../test/fixtures";
+import { costScreen, overview } from "../test/fixtures";
 
 const plan = { team_id: "team-a", name: "Team A", cost_center: "CC-1", managed: false, rate: "10/s burst 20", quota: "1000/month", spend: "4.5" };
 
@@ -60,5 +61,34 @@ describe("AWS workspace", () => {
     finish({ listed: 10, fetched: 3, unchanged: 0, rows: 30, bad_lines: 0, bad_line_samples: [], error_files: 0, cancelled: true, today_lines: null, disabled_keys: [] });
     await waitFor(() => expect(backend.callsOf("aws_cost_screen").length).toBe(before + 1));
     expect(await screen.findByRole("button", { name: "Sync now" })).toBeInTheDocument();
+  });
+
+  it("runs the playground on Bedrock as the team, with the model typed when the catalog is out of reach", async () => {
+    const backend = fakeBackend(
+      {
+        aws_tenants: () => [plan],
+        aws_models: () => {
+          throw { code: "denied", message: "AccessDenied: bedrock:ListFoundationModels" };
+        },
+        aws_run_playground: () => ({
+          result: { text: "Hello", input_tokens: 5, output_tokens: 1, latency_ms: 300, time_to_first_token_ms: 120, cost: "0.00001", stopped: false },
+          budget_left: null,
+        }),
+      },
+      { events: true },
+    );
+    render(Playground, { overview, workspace: "prod" });
+    const model = await screen.findByRole("textbox", { name: "Model" });
+    await fireEvent.input(model, { target: { value: "anthropic.claude-3-haiku-20240307-v1:0" } });
+    await fireEvent.input(screen.getByLabelText("Prompt"), { target: { value: "Hi" } });
+    await waitFor(() => expect(screen.getByLabelText("Team")).toHaveValue("team-a"));
+    await fireEvent.click(screen.getByRole("button", { name: "Send" }));
+    expect(await screen.findByTestId("cost")).toHaveTextContent("$0.00001");
+    expect(backend.callsOf("aws_run_playground")[0]).toMatchObject({
+      workspace: "prod",
+      teamId: "team-a",
+      request: { model: "anthropic.claude-3-haiku-20240307-v1:0", prompt: "Hi" },
+    });
+    expect(screen.getByLabelText("Call statistics")).toHaveTextContent("no budget");
   });
 });
