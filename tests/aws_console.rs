@@ -10,6 +10,7 @@ mod moto;
 #[path = "../crates/tollgate-aws/tests/support/stack.rs"]
 mod stack;
 
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use aws_sdk_s3::primitives::ByteStream;
@@ -39,14 +40,16 @@ async fn put_reports(moto: &moto::Moto, today: chrono::NaiveDate) {
                 "amazon.titan-embed-text-v1" => (input / 10, 0),
                 _ => (input / 4, output * 5 / 4),
             };
-            csv.push_str(&format!(
-                "k-{team},{team},{model},{},{input}.0,{output}.0,{}.{:06},{}.{:06},{calls}\n",
+            writeln!(
+                csv,
+                "k-{team},{team},{model},{},{input}.0,{output}.0,{}.{:06},{}.{:06},{calls}",
                 day.format("%d-%m-%Y"),
                 input_cost / 1_000_000,
                 input_cost % 1_000_000,
                 output_cost / 1_000_000,
                 output_cost % 1_000_000,
-            ));
+            )
+            .unwrap();
         }
         s3.put_object()
             .bucket("cost-reports")

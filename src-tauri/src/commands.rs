@@ -1,7 +1,8 @@
 //! The commands the UI calls, each one a `tollgate-admin` call with the app's state.
 
-// Tauri hands commands their arguments and state by value.
-#![allow(clippy::needless_pass_by_value)]
+// Tauri hands commands their arguments and state by value. Commands that read much of the
+// database are `async` so they run off the window's thread: the UI never waits on them.
+#![allow(clippy::needless_pass_by_value, clippy::unused_async)]
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -32,13 +33,13 @@ pub struct PlaygroundToken {
 
 #[tauri::command]
 #[specta::specta]
-fn overview(state: State<'_, AppState>) -> Result<Overview, AdminError> {
+async fn overview(state: State<'_, AppState>) -> Result<Overview, AdminError> {
     Ok(state.console()?.overview())
 }
 
 #[tauri::command]
 #[specta::specta]
-fn list_tenants(
+async fn list_tenants(
     state: State<'_, AppState>,
     search: String,
     sort: TenantSort,
@@ -130,7 +131,10 @@ fn revoke_key(state: State<'_, AppState>, key_id: String) -> Result<(), AdminErr
 
 #[tauri::command]
 #[specta::specta]
-fn team_models(state: State<'_, AppState>, team_id: String) -> Result<Vec<String>, AdminError> {
+async fn team_models(
+    state: State<'_, AppState>,
+    team_id: String,
+) -> Result<Vec<String>, AdminError> {
     state.console()?.team_models(&team_id)
 }
 
@@ -176,7 +180,7 @@ fn stop_playground(state: State<'_, AppState>, run_id: u32) {
 
 #[tauri::command]
 #[specta::specta]
-fn cost_screen(
+async fn cost_screen(
     state: State<'_, AppState>,
     preset: RangePreset,
     scope: CostScope,
@@ -189,7 +193,7 @@ fn cost_screen(
 
 #[tauri::command]
 #[specta::specta]
-fn export_costs_csv(
+async fn export_costs_csv(
     state: State<'_, AppState>,
     preset: RangePreset,
     scope: CostScope,
@@ -202,7 +206,7 @@ fn export_costs_csv(
 
 #[tauri::command]
 #[specta::specta]
-fn export_chart_png(
+async fn export_chart_png(
     state: State<'_, AppState>,
     preset: RangePreset,
     scope: CostScope,
@@ -217,7 +221,10 @@ fn export_chart_png(
 
 #[tauri::command]
 #[specta::specta]
-fn list_prices(state: State<'_, AppState>, search: String) -> Result<Vec<PriceRow>, AdminError> {
+async fn list_prices(
+    state: State<'_, AppState>,
+    search: String,
+) -> Result<Vec<PriceRow>, AdminError> {
     tollgate_admin::prices(&state.console()?.local.store, &search)
 }
 
@@ -231,7 +238,7 @@ fn save_price(state: State<'_, AppState>, form: PriceForm) -> Result<(), AdminEr
 
 #[tauri::command]
 #[specta::specta]
-fn recompute_costs(
+async fn recompute_costs(
     state: State<'_, AppState>,
     from: chrono::NaiveDate,
     to: chrono::NaiveDate,
@@ -241,7 +248,7 @@ fn recompute_costs(
 
 #[tauri::command]
 #[specta::specta]
-fn set_gateway_port(state: State<'_, AppState>, port: u16) -> Result<Overview, AdminError> {
+async fn set_gateway_port(state: State<'_, AppState>, port: u16) -> Result<Overview, AdminError> {
     state.console()?.set_gateway_port(port)
 }
 
