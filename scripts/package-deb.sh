@@ -14,9 +14,10 @@ arch=$(dpkg --print-architecture)
 out="$CARGO_TARGET_DIR/release/bundle"
 root=$(mktemp -d)
 trap 'rm -rf "$root"' EXIT
+chmod 755 "$root"
 
-install -Dm755 "$CARGO_TARGET_DIR/release/tollgate-console" "$root/usr/bin/tollgate-console"
-install -Dm755 "$CARGO_TARGET_DIR/release/tollgate" "$root/usr/bin/tollgate"
+install -Dm755 --strip "$CARGO_TARGET_DIR/release/tollgate-console" "$root/usr/bin/tollgate-console"
+install -Dm755 --strip "$CARGO_TARGET_DIR/release/tollgate" "$root/usr/bin/tollgate"
 for size in 32x32 128x128; do
     install -Dm644 "icons/$size.png" "$root/usr/share/icons/hicolor/$size/apps/tollgate-console.png"
 done
@@ -50,7 +51,7 @@ Description: Multi-tenant gateway to foundation models, with its desktop console
  Teams call models with their own API keys; every call is checked against the
  team's limits, metered and priced exactly. The console manages tenants and keys,
  tries prompts as a team, and charts and exports costs.
- `tollgate model install` fetches the built-in local model (needs pip).
+ "tollgate model install" fetches the built-in local model (needs pip).
 CONTROL
 mkdir -p "$out"
 deb="$out/tollgate_${version}_${arch}.deb"

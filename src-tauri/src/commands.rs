@@ -12,8 +12,8 @@ use tauri::State;
 use tauri_specta::Event as _;
 use tollgate_admin::{
     AdminError, ChartKind, CostScope, CostScreen, KeyRow, NewKey, Overview, PlaygroundOutcome,
-    PlaygroundRequest, PriceForm, PriceRow, RangePreset, RecomputeResult, TenantForm, TenantRow,
-    TenantSort, Theme,
+    PlaygroundRequest, PriceForm, PriceRow, RangePreset, RecomputeResult, TenantChoice, TenantForm,
+    TenantRow, TenantSort, Theme,
 };
 
 use crate::AppState;
@@ -45,6 +45,12 @@ async fn list_tenants(
     sort: TenantSort,
 ) -> Result<Vec<TenantRow>, AdminError> {
     state.console()?.local.tenants(&search, sort, now_ms())
+}
+
+#[tauri::command]
+#[specta::specta]
+async fn tenant_choices(state: State<'_, AppState>) -> Result<Vec<TenantChoice>, AdminError> {
+    state.console()?.local.tenant_choices()
 }
 
 #[tauri::command]
@@ -263,6 +269,7 @@ pub(crate) fn builder() -> tauri_specta::Builder<tauri::Wry> {
         .commands(tauri_specta::collect_commands![
             overview,
             list_tenants,
+            tenant_choices,
             tenant_form,
             create_tenant,
             update_tenant,

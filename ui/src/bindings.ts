@@ -22,6 +22,14 @@ async listTenants(search: string, sort: TenantSort) : Promise<Result<TenantRow[]
     else return { status: "error", error: e  as any };
 }
 },
+async tenantChoices() : Promise<Result<TenantChoice[], AdminError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("tenant_choices") };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
 async tenantForm(teamId: string) : Promise<Result<TenantForm, AdminError>> {
     try {
     return { status: "ok", data: await TAURI_INVOKE("tenant_form", { teamId }) };
@@ -558,6 +566,10 @@ bad_line_samples: string[]; error_files: number; cancelled: boolean;
  * Calls found in today's logs, when queried.
  */
 today_lines: number | null; disabled_keys: string[] }
+/**
+ * A tenant as the filters of the Costs screen list it (no spend to compute).
+ */
+export type TenantChoice = { team_id: string; cost_center: string }
 /**
  * The create / edit form, as the UI sends it: text as typed, checked here field by field.
  */

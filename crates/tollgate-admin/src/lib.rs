@@ -30,7 +30,7 @@ pub use costs::{
 };
 pub use engine::Engine;
 pub use error::{AdminError, ErrorCode};
-pub use local::{KeyRow, LocalWorkspace, NewKey, TenantForm, TenantRow, TenantSort};
+pub use local::{KeyRow, LocalWorkspace, NewKey, TenantChoice, TenantForm, TenantRow, TenantSort};
 pub use playground::{PlaygroundRequest, PlaygroundResult, run as run_playground, run_bedrock};
 pub use prices::{PriceForm, PriceRow, RecomputeResult, prices, recompute, save_price};
 pub use range::{DateRange, RangePreset};

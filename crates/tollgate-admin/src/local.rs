@@ -33,6 +33,13 @@ pub struct TenantRow {
     pub active_keys: usize,
 }
 
+/// A tenant as the filters of the Costs screen list it (no spend to compute).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type)]
+pub struct TenantChoice {
+    pub team_id: String,
+    pub cost_center: String,
+}
+
 /// How the Tenants table is sorted.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
 #[serde(rename_all = "snake_case")]
@@ -269,6 +276,19 @@ impl LocalWorkspace {
             }),
         }
         Ok(rows)
+    }
+
+    /// Every tenant's team id and cost center, for filters: one query, however many tenants.
+    pub fn tenant_choices(&self) -> Result<Vec<TenantChoice>, AdminError> {
+        Ok(self
+            .store
+            .list_tenants()?
+            .into_iter()
+            .map(|tenant| TenantChoice {
+                team_id: tenant.team_id.to_string(),
+                cost_center: tenant.cost_center,
+            })
+            .collect())
     }
 
     /// The edit form of a stored tenant, filled as the user would type it.

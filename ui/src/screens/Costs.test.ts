@@ -7,7 +7,7 @@ import { costScreen, tenant } from "../test/fixtures";
 describe("Costs", () => {
   it("shows the charts and the table, drills down tenant → model, and exports what is shown", async () => {
     const backend = fakeBackend({
-      list_tenants: () => [tenant("alpha"), tenant("beta", { cost_center: "CC-2" })],
+      tenant_choices: () => [tenant("alpha"), tenant("beta", { cost_center: "CC-2" })],
       cost_screen: ({ scope }) => {
         const { team_id, model_id } = scope as { team_id: string | null; model_id: string | null };
         if (model_id) return costScreen("model", ["k1"]);
@@ -45,7 +45,7 @@ describe("Costs", () => {
   });
 
   it("sends a custom range as dates", async () => {
-    const backend = fakeBackend({ list_tenants: () => [], cost_screen: () => costScreen("tenant", []) });
+    const backend = fakeBackend({ tenant_choices: () => [], cost_screen: () => costScreen("tenant", []) });
     render(Costs, { theme: "light" });
     await fireEvent.click(await screen.findByRole("button", { name: "Custom" }));
     await fireEvent.input(screen.getByLabelText("From"), { target: { value: "2026-01-01" } });
