@@ -114,6 +114,21 @@ fn legend_rows(items: &[(String, RGBColor)], width: u32) -> Vec<Vec<usize>> {
     rows
 }
 
+/// Draws the legend of `items` along the bottom of `root`; returns the area above it for the chart.
+fn legend_below<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    items: &[(String, RGBColor)],
+    palette: &Colors,
+) -> Result<DrawingArea<DB, Shift>, AdminError>
+where
+    DB::ErrorType: 'static,
+{
+    let (width, height) = root.dim_in_pixel();
+    let (plot, under) = root.split_vertically(height.saturating_sub(legend_height(items, width)));
+    draw_legend(&under, items, palette)?;
+    Ok(plot)
+}
+
 /// The series legend under the chart, so it never hides a bar or a line.
 fn draw_legend<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
@@ -214,10 +229,7 @@ where
                 .enumerate()
                 .map(|(rank, (model, _))| ((*model).to_owned(), SERIES[rank % SERIES.len()]))
                 .collect();
-            let (width, height) = root.dim_in_pixel();
-            let (plot, under) =
-                root.split_vertically(height.saturating_sub(legend_height(&items, width)));
-            draw_legend(&under, &items, &palette)?;
+            let plot = legend_below(root, &items, &palette)?;
             let mut chart = frame(
                 &plot,
                 "Daily cost by model",
@@ -280,10 +292,7 @@ where
             if let Some(budget) = view.budget {
                 items.push((format!("budget {}", money_label(budget.0)), SERIES[3]));
             }
-            let (width, height) = root.dim_in_pixel();
-            let (plot, under) =
-                root.split_vertically(height.saturating_sub(legend_height(&items, width)));
-            draw_legend(&under, &items, &palette)?;
+            let plot = legend_below(root, &items, &palette)?;
             let mut chart = frame(
                 &plot,
                 "Spend against budget",

@@ -26,7 +26,7 @@ pub struct PlaygroundRequest {
 }
 
 /// What the answer cost and how it came.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, specta::Type)]
 pub struct PlaygroundResult {
     pub text: String,
     pub input_tokens: u64,
@@ -105,15 +105,7 @@ pub async fn run(
         };
         return Err(AdminError::new(code, format!("{message} ({status})")));
     }
-    let mut result = PlaygroundResult {
-        text: String::new(),
-        input_tokens: 0,
-        output_tokens: 0,
-        latency_ms: 0,
-        time_to_first_token_ms: None,
-        cost: Nanos::ZERO,
-        stopped: false,
-    };
+    let mut result = PlaygroundResult::default();
     let mut pending = String::new();
     let mut stream = response.bytes_stream();
     'read: while let Some(chunk) = stream.next().await {
@@ -215,15 +207,7 @@ pub async fn run_bedrock(
     };
     let started = Instant::now();
     let mut stream = bedrock.chat_stream(chat).await.map_err(provider_error)?;
-    let mut result = PlaygroundResult {
-        text: String::new(),
-        input_tokens: 0,
-        output_tokens: 0,
-        latency_ms: 0,
-        time_to_first_token_ms: None,
-        cost: Nanos::ZERO,
-        stopped: false,
-    };
+    let mut result = PlaygroundResult::default();
     let mut usage = tollgate_providers::Usage::default();
     while let Some(event) = stream.next().await {
         if stop.load(Ordering::Relaxed) {
