@@ -13,7 +13,9 @@ use crate::costs::CostView;
 use crate::error::{AdminError, ErrorCode};
 
 const FONT: &[u8] = include_bytes!("../assets/DejaVuSans.ttf");
-const FAMILY: &str = "sans-serif";
+/// The embedded font's family first, so the UI draws the SVG in the font of the exported PNG (and
+/// of the UI's own text) rather than whatever the generic family resolves to.
+const FAMILY: &str = "DejaVu Sans, sans-serif";
 
 /// Which chart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, specta::Type)]

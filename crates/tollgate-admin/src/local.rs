@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use tollgate_core::{
     AllowedModels, Budget, Enforcement, KeyId, KeyStatus, Limits, Nanos, Period, Quota, RateLimit,
-    TeamId, TenantStatus,
+    RollupTotals, TeamId, TenantStatus,
 };
 use tollgate_store::{KeyFilter, NewTenant, Store, TenantUpdate};
 
@@ -215,6 +215,9 @@ impl LocalWorkspace {
     ) -> Result<Vec<TenantRow>, AdminError> {
         let needle = search.trim().to_lowercase();
         let keys = self.store.list_keys(&KeyFilter::default())?;
+        let spends = self
+            .store
+            .spend_by_tenant_in_period(Period::Month, now_ms)?;
         let mut rows = Vec::new();
         for tenant in self.store.list_tenants()? {
             let matches = needle.is_empty()
@@ -224,10 +227,10 @@ impl LocalWorkspace {
             if !matches {
                 continue;
             }
-            let spend = self
-                .store
-                .spend_in_period(&tenant.team_id, Period::Month, now_ms)?
-                .total_cost();
+            let spend = spends
+                .get(tenant.team_id.as_str())
+                .map(RollupTotals::total_cost)
+                .unwrap_or_default();
             let budget = tenant.limits.budget.map(|budget| budget.monthly);
             rows.push(TenantRow {
                 budget_used_bp: budget.filter(|budget| budget.0 > 0).map(|budget| {

@@ -21,6 +21,12 @@ fn every_chart_draws_as_svg_and_png() {
     let daily = chart_svg(&view, ChartKind::DailyByModel, (900, 400), Theme::Light).unwrap();
     assert!(daily.starts_with("<svg"), "{}", &daily[..100]);
     assert!(daily.contains("Daily cost by model"));
+    // The UI draws the SVG in the PNG's embedded font, named first.
+    assert!(
+        daily.contains(r#"font-family="DejaVu Sans, sans-serif""#),
+        "{}",
+        &daily[..400]
+    );
     // plotters writes each label on a line of its own inside <text>.
     let texts: Vec<&str> = daily.lines().map(str::trim).collect();
     for model in ["m1", "m2", "m3"] {

@@ -483,6 +483,23 @@ impl Store {
             .unwrap_or_default())
     }
 
+    /// Every tenant's usage in the `period` holding `at_ms`, in one query: the console's tenant
+    /// list asked `spend_in_period` once per tenant, 100 queries for 100 tenants.
+    pub fn spend_by_tenant_in_period(
+        &self,
+        period: Period,
+        at_ms: i64,
+    ) -> Result<std::collections::HashMap<Name, RollupTotals>> {
+        let date = self.zone().local_date(at_ms);
+        let from = period.start_date(date);
+        let to = period.end_date(date) - Days::new(1);
+        Ok(self
+            .usage(&UsageQuery::new(from, to, vec![GroupBy::Tenant]))?
+            .into_iter()
+            .filter_map(|row| Some((row.team_id?, row.totals)))
+            .collect())
+    }
+
     /// How much of its monthly budget a tenant has spent; `None` without a budget.
     pub fn budget_burn(&self, team_id: &TeamId, at_ms: i64) -> Result<Option<BudgetBurn>> {
         let tenant = self.tenant(team_id)?;

@@ -207,6 +207,32 @@ fn budget_burn_counts_the_current_month() {
 }
 
 #[test]
+fn every_tenants_spend_in_one_query_matches_each_tenants_own() {
+    let temp = seeded();
+    for period in [Period::Day, Period::Month] {
+        let all = temp
+            .store
+            .spend_by_tenant_in_period(period, common::NOON_2026_11_20)
+            .unwrap();
+        assert!(!all.is_empty(), "the seeded month has usage");
+        for tenant in temp.store.list_tenants().unwrap() {
+            let own = temp
+                .store
+                .spend_in_period(&tenant.team_id, period, common::NOON_2026_11_20)
+                .unwrap();
+            assert_eq!(
+                all.get(tenant.team_id.as_str())
+                    .copied()
+                    .unwrap_or_default(),
+                own,
+                "{} in {period:?}",
+                tenant.team_id
+            );
+        }
+    }
+}
+
+#[test]
 fn recompute_after_a_price_change() {
     let temp = seeded();
     let store = &temp.store;

@@ -53,4 +53,27 @@ describe("Costs", () => {
     await waitFor(() => expect(backend.callsOf("cost_screen").at(-1)).toMatchObject({ preset: { preset: "custom", from: "2026-01-01", to: "2026-01-31" } }));
     expect(await screen.findByText(/No usage in this range/)).toBeInTheDocument();
   });
+
+  it("pages a long table, 25 rows at a time by default", async () => {
+    const names = Array.from({ length: 60 }, (_, index) => `team-${String(index).padStart(2, "0")}`);
+    fakeBackend({ tenant_choices: () => [], cost_screen: () => costScreen("tenant", names) });
+    render(Costs, { theme: "light" });
+    const table = await screen.findByRole("table", { name: "Costs by Tenant" });
+    const bodyRows = () => table.querySelectorAll("tbody tr");
+    expect(bodyRows()).toHaveLength(25);
+    expect(screen.getByText("1–25 of 60")).toBeInTheDocument();
+    expect(screen.queryByRole("button", { name: "team-25" })).toBeNull();
+
+    await fireEvent.click(screen.getByRole("button", { name: "Next page" }));
+    expect(await screen.findByRole("button", { name: "team-25" })).toBeInTheDocument();
+    expect(screen.getByText("26–50 of 60")).toBeInTheDocument();
+
+    await fireEvent.click(screen.getByRole("button", { name: "Last page" }));
+    await waitFor(() => expect(bodyRows()).toHaveLength(10));
+    expect(screen.getByRole("button", { name: "Next page" })).toBeDisabled();
+
+    await fireEvent.change(screen.getByLabelText("Rows per page"), { target: { value: "100" } });
+    await waitFor(() => expect(bodyRows()).toHaveLength(60));
+    expect(screen.getByText("Page 1 of 1")).toBeInTheDocument();
+  });
 });
