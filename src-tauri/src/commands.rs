@@ -305,9 +305,12 @@ pub(crate) fn builder() -> tauri_specta::Builder<tauri::Wry> {
             crate::aws_commands::aws_export_costs_csv,
             crate::aws_commands::aws_models,
             crate::aws_commands::aws_run_playground,
+            crate::model_commands::install_local_model,
+            crate::model_commands::cancel_model_install,
         ])
         .events(tauri_specta::collect_events![
             PlaygroundToken,
-            crate::aws_commands::SyncProgressEvent
+            crate::aws_commands::SyncProgressEvent,
+            crate::model_commands::ModelInstallEvent
         ])
 }

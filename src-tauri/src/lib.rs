@@ -3,6 +3,7 @@
 
 mod aws_commands;
 mod commands;
+mod model_commands;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -21,6 +22,8 @@ pub struct AppState {
     aws: tokio::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<AwsConsole>>>>,
     /// The stop switch of each workspace's sync.
     sync_cancels: Mutex<HashMap<String, Arc<AtomicBool>>>,
+    /// The stop switch of the local model's install.
+    model_install_cancel: AtomicBool,
 }
 
 impl AppState {
@@ -34,6 +37,7 @@ impl AppState {
             stops: Mutex::new(HashMap::new()),
             aws: tokio::sync::Mutex::new(HashMap::new()),
             sync_cancels: Mutex::new(HashMap::new()),
+            model_install_cancel: AtomicBool::new(false),
         }
     }
 

@@ -66,7 +66,8 @@ pub fn require_desktop() {
 
 /// tauri-driver, stopped with SIGTERM when dropped (SIGKILL would orphan WebKitWebDriver and the
 /// app), also when a test fails half-way.
-struct Driver(Child);
+/// tauri-driver, and the data directory its app was started on.
+struct Driver(Child, PathBuf);
 
 impl Drop for Driver {
     fn drop(&mut self) {
@@ -74,7 +75,34 @@ impl Drop for Driver {
             .args(["-TERM", &self.0.id().to_string()])
             .status();
         let _ = self.0.wait();
+        // WebKitWebDriver leaves the app running when its session ends (the window closes, the
+        // process stays, its engine holding a port): stop the app started on this data
+        // directory, found by the environment it inherited.
+        for pid in processes_with_env(&format!("TOLLGATE_DATA_DIR={}", self.1.display())) {
+            let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        }
     }
+}
+
+/// The ids of this user's processes whose environment holds `entry` (`NAME=value`) exactly.
+fn processes_with_env(entry: &str) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(Result::ok)
+        .filter_map(|process| {
+            let pid = process.file_name().to_string_lossy().into_owned();
+            if !pid.bytes().all(|byte| byte.is_ascii_digit()) {
+                return None;
+            }
+            let environ = std::fs::read(process.path().join("environ")).ok()?;
+            environ
+                .split(|byte| *byte == 0)
+                .any(|variable| variable == entry.as_bytes())
+                .then_some(pid)
+        })
+        .collect()
 }
 
 /// One console window driven over WebDriver; closing it stops the app and tauri-driver.
@@ -117,6 +145,7 @@ impl Console {
                 .stderr(Stdio::inherit())
                 .spawn()
                 .expect("tauri-driver starts"),
+            data_dir.to_owned(),
         );
         let deadline = Instant::now() + Duration::from_secs(20);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {

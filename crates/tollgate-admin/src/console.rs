@@ -224,6 +224,20 @@ impl Console {
         Ok(self.overview())
     }
 
+    /// After `install_local_model`: prices the model at $0 (once) and restarts the engine with
+    /// it, so the playground and apps on this machine can call it at once.
+    pub fn local_model_installed(&mut self, now_ms: i64) -> Result<Overview, AdminError> {
+        local_model::price_at_zero(&self.local.store, self.today(now_ms))?;
+        self.models = self.config.models.clone();
+        self.models.extend(local_model::model_config(
+            &self.local.data_dir,
+            &self.config,
+        ));
+        self.engine_error = None;
+        self.start_engine();
+        Ok(self.overview())
+    }
+
     pub fn set_theme(&mut self, theme: Theme) -> Result<(), AdminError> {
         let mut settings = self.settings.clone();
         settings.theme = theme;

@@ -23,7 +23,68 @@ pub struct Engine {
 impl Engine {
     /// Starts the engine on `127.0.0.1:port` (0 picks a free port) over the data directory's
     /// database.
+    ///
+    /// Everything async happens on the engine's own thread, so this may be called from anywhere,
+    /// an async Tauri command included (a runtime cannot be blocked on, or dropped, inside
+    /// another).
     pub fn start(data_dir: &Path, port: u16, models: &[ModelConfig]) -> Result<Engine, AdminError> {
+        let database = data_dir.join("tollgate.db");
+        let configs = models.to_vec();
+        let (started, outcome) = std::sync::mpsc::channel();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("tollgate-engine".to_owned())
+            .spawn(move || {
+                let ready = Engine::bind(&database, port, &configs);
+                let (runtime, listener, gateway) = match ready {
+                    Ok((runtime, listener, gateway)) => {
+                        let address = listener.local_addr();
+                        let _ =
+                            started.send(
+                                address.map(|address| (address, gateway.clone())).map_err(
+                                    |error| AdminError::new(ErrorCode::Storage, error.to_string()),
+                                ),
+                            );
+                        (runtime, listener, gateway)
+                    }
+                    Err(error) => {
+                        let _ = started.send(Err(error));
+                        return;
+                    }
+                };
+                let shutdown = async {
+                    let _ = stopped.await;
+                };
+                if let Err(error) =
+                    runtime.block_on(tollgate_gateway::serve(gateway, listener, shutdown))
+                {
+                    eprintln!("tollgate engine: {error}");
+                }
+            })
+            .map_err(|error| {
+                AdminError::new(
+                    ErrorCode::Storage,
+                    format!("cannot start the engine: {error}"),
+                )
+            })?;
+        let (address, handle) = outcome.recv().map_err(|_| {
+            AdminError::new(ErrorCode::Storage, "the engine stopped while starting")
+        })??;
+        Ok(Engine {
+            address,
+            models: models.iter().map(|model| model.id.clone()).collect(),
+            gateway: handle,
+            stop: Some(stop),
+            thread: Some(thread),
+        })
+    }
+
+    /// The engine's runtime, its port and its gateway, on the engine's thread.
+    fn bind(
+        database: &Path,
+        port: u16,
+        models: &[ModelConfig],
+    ) -> Result<(tokio::runtime::Runtime, tokio::net::TcpListener, Gateway), AdminError> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -42,50 +103,16 @@ impl Engine {
                     format!("port {port} on 127.0.0.1 is taken ({error}): choose another gateway port in Settings"),
                 )
             })?;
-        let address = listener
-            .local_addr()
-            .map_err(|error| AdminError::new(ErrorCode::Storage, error.to_string()))?;
         let gateway = {
             let _guard = runtime.enter();
-            Gateway::start(
-                &data_dir.join("tollgate.db"),
-                ServerConfig::default(),
-                models,
-            )
-            .map_err(|error| {
+            Gateway::start(database, ServerConfig::default(), models).map_err(|error| {
                 AdminError::new(
                     ErrorCode::Storage,
                     format!("cannot start the engine: {error}"),
                 )
             })?
         };
-        let handle = gateway.clone();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let thread = std::thread::Builder::new()
-            .name("tollgate-engine".to_owned())
-            .spawn(move || {
-                let shutdown = async {
-                    let _ = stopped.await;
-                };
-                if let Err(error) =
-                    runtime.block_on(tollgate_gateway::serve(gateway, listener, shutdown))
-                {
-                    eprintln!("tollgate engine: {error}");
-                }
-            })
-            .map_err(|error| {
-                AdminError::new(
-                    ErrorCode::Storage,
-                    format!("cannot start the engine: {error}"),
-                )
-            })?;
-        Ok(Engine {
-            address,
-            models: models.iter().map(|model| model.id.clone()).collect(),
-            gateway: handle,
-            stop: Some(stop),
-            thread: Some(thread),
-        })
+        Ok((runtime, listener, gateway))
     }
 
     /// Waits until every call answered so far is in the ledger, so spend read next includes it.

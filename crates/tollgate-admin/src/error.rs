@@ -16,6 +16,8 @@ pub enum ErrorCode {
     Denied,
     /// AWS could not be reached, or kept throttling.
     Unavailable,
+    /// The user stopped long work before it finished; nothing half-done was kept.
+    Cancelled,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error, specta::Type)]

