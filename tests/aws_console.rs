@@ -164,6 +164,23 @@ async fn an_aws_workspace_from_the_console() {
         .await;
     taken.push(console.screenshot("aws-costs").await);
 
+    // A chart as PNG, as for the Local workspace.
+    console.button("PNG").await;
+    let exported = console
+        .text_until("//div[contains(@class,'banner')]", |text| {
+            text.contains("Chart exported")
+        })
+        .await;
+    let path = exported
+        .split("Chart exported")
+        .nth(1)
+        .and_then(|rest| rest.split(".png").next())
+        .map(|path| format!("{}.png", path.trim()))
+        .unwrap_or_else(|| panic!("the banner names the file: {exported}"));
+    assert!(path.contains("chart-daily-"), "{path}");
+    let png = std::fs::read(path).unwrap();
+    assert_eq!(&png[..4], b"\x89PNG");
+
     // Settings: test connection names every permission.
     console.button("Settings").await;
     console.heading("Settings").await;

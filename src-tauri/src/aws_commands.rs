@@ -13,8 +13,9 @@ use serde::{Deserialize, Serialize};
 use tauri::State;
 use tauri_specta::Event as _;
 use tollgate_admin::{
-    AdminError, AwsConsole, AwsKeyRow, AwsTenantRow, CheckRow, CostScope, CostScreen, ErrorCode,
-    NewAwsKey, PlaygroundOutcome, PlaygroundRequest, RangePreset, SyncResult, TenantForm, Theme,
+    AdminError, AwsConsole, AwsKeyRow, AwsTenantRow, ChartKind, CheckRow, CostScope, CostScreen,
+    ErrorCode, NewAwsKey, PlaygroundOutcome, PlaygroundRequest, RangePreset, SyncResult,
+    TenantForm, Theme,
 };
 use tollgate_aws::{SyncControl, SyncOptions};
 
@@ -257,6 +258,29 @@ pub(crate) async fn aws_export_costs_csv(
     })
     .await?;
     let path = state.console()?.write_costs_csv(&view, &scope)?;
+    Ok(path.display().to_string())
+}
+
+/// One chart of the workspace's costs as PNG in `exports/`, as for the Local workspace.
+#[tauri::command]
+#[specta::specta]
+pub(crate) async fn aws_export_chart_png(
+    state: State<'_, AppState>,
+    workspace: String,
+    preset: RangePreset,
+    scope: CostScope,
+    kind: ChartKind,
+    theme: Theme,
+) -> Result<String, AdminError> {
+    let today = state.console()?.today(now_ms());
+    let view_scope = scope.clone();
+    let view = on_aws(&state, &workspace, move |aws| {
+        Box::pin(async move { aws.cost_view(preset, &view_scope, today) })
+    })
+    .await?;
+    let path = state
+        .console()?
+        .write_chart_png(&view, &scope, kind, theme)?;
     Ok(path.display().to_string())
 }
 

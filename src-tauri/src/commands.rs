@@ -303,6 +303,7 @@ pub(crate) fn builder() -> tauri_specta::Builder<tauri::Wry> {
             crate::aws_commands::aws_cancel_sync,
             crate::aws_commands::aws_cost_screen,
             crate::aws_commands::aws_export_costs_csv,
+            crate::aws_commands::aws_export_chart_png,
             crate::aws_commands::aws_models,
             crate::aws_commands::aws_run_playground,
             crate::model_commands::install_local_model,

@@ -292,6 +292,17 @@ async awsExportCostsCsv(workspace: string, preset: RangePreset, scope: CostScope
     else return { status: "error", error: e  as any };
 }
 },
+/**
+ * One chart of the workspace's costs as PNG in `exports/`, as for the Local workspace.
+ */
+async awsExportChartPng(workspace: string, preset: RangePreset, scope: CostScope, kind: ChartKind, theme: Theme) : Promise<Result<string, AdminError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("aws_export_chart_png", { workspace, preset, scope, kind, theme }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
 async awsModels(workspace: string) : Promise<Result<string[], AdminError>> {
     try {
     return { status: "ok", data: await TAURI_INVOKE("aws_models", { workspace }) };

@@ -415,7 +415,18 @@ impl Console {
         now_ms: i64,
     ) -> Result<PathBuf, AdminError> {
         let view = self.cost_view(preset, scope, now_ms)?;
-        let png = chart_png(&view, kind, EXPORT_SIZE, theme)?;
+        self.write_chart_png(&view, scope, kind, theme)
+    }
+
+    /// Writes one chart of a view computed elsewhere (an AWS workspace's) as PNG to `exports/`.
+    pub fn write_chart_png(
+        &self,
+        view: &CostView,
+        scope: &CostScope,
+        kind: ChartKind,
+        theme: Theme,
+    ) -> Result<PathBuf, AdminError> {
+        let png = chart_png(view, kind, EXPORT_SIZE, theme)?;
         let kind_name = match kind {
             ChartKind::DailyByModel => "daily",
             ChartKind::CumulativeVsBudget => "cumulative",
