@@ -175,8 +175,10 @@ async fn an_aws_workspace_from_the_console() {
         .split("Chart exported")
         .nth(1)
         .and_then(|rest| rest.split(".png").next())
-        .map(|path| format!("{}.png", path.trim()))
-        .unwrap_or_else(|| panic!("the banner names the file: {exported}"));
+        .map_or_else(
+            || panic!("the banner names the file: {exported}"),
+            |path| format!("{}.png", path.trim()),
+        );
     assert!(path.contains("chart-daily-"), "{path}");
     let png = std::fs::read(path).unwrap();
     assert_eq!(&png[..4], b"\x89PNG");
