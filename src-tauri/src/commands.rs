@@ -242,14 +242,45 @@ fn save_price(state: State<'_, AppState>, form: PriceForm) -> Result<(), AdminEr
         .apply(|local| tollgate_admin::save_price(&local.store, &form))
 }
 
+/// How far a recompute has come, for the progress bar.
+#[derive(Debug, Clone, Serialize, Deserialize, specta::Type, tauri_specta::Event)]
+pub struct RecomputeProgressEvent {
+    pub done_days: u32,
+    pub total_days: u32,
+    pub through: chrono::NaiveDate,
+}
+
+/// Prices past days again a week at a time, sending `RecomputeProgressEvent`s; the console is
+/// locked only for each week, and `cancel_recompute` stops between weeks.
 #[tauri::command]
 #[specta::specta]
 async fn recompute_costs(
+    app: tauri::AppHandle,
     state: State<'_, AppState>,
     from: chrono::NaiveDate,
     to: chrono::NaiveDate,
 ) -> Result<RecomputeResult, AdminError> {
-    tollgate_admin::recompute(&state.console()?.local.store, from, to)
+    state.recompute_cancel.store(false, Ordering::Relaxed);
+    tollgate_admin::recompute_in_steps(
+        |first, last| Ok(state.console()?.local.store.recompute_costs(first, last)?),
+        from,
+        to,
+        &mut |progress| {
+            let _ = RecomputeProgressEvent {
+                done_days: progress.done_days,
+                total_days: progress.total_days,
+                through: progress.through,
+            }
+            .emit(&app);
+        },
+        &state.recompute_cancel,
+    )
+}
+
+#[tauri::command]
+#[specta::specta]
+fn cancel_recompute(state: State<'_, AppState>) {
+    state.recompute_cancel.store(true, Ordering::Relaxed);
 }
 
 #[tauri::command]
@@ -288,6 +319,7 @@ pub(crate) fn builder() -> tauri_specta::Builder<tauri::Wry> {
             list_prices,
             save_price,
             recompute_costs,
+            cancel_recompute,
             set_gateway_port,
             set_theme,
             crate::aws_commands::aws_tenants,
@@ -312,6 +344,7 @@ pub(crate) fn builder() -> tauri_specta::Builder<tauri::Wry> {
         .events(tauri_specta::collect_events![
             PlaygroundToken,
             crate::aws_commands::SyncProgressEvent,
-            crate::model_commands::ModelInstallEvent
+            crate::model_commands::ModelInstallEvent,
+            RecomputeProgressEvent
         ])
 }

@@ -24,6 +24,8 @@ pub struct AppState {
     sync_cancels: Mutex<HashMap<String, Arc<AtomicBool>>>,
     /// The stop switch of the local model's install.
     model_install_cancel: AtomicBool,
+    /// The stop switch of a recompute of past costs.
+    recompute_cancel: AtomicBool,
 }
 
 impl AppState {
@@ -38,6 +40,7 @@ impl AppState {
             aws: tokio::sync::Mutex::new(HashMap::new()),
             sync_cancels: Mutex::new(HashMap::new()),
             model_install_cancel: AtomicBool::new(false),
+            recompute_cancel: AtomicBool::new(false),
         }
     }
 

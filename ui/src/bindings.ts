@@ -165,6 +165,10 @@ async savePrice(form: PriceForm) : Promise<Result<null, AdminError>> {
     else return { status: "error", error: e  as any };
 }
 },
+/**
+ * Prices past days again a week at a time, sending `RecomputeProgressEvent`s; the console is
+ * locked only for each week, and `cancel_recompute` stops between weeks.
+ */
 async recomputeCosts(from: string, to: string) : Promise<Result<RecomputeResult, AdminError>> {
     try {
     return { status: "ok", data: await TAURI_INVOKE("recompute_costs", { from, to }) };
@@ -172,6 +176,9 @@ async recomputeCosts(from: string, to: string) : Promise<Result<RecomputeResult,
     if(e instanceof Error) throw e;
     else return { status: "error", error: e  as any };
 }
+},
+async cancelRecompute() : Promise<void> {
+    await TAURI_INVOKE("cancel_recompute");
 },
 async setGatewayPort(port: number) : Promise<Result<Overview, AdminError>> {
     try {
@@ -346,10 +353,12 @@ async cancelModelInstall() : Promise<void> {
 export const events = __makeEvents__<{
 modelInstallEvent: ModelInstallEvent,
 playgroundToken: PlaygroundToken,
+recomputeProgressEvent: RecomputeProgressEvent,
 syncProgressEvent: SyncProgressEvent
 }>({
 modelInstallEvent: "model-install-event",
 playgroundToken: "playground-token",
+recomputeProgressEvent: "recompute-progress-event",
 syncProgressEvent: "sync-progress-event"
 })
 
@@ -599,9 +608,21 @@ export type Ranked = { name: string; cost: string;
  */
 share_bp: number }
 /**
+ * How far a recompute has come, for the progress bar.
+ */
+export type RecomputeProgressEvent = { done_days: number; total_days: number; through: string }
+/**
  * What a recompute changed.
  */
-export type RecomputeResult = { rows: number; changed: number; unpriced: number; cost_before: string; cost_after: string }
+export type RecomputeResult = { rows: number; changed: number; unpriced: number; cost_before: string; cost_after: string; 
+/**
+ * Stopped by the user: the days up to `through` are recomputed, the rest untouched.
+ */
+cancelled: boolean; 
+/**
+ * The last day recomputed (`None` when none was).
+ */
+through: string | null }
 /**
  * How the table groups its rows.
  */

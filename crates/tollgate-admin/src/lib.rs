@@ -37,6 +37,9 @@ pub use model_install::{
     install as install_local_model,
 };
 pub use playground::{PlaygroundRequest, PlaygroundResult, run as run_playground, run_bedrock};
-pub use prices::{PriceForm, PriceRow, RecomputeResult, prices, recompute, save_price};
+pub use prices::{
+    PriceForm, PriceRow, RecomputeProgress, RecomputeResult, prices, recompute, recompute_in_steps,
+    save_price,
+};
 pub use range::{DateRange, RangePreset};
 pub use settings::ConsoleSettings;

@@ -1,13 +1,15 @@
 //! The price book in Settings: the prices in force, an edit that takes effect on a date (a new
 //! version; nothing is overwritten), and recomputing past days' costs under the book.
 
-use chrono::NaiveDate;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use chrono::{Days, NaiveDate};
 use serde::{Deserialize, Serialize};
 use tollgate_core::Nanos;
 use tollgate_core::price_book::{ModelPrice, PriceEntry};
-use tollgate_store::Store;
+use tollgate_store::{RecomputeSummary, Store};
 
-use crate::error::AdminError;
+use crate::error::{AdminError, ErrorCode};
 
 /// One line of the price table (per 1,000 tokens, in USD as exact decimals).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type)]
@@ -45,7 +47,24 @@ pub struct RecomputeResult {
     pub cost_before: Nanos,
     #[specta(type = String)]
     pub cost_after: Nanos,
+    /// Stopped by the user: the days up to `through` are recomputed, the rest untouched.
+    pub cancelled: bool,
+    /// The last day recomputed (`None` when none was).
+    pub through: Option<NaiveDate>,
 }
+
+/// How far a recompute has come.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+pub struct RecomputeProgress {
+    pub done_days: u32,
+    pub total_days: u32,
+    pub through: NaiveDate,
+}
+
+/// Days per transaction: a year of a busy ledger takes seconds to price again, so the work goes
+/// a week at a time — progress to show, a point to stop at, and the database free for the
+/// console's other commands in between.
+const RECOMPUTE_STEP_DAYS: u64 = 7;
 
 /// The prices in force, filtered by `search` on model or region, newest date first per model.
 pub fn prices(store: &Store, search: &str) -> Result<Vec<PriceRow>, AdminError> {
@@ -116,12 +135,62 @@ pub fn recompute(
     from: NaiveDate,
     to: NaiveDate,
 ) -> Result<RecomputeResult, AdminError> {
-    let summary = store.recompute_costs(from, to)?;
-    Ok(RecomputeResult {
-        rows: summary.rows,
-        changed: summary.changed,
-        unpriced: summary.unpriced,
-        cost_before: summary.cost_before,
-        cost_after: summary.cost_after,
-    })
+    let never = AtomicBool::new(false);
+    recompute_in_steps(
+        |first, last| Ok(store.recompute_costs(first, last)?),
+        from,
+        to,
+        &mut |_| {},
+        &never,
+    )
+}
+
+/// [`recompute`] a week per `step` (one transaction each, given the store by the caller, who may
+/// hold a lock only that long), reporting after each and stopping between weeks when `cancel` is
+/// set. Weeks done stay done; a cancelled result says through which day.
+pub fn recompute_in_steps(
+    mut step: impl FnMut(NaiveDate, NaiveDate) -> Result<RecomputeSummary, AdminError>,
+    from: NaiveDate,
+    to: NaiveDate,
+    progress: &mut dyn FnMut(RecomputeProgress),
+    cancel: &AtomicBool,
+) -> Result<RecomputeResult, AdminError> {
+    if from > to {
+        return Err(AdminError::new(
+            ErrorCode::Invalid,
+            format!("recompute: the range starts ({from}) after it ends ({to})"),
+        ));
+    }
+    let total_days = u32::try_from((to - from).num_days() + 1).unwrap_or(u32::MAX);
+    let mut result = RecomputeResult {
+        rows: 0,
+        changed: 0,
+        unpriced: 0,
+        cost_before: Nanos::ZERO,
+        cost_after: Nanos::ZERO,
+        cancelled: false,
+        through: None,
+    };
+    let mut first = from;
+    while first <= to {
+        if cancel.load(Ordering::Relaxed) {
+            result.cancelled = true;
+            break;
+        }
+        let last = (first + Days::new(RECOMPUTE_STEP_DAYS - 1)).min(to);
+        let summary = step(first, last)?;
+        result.rows += summary.rows;
+        result.changed += summary.changed;
+        result.unpriced += summary.unpriced;
+        result.cost_before += summary.cost_before;
+        result.cost_after += summary.cost_after;
+        result.through = Some(last);
+        progress(RecomputeProgress {
+            done_days: u32::try_from((last - from).num_days() + 1).unwrap_or(u32::MAX),
+            total_days,
+            through: last,
+        });
+        first = last + Days::new(1);
+    }
+    Ok(result)
 }

@@ -13,8 +13,8 @@ use std::sync::atomic::AtomicBool;
 use axum::Json;
 use serde_json::{Value, json};
 use tollgate_admin::{
-    ChartKind, Console, CostScope, ErrorCode, PlaygroundRequest, PriceForm, RangePreset,
-    TenantForm, Theme, prices, recompute, run_playground, save_price,
+    AdminError, ChartKind, Console, CostScope, ErrorCode, PlaygroundRequest, PriceForm,
+    RangePreset, TenantForm, Theme, prices, recompute, run_playground, save_price,
 };
 
 /// A mock OpenAI-compatible model answering every stream with two words.
@@ -273,6 +273,92 @@ fn prices_are_edited_from_a_date_and_past_days_recomputed() {
     assert_eq!(summary.rows, 0);
     let backwards = recompute(store, day, day.pred_opt().unwrap()).unwrap_err();
     assert_eq!(backwards.code, ErrorCode::Invalid);
+}
+
+#[test]
+fn recompute_goes_a_week_at_a_time_and_stops_between_weeks() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use tollgate_store::RecomputeSummary;
+    let date = |text: &str| chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").unwrap();
+    let one_row_a_day = |first: chrono::NaiveDate, last: chrono::NaiveDate| {
+        let days = (last - first).num_days() as u64 + 1;
+        RecomputeSummary {
+            rows: days,
+            changed: days / 2,
+            unpriced: 0,
+            cost_before: tollgate_core::Nanos(1_000 * days as i64),
+            cost_after: tollgate_core::Nanos(900 * days as i64),
+        }
+    };
+    let never = AtomicBool::new(false);
+    let mut steps = Vec::new();
+    let mut reports = Vec::new();
+    let result = tollgate_admin::recompute_in_steps(
+        |first, last| {
+            steps.push((first, last));
+            Ok(one_row_a_day(first, last))
+        },
+        date("2026-01-01"),
+        date("2026-01-31"),
+        &mut |progress| reports.push(progress),
+        &never,
+    )
+    .unwrap();
+    assert_eq!(
+        steps.first(),
+        Some(&(date("2026-01-01"), date("2026-01-07")))
+    );
+    assert_eq!(
+        steps.last(),
+        Some(&(date("2026-01-29"), date("2026-01-31")))
+    );
+    assert_eq!(steps.len(), 5);
+    assert!(
+        steps
+            .windows(2)
+            .all(|pair| pair[1].0 == pair[0].1.succ_opt().unwrap())
+    );
+    assert_eq!((result.rows, result.cost_after.0), (31, 27_900));
+    assert!(!result.cancelled);
+    assert_eq!(result.through, Some(date("2026-01-31")));
+    let last = reports.last().unwrap();
+    assert_eq!((last.done_days, last.total_days), (31, 31));
+
+    // Cancelled after the second week: two weeks done, the rest untouched.
+    let cancel = AtomicBool::new(false);
+    let mut calls = 0;
+    let result = tollgate_admin::recompute_in_steps(
+        |first, last| {
+            calls += 1;
+            Ok(one_row_a_day(first, last))
+        },
+        date("2026-01-01"),
+        date("2026-12-31"),
+        &mut |progress| {
+            if progress.done_days >= 14 {
+                cancel.store(true, Ordering::Relaxed);
+            }
+        },
+        &cancel,
+    )
+    .unwrap();
+    assert_eq!(calls, 2);
+    assert!(result.cancelled);
+    assert_eq!(
+        (result.rows, result.through),
+        (14, Some(date("2026-01-14")))
+    );
+
+    // A failing week stops the run with its error.
+    let error = tollgate_admin::recompute_in_steps(
+        |_, _| Err(AdminError::new(ErrorCode::Storage, "disk full")),
+        date("2026-01-01"),
+        date("2026-01-31"),
+        &mut |_| {},
+        &never,
+    )
+    .unwrap_err();
+    assert_eq!(error.code, ErrorCode::Storage);
 }
 
 /// The console's async commands (port change, model installed) restart the engine from inside a
