@@ -45,12 +45,15 @@ describe("AWS workspace", () => {
         aws_cost_screen: () => costScreen("tenant", ["team-a"]),
         aws_sync: () => new Promise((resolve) => (finish = resolve)),
         aws_cancel_sync: () => null,
+        aws_export_chart_png: () => "/data/exports/chart-top-all.png",
       },
       { events: true },
     );
     render(Costs, { theme: "light", workspace: "prod" });
     expect(await screen.findByTestId("total")).toHaveTextContent("$30.00");
-    expect(screen.queryByRole("button", { name: "PNG" })).not.toBeInTheDocument();
+    // Charts export as PNG from AWS workspaces too.
+    await fireEvent.click(screen.getAllByRole("button", { name: "PNG" })[2]);
+    await waitFor(() => expect(backend.callsOf("aws_export_chart_png")).toEqual([expect.objectContaining({ workspace: "prod", kind: "top", theme: "light" })]));
     await fireEvent.click(screen.getByRole("button", { name: "Sync now" }));
     const { emit } = await import("@tauri-apps/api/event");
     await emit("sync-progress-event", { workspace: "prod", done: 3, total: 10, key: "succeed/2026-11-03.csv" });
