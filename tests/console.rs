@@ -163,6 +163,40 @@ async fn a_tenant_a_key_a_streamed_prompt_and_its_cost_in_the_report() {
     assert_eq!(exported[2], "1", "one call: {csv}");
     assert_eq!(total.trim_start_matches('$'), exported[5], "{csv}");
 
+    // Playground again: the same prompt to two models side by side, both streamed and metered.
+    console.button("Playground").await;
+    console.heading("Playground").await;
+    console
+        .field("Team")
+        .await
+        .select_by_value("e2e-team")
+        .await
+        .unwrap();
+    console
+        .text_until("//select[@aria-label='Compare with']", |text| {
+            text.contains("smollm2-b")
+        })
+        .await;
+    console
+        .field("Compare with")
+        .await
+        .select_by_value("smollm2-b")
+        .await
+        .unwrap();
+    console.fill("Max tokens", "16").await;
+    console.fill("Prompt", "Say hello.").await;
+    console.button("Send").await;
+    for model in ["smollm2", "smollm2-b"] {
+        let answer = console
+            .text_until(
+                &format!("//article[@aria-label='Answer from {model}']"),
+                |text| text.contains("Budget left"),
+            )
+            .await;
+        assert!(answer.contains('$'), "{model} is priced: {answer}");
+    }
+    shots.push(console.screenshot("playground-side-by-side").await);
+
     // Settings, and the dark theme.
     console.button("Settings").await;
     console.heading("Settings").await;

@@ -88,18 +88,22 @@ fn add_tenant(store: &Store, team: &str, name: &str, cost_center: &str, budget_u
         .unwrap();
 }
 
-/// Writes `console.toml` (engine on a free port) and `tollgate.toml` offering `gguf` as model
-/// `smollm2` (priced as Claude 3 Haiku, so a call has a visible cost), then tenants and `days` of
-/// history ending `today`.
+/// Writes `console.toml` (engine on a free port) and `tollgate.toml` offering `gguf` as models
+/// `smollm2` and `smollm2-b` (for the playground's side by side; priced as Claude 3 Haiku, so a
+/// call has a visible cost), then tenants and `days` of history ending `today`.
 pub fn data_dir(dir: &Path, gguf: &Path, today: NaiveDate, days: u64) {
     std::fs::create_dir_all(dir).unwrap();
     std::fs::write(dir.join("console.toml"), "gateway_port = 0\n").unwrap();
     std::fs::write(
         dir.join("tollgate.toml"),
-        format!(
-            "[[models]]\nid = \"smollm2\"\nprovider = \"local\"\npath = {:?}\nprice_as = \"anthropic.claude-3-haiku-20240307-v1:0\"\n",
-            gguf.display().to_string()
-        ),
+        ["smollm2", "smollm2-b"]
+            .map(|id| {
+                format!(
+                    "[[models]]\nid = \"{id}\"\nprovider = \"local\"\npath = {:?}\nprice_as = \"anthropic.claude-3-haiku-20240307-v1:0\"\n",
+                    gguf.display().to_string()
+                )
+            })
+            .join("\n"),
     )
     .unwrap();
     let store = Store::open(&dir.join("tollgate.db")).unwrap();

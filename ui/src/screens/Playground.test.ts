@@ -61,4 +61,46 @@ describe("Playground", () => {
     const runId = backend.callsOf("run_playground")[0].runId;
     await waitFor(() => expect(backend.callsOf("stop_playground")).toEqual([{ runId }]));
   });
+
+  it("answers with two models side by side, each with its own numbers", async () => {
+    const finishers: Record<string, (value: unknown) => void> = {};
+    const backend = fakeBackend(
+      {
+        list_tenants: () => [tenant("alpha")],
+        team_models: () => ["chat", "other"],
+        run_playground: ({ request }) =>
+          new Promise((resolve) => (finishers[(request as { model: string }).model] = resolve)),
+        stop_playground: () => null,
+      },
+      { events: true },
+    );
+    render(Playground, { overview });
+    await waitFor(() => expect(screen.getByLabelText("Model")).toHaveValue("chat"));
+    await fireEvent.change(screen.getByLabelText("Compare with"), { target: { value: "other" } });
+    await fireEvent.input(screen.getByLabelText("Prompt"), { target: { value: "Which is better?" } });
+    await fireEvent.click(screen.getByRole("button", { name: "Send" }));
+    await waitFor(() => expect(backend.callsOf("run_playground")).toHaveLength(2));
+    const [first, second] = backend.callsOf("run_playground") as { runId: number; request: { model: string; prompt: string } }[];
+    expect([first.request.model, second.request.model]).toEqual(["chat", "other"]);
+    expect(first.runId).not.toBe(second.runId);
+    expect(second.request.prompt).toBe("Which is better?");
+
+    await emit("playground-token", { run_id: first.runId, text: "Mine" });
+    await emit("playground-token", { run_id: second.runId, text: "No, mine" });
+    const left = await screen.findByRole("article", { name: "Answer from chat" });
+    const right = screen.getByRole("article", { name: "Answer from other" });
+    await waitFor(() => expect(left).toHaveTextContent("Mine"));
+    expect(right).toHaveTextContent("No, mine");
+
+    await fireEvent.click(screen.getByRole("button", { name: "Stop" }));
+    await waitFor(() => expect(backend.callsOf("stop_playground")).toHaveLength(2));
+    const result = (text: string, cost: string) => ({
+      result: { text, input_tokens: 7, output_tokens: 2, latency_ms: 100, time_to_first_token_ms: 20, cost, stopped: true },
+      budget_left: null,
+    });
+    finishers.chat(result("Mine", "0.000001"));
+    finishers.other(result("No, mine", "0.000002"));
+    await waitFor(() => expect(screen.getAllByTestId("cost").map((cell) => cell.textContent)).toEqual(["$0.000001", "$0.000002"]));
+    expect(screen.getByRole("button", { name: "Send" })).toBeEnabled();
+  });
 });
