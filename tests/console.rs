@@ -162,6 +162,19 @@ async fn a_tenant_a_key_a_streamed_prompt_and_its_cost_in_the_report() {
     let exported: Vec<&str> = lines[1].split(',').collect();
     assert_eq!(exported[2], "1", "one call: {csv}");
     assert_eq!(total.trim_start_matches('$'), exported[5], "{csv}");
+    // The JSON export holds the same view, the total to the last digit.
+    console.button("Export JSON").await;
+    let json_path = csv_path.with_extension("json");
+    let json = loop {
+        if let Ok(text) = std::fs::read_to_string(&json_path)
+            && let Ok(json) = serde_json::from_str::<serde_json::Value>(&text)
+        {
+            break json;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert_eq!(json["total"], exported[5], "{json:#}");
+    assert_eq!(json["rows"][0]["name"], "smollm2", "{json:#}");
 
     // Playground again: the same prompt to two models side by side, both streamed and metered.
     console.button("Playground").await;

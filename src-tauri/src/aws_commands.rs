@@ -14,8 +14,8 @@ use tauri::State;
 use tauri_specta::Event as _;
 use tollgate_admin::{
     AdminError, AwsConsole, AwsKeyRow, AwsTenantRow, ChartKind, CheckRow, CostScope, CostScreen,
-    ErrorCode, NewAwsKey, PlaygroundOutcome, PlaygroundRequest, RangePreset, SyncResult,
-    TenantForm, Theme,
+    ErrorCode, ExportFormat, NewAwsKey, PlaygroundOutcome, PlaygroundRequest, RangePreset,
+    SyncResult, TenantForm, Theme,
 };
 use tollgate_aws::{SyncControl, SyncOptions};
 
@@ -245,11 +245,12 @@ pub(crate) async fn aws_cost_screen(
 
 #[tauri::command]
 #[specta::specta]
-pub(crate) async fn aws_export_costs_csv(
+pub(crate) async fn aws_export_costs(
     state: State<'_, AppState>,
     workspace: String,
     preset: RangePreset,
     scope: CostScope,
+    format: ExportFormat,
 ) -> Result<String, AdminError> {
     let today = state.console()?.today(now_ms());
     let view_scope = scope.clone();
@@ -257,7 +258,7 @@ pub(crate) async fn aws_export_costs_csv(
         Box::pin(async move { aws.cost_view(preset, &view_scope, today) })
     })
     .await?;
-    let path = state.console()?.write_costs_csv(&view, &scope)?;
+    let path = state.console()?.write_costs(&view, &scope, format)?;
     Ok(path.display().to_string())
 }
 

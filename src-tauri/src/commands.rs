@@ -11,9 +11,9 @@ use serde::{Deserialize, Serialize};
 use tauri::State;
 use tauri_specta::Event as _;
 use tollgate_admin::{
-    AdminError, ChartKind, CostScope, CostScreen, KeyRow, NewKey, Overview, PlaygroundOutcome,
-    PlaygroundRequest, PriceForm, PriceRow, RangePreset, RecomputeResult, TenantChoice, TenantForm,
-    TenantRow, TenantSort, Theme,
+    AdminError, ChartKind, CostScope, CostScreen, ExportFormat, KeyRow, NewKey, Overview,
+    PlaygroundOutcome, PlaygroundRequest, PriceForm, PriceRow, RangePreset, RecomputeResult,
+    TenantChoice, TenantForm, TenantRow, TenantSort, Theme,
 };
 
 use crate::AppState;
@@ -199,14 +199,15 @@ async fn cost_screen(
 
 #[tauri::command]
 #[specta::specta]
-async fn export_costs_csv(
+async fn export_costs(
     state: State<'_, AppState>,
     preset: RangePreset,
     scope: CostScope,
+    format: ExportFormat,
 ) -> Result<String, AdminError> {
     let path = state
         .console()?
-        .export_costs_csv(preset, &scope, now_ms())?;
+        .export_costs(preset, &scope, format, now_ms())?;
     Ok(path.display().to_string())
 }
 
@@ -314,7 +315,7 @@ pub(crate) fn builder() -> tauri_specta::Builder<tauri::Wry> {
             run_playground,
             stop_playground,
             cost_screen,
-            export_costs_csv,
+            export_costs,
             export_chart_png,
             list_prices,
             save_price,
@@ -334,7 +335,7 @@ pub(crate) fn builder() -> tauri_specta::Builder<tauri::Wry> {
             crate::aws_commands::aws_sync,
             crate::aws_commands::aws_cancel_sync,
             crate::aws_commands::aws_cost_screen,
-            crate::aws_commands::aws_export_costs_csv,
+            crate::aws_commands::aws_export_costs,
             crate::aws_commands::aws_export_chart_png,
             crate::aws_commands::aws_models,
             crate::aws_commands::aws_run_playground,

@@ -133,9 +133,9 @@ async costScreen(preset: RangePreset, scope: CostScope, theme: Theme) : Promise<
     else return { status: "error", error: e  as any };
 }
 },
-async exportCostsCsv(preset: RangePreset, scope: CostScope) : Promise<Result<string, AdminError>> {
+async exportCosts(preset: RangePreset, scope: CostScope, format: ExportFormat) : Promise<Result<string, AdminError>> {
     try {
-    return { status: "ok", data: await TAURI_INVOKE("export_costs_csv", { preset, scope }) };
+    return { status: "ok", data: await TAURI_INVOKE("export_costs", { preset, scope, format }) };
 } catch (e) {
     if(e instanceof Error) throw e;
     else return { status: "error", error: e  as any };
@@ -291,9 +291,9 @@ async awsCostScreen(workspace: string, preset: RangePreset, scope: CostScope, th
     else return { status: "error", error: e  as any };
 }
 },
-async awsExportCostsCsv(workspace: string, preset: RangePreset, scope: CostScope) : Promise<Result<string, AdminError>> {
+async awsExportCosts(workspace: string, preset: RangePreset, scope: CostScope, format: ExportFormat) : Promise<Result<string, AdminError>> {
     try {
-    return { status: "ok", data: await TAURI_INVOKE("aws_export_costs_csv", { workspace, preset, scope }) };
+    return { status: "ok", data: await TAURI_INVOKE("aws_export_costs", { workspace, preset, scope, format }) };
 } catch (e) {
     if(e instanceof Error) throw e;
     else return { status: "error", error: e  as any };
@@ -501,6 +501,10 @@ export type ErrorCode =
  * The user stopped long work before it finished; nothing half-done was kept.
  */
 "cancelled"
+/**
+ * What a costs export is written as.
+ */
+export type ExportFormat = "csv" | "json"
 export type Forecast = { 
 /**
  * Spend at the end of the range's period if the average so far goes on.

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tollgate_core::Nanos;
 use tollgate_gateway::ModelConfig;
 
@@ -70,6 +70,14 @@ pub struct Overview {
     pub local_model: LocalModelStatus,
     pub aws_workspaces: Vec<AwsWorkspaceInfo>,
     pub settings: ConsoleSettings,
+}
+
+/// What a costs export is written as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+#[serde(rename_all = "snake_case")]
+pub enum ExportFormat {
+    Csv,
+    Json,
 }
 
 /// The Local workspace with its engine.
@@ -379,30 +387,47 @@ impl Console {
         cost_screen(&self.cost_view(preset, scope, now_ms)?, theme)
     }
 
-    /// Writes the table under the charts as CSV (exactly the rows shown) to `exports/`.
-    pub fn export_costs_csv(
+    /// Writes the view's rows to `exports/` as CSV or JSON; returns the file's path.
+    pub fn export_costs(
         &self,
         preset: RangePreset,
         scope: &CostScope,
+        format: ExportFormat,
         now_ms: i64,
     ) -> Result<PathBuf, AdminError> {
         let view = self.cost_view(preset, scope, now_ms)?;
-        self.write_costs_csv(&view, scope)
+        self.write_costs(&view, scope, format)
     }
 
-    /// Writes `view`'s table as CSV to `exports/`, named after its scope and range.
-    pub fn write_costs_csv(
+    /// Writes `view` to `exports/`, named after its scope and range: CSV, the table's rows and
+    /// their total; JSON, the whole view (totals, days, forecast, top lists and rows), money as
+    /// exact decimal strings.
+    pub fn write_costs(
         &self,
         view: &CostView,
         scope: &CostScope,
+        format: ExportFormat,
     ) -> Result<PathBuf, AdminError> {
-        let name = format!(
-            "costs-{}-{}_{}.csv",
+        let stem = format!(
+            "costs-{}-{}_{}",
             export_scope_name(scope),
             view.range.from,
             view.range.to
         );
-        self.write_export(&name, rows_csv(view).as_bytes())
+        match format {
+            ExportFormat::Csv => {
+                self.write_export(&format!("{stem}.csv"), rows_csv(view).as_bytes())
+            }
+            ExportFormat::Json => {
+                let json = serde_json::to_vec_pretty(view).map_err(|error| {
+                    AdminError::new(
+                        ErrorCode::Storage,
+                        format!("cannot write the JSON: {error}"),
+                    )
+                })?;
+                self.write_export(&format!("{stem}.json"), &json)
+            }
+        }
     }
 
     /// Writes one chart as PNG to `exports/`.

@@ -22,8 +22,8 @@ pub use aws::{
 pub use charts::{ChartKind, Theme, chart_png, chart_svg, money_text};
 pub use config::{CONFIG_FILE, Config, ConfigError, DATABASE_FILE, default_data_dir, os_data_dir};
 pub use console::{
-    AwsWorkspaceInfo, CHART_SIZE, Console, CostScreen, EXPORT_SIZE, EngineStatus, LocalModelStatus,
-    ModelInfo, Overview, PlaygroundOutcome, WIDE_CHART_SIZE, cost_screen,
+    AwsWorkspaceInfo, CHART_SIZE, Console, CostScreen, EXPORT_SIZE, EngineStatus, ExportFormat,
+    LocalModelStatus, ModelInfo, Overview, PlaygroundOutcome, WIDE_CHART_SIZE, cost_screen,
 };
 pub use costs::{
     CostRow, CostScope, CostView, DayCost, Forecast, Ranked, RowsBy, budget_left, cost_view,

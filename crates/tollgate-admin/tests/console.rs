@@ -13,8 +13,8 @@ use std::sync::atomic::AtomicBool;
 use axum::Json;
 use serde_json::{Value, json};
 use tollgate_admin::{
-    AdminError, ChartKind, Console, CostScope, ErrorCode, PlaygroundRequest, PriceForm,
-    RangePreset, TenantForm, Theme, prices, recompute, run_playground, save_price,
+    AdminError, ChartKind, Console, CostScope, ErrorCode, ExportFormat, PlaygroundRequest,
+    PriceForm, RangePreset, TenantForm, Theme, prices, recompute, run_playground, save_price,
 };
 
 /// A mock OpenAI-compatible model answering every stream with two words.
@@ -197,7 +197,7 @@ fn the_playground_calls_as_the_team_and_the_cost_shows_in_charts_and_exports() {
         ..CostScope::default()
     };
     let csv_path = console
-        .export_costs_csv(RangePreset::Last30Days, &tenant, now())
+        .export_costs(RangePreset::Last30Days, &tenant, ExportFormat::Csv, now())
         .unwrap();
     assert!(csv_path.starts_with(data.join("exports")));
     assert!(
@@ -212,6 +212,19 @@ fn the_playground_calls_as_the_team_and_the_cost_shows_in_charts_and_exports() {
     assert_eq!(lines.len(), 3, "{csv}");
     assert!(lines[1].starts_with("chat,,1,1000,500,0.02,"), "{csv}");
     assert!(lines[2].starts_with("TOTAL,,1,1000,500,0.02,"), "{csv}");
+
+    // JSON: the whole view, money as exact decimal strings.
+    let json_path = console
+        .export_costs(RangePreset::Last30Days, &tenant, ExportFormat::Json, now())
+        .unwrap();
+    assert_eq!(json_path.with_extension("csv"), csv_path);
+    let json: Value = serde_json::from_slice(&std::fs::read(&json_path).unwrap()).unwrap();
+    assert_eq!(json["total"], "0.02", "{json:#}");
+    assert_eq!(json["scope"]["team_id"], "alpha");
+    assert_eq!(json["rows_by"], "model");
+    assert_eq!(json["rows"][0]["name"], "chat");
+    assert_eq!(json["rows"][0]["cost"], "0.02");
+    assert_eq!(json["rows"][0]["invocations"], 1);
 
     let png = console
         .export_chart_png(

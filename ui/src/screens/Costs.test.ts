@@ -13,7 +13,7 @@ describe("Costs", () => {
         if (model_id) return costScreen("model", ["k1"]);
         return team_id ? costScreen("model", ["chat", "other"]) : costScreen("tenant", ["alpha", "beta"]);
       },
-      export_costs_csv: () => "/data/exports/costs-alpha.csv",
+      export_costs: ({ format }) => `/data/exports/costs-alpha.${format}`,
       export_chart_png: () => "/data/exports/chart.png",
     });
     render(Costs, { theme: "dark" });
@@ -32,9 +32,12 @@ describe("Costs", () => {
     await waitFor(() => expect(backend.callsOf("cost_screen").at(-1)).toMatchObject({ preset: { preset: "last_90_days" }, scope: { team_id: "alpha" } }));
 
     await fireEvent.click(screen.getByRole("button", { name: "Export CSV" }));
+    await fireEvent.click(screen.getByRole("button", { name: "Export JSON" }));
+    const asked = { preset: { preset: "last_90_days" }, scope: { cost_center: null, team_id: "alpha", model_id: null, by_cost_center: false } };
     await waitFor(() =>
-      expect(backend.callsOf("export_costs_csv")).toEqual([
-        { preset: { preset: "last_90_days" }, scope: { cost_center: null, team_id: "alpha", model_id: null, by_cost_center: false } },
+      expect(backend.callsOf("export_costs")).toEqual([
+        { ...asked, format: "csv" },
+        { ...asked, format: "json" },
       ]),
     );
     await fireEvent.click(screen.getAllByRole("button", { name: "PNG" })[0]);
