@@ -18,6 +18,13 @@ fn gguf() -> PathBuf {
     path
 }
 
+/// A PNG's width and height, from its header.
+fn wide_png_size(path: &Path) -> (u32, u32) {
+    let bytes = std::fs::read(path).unwrap();
+    let number = |at: usize| u32::from_be_bytes(bytes[at..at + 4].try_into().unwrap());
+    (number(16), number(20))
+}
+
 fn shots_dir() -> PathBuf {
     Path::new(env!("CARGO_TARGET_TMPDIR")).join("e2e-screenshots")
 }
@@ -220,6 +227,17 @@ async fn a_tenant_a_key_a_streamed_prompt_and_its_cost_in_the_report() {
         .text_until("//*[@data-testid='total']", |text| text.starts_with('$'))
         .await;
     shots.push(console.screenshot("costs-dark").await);
+
+    // The same screen on a 1920x1080 display.
+    console.client.set_window_size(1920, 1080).await.unwrap();
+    console.button("Light theme").await;
+    console
+        .text_until("//*[@data-testid='total']", |text| text.starts_with('$'))
+        .await;
+    let wide = console.screenshot("costs-1080p").await;
+    let size = wide_png_size(&wide);
+    assert!(size.0 >= 1900, "the window grew to 1920 wide: {size:?}");
+    shots.push(wide);
     console.close().await;
     tollgate_e2e::publish(&shots);
 }
