@@ -18,6 +18,23 @@ fn gguf() -> PathBuf {
     path
 }
 
+/// Opens the playground as `team` and waits until the select labelled `models` offers `model`.
+async fn open_playground_as(console: &Console, team: &str, models: &str, model: &str) {
+    console.button("Playground").await;
+    console.heading("Playground").await;
+    console
+        .field("Team")
+        .await
+        .select_by_value(team)
+        .await
+        .unwrap();
+    console
+        .text_until(&format!("//select[@aria-label='{models}']"), |text| {
+            text.contains(model)
+        })
+        .await;
+}
+
 /// A PNG's width and height, from its header.
 fn wide_png_size(path: &Path) -> (u32, u32) {
     let bytes = std::fs::read(path).unwrap();
@@ -87,19 +104,7 @@ async fn a_tenant_a_key_a_streamed_prompt_and_its_cost_in_the_report() {
     assert!(!keys.contains(&secret), "the secret is not listed again");
 
     // Playground: stream a prompt as the new team through the engine.
-    console.button("Playground").await;
-    console.heading("Playground").await;
-    console
-        .field("Team")
-        .await
-        .select_by_value("e2e-team")
-        .await
-        .unwrap();
-    console
-        .text_until("//select[@aria-label='Model']", |text| {
-            text.contains("smollm2")
-        })
-        .await;
+    open_playground_as(&console, "e2e-team", "Model", "smollm2").await;
     console.fill("Max tokens", "24").await;
     console.fill("Prompt", "Name three colours.").await;
     console.button("Send").await;
@@ -184,19 +189,7 @@ async fn a_tenant_a_key_a_streamed_prompt_and_its_cost_in_the_report() {
     assert_eq!(json["rows"][0]["name"], "smollm2", "{json:#}");
 
     // Playground again: the same prompt to two models side by side, both streamed and metered.
-    console.button("Playground").await;
-    console.heading("Playground").await;
-    console
-        .field("Team")
-        .await
-        .select_by_value("e2e-team")
-        .await
-        .unwrap();
-    console
-        .text_until("//select[@aria-label='Compare with']", |text| {
-            text.contains("smollm2-b")
-        })
-        .await;
+    open_playground_as(&console, "e2e-team", "Compare with", "smollm2-b").await;
     console
         .field("Compare with")
         .await

