@@ -152,6 +152,64 @@ fn tollgate(data_dir: &std::path::Path, args: &[&str]) -> String {
 
 struct Gateway(Child);
 
+/// The floor any proxy pays here: a bare axum server forwarding each body with reqwest to the
+/// mock and answering its bytes (no auth, limits, metering), in its own process like the
+/// gateway, with the same runtime (one worker per CPU). Run as `TOLLGATE_LOAD_PROXY_TO=ADDRESS`;
+/// prints its port.
+fn bare_proxy(upstream: &str) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let client = reqwest::Client::builder()
+            .tcp_nodelay(true)
+            .build()
+            .unwrap();
+        let url = format!("http://{upstream}/v1/chat/completions");
+        let forward = move |body: axum::body::Bytes| {
+            let (client, url) = (client.clone(), url.clone());
+            async move {
+                let answer = client
+                    .post(&url)
+                    .header("content-type", "application/json")
+                    .body(body)
+                    .send()
+                    .await
+                    .unwrap();
+                let bytes = answer.bytes().await.unwrap();
+                Response::builder()
+                    .header("content-type", "application/json")
+                    .body(Body::from(bytes))
+                    .unwrap()
+            }
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        println!("{}", listener.local_addr().unwrap().port());
+        axum::serve(
+            listener,
+            Router::new().route("/v1/chat/completions", post(forward)),
+        )
+        .await
+        .unwrap();
+    });
+}
+
+fn start_bare_proxy(upstream: std::net::SocketAddr) -> (Gateway, u16) {
+    use std::io::BufRead as _;
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .env("TOLLGATE_LOAD_PROXY_TO", upstream.to_string())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    (Gateway(child), line.trim().parse().unwrap())
+}
+
 impl Drop for Gateway {
     fn drop(&mut self) {
         let _ = self.0.kill();
@@ -159,6 +217,9 @@ impl Drop for Gateway {
 }
 
 fn main() {
+    if let Ok(upstream) = std::env::var("TOLLGATE_LOAD_PROXY_TO") {
+        return bare_proxy(&upstream);
+    }
     let seconds: u64 = std::env::var("TOLLGATE_LOAD_SECONDS")
         .ok()
         .and_then(|text| text.parse().ok())
@@ -231,6 +292,7 @@ fn main() {
         .unwrap();
     let gateway = Gateway(child);
     let pid = gateway.0.id();
+    let (proxy, proxy_port) = start_bare_proxy(mock_address);
 
     let load_runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -252,8 +314,10 @@ fn main() {
         let auth = vec![("authorization", format!("Bearer {secret}"))];
         let no_headers: Vec<(&str, String)> = Vec::new();
 
-        // Warm both paths (connections, caches, first-sight baselines).
+        let bare = format!("http://127.0.0.1:{proxy_port}/v1/chat/completions");
+        // Warm every path (connections, caches, first-sight baselines).
         open_loop(&client, &direct, &no_headers, &body, 500, 1, false).await;
+        open_loop(&client, &bare, &no_headers, &body, 500, 1, false).await;
         let warm_up = open_loop(&client, &through, &auth, &body, 500, 1, false).await;
 
         let mut gateway_ok = warm_up.ok;
@@ -274,7 +338,8 @@ fn main() {
             let gateway_run = open_loop(&client, &through, &auth, &body, rate, seconds, false).await;
             peak_rss = peak_rss.max(sampler.await.unwrap());
             gateway_ok += gateway_run.ok;
-            for (name, run) in [("direct", &direct_run), ("gateway", &gateway_run)] {
+            let bare_run = open_loop(&client, &bare, &no_headers, &body, rate, seconds, false).await;
+            for (name, run) in [("direct", &direct_run), ("bare proxy", &bare_run), ("gateway", &gateway_run)] {
                 let sorted = &run.latencies_ms;
                 println!(
                     "| {rate} | {name} | {:.0} | {} | {:.3} | {:.3} | {:.3} | {:.3} |",
@@ -286,6 +351,12 @@ fn main() {
                     sorted.last().copied().unwrap_or(f64::NAN)
                 );
             }
+            println!(
+                "| {rate} | bare proxy added | | | {:.3} | {:.3} | {:.3} | |",
+                percentile(&bare_run.latencies_ms, 50.0) - percentile(&direct_run.latencies_ms, 50.0),
+                percentile(&bare_run.latencies_ms, 90.0) - percentile(&direct_run.latencies_ms, 90.0),
+                percentile(&bare_run.latencies_ms, 99.0) - percentile(&direct_run.latencies_ms, 99.0),
+            );
             println!(
                 "| {rate} | **added** | | | **{:.3}** | {:.3} | **{:.3}** | |",
                 percentile(&gateway_run.latencies_ms, 50.0) - percentile(&direct_run.latencies_ms, 50.0),
@@ -318,4 +389,5 @@ fn main() {
         println!("ledger rows: {} for {gateway_ok} answers with status 200", info["ledger_rows"]);
     });
     drop(gateway);
+    drop(proxy);
 }
