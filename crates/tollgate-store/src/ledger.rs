@@ -61,6 +61,8 @@ struct Shared {
     closed: AtomicBool,
     /// A flush or shutdown is waiting: stop gathering and commit.
     urgent: AtomicBool,
+    /// The writer thread, unparked from its nap by a flush or shutdown.
+    writer: std::sync::OnceLock<std::thread::Thread>,
     /// Producers between their `closed` check and the end of their send.
     in_flight: AtomicU64,
     records: AtomicU64,
@@ -71,6 +73,14 @@ struct Shared {
 }
 
 impl Shared {
+    /// Asks the writer to commit what it holds now rather than at the end of its nap.
+    fn wake_writer(&self) {
+        self.urgent.store(true, Ordering::SeqCst);
+        if let Some(writer) = self.writer.get() {
+            writer.unpark();
+        }
+    }
+
     fn stats(&self) -> WriterStats {
         WriterStats {
             records: self.records.load(Ordering::Relaxed),
@@ -111,7 +121,7 @@ impl LedgerHandle {
     pub fn flush(&self) -> Result<()> {
         let (reply, wait) = crossbeam_channel::bounded(1);
         self.send(Command::Flush(reply))?;
-        self.shared.urgent.store(true, Ordering::SeqCst);
+        self.shared.wake_writer();
         match wait.recv() {
             Ok(Ok(())) => Ok(()),
             Ok(Err(error)) => Err(StoreError::LedgerCommit(error)),
@@ -192,6 +202,7 @@ impl LedgerWriter {
             .map_err(|error| {
                 StoreError::WriterStopped(format!("cannot start the writer thread: {error}"))
             })?;
+        let _ = shared.writer.set(thread.thread().clone());
         Ok(LedgerWriter {
             handle: LedgerHandle { sender, shared },
             thread: Some(thread),
@@ -220,7 +231,7 @@ impl LedgerWriter {
             return Ok(self.handle.stats());
         };
         self.handle.shared.closed.store(true, Ordering::SeqCst);
-        self.handle.shared.urgent.store(true, Ordering::SeqCst);
+        self.handle.shared.wake_writer();
         // Sent directly: `send` refuses once closed, and this one must get through.
         let _ = self.handle.sender.send(Command::Shutdown);
         let stats = thread
@@ -322,7 +333,8 @@ impl Worker {
         self.stats()
     }
 
-    /// Sleeps up to `max_wait` in slices of at most a millisecond, cut short by a flush or shutdown.
+    /// Sleeps up to `max_wait` in one go, cut short at once by a flush or shutdown (which unpark
+    /// this thread): every wake-up of this thread takes a CPU from the requests for a moment.
     fn nap(&self) {
         let until = std::time::Instant::now() + self.config.max_wait;
         loop {
@@ -331,7 +343,7 @@ impl Worker {
                 self.shared.urgent.store(false, Ordering::SeqCst);
                 return;
             }
-            std::thread::sleep((until - now).min(Duration::from_millis(1)));
+            std::thread::park_timeout(until - now);
         }
     }
 
