@@ -5,7 +5,7 @@
 //!
 //! ```text
 //! cargo bench -p tollgate-cli --bench gateway_load
-//! TOLLGATE_LOAD_SECONDS=5 TOLLGATE_LOAD_WORKERS=1 cargo bench -p tollgate-cli --bench gateway_load
+//! TOLLGATE_LOAD_SECONDS=5 TOLLGATE_LOAD_WORKERS=1 TOLLGATE_LOAD_LEDGER_MS=20 cargo bench -p tollgate-cli --bench gateway_load
 //! ```
 #![allow(
     clippy::unwrap_used,
@@ -253,7 +253,8 @@ fn main() {
     std::fs::write(
         data.path().join("tollgate.toml"),
         format!("[server]\nlisten = \"127.0.0.1:{port}\"\n{}\n[[models]]\nid = \"bench-model\"\nbase_url = \"http://{mock_address}/v1\"\nprice_as = \"anthropic.claude-3-haiku-20240307-v1:0\"\n",
-            std::env::var("TOLLGATE_LOAD_WORKERS").map(|threads| format!("worker_threads = {threads}\n")).unwrap_or_default()),
+            std::env::var("TOLLGATE_LOAD_WORKERS").map(|threads| format!("worker_threads = {threads}\n")).unwrap_or_default()
+                + &std::env::var("TOLLGATE_LOAD_LEDGER_MS").map(|window| format!("ledger_commit_ms = {window}\n")).unwrap_or_default()),
     )
     .unwrap();
     // Limits that are all checked on every call but never reached.

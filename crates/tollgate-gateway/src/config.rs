@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use serde::Deserialize;
+use tollgate_store::WriterConfig;
 
 /// How the gateway listens and behaves.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -26,6 +27,10 @@ pub struct ServerConfig {
     /// Threads serving requests [default: one per CPU]. 1 runs everything on one thread, which
     /// gives the lowest added latency at moderate load.
     pub worker_threads: Option<usize>,
+    /// Longest a call's ledger row waits to be committed with others [default 2 ms]. Longer
+    /// windows mean fewer, larger commits (less CPU per call under load); a crash can lose calls of
+    /// at most this window (a graceful stop commits everything).
+    pub ledger_commit_ms: Option<u64>,
 }
 
 impl ServerConfig {
@@ -53,6 +58,11 @@ impl ServerConfig {
 
     pub fn long_poll_capacity(&self) -> usize {
         self.long_poll_capacity.unwrap_or(10_000)
+    }
+
+    pub fn ledger_commit_window(&self) -> Duration {
+        self.ledger_commit_ms
+            .map_or_else(|| WriterConfig::default().max_wait, Duration::from_millis)
     }
 }
 
@@ -243,5 +253,19 @@ impl SageMakerEndpoints {
                 ..ModelConfig::named(&id)
             })
             .collect())
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_ledger_commit_window_defaults_to_the_writers_and_can_be_set() {
+        let default: ServerConfig = toml::from_str("").unwrap();
+        assert_eq!(default.ledger_commit_window(), Duration::from_millis(2));
+        let set: ServerConfig = toml::from_str("ledger_commit_ms = 20").unwrap();
+        assert_eq!(set.ledger_commit_window(), Duration::from_millis(20));
     }
 }

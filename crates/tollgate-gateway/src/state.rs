@@ -235,7 +235,10 @@ impl Gateway {
         let mut store = Store::open(database)?;
         store.set_actor("gateway");
         let zone = store.zone();
-        let writer = store.ledger_writer(WriterConfig::default())?;
+        let writer = store.ledger_writer(WriterConfig {
+            max_wait: config.ledger_commit_window(),
+            ..WriterConfig::default()
+        })?;
         let mut routed = HashMap::new();
         let mut order = Vec::new();
         for model in models {
