@@ -6,6 +6,9 @@
 //! ```text
 //! cargo bench -p tollgate-cli --bench gateway_load
 //! TOLLGATE_LOAD_SECONDS=5 TOLLGATE_LOAD_WORKERS=1 TOLLGATE_LOAD_LEDGER_MS=20 cargo bench -p tollgate-cli --bench gateway_load
+//! # A/B: two builds (or one build, two settings) side by side, taking turns under the same load
+//! TOLLGATE_LOAD_BIN=/tmp/before TOLLGATE_LOAD_BIN_B=/tmp/after cargo bench -p tollgate-cli --bench gateway_load
+//! TOLLGATE_LOAD_BIN_B=target/release/tollgate TOLLGATE_LOAD_B_SERVER="worker_threads = 1" cargo bench -p tollgate-cli --bench gateway_load
 //! ```
 #![allow(
     clippy::unwrap_used,
@@ -54,24 +57,40 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[rank.min(sorted.len() - 1)]
 }
 
+#[derive(Default)]
 struct Run {
     latencies_ms: Vec<f64>,
     ok: usize,
     errors: usize,
     achieved_rps: f64,
+    segments: usize,
 }
 
-/// Sends `rate` requests a second for `seconds`, on schedule whatever the answers' speed.
+impl Run {
+    /// Pools another segment of the same path into this one.
+    fn add(&mut self, segment: Run) {
+        self.latencies_ms.extend(segment.latencies_ms);
+        self.latencies_ms.sort_by(f64::total_cmp);
+        self.ok += segment.ok;
+        self.errors += segment.errors;
+        // The mean of the segments' rates.
+        self.achieved_rps = (self.achieved_rps * self.segments as f64 + segment.achieved_rps)
+            / (self.segments + 1) as f64;
+        self.segments += 1;
+    }
+}
+
+/// Sends `requests` requests at `rate` a second, on schedule whatever the answers' speed.
 async fn open_loop(
     client: &reqwest::Client,
     url: &str,
     headers: &[(&str, String)],
     body: &Value,
     rate: u32,
-    seconds: u64,
+    requests: u64,
     ttft: bool,
 ) -> Run {
-    let total = u64::from(rate) * seconds;
+    let total = requests;
     let interval = Duration::from_secs_f64(1.0 / f64::from(rate));
     let started = Instant::now();
     let mut tasks = Vec::with_capacity(total as usize);
@@ -121,6 +140,7 @@ async fn open_loop(
         achieved_rps: latencies.len() as f64 / elapsed,
         latencies_ms: latencies,
         errors,
+        segments: 1,
     }
 }
 
@@ -245,18 +265,27 @@ fn main() {
     });
 
     let data = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    std::fs::write(
-        data.path().join("tollgate.toml"),
-        format!("[server]\nlisten = \"127.0.0.1:{port}\"\n{}\n[[models]]\nid = \"bench-model\"\nbase_url = \"http://{mock_address}/v1\"\nprice_as = \"anthropic.claude-3-haiku-20240307-v1:0\"\n",
-            std::env::var("TOLLGATE_LOAD_WORKERS").map(|threads| format!("worker_threads = {threads}\n")).unwrap_or_default()
-                + &std::env::var("TOLLGATE_LOAD_LEDGER_MS").map(|window| format!("ledger_commit_ms = {window}\n")).unwrap_or_default()),
-    )
-    .unwrap();
+    let write_config = |dir: &std::path::Path, extra: &str| {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let knobs = std::env::var("TOLLGATE_LOAD_WORKERS")
+            .map(|threads| format!("worker_threads = {threads}\n"))
+            .unwrap_or_default()
+            + &std::env::var("TOLLGATE_LOAD_LEDGER_MS")
+                .map(|window| format!("ledger_commit_ms = {window}\n"))
+                .unwrap_or_default()
+            + extra;
+        std::fs::write(
+            dir.join("tollgate.toml"),
+            format!("[server]\nlisten = \"127.0.0.1:{port}\"\n{knobs}\n[[models]]\nid = \"bench-model\"\nbase_url = \"http://{mock_address}/v1\"\nprice_as = \"anthropic.claude-3-haiku-20240307-v1:0\"\n"),
+        )
+        .unwrap();
+        port
+    };
+    let port = write_config(data.path(), "");
     // Limits that are all checked on every call but never reached.
     tollgate(
         data.path(),
@@ -284,14 +313,41 @@ fn main() {
     ))
     .unwrap();
     let secret = key["secret"].as_str().unwrap().to_owned();
-    let child = Command::new(env!("CARGO_BIN_EXE_tollgate"))
-        .arg("serve")
-        .env("TOLLGATE_DATA_DIR", data.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
+    let start_gateway = |binary: String, dir: &std::path::Path| {
+        Gateway(
+            Command::new(binary)
+                .arg("serve")
+                .env("TOLLGATE_DATA_DIR", dir)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        )
+    };
+    // TOLLGATE_LOAD_BIN runs another build of the gateway; TOLLGATE_LOAD_BIN_B runs a second
+    // build (or the same with other settings) beside it (its own copy of the data directory and port), taking turns with the first,
+    // so an A/B trial sees the same moments of this machine.
+    let second = std::env::var("TOLLGATE_LOAD_BIN_B").ok().map(|binary| {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::copy(
+            data.path().join("tollgate.db"),
+            dir.path().join("tollgate.db"),
+        )
         .unwrap();
-    let gateway = Gateway(child);
+        // TOLLGATE_LOAD_B_SERVER: lines for the second gateway's [server] table only.
+        let port = write_config(
+            dir.path(),
+            &std::env::var("TOLLGATE_LOAD_B_SERVER")
+                .map(|lines| lines + "\n")
+                .unwrap_or_default(),
+        );
+        (start_gateway(binary, dir.path()), port, dir)
+    });
+    let gateway = start_gateway(
+        std::env::var("TOLLGATE_LOAD_BIN")
+            .unwrap_or_else(|_| env!("CARGO_BIN_EXE_tollgate").to_owned()),
+        data.path(),
+    );
     let pid = gateway.0.id();
     let (proxy, proxy_port) = start_bare_proxy(mock_address);
 
@@ -302,45 +358,67 @@ fn main() {
         .unwrap();
     load_runtime.block_on(async {
         let client = reqwest::Client::builder().pool_max_idle_per_host(512).tcp_nodelay(true).build().unwrap();
-        let health = format!("http://127.0.0.1:{port}/healthz");
-        for _ in 0..200 {
-            if client.get(&health).send().await.is_ok_and(|response| response.status().is_success()) {
-                break;
+        for port in std::iter::once(port).chain(second.as_ref().map(|(_, port, _)| *port)) {
+            let health = format!("http://127.0.0.1:{port}/healthz");
+            for _ in 0..200 {
+                if client.get(&health).send().await.is_ok_and(|response| response.status().is_success()) {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
             }
-            tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        let direct = format!("http://{mock_address}/v1/chat/completions");
-        let through = format!("http://127.0.0.1:{port}/v1/chat/completions");
         let body = json!({"model": "bench-model", "messages": [{"role": "user", "content": PROMPT}], "max_tokens": 64});
         let auth = vec![("authorization", format!("Bearer {secret}"))];
         let no_headers: Vec<(&str, String)> = Vec::new();
-
-        let bare = format!("http://127.0.0.1:{proxy_port}/v1/chat/completions");
+        let chat = "/v1/chat/completions";
+        let mut paths = vec![
+            ("direct", format!("http://{mock_address}{chat}"), &no_headers),
+            ("bare proxy", format!("http://127.0.0.1:{proxy_port}{chat}"), &no_headers),
+            ("gateway", format!("http://127.0.0.1:{port}{chat}"), &auth),
+        ];
+        if let Some((_, port, _)) = &second {
+            paths.push(("gateway B", format!("http://127.0.0.1:{port}{chat}"), &auth));
+        }
         // Warm every path (connections, caches, first-sight baselines).
-        open_loop(&client, &direct, &no_headers, &body, 500, 1, false).await;
-        open_loop(&client, &bare, &no_headers, &body, 500, 1, false).await;
-        let warm_up = open_loop(&client, &through, &auth, &body, 500, 1, false).await;
+        let mut gateway_ok = 0;
+        for (name, url, headers) in &paths {
+            let warm_up = open_loop(&client, url, headers, &body, 500, 500, false).await;
+            if *name == "gateway" {
+                gateway_ok += warm_up.ok;
+            }
+        }
 
-        let mut gateway_ok = warm_up.ok;
         let mut peak_rss = 0;
-        println!("method: open-loop fixed-rate load for {seconds} s per row; latency = request sent to body read, loopback; added = gateway percentile - direct percentile");
+        println!("method: open-loop fixed-rate load, {seconds} s per path and rate, the paths taking turns in 0.5 s segments (each after 50 ms unmeasured); latency = request sent to body read, loopback; added = path percentile - direct percentile");
         println!("| rate (req/s) | path | achieved req/s | errors | p50 ms | p90 ms | p99 ms | max ms |");
         println!("|---|---|---|---|---|---|---|---|");
         for rate in [1_000u32, 5_000] {
-            let direct_run = open_loop(&client, &direct, &no_headers, &body, rate, seconds, false).await;
+            // Half-second turns: drift in this shared VM's speed (other tenants, CPU frequency)
+            // falls on every path alike.
+            let rounds = seconds * 2;
             let sampler = tokio::spawn(async move {
                 let mut peak = 0;
-                for _ in 0..(seconds * 10) {
+                for _ in 0..(rounds * 5) {
                     peak = peak.max(rss_kib(pid));
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }
                 peak
             });
-            let gateway_run = open_loop(&client, &through, &auth, &body, rate, seconds, false).await;
+            let mut runs: Vec<Run> = paths.iter().map(|_| Run::default()).collect();
+            for _ in 0..rounds {
+                for ((name, url, headers), run) in paths.iter().zip(&mut runs) {
+                    // Each turn begins with 50 ms unmeasured, so no path pays for the caches
+                    // the previous one left cold.
+                    let warm = open_loop(&client, url, headers, &body, rate, u64::from(rate / 20), false).await;
+                    if *name == "gateway" {
+                        gateway_ok += warm.ok;
+                    }
+                    run.add(open_loop(&client, url, headers, &body, rate, u64::from(rate / 2), false).await);
+                }
+            }
             peak_rss = peak_rss.max(sampler.await.unwrap());
-            gateway_ok += gateway_run.ok;
-            let bare_run = open_loop(&client, &bare, &no_headers, &body, rate, seconds, false).await;
-            for (name, run) in [("direct", &direct_run), ("bare proxy", &bare_run), ("gateway", &gateway_run)] {
+            gateway_ok += runs[2].ok;
+            for ((name, _, _), run) in paths.iter().zip(&runs) {
                 let sorted = &run.latencies_ms;
                 println!(
                     "| {rate} | {name} | {:.0} | {} | {:.3} | {:.3} | {:.3} | {:.3} |",
@@ -352,30 +430,42 @@ fn main() {
                     sorted.last().copied().unwrap_or(f64::NAN)
                 );
             }
-            println!(
-                "| {rate} | bare proxy added | | | {:.3} | {:.3} | {:.3} | |",
-                percentile(&bare_run.latencies_ms, 50.0) - percentile(&direct_run.latencies_ms, 50.0),
-                percentile(&bare_run.latencies_ms, 90.0) - percentile(&direct_run.latencies_ms, 90.0),
-                percentile(&bare_run.latencies_ms, 99.0) - percentile(&direct_run.latencies_ms, 99.0),
-            );
-            println!(
-                "| {rate} | **added** | | | **{:.3}** | {:.3} | **{:.3}** | |",
-                percentile(&gateway_run.latencies_ms, 50.0) - percentile(&direct_run.latencies_ms, 50.0),
-                percentile(&gateway_run.latencies_ms, 90.0) - percentile(&direct_run.latencies_ms, 90.0),
-                percentile(&gateway_run.latencies_ms, 99.0) - percentile(&direct_run.latencies_ms, 99.0),
-            );
+            let direct = &runs[0].latencies_ms;
+            for ((name, _, _), run) in paths.iter().zip(&runs).skip(1) {
+                let added = |p| percentile(&run.latencies_ms, p) - percentile(direct, p);
+                let bold = if *name == "gateway" { "**" } else { "" };
+                println!(
+                    "| {rate} | {bold}{name} added{bold} | | | {bold}{:.3}{bold} | {:.3} | {bold}{:.3}{bold} | |",
+                    added(50.0),
+                    added(90.0),
+                    added(99.0),
+                );
+            }
         }
 
         let streaming = json!({"model": "bench-model", "messages": [{"role": "user", "content": PROMPT}], "stream": true, "stream_options": {"include_usage": true}});
-        let direct_ttft = open_loop(&client, &direct, &no_headers, &streaming, 1_000, seconds, true).await;
-        let gateway_ttft = open_loop(&client, &through, &auth, &streaming, 1_000, seconds, true).await;
-        gateway_ok += gateway_ttft.ok;
+        let mut ttft: Vec<Run> = paths.iter().map(|_| Run::default()).collect();
+        for _ in 0..seconds * 2 {
+            for ((name, url, headers), run) in paths.iter().zip(&mut ttft) {
+                if *name != "bare proxy" {
+                    let warm = open_loop(&client, url, headers, &streaming, 1_000, 50, true).await;
+                    if *name == "gateway" {
+                        gateway_ok += warm.ok;
+                    }
+                    run.add(open_loop(&client, url, headers, &streaming, 1_000, 500, true).await);
+                }
+            }
+        }
+        gateway_ok += ttft[2].ok;
         println!();
-        println!("streaming at 1000 req/s, time to first token (ms): direct p50 {:.3} p99 {:.3}; gateway p50 {:.3} p99 {:.3}; added p50 {:.3} p99 {:.3}",
-            percentile(&direct_ttft.latencies_ms, 50.0), percentile(&direct_ttft.latencies_ms, 99.0),
-            percentile(&gateway_ttft.latencies_ms, 50.0), percentile(&gateway_ttft.latencies_ms, 99.0),
-            percentile(&gateway_ttft.latencies_ms, 50.0) - percentile(&direct_ttft.latencies_ms, 50.0),
-            percentile(&gateway_ttft.latencies_ms, 99.0) - percentile(&direct_ttft.latencies_ms, 99.0));
+        for ((name, _, _), run) in paths.iter().zip(&ttft).skip(2) {
+            let (direct, through) = (&ttft[0].latencies_ms, &run.latencies_ms);
+            println!("streaming at 1000 req/s, time to first token (ms), {name}: direct p50 {:.3} p99 {:.3}; {name} p50 {:.3} p99 {:.3}; added p50 {:.3} p99 {:.3}",
+                percentile(direct, 50.0), percentile(direct, 99.0),
+                percentile(through, 50.0), percentile(through, 99.0),
+                percentile(through, 50.0) - percentile(direct, 50.0),
+                percentile(through, 99.0) - percentile(direct, 99.0));
+        }
         println!("gateway peak RSS under load: {:.1} MB", peak_rss as f64 / 1024.0);
 
         // Stop the gateway as an operator would, then count the ledger.
@@ -390,5 +480,6 @@ fn main() {
         println!("ledger rows: {} for {gateway_ok} answers with status 200", info["ledger_rows"]);
     });
     drop(gateway);
+    drop(second);
     drop(proxy);
 }

@@ -269,19 +269,16 @@ impl Call {
 
     /// Adds `X-RateLimit-*`, the request id, and the soft-budget warning to a response.
     pub fn decorate(&self, headers: &mut HeaderMap) {
-        let mut put = |name: &'static str, value: String| {
-            if let Ok(value) = HeaderValue::from_str(&value) {
-                headers.insert(name, value);
-            }
-        };
-        put("x-request-id", self.request_id.clone());
+        if let Ok(id) = HeaderValue::from_str(&self.request_id) {
+            headers.insert("x-request-id", id);
+        }
         if let Some(rate) = self.admission.rate {
-            put("x-ratelimit-limit", rate.limit.to_string());
-            put("x-ratelimit-remaining", rate.remaining.to_string());
-            put("x-ratelimit-reset", rate.reset_secs.to_string());
+            headers.insert("x-ratelimit-limit", HeaderValue::from(rate.limit));
+            headers.insert("x-ratelimit-remaining", HeaderValue::from(rate.remaining));
+            headers.insert("x-ratelimit-reset", HeaderValue::from(rate.reset_secs));
         }
         if self.admission.budget_exceeded_soft {
-            put("x-tollgate-budget", "exceeded".to_owned());
+            headers.insert("x-tollgate-budget", HeaderValue::from_static("exceeded"));
         }
     }
 }

@@ -24,8 +24,8 @@ pub struct ServerConfig {
     pub long_poll_ttl_secs: Option<u64>,
     /// Most long-poll results kept at once [default 10,000]; the oldest finished go first.
     pub long_poll_capacity: Option<usize>,
-    /// Threads serving requests [default: one per CPU]. 1 runs everything on one thread, which
-    /// gives the lowest added latency at moderate load.
+    /// Threads serving requests [default: one per CPU], each with its own single-threaded
+    /// runtime: a connection stays on one thread, and so does every step of its requests.
     pub worker_threads: Option<usize>,
     /// Longest a call's ledger row waits to be committed with others [default 2 ms]. Longer
     /// windows mean fewer, larger commits (less CPU per call under load); a crash can lose calls of

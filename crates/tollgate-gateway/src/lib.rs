@@ -13,6 +13,7 @@ mod routes;
 mod server;
 mod state;
 mod streaming;
+mod workers;
 
 pub use config::{ModelConfig, ModelKind, ProviderKind, SageMakerEndpoints, ServerConfig};
 pub use error::ApiError;
@@ -20,3 +21,4 @@ pub use openapi::{ROUTES, document as openapi_document};
 pub use routes::router;
 pub use server::{serve, shutdown_signal};
 pub use state::{Gateway, StartError};
+pub use workers::serve_on_threads;

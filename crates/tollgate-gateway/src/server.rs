@@ -15,13 +15,63 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<tollgate_store::WriterStats, StartError> {
+    let (stopping, stopped) = tokio::sync::watch::channel(false);
+    let toucher = spawn_housekeeping(&gateway);
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stopping.send(true);
+    });
+    // Without TCP_NODELAY each streamed token waits out Nagle's algorithm and a delayed ACK (~40 ms).
+    let listener = listener.tap_io(|stream| {
+        let _ = stream.set_nodelay(true);
+    });
+    let served = serve_until(&gateway, listener, stopped).await;
+    toucher.abort();
+    served?;
+    finish(&gateway).await
+}
+
+/// Serves connections from `listener` until `stop` turns true, then lets the requests in flight
+/// and the streams still metering their model finish, within the grace period.
+pub(crate) async fn serve_until<L>(
+    gateway: &Gateway,
+    listener: L,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> Result<(), StartError>
+where
+    L: axum::serve::Listener,
+    L::Addr: std::fmt::Debug,
+{
     let grace = gateway.config().shutdown_grace();
-    let (stopping, mut stopped) = tokio::sync::watch::channel(false);
-    let app = router(gateway.clone());
-    // Every few seconds, off the request path: keys' last-use times go to the store, and changes
-    // made to the database by others (the CLI, another console) are picked up.
+    let mut stopped = stop.clone();
+    let server =
+        axum::serve(listener, router(gateway.clone())).with_graceful_shutdown(async move {
+            let _ = stop.wait_for(|stop| *stop).await;
+        });
+    let mut server = std::pin::pin!(server.into_future());
+    let mut streams = gateway.inner.streams_running.subscribe();
+    tokio::select! {
+        result = async {
+            let result = (&mut server).await;
+            // Connections are closed; streams whose clients left may still be reading their
+            // model to meter it.
+            let _ = streams.wait_for(|running| *running == 0).await;
+            result
+        } => {
+            result.map_err(|error| StartError::Shutdown(format!("the server failed: {error}")))
+        }
+        () = async { let _ = stopped.wait_for(|stop| *stop).await; tokio::time::sleep(grace).await; } => {
+            eprintln!("tollgate: requests still running after {grace:?}; stopping anyway");
+            Ok(())
+        }
+    }
+}
+
+/// Every few seconds, off the request path: keys' last-use times go to the store, and changes
+/// made to the database by others (the CLI, another console) are picked up.
+pub(crate) fn spawn_housekeeping(gateway: &Gateway) -> tokio::task::JoinHandle<()> {
     let housekeeping = gateway.clone();
-    let toucher = tokio::spawn(async move {
+    tokio::spawn(async move {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(2));
         loop {
             tick.tick().await;
@@ -34,32 +84,12 @@ pub async fn serve(
             })
             .await;
         }
-    });
-    // Without TCP_NODELAY each streamed token waits out Nagle's algorithm and a delayed ACK (~40 ms).
-    let listener = listener.tap_io(|stream| {
-        let _ = stream.set_nodelay(true);
-    });
-    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
-        shutdown.await;
-        let _ = stopping.send(true);
-    });
-    let mut server = std::pin::pin!(server.into_future());
-    let mut streams = gateway.inner.streams_running.subscribe();
-    tokio::select! {
-        result = async {
-            let result = (&mut server).await;
-            // Connections are closed; streams whose clients left may still be reading their
-            // model to meter it.
-            let _ = streams.wait_for(|running| *running == 0).await;
-            result
-        } => {
-            result.map_err(|error| StartError::Shutdown(format!("the server failed: {error}")))?;
-        }
-        () = async { let _ = stopped.wait_for(|stop| *stop).await; tokio::time::sleep(grace).await; } => {
-            eprintln!("tollgate: requests still running after {grace:?}; stopping anyway");
-        }
-    }
-    toucher.abort();
+    })
+}
+
+/// After the last request: the keys' last-use times and everything left in the ledger are
+/// written.
+pub(crate) async fn finish(gateway: &Gateway) -> Result<tollgate_store::WriterStats, StartError> {
     let touch_gateway = gateway.clone();
     let _ = tokio::task::spawn_blocking(move || touch_gateway.flush_key_usage()).await;
     let ledger_gateway = gateway.clone();

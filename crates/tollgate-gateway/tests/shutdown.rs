@@ -6,17 +6,36 @@ mod common;
 use std::time::Duration;
 
 use serde_json::json;
-use tollgate_gateway::serve;
+use tollgate_gateway::{serve, serve_on_threads};
 
 #[tokio::test]
 async fn in_flight_requests_finish_and_are_in_the_ledger() {
+    in_flight_requests_finish(None).await;
+}
+
+#[tokio::test]
+async fn in_flight_requests_finish_when_served_on_threads() {
+    in_flight_requests_finish(Some(2)).await;
+}
+
+/// Served by [`serve`], or by [`serve_on_threads`] with that many threads.
+async fn in_flight_requests_finish(threads: Option<usize>) {
     let test = common::gateway().await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(serve(test.gateway.clone(), listener, async move {
+    let shutdown = async move {
         let _ = stopped.await;
-    }));
+    };
+    let server = match threads {
+        None => tokio::spawn(serve(test.gateway.clone(), listener, shutdown)),
+        Some(threads) => tokio::spawn(serve_on_threads(
+            test.gateway.clone(),
+            listener,
+            threads,
+            shutdown,
+        )),
+    };
 
     let client = reqwest::Client::new();
     let url = format!("http://{address}/invoke_model?model_id=slow-model");

@@ -3,6 +3,7 @@
 
 mod aws;
 pub mod bedrock;
+mod client_per_thread;
 mod error;
 pub mod local;
 mod openai;

@@ -10,6 +10,7 @@ use futures_util::future::BoxFuture;
 use futures_util::{FutureExt, Stream, StreamExt};
 use serde_json::{Value, json};
 
+use crate::client_per_thread::ClientPerThread;
 use crate::{
     ChatEvent, ChatRequest, ChatResponse, ChatStream, EmbeddingRequest, EmbeddingResponse,
     Provider, ProviderError, SseParser, UpstreamModel, Usage,
@@ -42,7 +43,7 @@ impl OpenAiConfig {
 
 #[derive(Debug, Clone)]
 pub struct OpenAiCompatible {
-    client: reqwest::Client,
+    clients: std::sync::Arc<ClientPerThread>,
     config: OpenAiConfig,
 }
 
@@ -124,16 +125,22 @@ fn usage_from(value: &Value) -> Usage {
 
 impl OpenAiCompatible {
     pub fn new(config: OpenAiConfig) -> Result<OpenAiCompatible, ProviderError> {
-        let client = reqwest::Client::builder()
-            .connect_timeout(config.connect_timeout)
-            .pool_idle_timeout(Duration::from_secs(90))
-            .pool_max_idle_per_host(256)
-            .tcp_nodelay(true)
-            .build()
-            .map_err(|error| {
-                ProviderError::Unavailable(format!("cannot build the HTTP client: {error}"))
-            })?;
-        Ok(OpenAiCompatible { client, config })
+        let connect_timeout = config.connect_timeout;
+        let clients = ClientPerThread::new(move || {
+            reqwest::Client::builder()
+                .connect_timeout(connect_timeout)
+                .pool_idle_timeout(Duration::from_secs(90))
+                .pool_max_idle_per_host(256)
+                .tcp_nodelay(true)
+                .build()
+        })
+        .map_err(|error| {
+            ProviderError::Unavailable(format!("cannot build the HTTP client: {error}"))
+        })?;
+        Ok(OpenAiCompatible {
+            clients: std::sync::Arc::new(clients),
+            config,
+        })
     }
 
     fn body(request: &ChatRequest, stream: bool) -> Value {
@@ -172,7 +179,7 @@ impl OpenAiCompatible {
         let url = format!("{}{path}", self.config.base_url);
         let mut attempt = 0;
         loop {
-            let mut call = self.client.post(&url).json(body);
+            let mut call = self.clients.get().post(&url).json(body);
             if let Some(key) = &self.config.api_key {
                 call = call.bearer_auth(key);
             }
@@ -415,7 +422,7 @@ impl Provider for OpenAiCompatible {
     fn list_models(&self) -> BoxFuture<'_, Result<Vec<UpstreamModel>, ProviderError>> {
         async move {
             let url = format!("{}/models", self.config.base_url);
-            let mut call = self.client.get(&url).timeout(self.config.timeout);
+            let mut call = self.clients.get().get(&url).timeout(self.config.timeout);
             if let Some(key) = &self.config.api_key {
                 call = call.bearer_auth(key);
             }

@@ -296,9 +296,13 @@ impl Worker {
         let mut batch: Vec<UsageRecord> = Vec::with_capacity(self.config.max_batch);
         let mut waiters: Vec<Sender<Result<(), String>>> = Vec::new();
         let mut stopping = false;
+        // Records arrived in the last window: more are coming, so nap rather than block on the
+        // channel. A receiver blocked on the channel must be woken by a futex call from the
+        // request that sends next — a syscall and a thread wake-up on that request's path.
+        let mut busy = false;
         while !stopping {
             // Wait for the first command of a batch (or retry a batch that failed to commit).
-            if batch.is_empty() && waiters.is_empty() {
+            if batch.is_empty() && waiters.is_empty() && !busy {
                 match self.receiver.recv() {
                     Ok(command) => stopping = Self::take(command, &mut batch, &mut waiters),
                     Err(_) => stopping = true,
@@ -315,6 +319,8 @@ impl Worker {
             if stopping {
                 self.drain(&mut batch, &mut waiters);
             }
+            // An empty window ends the busy spell: the next wait blocks on the channel again.
+            busy = !batch.is_empty();
             let attempts = if stopping {
                 COMMIT_ATTEMPTS_AT_SHUTDOWN
             } else {

@@ -1,6 +1,6 @@
 //! `tollgate serve`: the gateway on this machine's data directory.
 
-use tollgate_gateway::{Gateway, serve, shutdown_signal};
+use tollgate_gateway::{Gateway, serve_on_threads, shutdown_signal};
 
 use crate::args::ServeArgs;
 use crate::config::Paths;
@@ -21,17 +21,12 @@ pub fn run(paths: &Paths, args: &ServeArgs) -> Result<()> {
             paths.data_dir.join("tollgate.toml").display()
         );
     }
-    let mut builder = match server.worker_threads {
-        // One worker keeps a request on one thread from socket to socket: no cross-core wakeups.
-        Some(1) => tokio::runtime::Builder::new_current_thread(),
-        Some(threads) => {
-            let mut builder = tokio::runtime::Builder::new_multi_thread();
-            builder.worker_threads(threads.max(1));
-            builder
-        }
-        None => tokio::runtime::Builder::new_multi_thread(),
-    };
-    let runtime = builder
+    let threads = server.worker_threads.unwrap_or_else(|| {
+        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+    });
+    // Accepting, housekeeping and the final flush; requests are served on `threads` threads of
+    // their own.
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|error| CliError::usage(format!("cannot start the async runtime: {error}")))?;
@@ -47,7 +42,7 @@ pub fn run(paths: &Paths, args: &ServeArgs) -> Result<()> {
             models.len(),
             if std::env::var("TOLLGATE_ADMIN_TOKEN").is_ok() || paths.config.server.admin_token.is_some() { "" } else { " (off: no admin token)" }
         );
-        let stats = serve(gateway, listener, shutdown_signal()).await.map_err(|error| CliError::usage(error.to_string()))?;
+        let stats = serve_on_threads(gateway, listener, threads, shutdown_signal()).await.map_err(|error| CliError::usage(error.to_string()))?;
         eprintln!("Stopped; {} usage records committed.", stats.records);
         Ok(())
     })

@@ -20,14 +20,12 @@ use crate::state::Gateway;
 
 /// Records every request's route, status and duration.
 async fn measure(State(gateway): State<Gateway>, request: Request, next: Next) -> Response {
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |path| path.as_str().to_owned());
+    // A handle on the route's shared path, not a copy of it.
+    let route = request.extensions().get::<MatchedPath>().cloned();
     let started = Instant::now();
     let response = next.run(request).await;
     gateway.inner.metrics.request(
-        &route,
+        route.as_ref().map_or("unmatched", MatchedPath::as_str),
         response.status().as_u16(),
         started.elapsed().as_secs_f64(),
     );

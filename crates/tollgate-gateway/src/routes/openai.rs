@@ -12,6 +12,7 @@ use axum::response::sse::{Event, Sse};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use futures_util::StreamExt;
+use serde::Serialize;
 use serde_json::{Map, Value, json};
 use tollgate_providers::{ChatRequest, EmbeddingRequest};
 
@@ -210,29 +211,31 @@ pub async fn chat_completions(
         call.model.provider.chat(request).await,
         |answer| answer.usage,
     )?;
-    let mut message = json!({ "role": "assistant", "content": answer.text });
-    if !answer.tool_calls.is_empty() {
-        message["tool_calls"] = answer
-            .tool_calls
-            .iter()
-            .map(|call| {
-                json!({ "id": call.id, "type": "function",
-                        "function": { "name": call.name, "arguments": call.input.to_string() } })
-            })
-            .collect();
-    }
-    let mut response = Json(json!({
-        "id": id,
-        "object": "chat.completion",
-        "created": created,
-        "model": model_id,
-        "choices": [{
-            "index": 0,
-            "message": message,
-            "finish_reason": finish_reason_of(answer.finish_reason.as_deref()),
+    let tool_calls: Vec<Value> = answer
+        .tool_calls
+        .iter()
+        .map(|call| {
+            json!({ "id": call.id, "type": "function",
+                    "function": { "name": call.name, "arguments": call.input.to_string() } })
+        })
+        .collect();
+    // Serialized straight from borrowed fields: a `json!` tree costs an allocation per node.
+    let mut response = Json(ChatCompletion {
+        id: &id,
+        object: "chat.completion",
+        created,
+        model: &model_id,
+        choices: [Choice {
+            index: 0,
+            message: AssistantMessage {
+                role: "assistant",
+                content: &answer.text,
+                tool_calls,
+            },
+            finish_reason: finish_reason_of(answer.finish_reason.as_deref()),
         }],
-        "usage": usage_json(answer.usage, Some(cost)),
-    }))
+        usage: usage_json(answer.usage, Some(cost)),
+    })
     .into_response();
     call.decorate(response.headers_mut());
     Ok(response)
@@ -299,18 +302,59 @@ fn converse_tools(tools: &Value, choice: Option<&Value>) -> Result<Value, ApiErr
     Ok(config)
 }
 
-fn usage_json(usage: tollgate_providers::Usage, cost: Option<tollgate_core::Nanos>) -> Value {
+/// A non-streamed chat completion, in OpenAI's field order.
+#[derive(Serialize)]
+struct ChatCompletion<'a> {
+    id: &'a str,
+    object: &'static str,
+    created: i64,
+    model: &'a str,
+    choices: [Choice<'a>; 1],
+    usage: UsageJson,
+}
+
+#[derive(Serialize)]
+struct Choice<'a> {
+    index: u32,
+    message: AssistantMessage<'a>,
+    finish_reason: &'a str,
+}
+
+#[derive(Serialize)]
+struct AssistantMessage<'a> {
+    role: &'static str,
+    content: &'a str,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    tool_calls: Vec<Value>,
+}
+
+/// OpenAI's `usage`, plus what the call cost.
+#[derive(Serialize)]
+struct UsageJson {
+    prompt_tokens: u64,
+    completion_tokens: u64,
+    total_tokens: u64,
+    prompt_tokens_details: CachedTokens,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cost_usd: Option<String>,
+}
+
+#[derive(Serialize)]
+struct CachedTokens {
+    cached_tokens: u64,
+}
+
+fn usage_json(usage: tollgate_providers::Usage, cost: Option<tollgate_core::Nanos>) -> UsageJson {
     let prompt = usage.input_tokens + usage.cache_read_tokens + usage.cache_write_tokens;
-    let mut value = json!({
-        "prompt_tokens": prompt,
-        "completion_tokens": usage.output_tokens,
-        "total_tokens": prompt + usage.output_tokens,
-        "prompt_tokens_details": { "cached_tokens": usage.cache_read_tokens },
-    });
-    if let (Some(cost), Some(object)) = (cost, value.as_object_mut()) {
-        object.insert("cost_usd".to_owned(), json!(cost.to_decimal_string()));
+    UsageJson {
+        prompt_tokens: prompt,
+        completion_tokens: usage.output_tokens,
+        total_tokens: prompt + usage.output_tokens,
+        prompt_tokens_details: CachedTokens {
+            cached_tokens: usage.cache_read_tokens,
+        },
+        cost_usd: cost.map(tollgate_core::Nanos::to_decimal_string),
     }
-    value
 }
 
 /// `POST /v1/embeddings`.
