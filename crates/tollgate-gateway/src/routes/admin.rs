@@ -460,7 +460,12 @@ pub async fn usage(
     query.team_id = params.team_id;
     query.model_id = params.model;
     query.top = params.top;
-    let rows = stored(&gateway, |store| store.usage(&query))?;
+    // A report over a long ledger can take a while: off the serving thread, whose other
+    // connections would wait for it.
+    let reporting = gateway.clone();
+    let rows = tokio::task::spawn_blocking(move || stored(&reporting, |store| store.usage(&query)))
+        .await
+        .map_err(|error| ApiError::internal(format!("the usage report failed: {error}")))??;
     Ok(
         Json(json!({ "from": from.to_string(), "to": to.to_string(), "rows": rows }))
             .into_response(),
