@@ -174,11 +174,16 @@ struct Gateway(Child);
 
 /// The floor any proxy pays here: a bare axum server forwarding each body with reqwest to the
 /// mock and answering its bytes (no auth, limits, metering), in its own process like the
-/// gateway, with the same runtime (one worker per CPU). Run as `TOLLGATE_LOAD_PROXY_TO=ADDRESS`;
-/// prints its port.
+/// gateway, on tokio's default runtime (a worker per CPU) or, with `TOLLGATE_LOAD_PROXY_ONE_THREAD`,
+/// on a single thread: the leanest proxy there is. Run as `TOLLGATE_LOAD_PROXY_TO=ADDRESS`; prints
+/// its port.
 fn bare_proxy(upstream: &str) {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
+    let runtime = if std::env::var_os("TOLLGATE_LOAD_PROXY_ONE_THREAD").is_some() {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+    }
+    .enable_all()
         .build()
         .unwrap();
     runtime.block_on(async {
@@ -215,9 +220,13 @@ fn bare_proxy(upstream: &str) {
     });
 }
 
-fn start_bare_proxy(upstream: std::net::SocketAddr) -> (Gateway, u16) {
+fn start_bare_proxy(upstream: std::net::SocketAddr, one_thread: bool) -> (Gateway, u16) {
     use std::io::BufRead as _;
-    let mut child = Command::new(std::env::current_exe().unwrap())
+    let mut command = Command::new(std::env::current_exe().unwrap());
+    if one_thread {
+        command.env("TOLLGATE_LOAD_PROXY_ONE_THREAD", "1");
+    }
+    let mut child = command
         .env("TOLLGATE_LOAD_PROXY_TO", upstream.to_string())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -349,7 +358,9 @@ fn main() {
         data.path(),
     );
     let pid = gateway.0.id();
-    let (proxy, proxy_port) = start_bare_proxy(mock_address);
+    let (proxy, proxy_port) = start_bare_proxy(mock_address, false);
+    // TOLLGATE_LOAD_BARE_ONE_THREAD adds a bare proxy on one thread as a further path.
+    let lean = std::env::var_os("TOLLGATE_LOAD_BARE_ONE_THREAD").map(|_| start_bare_proxy(mock_address, true));
 
     let load_runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -378,6 +389,9 @@ fn main() {
         ];
         if let Some((_, port, _)) = &second {
             paths.push(("gateway B", format!("http://127.0.0.1:{port}{chat}"), &auth));
+        }
+        if let Some((_, port)) = &lean {
+            paths.push(("bare proxy, 1 thread", format!("http://127.0.0.1:{port}{chat}"), &no_headers));
         }
         // Warm every path (connections, caches, first-sight baselines).
         let mut gateway_ok = 0;
@@ -447,7 +461,7 @@ fn main() {
         let mut ttft: Vec<Run> = paths.iter().map(|_| Run::default()).collect();
         for _ in 0..seconds * 2 {
             for ((name, url, headers), run) in paths.iter().zip(&mut ttft) {
-                if *name != "bare proxy" {
+                if !name.starts_with("bare proxy") {
                     let warm = open_loop(&client, url, headers, &streaming, 1_000, 50, true).await;
                     if *name == "gateway" {
                         gateway_ok += warm.ok;
@@ -458,7 +472,7 @@ fn main() {
         }
         gateway_ok += ttft[2].ok;
         println!();
-        for ((name, _, _), run) in paths.iter().zip(&ttft).skip(2) {
+        for ((name, _, _), run) in paths.iter().zip(&ttft).skip(2).filter(|((name, _, _), _)| !name.starts_with("bare proxy")) {
             let (direct, through) = (&ttft[0].latencies_ms, &run.latencies_ms);
             println!("streaming at 1000 req/s, time to first token (ms), {name}: direct p50 {:.3} p99 {:.3}; {name} p50 {:.3} p99 {:.3}; added p50 {:.3} p99 {:.3}",
                 percentile(direct, 50.0), percentile(direct, 99.0),
@@ -481,5 +495,6 @@ fn main() {
     });
     drop(gateway);
     drop(second);
+    drop(lean);
     drop(proxy);
 }
