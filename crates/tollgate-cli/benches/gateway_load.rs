@@ -184,8 +184,8 @@ fn bare_proxy(upstream: &str) {
         tokio::runtime::Builder::new_multi_thread()
     }
     .enable_all()
-        .build()
-        .unwrap();
+    .build()
+    .unwrap();
     runtime.block_on(async {
         let client = reqwest::Client::builder()
             .tcp_nodelay(true)
@@ -360,7 +360,8 @@ fn main() {
     let pid = gateway.0.id();
     let (proxy, proxy_port) = start_bare_proxy(mock_address, false);
     // TOLLGATE_LOAD_BARE_ONE_THREAD adds a bare proxy on one thread as a further path.
-    let lean = std::env::var_os("TOLLGATE_LOAD_BARE_ONE_THREAD").map(|_| start_bare_proxy(mock_address, true));
+    let lean = std::env::var_os("TOLLGATE_LOAD_BARE_ONE_THREAD")
+        .map(|_| start_bare_proxy(mock_address, true));
 
     let load_runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)

@@ -12,6 +12,12 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use crate::args::{Cli, Command};
+
+// A request through the gateway allocates and frees a few hundred small blocks, mostly on a thread
+// that has just woken from cold caches; mimalloc's per-thread free lists touch less memory per
+// allocation than glibc's arenas (BENCHMARKS.md, "Gateway").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use crate::error::Result;
 
 fn main() -> ExitCode {
