@@ -38,8 +38,9 @@ pub fn run(paths: &Paths, args: &ServeArgs) -> Result<()> {
         let local = listener.local_addr().map_or(address.clone(), |local| local.to_string());
         let gateway = Gateway::start(&paths.database(), server, &models).map_err(|error| CliError::usage(error.to_string()))?;
         eprintln!(
-            "Tollgate gateway listening on http://{local} ({} models); reference API /invoke_model, OpenAI API /v1, admin API /admin/v1{}",
+            "Tollgate gateway listening on http://{local} ({} models, {threads} serving thread{}); reference API /invoke_model, OpenAI API /v1, admin API /admin/v1{}",
             models.len(),
+            if threads == 1 { "" } else { "s" },
             if std::env::var("TOLLGATE_ADMIN_TOKEN").is_ok() || paths.config.server.admin_token.is_some() { "" } else { " (off: no admin token)" }
         );
         let stats = serve_on_threads(gateway, listener, threads, shutdown_signal()).await.map_err(|error| CliError::usage(error.to_string()))?;
