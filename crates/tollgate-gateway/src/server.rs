@@ -15,12 +15,8 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<tollgate_store::WriterStats, StartError> {
-    let (stopping, stopped) = tokio::sync::watch::channel(false);
+    let stopped = stop_signal(shutdown);
     let toucher = spawn_housekeeping(&gateway);
-    tokio::spawn(async move {
-        shutdown.await;
-        let _ = stopping.send(true);
-    });
     // Without TCP_NODELAY each streamed token waits out Nagle's algorithm and a delayed ACK (~40 ms).
     let listener = listener.tap_io(|stream| {
         let _ = stream.set_nodelay(true);
@@ -65,6 +61,18 @@ where
             Ok(())
         }
     }
+}
+
+/// Turns true once `shutdown` completes; what every serving loop and the acceptor watch.
+pub(crate) fn stop_signal(
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> tokio::sync::watch::Receiver<bool> {
+    let (stopping, stopped) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stopping.send(true);
+    });
+    stopped
 }
 
 /// Every few seconds, off the request path: keys' last-use times go to the store, and changes

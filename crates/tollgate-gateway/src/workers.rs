@@ -2,7 +2,7 @@
 //! one work-stealing runtime. A request is read, checked, forwarded, metered and answered on the
 //! thread that owns its connection, so no step of it waits for another core to be woken and to
 //! steal it: on a VM every such wake-up costs tens of microseconds, as much as the gateway's own
-//! work (BENCHMARKS.md, "Threads"). One acceptor on the calling runtime hands the connections to
+//! work (BENCHMARKS.md, Gateway, "one runtime per serving thread"). One acceptor on the calling runtime hands the connections to
 //! the threads in turn.
 
 use std::future::Future;
@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
 
-use crate::server::{finish, serve_until, spawn_housekeeping};
+use crate::server::{finish, serve_until, spawn_housekeeping, stop_signal};
 use crate::state::{Gateway, StartError};
 
 /// Connections handed to one worker thread by the acceptor.
@@ -65,7 +65,7 @@ pub async fn serve_on_threads(
     let local = listener
         .local_addr()
         .map_err(|error| StartError::Shutdown(format!("the listener has no address: {error}")))?;
-    let (stopping, stopped) = watch::channel(false);
+    let stopped = stop_signal(shutdown);
     let mut senders = Vec::new();
     let mut workers = Vec::new();
     for index in 0..threads.max(1) {
@@ -90,10 +90,6 @@ pub async fn serve_on_threads(
         workers.push(worker);
     }
     let toucher = spawn_housekeeping(&gateway);
-    tokio::spawn(async move {
-        shutdown.await;
-        let _ = stopping.send(true);
-    });
     accept(&listener, &senders, stopped).await;
     // The workers' listeners now wait forever; their graceful shutdown ends them.
     drop(senders);
