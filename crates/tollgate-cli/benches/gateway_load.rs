@@ -17,6 +17,7 @@
     clippy::too_many_lines
 )]
 
+use std::fmt::Write as _;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -155,6 +156,38 @@ fn rss_kib(pid: u32) -> u64 {
         })
         .unwrap_or(0)
 }
+
+/// CPU time (user + system) a process has used, in ticks of `1 / CLK_TCK` s, over all its
+/// threads, living and ended, and the part of it used by the thread named `thread` if any.
+fn cpu_ticks(pid: u32, thread: &str) -> (u64, u64) {
+    // Fields after the command name (which may hold spaces) in /proc/.../stat: utime is the 12th.
+    let ticks = |stat: &str| -> u64 {
+        stat.rsplit_once(')').map_or(0, |(_, rest)| {
+            rest.split_whitespace()
+                .skip(11)
+                .take(2)
+                .filter_map(|field| field.parse::<u64>().ok())
+                .sum()
+        })
+    };
+    let total = std::fs::read_to_string(format!("/proc/{pid}/stat")).map_or(0, |stat| ticks(&stat));
+    let named = std::fs::read_dir(format!("/proc/{pid}/task"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|task| {
+            std::fs::read_to_string(task.path().join("comm"))
+                .is_ok_and(|comm| comm.trim() == thread)
+        })
+        .map(|task| {
+            std::fs::read_to_string(task.path().join("stat")).map_or(0, |stat| ticks(&stat))
+        })
+        .sum();
+    (total, named)
+}
+
+/// Clock ticks a second (`getconf CLK_TCK`): 100 on Linux.
+const TICKS_PER_SECOND: f64 = 100.0;
 
 fn tollgate(data_dir: &std::path::Path, args: &[&str]) -> String {
     let output = Command::new(env!("CARGO_BIN_EXE_tollgate"))
@@ -391,8 +424,14 @@ fn main() {
         if let Some((_, port, _)) = &second {
             paths.push(("gateway B", format!("http://127.0.0.1:{port}{chat}"), &auth));
         }
-        if let Some((_, port)) = &lean {
+        // Whose CPU each path spends besides the mock's and the load generator's.
+        let mut pids = vec![None, Some(proxy.0.id()), Some(pid)];
+        if let Some((gateway_b, _, _)) = &second {
+            pids.push(Some(gateway_b.0.id()));
+        }
+        if let Some((lean, port)) = &lean {
             paths.push(("bare proxy, 1 thread", format!("http://127.0.0.1:{port}{chat}"), &no_headers));
+            pids.push(Some(lean.0.id()));
         }
         // Warm every path (connections, caches, first-sight baselines).
         let mut gateway_ok = 0;
@@ -420,17 +459,36 @@ fn main() {
                 peak
             });
             let mut runs: Vec<Run> = paths.iter().map(|_| Run::default()).collect();
+            let cpu_before: Vec<(u64, u64)> = pids.iter().map(|pid| pid.map_or((0, 0), |pid| cpu_ticks(pid, "tollgate-ledger"))).collect();
+            let mut sent = vec![0usize; paths.len()];
             for _ in 0..rounds {
-                for ((name, url, headers), run) in paths.iter().zip(&mut runs) {
+                for (((name, url, headers), run), sent) in paths.iter().zip(&mut runs).zip(&mut sent) {
                     // Each turn begins with 50 ms unmeasured, so no path pays for the caches
                     // the previous one left cold.
                     let warm = open_loop(&client, url, headers, &body, rate, u64::from(rate / 20), false).await;
                     if *name == "gateway" {
                         gateway_ok += warm.ok;
                     }
-                    run.add(open_loop(&client, url, headers, &body, rate, u64::from(rate / 2), false).await);
+                    let measured = open_loop(&client, url, headers, &body, rate, u64::from(rate / 2), false).await;
+                    *sent += warm.ok + warm.errors + measured.ok + measured.errors;
+                    run.add(measured);
                 }
             }
+            // CPU a call costs each process (all its threads, warm-up calls included): unlike
+            // latency percentiles, steady from run to run on this shared VM.
+            let mut cpu_line = format!("CPU per call at {rate} req/s (µs):");
+            for ((((name, _, _), pid), before), sent) in paths.iter().zip(&pids).zip(&cpu_before).zip(&sent) {
+                if let Some(pid) = pid {
+                    let (total, ledger) = cpu_ticks(*pid, "tollgate-ledger");
+                    let per_call = |ticks: u64| ticks as f64 / TICKS_PER_SECOND * 1e6 / *sent as f64;
+                    let _ = write!(cpu_line, " {name} {:.0}", per_call(total - before.0));
+                    if name.starts_with("gateway") {
+                        let _ = write!(cpu_line, " (ledger thread {:.0})", per_call(ledger - before.1));
+                    }
+                    cpu_line += ";";
+                }
+            }
+            println!("{}", cpu_line.trim_end_matches(';'));
             peak_rss = peak_rss.max(sampler.await.unwrap());
             gateway_ok += runs[2].ok;
             for ((name, _, _), run) in paths.iter().zip(&runs) {

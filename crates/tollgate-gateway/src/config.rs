@@ -27,7 +27,7 @@ pub struct ServerConfig {
     /// Threads serving requests [default: one per CPU], each with its own single-threaded
     /// runtime: a connection stays on one thread, and so does every step of its requests.
     pub worker_threads: Option<usize>,
-    /// Longest a call's ledger row waits to be committed with others [default 2 ms]. Longer
+    /// Longest a call's ledger row waits to be committed with others [default 20 ms]. Longer
     /// windows mean fewer, larger commits (less CPU per call under load); a crash can lose calls of
     /// at most this window (a graceful stop commits everything).
     pub ledger_commit_ms: Option<u64>,
@@ -264,7 +264,7 @@ mod tests {
     #[test]
     fn the_ledger_commit_window_defaults_to_the_writers_and_can_be_set() {
         let default: ServerConfig = toml::from_str("").unwrap();
-        assert_eq!(default.ledger_commit_window(), Duration::from_millis(2));
+        assert_eq!(default.ledger_commit_window(), Duration::from_millis(20));
         let set: ServerConfig = toml::from_str("ledger_commit_ms = 20").unwrap();
         assert_eq!(set.ledger_commit_window(), Duration::from_millis(20));
     }

@@ -249,3 +249,20 @@ async fn embeddings_and_models() {
         .collect();
     assert_eq!(models, ["gpt-test", "other"]);
 }
+
+#[test]
+fn a_base_url_that_is_not_a_url_is_refused_up_front() {
+    let error = OpenAiCompatible::new(OpenAiConfig::new("localhost:8000/v1")).unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("'localhost:8000/v1' must start with http:// or https://"),
+        "{error}"
+    );
+    let error = OpenAiCompatible::new(OpenAiConfig::new("http://exa mple.com/v1")).unwrap_err();
+    assert!(error.to_string().contains("is not a URL"), "{error}");
+    let mut config = OpenAiConfig::new("http://127.0.0.1:1/v1");
+    config.api_key = Some("sk-\nbroken".into());
+    let error = OpenAiCompatible::new(config).unwrap_err();
+    assert!(error.to_string().contains("API key"), "{error}");
+}

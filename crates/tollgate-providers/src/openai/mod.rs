@@ -2,18 +2,24 @@
 //! completions with and without streaming, embeddings and the model list. Pooled connections,
 //! timeouts, and retries with jitter on throttling and server errors only.
 
-use std::collections::VecDeque;
+mod stream;
+mod wire;
+
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use futures_util::future::BoxFuture;
-use futures_util::{FutureExt, Stream, StreamExt};
+use futures_util::{FutureExt, StreamExt};
+use reqwest::Url;
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
 use serde_json::{Value, json};
 
+use self::stream::chat_events;
+use self::wire::{UpstreamAnswer, UpstreamChat, usage_from};
 use crate::client_per_thread::ClientPerThread;
 use crate::{
-    ChatEvent, ChatRequest, ChatResponse, ChatStream, EmbeddingRequest, EmbeddingResponse,
-    Provider, ProviderError, SseParser, UpstreamModel, Usage,
+    ChatRequest, ChatResponse, ChatStream, EmbeddingRequest, EmbeddingResponse, Provider,
+    ProviderError, UpstreamModel,
 };
 
 /// How to reach an OpenAI-compatible server.
@@ -45,6 +51,17 @@ impl OpenAiConfig {
 pub struct OpenAiCompatible {
     clients: std::sync::Arc<ClientPerThread>,
     config: OpenAiConfig,
+    /// Parsed once: parsing a URL (with its IDNA host check) cost ~7 µs a call.
+    urls: std::sync::Arc<Urls>,
+    /// `Bearer <api key>`, marked sensitive so it never shows in debug output.
+    authorization: Option<HeaderValue>,
+}
+
+#[derive(Debug)]
+struct Urls {
+    chat: Url,
+    embeddings: Url,
+    models: Url,
 }
 
 fn transport_error(error: &reqwest::Error) -> ProviderError {
@@ -111,18 +128,6 @@ fn backoff(attempt: u32, error: &ProviderError) -> Duration {
     Duration::from_millis(base + noise % (base / 2 + 1))
 }
 
-fn usage_from(value: &Value) -> Usage {
-    let count = |pointer: &str| value.pointer(pointer).and_then(Value::as_u64).unwrap_or(0);
-    // OpenAI counts cached prompt tokens inside prompt_tokens; they are billed apart.
-    let cached = count("/prompt_tokens_details/cached_tokens");
-    Usage {
-        input_tokens: count("/prompt_tokens").saturating_sub(cached),
-        output_tokens: count("/completion_tokens"),
-        cache_read_tokens: cached,
-        ..Usage::default()
-    }
-}
-
 impl OpenAiCompatible {
     pub fn new(config: OpenAiConfig) -> Result<OpenAiCompatible, ProviderError> {
         let connect_timeout = config.connect_timeout;
@@ -132,56 +137,76 @@ impl OpenAiCompatible {
                 .pool_idle_timeout(Duration::from_secs(90))
                 .pool_max_idle_per_host(256)
                 .tcp_nodelay(true)
+                // An API answers where it is asked; a redirect of a POST is a misconfiguration
+                // to report, not follow.
+                .redirect(reqwest::redirect::Policy::none())
                 .build()
         })
         .map_err(|error| {
             ProviderError::Unavailable(format!("cannot build the HTTP client: {error}"))
         })?;
+        let url = |path: &str| {
+            let problem = |why: String| {
+                ProviderError::Unavailable(format!("the base URL '{}' {why}", config.base_url))
+            };
+            let url = Url::parse(&format!("{}{path}", config.base_url))
+                .map_err(|error| problem(format!("is not a URL: {error}")))?;
+            if matches!(url.scheme(), "http" | "https") {
+                Ok(url)
+            } else {
+                Err(problem("must start with http:// or https://".to_owned()))
+            }
+        };
+        let urls = Urls {
+            chat: url("/chat/completions")?,
+            embeddings: url("/embeddings")?,
+            models: url("/models")?,
+        };
+        let authorization = match &config.api_key {
+            Some(key) => {
+                let mut value = HeaderValue::try_from(format!("Bearer {key}")).map_err(|_| {
+                    ProviderError::Unauthorized(
+                        "the API key holds characters an HTTP header cannot carry".to_owned(),
+                    )
+                })?;
+                value.set_sensitive(true);
+                Some(value)
+            }
+            None => None,
+        };
         Ok(OpenAiCompatible {
             clients: std::sync::Arc::new(clients),
             config,
+            urls: std::sync::Arc::new(urls),
+            authorization,
         })
     }
 
-    fn body(request: &ChatRequest, stream: bool) -> Value {
-        let mut body =
-            json!({ "model": request.model, "messages": request.messages, "stream": stream });
-        if let Some(object) = body.as_object_mut() {
-            for (key, value) in &request.extra {
-                object.insert(key.clone(), value.clone());
-            }
-            if let Some(max_tokens) = request.max_tokens {
-                object.insert("max_tokens".into(), json!(max_tokens));
-            }
-            if let Some(temperature) = request.temperature {
-                object.insert("temperature".into(), json!(temperature));
-            }
-            if let Some(top_p) = request.top_p {
-                object.insert("top_p".into(), json!(top_p));
-            }
-            if !request.stop.is_empty() {
-                object.insert("stop".into(), json!(request.stop));
-            }
-            if stream {
-                object.insert("stream_options".into(), json!({ "include_usage": true }));
-            }
-        }
-        body
+    fn body(request: &ChatRequest, stream: bool) -> Result<Bytes, ProviderError> {
+        serde_json::to_vec(&UpstreamChat { request, stream })
+            .map(Bytes::from)
+            .map_err(|error| {
+                ProviderError::BadRequest(format!("cannot encode the request: {error}"))
+            })
     }
 
-    /// POSTs with retries; returns the first successful response.
+    /// POSTs a JSON body with retries; returns the first successful response.
     async fn post(
         &self,
-        path: &str,
-        body: &Value,
+        url: &Url,
+        body: Bytes,
         whole_call_timeout: bool,
     ) -> Result<reqwest::Response, ProviderError> {
-        let url = format!("{}{path}", self.config.base_url);
         let mut attempt = 0;
         loop {
-            let mut call = self.clients.get().post(&url).json(body);
-            if let Some(key) = &self.config.api_key {
-                call = call.bearer_auth(key);
+            let mut call = self
+                .clients
+                .get()
+                .post(url.clone())
+                .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
+                .body(body.clone());
+            if let Some(authorization) = &self.authorization {
+                call = call.header(AUTHORIZATION, authorization.clone());
             }
             if whole_call_timeout {
                 call = call.timeout(self.config.timeout);
@@ -223,148 +248,31 @@ impl OpenAiCompatible {
     }
 }
 
-/// Turns an OpenAI SSE byte stream into chat events; the final event carries the usage.
-fn chat_events<S>(bytes: S) -> impl Stream<Item = Result<ChatEvent, ProviderError>> + Send
-where
-    S: Stream<Item = Result<Bytes, reqwest::Error>> + Send + Unpin + 'static,
-{
-    struct State<S> {
-        bytes: S,
-        parser: SseParser,
-        pending: VecDeque<Result<ChatEvent, ProviderError>>,
-        finish_reason: Option<String>,
-        usage: Usage,
-        done: bool,
-    }
-    let state = State {
-        bytes,
-        parser: SseParser::default(),
-        pending: VecDeque::new(),
-        finish_reason: None,
-        usage: Usage::default(),
-        done: false,
-    };
-    futures_util::stream::unfold(state, |mut state| async move {
-        loop {
-            if let Some(event) = state.pending.pop_front() {
-                return Some((event, state));
-            }
-            if state.done {
-                return None;
-            }
-            let data = match state.bytes.next().await {
-                Some(Ok(chunk)) => state.parser.push(&chunk),
-                Some(Err(error)) => {
-                    state.done = true;
-                    return Some((Err(transport_error(&error)), state));
-                }
-                None => {
-                    // The upstream closed without [DONE]: finish with what it reported.
-                    state.done = true;
-                    let tail = state.parser.finish().into_iter().collect::<Vec<_>>();
-                    handle(
-                        &mut state.pending,
-                        &mut state.finish_reason,
-                        &mut state.usage,
-                        &tail,
-                    );
-                    if !state
-                        .pending
-                        .iter()
-                        .any(|event| matches!(event, Ok(ChatEvent::Done { .. })))
-                    {
-                        state.pending.push_back(Ok(ChatEvent::Done {
-                            finish_reason: state.finish_reason.take(),
-                            usage: state.usage,
-                        }));
-                    }
-                    continue;
-                }
-            };
-            if handle(
-                &mut state.pending,
-                &mut state.finish_reason,
-                &mut state.usage,
-                &data,
-            ) {
-                state.done = true;
-            }
-        }
-    })
-}
-
-/// Handles event payloads; returns true at `[DONE]`.
-fn handle(
-    pending: &mut VecDeque<Result<ChatEvent, ProviderError>>,
-    finish_reason: &mut Option<String>,
-    usage: &mut Usage,
-    data: &[String],
-) -> bool {
-    for payload in data {
-        if payload.trim() == "[DONE]" {
-            pending.push_back(Ok(ChatEvent::Done {
-                finish_reason: finish_reason.take(),
-                usage: *usage,
-            }));
-            return true;
-        }
-        let value: Value = match serde_json::from_str(payload) {
-            Ok(value) => value,
-            Err(error) => {
-                pending.push_back(Err(ProviderError::Protocol(format!(
-                    "a stream event is not JSON: {error}"
-                ))));
-                return true;
-            }
-        };
-        if let Some(message) = value.pointer("/error/message").and_then(Value::as_str) {
-            pending.push_back(Err(ProviderError::Upstream {
-                status: 502,
-                message: message.to_owned(),
-            }));
-            return true;
-        }
-        if let Some(reported) = value.get("usage").filter(|usage| usage.is_object()) {
-            *usage = usage_from(reported);
-        }
-        if let Some(choice) = value.pointer("/choices/0") {
-            if let Some(text) = choice
-                .pointer("/delta/content")
-                .and_then(Value::as_str)
-                .filter(|text| !text.is_empty())
-            {
-                pending.push_back(Ok(ChatEvent::Delta(text.to_owned())));
-            }
-            if let Some(reason) = choice.get("finish_reason").and_then(Value::as_str) {
-                *finish_reason = Some(reason.to_owned());
-            }
-        }
-    }
-    false
-}
-
 impl Provider for OpenAiCompatible {
     fn chat(&self, request: ChatRequest) -> BoxFuture<'_, Result<ChatResponse, ProviderError>> {
         async move {
             let response = self
-                .post("/chat/completions", &Self::body(&request, false), true)
+                .post(&self.urls.chat, Self::body(&request, false)?, true)
                 .await?;
-            let value = Self::json(response).await?;
-            let choice = value
-                .pointer("/choices/0")
-                .ok_or_else(|| ProviderError::Protocol("no choices in the answer".to_owned()))?;
+            let bytes = response
+                .bytes()
+                .await
+                .map_err(|error| transport_error(&error))?;
+            let answer: UpstreamAnswer = serde_json::from_slice(&bytes).map_err(|error| {
+                ProviderError::Protocol(format!("the answer is not a chat completion: {error}"))
+            })?;
+            let choice =
+                answer.choices.into_iter().next().ok_or_else(|| {
+                    ProviderError::Protocol("no choices in the answer".to_owned())
+                })?;
             Ok(ChatResponse {
                 tool_calls: Vec::new(),
                 text: choice
-                    .pointer("/message/content")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_owned(),
-                finish_reason: choice
-                    .get("finish_reason")
-                    .and_then(Value::as_str)
-                    .map(str::to_owned),
-                usage: value.get("usage").map(usage_from).unwrap_or_default(),
+                    .message
+                    .and_then(|message| message.content)
+                    .unwrap_or_default(),
+                finish_reason: choice.finish_reason,
+                usage: answer.usage.as_ref().map(usage_from).unwrap_or_default(),
             })
         }
         .boxed()
@@ -376,7 +284,7 @@ impl Provider for OpenAiCompatible {
     ) -> BoxFuture<'_, Result<ChatStream, ProviderError>> {
         async move {
             let response = self
-                .post("/chat/completions", &Self::body(&request, true), false)
+                .post(&self.urls.chat, Self::body(&request, true)?, false)
                 .await?;
             let stream: ChatStream = Box::pin(chat_events(response.bytes_stream().boxed()));
             Ok(stream)
@@ -389,8 +297,12 @@ impl Provider for OpenAiCompatible {
         request: EmbeddingRequest,
     ) -> BoxFuture<'_, Result<EmbeddingResponse, ProviderError>> {
         async move {
-            let body = json!({ "model": request.model, "input": request.inputs });
-            let value = Self::json(self.post("/embeddings", &body, true).await?).await?;
+            let body = json!({ "model": request.model, "input": request.inputs }).to_string();
+            let value = Self::json(
+                self.post(&self.urls.embeddings, Bytes::from(body), true)
+                    .await?,
+            )
+            .await?;
             let data = value
                 .get("data")
                 .and_then(Value::as_array)
@@ -421,10 +333,13 @@ impl Provider for OpenAiCompatible {
 
     fn list_models(&self) -> BoxFuture<'_, Result<Vec<UpstreamModel>, ProviderError>> {
         async move {
-            let url = format!("{}/models", self.config.base_url);
-            let mut call = self.clients.get().get(&url).timeout(self.config.timeout);
-            if let Some(key) = &self.config.api_key {
-                call = call.bearer_auth(key);
+            let mut call = self
+                .clients
+                .get()
+                .get(self.urls.models.clone())
+                .timeout(self.config.timeout);
+            if let Some(authorization) = &self.authorization {
+                call = call.header(AUTHORIZATION, authorization.clone());
             }
             let response = call.send().await.map_err(|error| transport_error(&error))?;
             if !response.status().is_success() {
