@@ -9,7 +9,12 @@
 //! # A/B: two builds (or one build, two settings) side by side, taking turns under the same load
 //! TOLLGATE_LOAD_BIN=/tmp/before TOLLGATE_LOAD_BIN_B=/tmp/after cargo bench -p tollgate-cli --bench gateway_load
 //! TOLLGATE_LOAD_BIN_B=target/release/tollgate TOLLGATE_LOAD_B_SERVER="worker_threads = 1" cargo bench -p tollgate-cli --bench gateway_load
+//! # further floors: a bare proxy on one thread (reqwest), and one on hyper's connection API
+//! TOLLGATE_LOAD_BARE_ONE_THREAD=1 TOLLGATE_LOAD_BARE_HYPER=1 cargo bench -p tollgate-cli --bench gateway_load
 //! ```
+//!
+//! Besides latency it prints the CPU each process spends a call (all threads, from /proc), which
+//! varies far less from run to run on a shared VM than latency percentiles do.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -219,6 +224,9 @@ fn bare_proxy(upstream: &str) {
     .enable_all()
     .build()
     .unwrap();
+    if std::env::var_os("TOLLGATE_LOAD_PROXY_HYPER").is_some() {
+        return runtime.block_on(hyper_proxy(upstream.parse().unwrap()));
+    }
     runtime.block_on(async {
         let client = reqwest::Client::builder()
             .tcp_nodelay(true)
@@ -253,11 +261,107 @@ fn bare_proxy(upstream: &str) {
     });
 }
 
-fn start_bare_proxy(upstream: std::net::SocketAddr, one_thread: bool) -> (Gateway, u16) {
+/// An upstream connection driven by the request that uses it (no task of its own).
+struct Upstream {
+    sender: hyper::client::conn::http1::SendRequest<http_body_util::Full<axum::body::Bytes>>,
+    connection: UpstreamConnection,
+}
+
+type UpstreamConnection = std::pin::Pin<
+    Box<
+        hyper::client::conn::http1::Connection<
+            hyper_util::rt::TokioIo<tokio::net::TcpStream>,
+            http_body_util::Full<axum::body::Bytes>,
+        >,
+    >,
+>;
+
+/// Runs `work` while driving the connection it needs.
+async fn drive<T>(
+    connection: &mut UpstreamConnection,
+    work: impl std::future::Future<Output = T>,
+) -> T {
+    let mut work = std::pin::pin!(work);
+    std::future::poll_fn(|context| {
+        if let std::task::Poll::Ready(value) = work.as_mut().poll(context) {
+            return std::task::Poll::Ready(value);
+        }
+        let _ = connection.as_mut().poll(context);
+        work.as_mut().poll(context)
+    })
+    .await
+}
+
+/// The bare proxy with hyper's connection API instead of reqwest: its own pool of connections,
+/// each driven by the request using it.
+async fn hyper_proxy(upstream: std::net::SocketAddr) {
+    use http_body_util::BodyExt as _;
+    let pool = std::sync::Arc::new(std::sync::Mutex::new(Vec::<Upstream>::new()));
+    let forward = move |body: axum::body::Bytes| {
+        let pool = pool.clone();
+        async move {
+            let taken = pool.lock().unwrap().pop();
+            let upstream_connection = if let Some(connection) = taken {
+                connection
+            } else {
+                let stream = tokio::net::TcpStream::connect(upstream).await.unwrap();
+                stream.set_nodelay(true).unwrap();
+                let (sender, connection) =
+                    hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+                        .await
+                        .unwrap();
+                Upstream {
+                    sender,
+                    connection: Box::pin(connection),
+                }
+            };
+            let request = axum::http::Request::post("/v1/chat/completions")
+                .header("host", upstream.to_string())
+                .header("content-type", "application/json")
+                .body(http_body_util::Full::new(body))
+                .unwrap();
+            let Upstream {
+                mut sender,
+                mut connection,
+            } = upstream_connection;
+            let response = drive(&mut connection, sender.send_request(request))
+                .await
+                .unwrap();
+            let bytes = drive(&mut connection, response.into_body().collect())
+                .await
+                .unwrap()
+                .to_bytes();
+            if drive(&mut connection, sender.ready()).await.is_ok() {
+                pool.lock().unwrap().push(Upstream { sender, connection });
+            }
+            Response::builder()
+                .header("content-type", "application/json")
+                .body(Body::from(bytes))
+                .unwrap()
+        }
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    println!("{}", listener.local_addr().unwrap().port());
+    axum::serve(
+        listener,
+        Router::new().route("/v1/chat/completions", post(forward)),
+    )
+    .await
+    .unwrap();
+}
+
+fn start_bare_proxy(
+    upstream: std::net::SocketAddr,
+    one_thread: bool,
+    hyper: bool,
+) -> (Gateway, u16) {
     use std::io::BufRead as _;
     let mut command = Command::new(std::env::current_exe().unwrap());
     if one_thread {
         command.env("TOLLGATE_LOAD_PROXY_ONE_THREAD", "1");
+    }
+    if hyper {
+        command.env("TOLLGATE_LOAD_PROXY_HYPER", "1");
     }
     let mut child = command
         .env("TOLLGATE_LOAD_PROXY_TO", upstream.to_string())
@@ -391,10 +495,13 @@ fn main() {
         data.path(),
     );
     let pid = gateway.0.id();
-    let (proxy, proxy_port) = start_bare_proxy(mock_address, false);
+    let (proxy, proxy_port) = start_bare_proxy(mock_address, false, false);
     // TOLLGATE_LOAD_BARE_ONE_THREAD adds a bare proxy on one thread as a further path.
     let lean = std::env::var_os("TOLLGATE_LOAD_BARE_ONE_THREAD")
-        .map(|_| start_bare_proxy(mock_address, true));
+        .map(|_| start_bare_proxy(mock_address, true, false));
+    // TOLLGATE_LOAD_BARE_HYPER adds a one-thread bare proxy on hyper's connection API.
+    let lean_hyper = std::env::var_os("TOLLGATE_LOAD_BARE_HYPER")
+        .map(|_| start_bare_proxy(mock_address, true, true));
 
     let load_runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -431,6 +538,10 @@ fn main() {
         }
         if let Some((lean, port)) = &lean {
             paths.push(("bare proxy, 1 thread", format!("http://127.0.0.1:{port}{chat}"), &no_headers));
+            pids.push(Some(lean.0.id()));
+        }
+        if let Some((lean, port)) = &lean_hyper {
+            paths.push(("bare proxy, 1 thread, hyper", format!("http://127.0.0.1:{port}{chat}"), &no_headers));
             pids.push(Some(lean.0.id()));
         }
         // Warm every path (connections, caches, first-sight baselines).
@@ -555,5 +666,6 @@ fn main() {
     drop(gateway);
     drop(second);
     drop(lean);
+    drop(lean_hyper);
     drop(proxy);
 }

@@ -7,6 +7,7 @@ mod client_per_thread;
 mod error;
 pub mod local;
 mod openai;
+mod plain_http;
 pub mod sagemaker;
 mod sse;
 

@@ -266,3 +266,151 @@ fn a_base_url_that_is_not_a_url_is_refused_up_front() {
     let error = OpenAiCompatible::new(config).unwrap_err();
     assert!(error.to_string().contains("API key"), "{error}");
 }
+
+/// A mock that answers chats (whole or streamed, the stream chunked) and notes each connection.
+async fn counting_mock() -> (
+    String,
+    Arc<std::sync::Mutex<std::collections::HashSet<u16>>>,
+) {
+    use axum::extract::ConnectInfo;
+    let peers = Arc::new(std::sync::Mutex::new(std::collections::HashSet::new()));
+    let app = Router::new()
+        .route(
+            "/v1/chat/completions",
+            post(
+                |State(peers): State<Arc<std::sync::Mutex<std::collections::HashSet<u16>>>>,
+                 ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
+                 Json(body): Json<Value>| async move {
+                    peers.lock().unwrap().insert(peer.port());
+                    if body["stream"] == true {
+                        let events = [
+                            format!("data: {}\n\n", json!({"choices": [{"delta": {"content": "Hi"}, "index": 0}]})),
+                            format!("data: {}\n\n", json!({"choices": [], "usage": {"prompt_tokens": 1, "completion_tokens": 1}})),
+                            "data: [DONE]\n\n".to_owned(),
+                        ];
+                        let chunks = futures_util::stream::iter(
+                            events.map(|event| Ok::<_, std::io::Error>(event.into_bytes())),
+                        );
+                        return Response::builder()
+                            .header("content-type", "text/event-stream")
+                            .body(Body::from_stream(chunks))
+                            .unwrap();
+                    }
+                    Json(json!({"choices": [{"message": {"content": "Hi"}, "finish_reason": "stop"}],
+                                "usage": {"prompt_tokens": 1, "completion_tokens": 1}}))
+                    .into_response()
+                },
+            ),
+        )
+        .with_state(Arc::clone(&peers));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .await
+        .unwrap();
+    });
+    (format!("http://{address}/v1"), peers)
+}
+
+#[tokio::test]
+async fn one_connection_carries_call_after_call_whole_or_streamed() {
+    let (base, peers) = counting_mock().await;
+    let provider = OpenAiCompatible::new(OpenAiConfig::new(&base)).unwrap();
+    for _ in 0..3 {
+        let answer = provider.chat(request("gpt-test")).await.unwrap();
+        assert_eq!(answer.text, "Hi");
+        let events: Vec<ChatEvent> = provider
+            .chat_stream(request("gpt-test"))
+            .await
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+            .await;
+        assert_eq!(events.len(), 2, "{events:?}");
+        // A chat stream ends at [DONE]; the chunked body's last chunk is read after, by a task.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        peers.lock().unwrap().len(),
+        1,
+        "six sequential calls, whole and streamed (chunked), used one connection"
+    );
+}
+
+/// A server that answers one chat per connection and then closes it without saying so (as a
+/// server whose keep-alive timeout passed does); counts its connections.
+async fn closing_mock() -> (String, Arc<AtomicU32>) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let connections = Arc::new(AtomicU32::new(0));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let counted = Arc::clone(&connections);
+    tokio::spawn(async move {
+        loop {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            counted.fetch_add(1, Ordering::SeqCst);
+            let mut request = Vec::new();
+            let mut buffer = [0u8; 4096];
+            // Headers, then the body its content-length announces.
+            loop {
+                let read = socket.read(&mut buffer).await.unwrap();
+                request.extend_from_slice(&buffer[..read]);
+                let text = String::from_utf8_lossy(&request);
+                if let Some(end) = text.find("\r\n\r\n") {
+                    let length: usize = text
+                        .lines()
+                        .find_map(|line| {
+                            line.to_ascii_lowercase()
+                                .strip_prefix("content-length:")
+                                .map(|value| value.trim().parse().unwrap())
+                        })
+                        .unwrap_or(0);
+                    if request.len() >= end + 4 + length {
+                        break;
+                    }
+                }
+            }
+            let body = json!({"choices": [{"message": {"content": "Hi"}, "finish_reason": "stop"}], "usage": {"prompt_tokens": 1, "completion_tokens": 1}}).to_string();
+            let answer = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+                body.len()
+            );
+            socket.write_all(answer.as_bytes()).await.unwrap();
+            drop(socket);
+        }
+    });
+    (format!("http://{address}/v1"), connections)
+}
+
+#[tokio::test]
+async fn a_connection_the_server_closed_while_idle_is_replaced_not_failed() {
+    let (base, connections) = closing_mock().await;
+    let mut config = OpenAiConfig::new(&base);
+    // No retries: a stale connection must be handled below the retry policy.
+    config.max_retries = 0;
+    let provider = OpenAiCompatible::new(config).unwrap();
+    for call in 1..=3 {
+        let answer = provider.chat(request("gpt-test")).await;
+        assert_eq!(answer.unwrap().text, "Hi", "call {call}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(connections.load(Ordering::SeqCst), 3);
+}
+
+#[tokio::test]
+async fn a_stream_dropped_early_leaves_the_provider_working() {
+    let (base, _) = mock().await;
+    let provider = provider(&base);
+    let mut stream = provider.chat_stream(request("gpt-test")).await.unwrap();
+    assert_eq!(
+        stream.next().await.unwrap().unwrap(),
+        ChatEvent::Delta("Hel".into())
+    );
+    drop(stream);
+    let answer = provider.chat(request("gpt-test")).await.unwrap();
+    assert_eq!(answer.text, "Hello there");
+}

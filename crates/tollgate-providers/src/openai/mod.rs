@@ -3,20 +3,22 @@
 //! timeouts, and retries with jitter on throttling and server errors only.
 
 mod stream;
+mod transport;
 mod wire;
 
+use std::future::Future;
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
+use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
-use futures_util::{FutureExt, StreamExt};
 use reqwest::Url;
-use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
+use reqwest::header::HeaderValue;
 use serde_json::{Value, json};
 
 use self::stream::chat_events;
+use self::transport::{Endpoint, Transport};
 use self::wire::{UpstreamAnswer, UpstreamChat, usage_from};
-use crate::client_per_thread::ClientPerThread;
 use crate::{
     ChatRequest, ChatResponse, ChatStream, EmbeddingRequest, EmbeddingResponse, Provider,
     ProviderError, UpstreamModel,
@@ -49,7 +51,7 @@ impl OpenAiConfig {
 
 #[derive(Debug, Clone)]
 pub struct OpenAiCompatible {
-    clients: std::sync::Arc<ClientPerThread>,
+    transport: std::sync::Arc<Transport>,
     config: OpenAiConfig,
     /// Parsed once: parsing a URL (with its IDNA host check) cost ~7 µs a call.
     urls: std::sync::Arc<Urls>,
@@ -59,55 +61,9 @@ pub struct OpenAiCompatible {
 
 #[derive(Debug)]
 struct Urls {
-    chat: Url,
-    embeddings: Url,
-    models: Url,
-}
-
-fn transport_error(error: &reqwest::Error) -> ProviderError {
-    if error.is_timeout() {
-        ProviderError::Timeout(error.to_string())
-    } else if error.is_connect() {
-        ProviderError::Unavailable(error.to_string())
-    } else {
-        ProviderError::Protocol(error.to_string())
-    }
-}
-
-/// The `error.message` of an OpenAI error body, else the body's text.
-fn error_message(body: &str) -> String {
-    serde_json::from_str::<Value>(body)
-        .ok()
-        .and_then(|value| {
-            value
-                .pointer("/error/message")
-                .or_else(|| value.get("message"))
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-        })
-        .unwrap_or_else(|| body.chars().take(500).collect())
-}
-
-async fn error_from(response: reqwest::Response) -> ProviderError {
-    let status = response.status().as_u16();
-    let retry_after = response
-        .headers()
-        .get(reqwest::header::RETRY_AFTER)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|text| text.trim().parse::<u64>().ok())
-        .map(Duration::from_secs);
-    let message = error_message(&response.text().await.unwrap_or_default());
-    match status {
-        400 | 422 => ProviderError::BadRequest(message),
-        401 | 403 => ProviderError::Unauthorized(message),
-        404 => ProviderError::NotFound(message),
-        408 => ProviderError::Timeout(message),
-        429 => ProviderError::RateLimited {
-            message,
-            retry_after,
-        },
-        _ => ProviderError::Upstream { status, message },
-    }
+    chat: Endpoint,
+    embeddings: Endpoint,
+    models: Endpoint,
 }
 
 /// Exponential backoff from 100 ms with up to 50 % jitter, or the upstream's `Retry-After`.
@@ -130,21 +86,6 @@ fn backoff(attempt: u32, error: &ProviderError) -> Duration {
 
 impl OpenAiCompatible {
     pub fn new(config: OpenAiConfig) -> Result<OpenAiCompatible, ProviderError> {
-        let connect_timeout = config.connect_timeout;
-        let clients = ClientPerThread::new(move || {
-            reqwest::Client::builder()
-                .connect_timeout(connect_timeout)
-                .pool_idle_timeout(Duration::from_secs(90))
-                .pool_max_idle_per_host(256)
-                .tcp_nodelay(true)
-                // An API answers where it is asked; a redirect of a POST is a misconfiguration
-                // to report, not follow.
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-        })
-        .map_err(|error| {
-            ProviderError::Unavailable(format!("cannot build the HTTP client: {error}"))
-        })?;
         let url = |path: &str| {
             let problem = |why: String| {
                 ProviderError::Unavailable(format!("the base URL '{}' {why}", config.base_url))
@@ -152,7 +93,7 @@ impl OpenAiCompatible {
             let url = Url::parse(&format!("{}{path}", config.base_url))
                 .map_err(|error| problem(format!("is not a URL: {error}")))?;
             if matches!(url.scheme(), "http" | "https") {
-                Ok(url)
+                Ok(Endpoint::new(url))
             } else {
                 Err(problem("must start with http:// or https://".to_owned()))
             }
@@ -174,8 +115,9 @@ impl OpenAiCompatible {
             }
             None => None,
         };
+        let transport = Transport::new(&urls.chat.url, config.connect_timeout)?;
         Ok(OpenAiCompatible {
-            clients: std::sync::Arc::new(clients),
+            transport: std::sync::Arc::new(transport),
             config,
             urls: std::sync::Arc::new(urls),
             authorization,
@@ -190,60 +132,52 @@ impl OpenAiCompatible {
             })
     }
 
-    /// POSTs a JSON body with retries; returns the first successful response.
-    async fn post(
+    /// Sends with retries on throttling and server failures until `attempt` gives a result.
+    /// Each attempt is bounded by the configured timeout.
+    async fn with_retries<T, F>(
         &self,
-        url: &Url,
-        body: Bytes,
-        whole_call_timeout: bool,
-    ) -> Result<reqwest::Response, ProviderError> {
-        let mut attempt = 0;
+        endpoint: &Endpoint,
+        attempt: impl Fn() -> F,
+    ) -> Result<T, ProviderError>
+    where
+        F: Future<Output = Result<T, ProviderError>>,
+    {
+        let mut attempts = 0;
         loop {
-            let mut call = self
-                .clients
-                .get()
-                .post(url.clone())
-                .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
-                .body(body.clone());
-            if let Some(authorization) = &self.authorization {
-                call = call.header(AUTHORIZATION, authorization.clone());
-            }
-            if whole_call_timeout {
-                call = call.timeout(self.config.timeout);
-            }
-            let sent = if whole_call_timeout {
-                call.send().await
-            } else {
-                // For streams only the wait for the response head is bounded here.
-                match tokio::time::timeout(self.config.timeout, call.send()).await {
-                    Ok(result) => result,
-                    Err(_) => {
-                        return Err(ProviderError::Timeout(format!(
-                            "no response from {url} in {:?}",
-                            self.config.timeout
-                        )));
-                    }
-                }
+            let error = match tokio::time::timeout(self.config.timeout, attempt()).await {
+                Ok(Ok(value)) => return Ok(value),
+                Ok(Err(error)) => error,
+                Err(_) => ProviderError::Timeout(format!(
+                    "no answer from {} in {:?}",
+                    endpoint.url, self.config.timeout
+                )),
             };
-            let error = match sent {
-                Ok(response) if response.status().is_success() => return Ok(response),
-                Ok(response) => error_from(response).await,
-                Err(error) => transport_error(&error),
-            };
-            if !error.is_retryable() || attempt >= self.config.max_retries {
+            if !error.is_retryable() || attempts >= self.config.max_retries {
                 return Err(error);
             }
-            tokio::time::sleep(backoff(attempt, &error)).await;
-            attempt += 1;
+            tokio::time::sleep(backoff(attempts, &error)).await;
+            attempts += 1;
         }
     }
 
-    async fn json(response: reqwest::Response) -> Result<Value, ProviderError> {
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|error| transport_error(&error))?;
-        serde_json::from_slice(&bytes)
+    /// POSTs a JSON body and reads the whole successful answer.
+    async fn post(&self, endpoint: &Endpoint, body: Bytes) -> Result<Bytes, ProviderError> {
+        self.with_retries(endpoint, || async {
+            let answer = self
+                .transport
+                .post(endpoint, self.authorization.as_ref(), body.clone())
+                .await?;
+            if answer.is_success() {
+                answer.bytes().await
+            } else {
+                Err(answer.into_error().await)
+            }
+        })
+        .await
+    }
+
+    fn json(bytes: &[u8]) -> Result<Value, ProviderError> {
+        serde_json::from_slice(bytes)
             .map_err(|error| ProviderError::Protocol(format!("response is not JSON: {error}")))
     }
 }
@@ -251,13 +185,9 @@ impl OpenAiCompatible {
 impl Provider for OpenAiCompatible {
     fn chat(&self, request: ChatRequest) -> BoxFuture<'_, Result<ChatResponse, ProviderError>> {
         async move {
-            let response = self
-                .post(&self.urls.chat, Self::body(&request, false)?, true)
+            let bytes = self
+                .post(&self.urls.chat, Self::body(&request, false)?)
                 .await?;
-            let bytes = response
-                .bytes()
-                .await
-                .map_err(|error| transport_error(&error))?;
             let answer: UpstreamAnswer = serde_json::from_slice(&bytes).map_err(|error| {
                 ProviderError::Protocol(format!("the answer is not a chat completion: {error}"))
             })?;
@@ -283,10 +213,22 @@ impl Provider for OpenAiCompatible {
         request: ChatRequest,
     ) -> BoxFuture<'_, Result<ChatStream, ProviderError>> {
         async move {
-            let response = self
-                .post(&self.urls.chat, Self::body(&request, true)?, false)
+            let body = Self::body(&request, true)?;
+            // Only the wait for the answer's head is bounded: a stream runs as long as it runs.
+            let answer = self
+                .with_retries(&self.urls.chat, || async {
+                    let answer = self
+                        .transport
+                        .post(&self.urls.chat, self.authorization.as_ref(), body.clone())
+                        .await?;
+                    if answer.is_success() {
+                        Ok(answer)
+                    } else {
+                        Err(answer.into_error().await)
+                    }
+                })
                 .await?;
-            let stream: ChatStream = Box::pin(chat_events(response.bytes_stream().boxed()));
+            let stream: ChatStream = Box::pin(chat_events(answer.into_stream()));
             Ok(stream)
         }
         .boxed()
@@ -298,11 +240,7 @@ impl Provider for OpenAiCompatible {
     ) -> BoxFuture<'_, Result<EmbeddingResponse, ProviderError>> {
         async move {
             let body = json!({ "model": request.model, "input": request.inputs }).to_string();
-            let value = Self::json(
-                self.post(&self.urls.embeddings, Bytes::from(body), true)
-                    .await?,
-            )
-            .await?;
+            let value = Self::json(&self.post(&self.urls.embeddings, Bytes::from(body)).await?)?;
             let data = value
                 .get("data")
                 .and_then(Value::as_array)
@@ -333,19 +271,27 @@ impl Provider for OpenAiCompatible {
 
     fn list_models(&self) -> BoxFuture<'_, Result<Vec<UpstreamModel>, ProviderError>> {
         async move {
-            let mut call = self
-                .clients
-                .get()
-                .get(self.urls.models.clone())
-                .timeout(self.config.timeout);
-            if let Some(authorization) = &self.authorization {
-                call = call.header(AUTHORIZATION, authorization.clone());
-            }
-            let response = call.send().await.map_err(|error| transport_error(&error))?;
-            if !response.status().is_success() {
-                return Err(error_from(response).await);
-            }
-            let value = Self::json(response).await?;
+            // Listing is not retried: a caller asking what exists wants to hear of a failure now.
+            let listing = async {
+                let answer = self
+                    .transport
+                    .get(&self.urls.models, self.authorization.as_ref())
+                    .await?;
+                if answer.is_success() {
+                    answer.bytes().await
+                } else {
+                    Err(answer.into_error().await)
+                }
+            };
+            let bytes = tokio::time::timeout(self.config.timeout, listing)
+                .await
+                .map_err(|_| {
+                    ProviderError::Timeout(format!(
+                        "no answer from {} in {:?}",
+                        self.urls.models.url, self.config.timeout
+                    ))
+                })??;
+            let value = Self::json(&bytes)?;
             Ok(value
                 .get("data")
                 .and_then(Value::as_array)

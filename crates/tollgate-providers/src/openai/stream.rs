@@ -6,7 +6,6 @@ use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
 use serde_json::Value;
 
-use super::transport_error;
 use super::wire::usage_from;
 use crate::{ChatEvent, ProviderError, SseParser, Usage};
 
@@ -15,7 +14,7 @@ pub(super) fn chat_events<S>(
     bytes: S,
 ) -> impl Stream<Item = Result<ChatEvent, ProviderError>> + Send
 where
-    S: Stream<Item = Result<Bytes, reqwest::Error>> + Send + Unpin + 'static,
+    S: Stream<Item = Result<Bytes, ProviderError>> + Send + Unpin + 'static,
 {
     struct State<S> {
         bytes: S,
@@ -45,7 +44,7 @@ where
                 Some(Ok(chunk)) => state.parser.push(&chunk),
                 Some(Err(error)) => {
                     state.done = true;
-                    return Some((Err(transport_error(&error)), state));
+                    return Some((Err(error), state));
                 }
                 None => {
                     // The upstream closed without [DONE]: finish with what it reported.
