@@ -50,10 +50,64 @@ pub(crate) struct PlainHttp {
     token: Arc<()>,
 }
 
+/// How often a thread's idle connections are looked over, closing those the server closed or
+/// that idled too long. It also keeps a timer due within a second on each serving thread, so a
+/// call's timeout (minutes away) never becomes the runtime's earliest timer: tokio wakes its I/O
+/// driver (an eventfd write) to re-arm whenever a new timer is the earliest, which would be once
+/// a call.
+const SWEEP_EVERY: Duration = Duration::from_secs(1);
+
+/// A thread's idle connections, by the token of the upstream they lead to.
+struct Pools {
+    by_upstream: Vec<(std::sync::Weak<()>, Vec<Connection>)>,
+    sweeping: bool,
+}
+
 thread_local! {
-    /// This thread's idle connections, by the token of the upstream they lead to.
-    static IDLE: RefCell<Vec<(std::sync::Weak<()>, Vec<Connection>)>> =
-        const { RefCell::new(Vec::new()) };
+    static IDLE: RefCell<Pools> = const {
+        RefCell::new(Pools {
+            by_upstream: Vec::new(),
+            sweeping: false,
+        })
+    };
+}
+
+impl Pools {
+    /// Starts this thread's sweeper if it has none. Only on a single-threaded runtime, whose
+    /// tasks stay on this thread (and its pools); elsewhere connections are checked when taken.
+    fn start_sweeping(&mut self) {
+        if self.sweeping {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        if runtime.runtime_flavor() != tokio::runtime::RuntimeFlavor::CurrentThread {
+            return;
+        }
+        self.sweeping = true;
+        runtime.spawn(async {
+            loop {
+                tokio::time::sleep(SWEEP_EVERY).await;
+                if !IDLE.with_borrow_mut(Pools::sweep) {
+                    return;
+                }
+            }
+        });
+    }
+
+    /// Closes connections that cannot be reused; false (and the sweeper stops) once none is left.
+    fn sweep(&mut self) -> bool {
+        self.by_upstream
+            .retain(|(owner, idle)| owner.strong_count() > 0 && !idle.is_empty());
+        for (_, idle) in &mut self.by_upstream {
+            idle.retain_mut(|connection| {
+                connection.idle_since.elapsed() < IDLE_TIMEOUT && connection.is_usable()
+            });
+        }
+        self.sweeping = self.by_upstream.iter().any(|(_, idle)| !idle.is_empty());
+        self.sweeping
+    }
 }
 
 type ConnectionDriver = Driver<TokioIo<TcpStream>, Full<Bytes>>;
@@ -152,7 +206,10 @@ impl PlainHttp {
     fn checkout(&self) -> Option<Connection> {
         IDLE.with_borrow_mut(|pools| {
             let mine = Arc::as_ptr(&self.token);
-            let (_, idle) = pools.iter_mut().find(|(owner, _)| owner.as_ptr() == mine)?;
+            let (_, idle) = pools
+                .by_upstream
+                .iter_mut()
+                .find(|(owner, _)| owner.as_ptr() == mine)?;
             // Most recently used first: its buffers and socket are the warmest.
             while let Some(mut connection) = idle.pop() {
                 if connection.idle_since.elapsed() < IDLE_TIMEOUT && connection.is_usable() {
@@ -174,16 +231,25 @@ impl PlainHttp {
     fn check_in(&self, mut connection: Connection) {
         connection.idle_since = Instant::now();
         IDLE.with_borrow_mut(|pools| {
+            pools.start_sweeping();
             let mine = Arc::as_ptr(&self.token);
-            if let Some((_, idle)) = pools.iter_mut().find(|(owner, _)| owner.as_ptr() == mine) {
+            if let Some((_, idle)) = pools
+                .by_upstream
+                .iter_mut()
+                .find(|(owner, _)| owner.as_ptr() == mine)
+            {
                 if idle.len() < MAX_IDLE_PER_THREAD {
                     idle.push(connection);
                 }
                 return;
             }
             // Pools of upstreams that are gone (a reloaded configuration) go when a new one comes.
-            pools.retain(|(owner, _)| owner.strong_count() > 0);
-            pools.push((Arc::downgrade(&self.token), vec![connection]));
+            pools
+                .by_upstream
+                .retain(|(owner, _)| owner.strong_count() > 0);
+            pools
+                .by_upstream
+                .push((Arc::downgrade(&self.token), vec![connection]));
         });
     }
 
@@ -434,5 +500,72 @@ mod tests {
             PlainHttp::for_url_with(&url("http://vllm.internal/v1"), Duration::ZERO, blank)
                 .is_some()
         );
+    }
+
+    /// Answers one request per connection, then closes it without saying so.
+    async fn one_answer_per_connection() -> std::net::SocketAddr {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            loop {
+                let (mut socket, _) = listener.accept().await.unwrap();
+                let mut seen = Vec::new();
+                let mut buffer = [0u8; 1024];
+                // The request is small: its head and two-byte body arrive together.
+                while !String::from_utf8_lossy(&seen).contains("\r\n\r\n{}") {
+                    let read = socket.read(&mut buffer).await.unwrap();
+                    seen.extend_from_slice(&buffer[..read]);
+                }
+                socket
+                    .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+                    .await
+                    .unwrap();
+                // Closed a moment later, as an idle connection is.
+                tokio::spawn(async move {
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    drop(socket);
+                });
+            }
+        });
+        address
+    }
+
+    fn idle_here() -> usize {
+        IDLE.with_borrow(|pools| pools.by_upstream.iter().map(|(_, idle)| idle.len()).sum())
+    }
+
+    #[tokio::test]
+    async fn the_sweeper_closes_connections_the_server_closed_then_stops() {
+        let address = one_answer_per_connection().await;
+        let plain = Arc::new(
+            PlainHttp::for_url_with(
+                &url(&format!("http://{address}/v1")),
+                Duration::from_secs(1),
+                |_| None,
+            )
+            .unwrap(),
+        );
+        let answer = plain
+            .post("/v1/x", None, Bytes::from_static(b"{}"))
+            .await
+            .unwrap();
+        assert_eq!(answer.status, StatusCode::OK);
+        assert_eq!(answer.bytes().await.unwrap(), "ok");
+        // Kept: the server did not say it would close.
+        assert_eq!(idle_here(), 1);
+        assert!(IDLE.with_borrow(|pools| pools.sweeping));
+        tokio::time::sleep(SWEEP_EVERY * 2).await;
+        assert_eq!(idle_here(), 0, "the closed connection was swept");
+        assert!(
+            !IDLE.with_borrow(|pools| pools.sweeping),
+            "nothing left to sweep"
+        );
+        // And the next call simply opens a new connection.
+        let answer = plain
+            .post("/v1/x", None, Bytes::from_static(b"{}"))
+            .await
+            .unwrap();
+        assert_eq!(answer.bytes().await.unwrap(), "ok");
     }
 }
