@@ -250,15 +250,20 @@ fn bare_proxy(upstream: &str) {
                     .unwrap()
             }
         };
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        println!("{}", listener.local_addr().unwrap().port());
-        axum::serve(
-            listener,
-            Router::new().route("/v1/chat/completions", post(forward)),
-        )
-        .await
-        .unwrap();
+        serve_forwarding(post(forward)).await;
     });
+}
+
+/// Serves a bare proxy's route on a free port, printing the port first.
+async fn serve_forwarding(forward: axum::routing::MethodRouter) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    println!("{}", listener.local_addr().unwrap().port());
+    axum::serve(
+        listener,
+        Router::new().route("/v1/chat/completions", forward),
+    )
+    .await
+    .unwrap();
 }
 
 /// An upstream connection driven by the request that uses it (no task of its own).
@@ -340,14 +345,7 @@ async fn hyper_proxy(upstream: std::net::SocketAddr) {
                 .unwrap()
         }
     };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    println!("{}", listener.local_addr().unwrap().port());
-    axum::serve(
-        listener,
-        Router::new().route("/v1/chat/completions", post(forward)),
-    )
-    .await
-    .unwrap();
+    serve_forwarding(post(forward)).await;
 }
 
 fn start_bare_proxy(

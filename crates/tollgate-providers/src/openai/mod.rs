@@ -163,15 +163,13 @@ impl OpenAiCompatible {
     /// POSTs a JSON body and reads the whole successful answer.
     async fn post(&self, endpoint: &Endpoint, body: Bytes) -> Result<Bytes, ProviderError> {
         self.with_retries(endpoint, || async {
-            let answer = self
-                .transport
+            self.transport
                 .post(endpoint, self.authorization.as_ref(), body.clone())
-                .await?;
-            if answer.is_success() {
-                answer.bytes().await
-            } else {
-                Err(answer.into_error().await)
-            }
+                .await?
+                .success()
+                .await?
+                .bytes()
+                .await
         })
         .await
     }
@@ -217,15 +215,11 @@ impl Provider for OpenAiCompatible {
             // Only the wait for the answer's head is bounded: a stream runs as long as it runs.
             let answer = self
                 .with_retries(&self.urls.chat, || async {
-                    let answer = self
-                        .transport
+                    self.transport
                         .post(&self.urls.chat, self.authorization.as_ref(), body.clone())
-                        .await?;
-                    if answer.is_success() {
-                        Ok(answer)
-                    } else {
-                        Err(answer.into_error().await)
-                    }
+                        .await?
+                        .success()
+                        .await
                 })
                 .await?;
             let stream: ChatStream = Box::pin(chat_events(answer.into_stream()));
@@ -273,15 +267,13 @@ impl Provider for OpenAiCompatible {
         async move {
             // Listing is not retried: a caller asking what exists wants to hear of a failure now.
             let listing = async {
-                let answer = self
-                    .transport
+                self.transport
                     .get(&self.urls.models, self.authorization.as_ref())
-                    .await?;
-                if answer.is_success() {
-                    answer.bytes().await
-                } else {
-                    Err(answer.into_error().await)
-                }
+                    .await?
+                    .success()
+                    .await?
+                    .bytes()
+                    .await
             };
             let bytes = tokio::time::timeout(self.config.timeout, listing)
                 .await

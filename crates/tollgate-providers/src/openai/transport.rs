@@ -91,19 +91,13 @@ impl Transport {
                 .await
                 .map(Answer::Plain);
         }
-        let mut call = self
+        let call = self
             .clients
             .get()
             .post(endpoint.url.clone())
             .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
             .body(body);
-        if let Some(authorization) = authorization {
-            call = call.header(AUTHORIZATION, authorization.clone());
-        }
-        call.send()
-            .await
-            .map(Answer::Reqwest)
-            .map_err(|error| reqwest_error(&error))
+        Self::send(call, authorization).await
     }
 
     /// GETs a URL (the model list: rare, so always by reqwest).
@@ -112,7 +106,13 @@ impl Transport {
         endpoint: &Endpoint,
         authorization: Option<&HeaderValue>,
     ) -> Result<Answer, ProviderError> {
-        let mut call = self.clients.get().get(endpoint.url.clone());
+        Self::send(self.clients.get().get(endpoint.url.clone()), authorization).await
+    }
+
+    async fn send(
+        mut call: reqwest::RequestBuilder,
+        authorization: Option<&HeaderValue>,
+    ) -> Result<Answer, ProviderError> {
         if let Some(authorization) = authorization {
             call = call.header(AUTHORIZATION, authorization.clone());
         }
@@ -128,6 +128,15 @@ impl Answer {
         match self {
             Answer::Plain(response) => response.status.is_success(),
             Answer::Reqwest(response) => response.status().is_success(),
+        }
+    }
+
+    /// The answer if it is a success, else what its failure means.
+    pub async fn success(self) -> Result<Answer, ProviderError> {
+        if self.is_success() {
+            Ok(self)
+        } else {
+            Err(self.into_error().await)
         }
     }
 
