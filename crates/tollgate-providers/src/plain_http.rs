@@ -101,9 +101,7 @@ impl Pools {
         self.by_upstream
             .retain(|(owner, idle)| owner.strong_count() > 0 && !idle.is_empty());
         for (_, idle) in &mut self.by_upstream {
-            idle.retain_mut(|connection| {
-                connection.idle_since.elapsed() < IDLE_TIMEOUT && connection.is_usable()
-            });
+            idle.retain_mut(Connection::is_reusable);
         }
         self.sweeping = self.by_upstream.iter().any(|(_, idle)| !idle.is_empty());
         self.sweeping
@@ -138,6 +136,11 @@ impl Connection {
     fn is_usable(&mut self) -> bool {
         let mut context = Context::from_waker(futures_util::task::noop_waker_ref());
         !self.poll_closed(&mut context) && self.sender.is_ready()
+    }
+
+    /// Whether an idle connection may serve another call: not idle too long, and usable.
+    fn is_reusable(&mut self) -> bool {
+        self.idle_since.elapsed() < IDLE_TIMEOUT && self.is_usable()
     }
 
     /// Runs `work` while driving the connection it needs.
@@ -212,7 +215,7 @@ impl PlainHttp {
                 .find(|(owner, _)| owner.as_ptr() == mine)?;
             // Most recently used first: its buffers and socket are the warmest.
             while let Some(mut connection) = idle.pop() {
-                if connection.idle_since.elapsed() < IDLE_TIMEOUT && connection.is_usable() {
+                if connection.is_reusable() {
                     return Some(connection);
                 }
             }
