@@ -4,11 +4,13 @@
 //! upstream connection on the thread whose requests use it.
 
 use std::cell::RefCell;
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
+
+use crate::by_owner::ByOwner;
 
 thread_local! {
-    /// This thread's clients, each with a token of the [`ClientPerThread`] it belongs to.
-    static CLIENTS: RefCell<Vec<(Weak<()>, reqwest::Client)>> = const { RefCell::new(Vec::new()) };
+    /// This thread's clients, by the token of the [`ClientPerThread`] each belongs to.
+    static CLIENTS: RefCell<ByOwner<reqwest::Client>> = const { RefCell::new(ByOwner::new()) };
 }
 
 pub(crate) struct ClientPerThread {
@@ -42,14 +44,11 @@ impl ClientPerThread {
     /// This thread's client (a cheap handle onto its pool).
     pub(crate) fn get(&self) -> reqwest::Client {
         CLIENTS.with_borrow_mut(|clients| {
-            let mine = Arc::as_ptr(&self.token);
-            if let Some((_, client)) = clients.iter().find(|(owner, _)| owner.as_ptr() == mine) {
+            if let Some(client) = clients.get_mut(&self.token) {
                 return client.clone();
             }
-            // Clients of dropped sets (a reloaded configuration) go when a new one comes.
-            clients.retain(|(owner, _)| owner.strong_count() > 0);
             let client = (self.build)().unwrap_or_else(|_| self.first.clone());
-            clients.push((Arc::downgrade(&self.token), client.clone()));
+            clients.insert(&self.token, client.clone());
             client
         })
     }
@@ -107,7 +106,7 @@ mod tests {
     fn a_dropped_set_is_forgotten_when_the_thread_needs_a_new_client() {
         let old = set();
         old.get();
-        let count = || CLIENTS.with_borrow(Vec::len);
+        let count = || CLIENTS.with_borrow(|clients| clients.values().count());
         let before = count();
         drop(old);
         let new = set();

@@ -3,6 +3,7 @@
 
 mod aws;
 pub mod bedrock;
+mod by_owner;
 mod client_per_thread;
 mod error;
 pub mod local;

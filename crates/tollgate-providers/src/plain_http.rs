@@ -29,6 +29,7 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
 use crate::ProviderError;
+use crate::by_owner::ByOwner;
 
 /// Environment variables through which reqwest (and curl) send plain-http traffic via a proxy.
 const PROXY_VARIABLES: [&str; 4] = ["http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"];
@@ -59,14 +60,14 @@ const SWEEP_EVERY: Duration = Duration::from_secs(1);
 
 /// A thread's idle connections, by the token of the upstream they lead to.
 struct Pools {
-    by_upstream: Vec<(std::sync::Weak<()>, Vec<Connection>)>,
+    by_upstream: ByOwner<Vec<Connection>>,
     sweeping: bool,
 }
 
 thread_local! {
     static IDLE: RefCell<Pools> = const {
         RefCell::new(Pools {
-            by_upstream: Vec::new(),
+            by_upstream: ByOwner::new(),
             sweeping: false,
         })
     };
@@ -98,12 +99,11 @@ impl Pools {
 
     /// Closes connections that cannot be reused; false (and the sweeper stops) once none is left.
     fn sweep(&mut self) -> bool {
-        self.by_upstream
-            .retain(|(owner, idle)| owner.strong_count() > 0 && !idle.is_empty());
-        for (_, idle) in &mut self.by_upstream {
+        self.by_upstream.retain(|idle| {
             idle.retain_mut(Connection::is_reusable);
-        }
-        self.sweeping = self.by_upstream.iter().any(|(_, idle)| !idle.is_empty());
+            !idle.is_empty()
+        });
+        self.sweeping = self.by_upstream.values().next().is_some();
         self.sweeping
     }
 }
@@ -208,11 +208,7 @@ impl PlainHttp {
 
     fn checkout(&self) -> Option<Connection> {
         IDLE.with_borrow_mut(|pools| {
-            let mine = Arc::as_ptr(&self.token);
-            let (_, idle) = pools
-                .by_upstream
-                .iter_mut()
-                .find(|(owner, _)| owner.as_ptr() == mine)?;
+            let idle = pools.by_upstream.get_mut(&self.token)?;
             // Most recently used first: its buffers and socket are the warmest.
             while let Some(mut connection) = idle.pop() {
                 if connection.is_reusable() {
@@ -235,24 +231,14 @@ impl PlainHttp {
         connection.idle_since = Instant::now();
         IDLE.with_borrow_mut(|pools| {
             pools.start_sweeping();
-            let mine = Arc::as_ptr(&self.token);
-            if let Some((_, idle)) = pools
-                .by_upstream
-                .iter_mut()
-                .find(|(owner, _)| owner.as_ptr() == mine)
-            {
-                if idle.len() < MAX_IDLE_PER_THREAD {
-                    idle.push(connection);
+            match pools.by_upstream.get_mut(&self.token) {
+                Some(idle) => {
+                    if idle.len() < MAX_IDLE_PER_THREAD {
+                        idle.push(connection);
+                    }
                 }
-                return;
+                None => pools.by_upstream.insert(&self.token, vec![connection]),
             }
-            // Pools of upstreams that are gone (a reloaded configuration) go when a new one comes.
-            pools
-                .by_upstream
-                .retain(|(owner, _)| owner.strong_count() > 0);
-            pools
-                .by_upstream
-                .push((Arc::downgrade(&self.token), vec![connection]));
         });
     }
 
@@ -535,7 +521,7 @@ mod tests {
     }
 
     fn idle_here() -> usize {
-        IDLE.with_borrow(|pools| pools.by_upstream.iter().map(|(_, idle)| idle.len()).sum())
+        IDLE.with_borrow(|pools| pools.by_upstream.values().map(Vec::len).sum())
     }
 
     #[tokio::test]
