@@ -425,6 +425,11 @@ impl Drop for PlainBodyStream {
         else {
             return;
         };
+        // A body of known length read to its last byte: nothing to wait for.
+        if body.is_end_stream() {
+            self.home.recycle(connection);
+            return;
+        }
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return;
         };

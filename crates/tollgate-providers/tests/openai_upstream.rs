@@ -288,12 +288,17 @@ async fn counting_mock() -> (
                             format!("data: {}\n\n", json!({"choices": [], "usage": {"prompt_tokens": 1, "completion_tokens": 1}})),
                             "data: [DONE]\n\n".to_owned(),
                         ];
-                        let chunks = futures_util::stream::iter(
-                            events.map(|event| Ok::<_, std::io::Error>(event.into_bytes())),
-                        );
+                        // "whole-stream": the same events with a content-length, not chunked.
+                        let body = if body["model"] == "whole-stream" {
+                            Body::from(events.concat())
+                        } else {
+                            Body::from_stream(futures_util::stream::iter(
+                                events.map(|event| Ok::<_, std::io::Error>(event.into_bytes())),
+                            ))
+                        };
                         return Response::builder()
                             .header("content-type", "text/event-stream")
-                            .body(Body::from_stream(chunks))
+                            .body(body)
                             .unwrap();
                     }
                     Json(json!({"choices": [{"message": {"content": "Hi"}, "finish_reason": "stop"}],
@@ -323,6 +328,15 @@ async fn one_connection_carries_call_after_call_whole_or_streamed() {
     for _ in 0..3 {
         let answer = provider.chat(request("gpt-test")).await.unwrap();
         assert_eq!(answer.text, "Hi");
+        // A stream of known length is done at [DONE]: its connection is free at once.
+        let events: Vec<ChatEvent> = provider
+            .chat_stream(request("whole-stream"))
+            .await
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+            .await;
+        assert_eq!(events.len(), 2, "{events:?}");
         let events: Vec<ChatEvent> = provider
             .chat_stream(request("gpt-test"))
             .await
@@ -337,7 +351,7 @@ async fn one_connection_carries_call_after_call_whole_or_streamed() {
     assert_eq!(
         peers.lock().unwrap().len(),
         1,
-        "six sequential calls, whole and streamed (chunked), used one connection"
+        "nine sequential calls, whole and streamed (chunked or not), used one connection"
     );
 }
 
