@@ -5,6 +5,8 @@
 //!
 //! ```text
 //! cargo bench -p tollgate-cli --bench gateway_load
+//! # where slow calls come from: what every thread did in each window of them
+//! TOLLGATE_LOAD_STALLS=1 TOLLGATE_LOAD_RATES=5000 TOLLGATE_LOAD_SECONDS=30 cargo bench -p tollgate-cli --bench gateway_load
 //! TOLLGATE_LOAD_SECONDS=5 TOLLGATE_LOAD_WORKERS=1 TOLLGATE_LOAD_LEDGER_MS=20 cargo bench -p tollgate-cli --bench gateway_load
 //! # A/B: two builds (or one build, two settings) side by side, taking turns under the same load
 //! TOLLGATE_LOAD_BIN=/tmp/before TOLLGATE_LOAD_BIN_B=/tmp/after cargo bench -p tollgate-cli --bench gateway_load
@@ -31,6 +33,12 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use serde_json::{Value, json};
+
+mod bare_proxy;
+mod stalls;
+
+use bare_proxy::{bare_proxy, start_bare_proxy};
+use stalls::SlowCall;
 
 const PROMPT: &str = "Summarise the quarterly cost report in one sentence.";
 
@@ -70,6 +78,8 @@ struct Run {
     errors: usize,
     achieved_rps: f64,
     segments: usize,
+    /// Calls slower than [`stalls::SLOW_MS`].
+    slow: Vec<SlowCall>,
 }
 
 impl Run {
@@ -77,6 +87,7 @@ impl Run {
     fn add(&mut self, segment: Run) {
         self.latencies_ms.extend(segment.latencies_ms);
         self.latencies_ms.sort_by(f64::total_cmp);
+        self.slow.extend(segment.slow);
         self.ok += segment.ok;
         self.errors += segment.errors;
         // The mean of the segments' rates.
@@ -121,10 +132,10 @@ async fn open_loop(
                                 first = Some(sent.elapsed());
                             }
                         }
-                        first.map(|elapsed| elapsed.as_secs_f64() * 1000.0)
+                        first.map(|elapsed| (sent, elapsed.as_secs_f64() * 1000.0))
                     } else {
                         let _ = response.bytes().await;
-                        Some(sent.elapsed().as_secs_f64() * 1000.0)
+                        Some((sent, sent.elapsed().as_secs_f64() * 1000.0))
                     }
                 }
                 Ok(_) | Err(_) => None,
@@ -132,10 +143,19 @@ async fn open_loop(
         }));
     }
     let mut latencies = Vec::with_capacity(tasks.len());
+    let mut slow = Vec::new();
     let mut errors = 0;
     for task in tasks {
         match task.await.unwrap() {
-            Some(latency) => latencies.push(latency),
+            Some((sent, latency)) => {
+                latencies.push(latency);
+                if latency >= stalls::SLOW_MS {
+                    slow.push(SlowCall {
+                        sent_ms: stalls::since_epoch_ms(sent),
+                        latency_ms: latency,
+                    });
+                }
+            }
             None => errors += 1,
         }
     }
@@ -147,6 +167,7 @@ async fn open_loop(
         latencies_ms: latencies,
         errors,
         segments: 1,
+        slow,
     }
 }
 
@@ -209,170 +230,6 @@ fn tollgate(data_dir: &std::path::Path, args: &[&str]) -> String {
 }
 
 struct Gateway(Child);
-
-/// The floor any proxy pays here: a bare axum server forwarding each body with reqwest to the
-/// mock and answering its bytes (no auth, limits, metering), in its own process like the
-/// gateway, on tokio's default runtime (a worker per CPU) or, with `TOLLGATE_LOAD_PROXY_ONE_THREAD`,
-/// on a single thread: the leanest proxy there is. Run as `TOLLGATE_LOAD_PROXY_TO=ADDRESS`; prints
-/// its port.
-fn bare_proxy(upstream: &str) {
-    let runtime = if std::env::var_os("TOLLGATE_LOAD_PROXY_ONE_THREAD").is_some() {
-        tokio::runtime::Builder::new_current_thread()
-    } else {
-        tokio::runtime::Builder::new_multi_thread()
-    }
-    .enable_all()
-    .build()
-    .unwrap();
-    if std::env::var_os("TOLLGATE_LOAD_PROXY_HYPER").is_some() {
-        return runtime.block_on(hyper_proxy(upstream.parse().unwrap()));
-    }
-    runtime.block_on(async {
-        let client = reqwest::Client::builder()
-            .tcp_nodelay(true)
-            .build()
-            .unwrap();
-        let url = format!("http://{upstream}/v1/chat/completions");
-        let forward = move |body: axum::body::Bytes| {
-            let (client, url) = (client.clone(), url.clone());
-            async move {
-                let answer = client
-                    .post(&url)
-                    .header("content-type", "application/json")
-                    .body(body)
-                    .send()
-                    .await
-                    .unwrap();
-                let bytes = answer.bytes().await.unwrap();
-                Response::builder()
-                    .header("content-type", "application/json")
-                    .body(Body::from(bytes))
-                    .unwrap()
-            }
-        };
-        serve_forwarding(post(forward)).await;
-    });
-}
-
-/// Serves a bare proxy's route on a free port, printing the port first.
-async fn serve_forwarding(forward: axum::routing::MethodRouter) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    println!("{}", listener.local_addr().unwrap().port());
-    axum::serve(
-        listener,
-        Router::new().route("/v1/chat/completions", forward),
-    )
-    .await
-    .unwrap();
-}
-
-/// An upstream connection driven by the request that uses it (no task of its own).
-struct Upstream {
-    sender: hyper::client::conn::http1::SendRequest<http_body_util::Full<axum::body::Bytes>>,
-    connection: UpstreamConnection,
-}
-
-type UpstreamConnection = std::pin::Pin<
-    Box<
-        hyper::client::conn::http1::Connection<
-            hyper_util::rt::TokioIo<tokio::net::TcpStream>,
-            http_body_util::Full<axum::body::Bytes>,
-        >,
-    >,
->;
-
-/// Runs `work` while driving the connection it needs.
-async fn drive<T>(
-    connection: &mut UpstreamConnection,
-    work: impl std::future::Future<Output = T>,
-) -> T {
-    let mut work = std::pin::pin!(work);
-    std::future::poll_fn(|context| {
-        if let std::task::Poll::Ready(value) = work.as_mut().poll(context) {
-            return std::task::Poll::Ready(value);
-        }
-        let _ = connection.as_mut().poll(context);
-        work.as_mut().poll(context)
-    })
-    .await
-}
-
-/// The bare proxy with hyper's connection API instead of reqwest: its own pool of connections,
-/// each driven by the request using it.
-async fn hyper_proxy(upstream: std::net::SocketAddr) {
-    use http_body_util::BodyExt as _;
-    let pool = std::sync::Arc::new(std::sync::Mutex::new(Vec::<Upstream>::new()));
-    let forward = move |body: axum::body::Bytes| {
-        let pool = pool.clone();
-        async move {
-            let taken = pool.lock().unwrap().pop();
-            let upstream_connection = if let Some(connection) = taken {
-                connection
-            } else {
-                let stream = tokio::net::TcpStream::connect(upstream).await.unwrap();
-                stream.set_nodelay(true).unwrap();
-                let (sender, connection) =
-                    hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
-                        .await
-                        .unwrap();
-                Upstream {
-                    sender,
-                    connection: Box::pin(connection),
-                }
-            };
-            let request = axum::http::Request::post("/v1/chat/completions")
-                .header("host", upstream.to_string())
-                .header("content-type", "application/json")
-                .body(http_body_util::Full::new(body))
-                .unwrap();
-            let Upstream {
-                mut sender,
-                mut connection,
-            } = upstream_connection;
-            let response = drive(&mut connection, sender.send_request(request))
-                .await
-                .unwrap();
-            let bytes = drive(&mut connection, response.into_body().collect())
-                .await
-                .unwrap()
-                .to_bytes();
-            if drive(&mut connection, sender.ready()).await.is_ok() {
-                pool.lock().unwrap().push(Upstream { sender, connection });
-            }
-            Response::builder()
-                .header("content-type", "application/json")
-                .body(Body::from(bytes))
-                .unwrap()
-        }
-    };
-    serve_forwarding(post(forward)).await;
-}
-
-fn start_bare_proxy(
-    upstream: std::net::SocketAddr,
-    one_thread: bool,
-    hyper: bool,
-) -> (Gateway, u16) {
-    use std::io::BufRead as _;
-    let mut command = Command::new(std::env::current_exe().unwrap());
-    if one_thread {
-        command.env("TOLLGATE_LOAD_PROXY_ONE_THREAD", "1");
-    }
-    if hyper {
-        command.env("TOLLGATE_LOAD_PROXY_HYPER", "1");
-    }
-    let mut child = command
-        .env("TOLLGATE_LOAD_PROXY_TO", upstream.to_string())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    std::io::BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    (Gateway(child), line.trim().parse().unwrap())
-}
 
 impl Drop for Gateway {
     fn drop(&mut self) {
@@ -555,7 +412,12 @@ fn main() {
         println!("method: open-loop fixed-rate load, {seconds} s per path and rate, the paths taking turns in 0.5 s segments (each after 50 ms unmeasured); latency = request sent to body read, loopback; added = path percentile - direct percentile");
         println!("| rate (req/s) | path | achieved req/s | errors | p50 ms | p90 ms | p99 ms | max ms |");
         println!("|---|---|---|---|---|---|---|---|");
-        for rate in [1_000u32, 5_000] {
+        // TOLLGATE_LOAD_RATES: other rates than the issue's two, e.g. "5000" to hunt stalls.
+        let rates: Vec<u32> = std::env::var("TOLLGATE_LOAD_RATES").map_or_else(
+            |_| vec![1_000, 5_000],
+            |rates| rates.split(',').map(|rate| rate.trim().parse().expect("TOLLGATE_LOAD_RATES: numbers")).collect(),
+        );
+        for rate in rates {
             // Half-second turns: drift in this shared VM's speed (other tenants, CPU frequency)
             // falls on every path alike.
             let rounds = seconds * 2;
@@ -566,6 +428,16 @@ fn main() {
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }
                 peak
+            });
+            // TOLLGATE_LOAD_STALLS: watch every process's threads to explain the slow calls.
+            let probe = std::env::var_os("TOLLGATE_LOAD_STALLS").map(|_| {
+                let mut processes: Vec<(String, u32)> = paths
+                    .iter()
+                    .zip(&pids)
+                    .filter_map(|((name, _, _), pid)| pid.map(|pid| ((*name).to_owned(), pid)))
+                    .collect();
+                processes.push(("bench".to_owned(), std::process::id()));
+                stalls::Probe::start(processes)
             });
             let mut runs: Vec<Run> = paths.iter().map(|_| Run::default()).collect();
             let cpu_before: Vec<(u64, u64)> = pids.iter().map(|pid| pid.map_or((0, 0), |pid| cpu_ticks(pid, "tollgate-ledger"))).collect();
@@ -599,6 +471,10 @@ fn main() {
             }
             println!("{}", cpu_line.trim_end_matches(';'));
             peak_rss = peak_rss.max(sampler.await.unwrap());
+            let samples = probe.map(stalls::Probe::stop);
+            let names: Vec<&str> = paths.iter().map(|(name, _, _)| *name).collect();
+            let slow: Vec<Vec<SlowCall>> = runs.iter().map(|run| run.slow.clone()).collect();
+            println!("{}", stalls::report(&names, &slow, samples.as_ref()));
             gateway_ok += runs[2].ok;
             for ((name, _, _), run) in paths.iter().zip(&runs) {
                 let sorted = &run.latencies_ms;
