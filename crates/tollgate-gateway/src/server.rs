@@ -63,7 +63,7 @@ where
     }
 }
 
-/// Turns true once `shutdown` completes; what every serving loop and the acceptor watch.
+/// Turns true once `shutdown` completes; what every serving loop watches.
 pub(crate) fn stop_signal(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> tokio::sync::watch::Receiver<bool> {
