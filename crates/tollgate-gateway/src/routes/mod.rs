@@ -3,34 +3,18 @@
 mod admin;
 mod body;
 mod images;
+mod measure;
 mod openai;
 mod ops;
 mod reference;
 
-use std::time::Instant;
-
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
-use axum::middleware::{self, Next};
+use axum::extract::DefaultBodyLimit;
 use axum::response::Response;
 use axum::routing::{delete, get, post};
 
 use crate::error::ApiError;
 use crate::state::Gateway;
-
-/// Records every request's route, status and duration.
-async fn measure(State(gateway): State<Gateway>, request: Request, next: Next) -> Response {
-    // A handle on the route's shared path, not a copy of it.
-    let route = request.extensions().get::<MatchedPath>().cloned();
-    let started = Instant::now();
-    let response = next.run(request).await;
-    gateway.inner.metrics.request(
-        route.as_ref().map_or("unmatched", MatchedPath::as_str),
-        response.status().as_u16(),
-        started.elapsed().as_secs_f64(),
-    );
-    response
-}
 
 async fn not_found() -> Response {
     ApiError::not_found("no such route; see /openapi.json").reference()
@@ -75,6 +59,6 @@ pub fn router(gateway: Gateway) -> Router {
         .route("/openapi.json", get(ops::openapi))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(body_limit))
-        .layer(middleware::from_fn_with_state(gateway.clone(), measure))
+        .layer(measure::MeasureLayer(gateway.clone()))
         .with_state(gateway)
 }
