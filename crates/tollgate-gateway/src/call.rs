@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use tollgate_core::price_book::Quantities;
 use tollgate_core::{Nanos, UsageRecord};
 use tollgate_providers::Usage;
@@ -13,6 +13,13 @@ use crate::auth::{Caller, presented_secret};
 use crate::error::ApiError;
 use crate::limiter::{Admission, LimitKind, Scope, Subject};
 use crate::state::{Gateway, RoutedModel};
+
+// Names built once: inserting a `&str` name copies it into a new allocation on every response.
+const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+const X_RATELIMIT_LIMIT: HeaderName = HeaderName::from_static("x-ratelimit-limit");
+const X_RATELIMIT_REMAINING: HeaderName = HeaderName::from_static("x-ratelimit-remaining");
+const X_RATELIMIT_RESET: HeaderName = HeaderName::from_static("x-ratelimit-reset");
+const X_TOLLGATE_BUDGET: HeaderName = HeaderName::from_static("x-tollgate-budget");
 
 /// A call let through, until it is metered.
 #[derive(Debug)]
@@ -270,15 +277,15 @@ impl Call {
     /// Adds `X-RateLimit-*`, the request id, and the soft-budget warning to a response.
     pub fn decorate(&self, headers: &mut HeaderMap) {
         if let Ok(id) = HeaderValue::from_str(&self.request_id) {
-            headers.insert("x-request-id", id);
+            headers.insert(X_REQUEST_ID, id);
         }
         if let Some(rate) = self.admission.rate {
-            headers.insert("x-ratelimit-limit", HeaderValue::from(rate.limit));
-            headers.insert("x-ratelimit-remaining", HeaderValue::from(rate.remaining));
-            headers.insert("x-ratelimit-reset", HeaderValue::from(rate.reset_secs));
+            headers.insert(X_RATELIMIT_LIMIT, HeaderValue::from(rate.limit));
+            headers.insert(X_RATELIMIT_REMAINING, HeaderValue::from(rate.remaining));
+            headers.insert(X_RATELIMIT_RESET, HeaderValue::from(rate.reset_secs));
         }
         if self.admission.budget_exceeded_soft {
-            headers.insert("x-tollgate-budget", HeaderValue::from_static("exceeded"));
+            headers.insert(X_TOLLGATE_BUDGET, HeaderValue::from_static("exceeded"));
         }
     }
 }
