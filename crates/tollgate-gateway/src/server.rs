@@ -17,14 +17,17 @@ pub async fn serve(
 ) -> Result<tollgate_store::WriterStats, StartError> {
     let stopped = stop_signal(shutdown);
     let toucher = spawn_housekeeping(&gateway);
-    // Without TCP_NODELAY each streamed token waits out Nagle's algorithm and a delayed ACK (~40 ms).
-    let listener = listener.tap_io(|stream| {
-        let _ = stream.set_nodelay(true);
-    });
+    let listener = listener.tap_io(without_nagle);
     let served = serve_until(&gateway, listener, stopped).await;
     toucher.abort();
     served?;
     finish(&gateway).await
+}
+
+/// Sets `TCP_NODELAY` on an accepted connection: without it each streamed token waits out Nagle's
+/// algorithm and a delayed ACK (~40 ms).
+pub(crate) fn without_nagle(stream: &mut tokio::net::TcpStream) {
+    let _ = stream.set_nodelay(true);
 }
 
 /// Serves connections from `listener` until `stop` turns true, then lets the requests in flight

@@ -14,7 +14,7 @@ use std::future::Future;
 use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 
-use crate::server::{finish, serve_until, spawn_housekeeping, stop_signal};
+use crate::server::{finish, serve_until, spawn_housekeeping, stop_signal, without_nagle};
 use crate::state::{Gateway, StartError};
 
 /// Serves `gateway` on `threads` threads until `shutdown` completes, then lets requests in flight
@@ -26,15 +26,11 @@ pub async fn serve_on_threads(
     threads: usize,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<tollgate_store::WriterStats, StartError> {
-    let listener = listener
-        .into_std()
-        .map_err(|error| StartError::Shutdown(format!("the listener cannot be shared: {error}")))?;
+    let listener = listener.into_std().map_err(|error| unshareable(&error))?;
     let stopped = stop_signal(shutdown);
     let mut workers = Vec::new();
     for index in 0..threads.max(1) {
-        let handle = listener.try_clone().map_err(|error| {
-            StartError::Shutdown(format!("the listener cannot be shared: {error}"))
-        })?;
+        let handle = listener.try_clone().map_err(|error| unshareable(&error))?;
         let (gateway, stop) = (gateway.clone(), stopped.clone());
         let worker = std::thread::Builder::new()
             // Linux keeps 15 characters of a thread's name.
@@ -48,15 +44,9 @@ pub async fn serve_on_threads(
                     })?;
                 runtime.block_on(async move {
                     // Registers this thread's handle with its own reactor.
-                    let listener = TcpListener::from_std(handle).map_err(|error| {
-                        StartError::Shutdown(format!("the listener cannot be shared: {error}"))
-                    })?;
-                    // Without TCP_NODELAY each streamed token waits out Nagle's algorithm and a
-                    // delayed ACK (~40 ms).
-                    let listener = listener.tap_io(|stream| {
-                        let _ = stream.set_nodelay(true);
-                    });
-                    serve_until(&gateway, listener, stop).await
+                    let listener =
+                        TcpListener::from_std(handle).map_err(|error| unshareable(&error))?;
+                    serve_until(&gateway, listener.tap_io(without_nagle), stop).await
                 })
             })
             .map_err(|error| {
@@ -83,4 +73,10 @@ pub async fn serve_on_threads(
         Some(error) => Err(error),
         None => flushed,
     }
+}
+
+fn unshareable(error: &std::io::Error) -> StartError {
+    StartError::Shutdown(format!(
+        "the listener cannot be shared between threads: {error}"
+    ))
 }

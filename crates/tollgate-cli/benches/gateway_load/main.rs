@@ -186,17 +186,8 @@ fn rss_kib(pid: u32) -> u64 {
 /// CPU time (user + system) a process has used, in ticks of `1 / CLK_TCK` s, over all its
 /// threads, living and ended, and the part of it used by the thread named `thread` if any.
 fn cpu_ticks(pid: u32, thread: &str) -> (u64, u64) {
-    // Fields after the command name (which may hold spaces) in /proc/.../stat: utime is the 12th.
-    let ticks = |stat: &str| -> u64 {
-        stat.rsplit_once(')').map_or(0, |(_, rest)| {
-            rest.split_whitespace()
-                .skip(11)
-                .take(2)
-                .filter_map(|field| field.parse::<u64>().ok())
-                .sum()
-        })
-    };
-    let total = std::fs::read_to_string(format!("/proc/{pid}/stat")).map_or(0, |stat| ticks(&stat));
+    let total = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map_or(0, |stat| stalls::stat_ticks(&stat));
     let named = std::fs::read_dir(format!("/proc/{pid}/task"))
         .into_iter()
         .flatten()
@@ -206,7 +197,8 @@ fn cpu_ticks(pid: u32, thread: &str) -> (u64, u64) {
                 .is_ok_and(|comm| comm.trim() == thread)
         })
         .map(|task| {
-            std::fs::read_to_string(task.path().join("stat")).map_or(0, |stat| ticks(&stat))
+            std::fs::read_to_string(task.path().join("stat"))
+                .map_or(0, |stat| stalls::stat_ticks(&stat))
         })
         .sum();
     (total, named)

@@ -134,6 +134,18 @@ fn descriptors(pid: u32) -> usize {
     std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, Iterator::count)
 }
 
+/// CPU time (user + system, ticks of 10 ms) in a `/proc/.../stat` line. Fields after the command
+/// name (which may hold spaces): utime is the 12th.
+pub fn stat_ticks(stat: &str) -> u64 {
+    stat.rsplit_once(')').map_or(0, |(_, rest)| {
+        rest.split_whitespace()
+            .skip(11)
+            .take(2)
+            .filter_map(|field| field.parse::<u64>().ok())
+            .sum()
+    })
+}
+
 /// CPU ticks so far of every process (kernel threads included) but the watched ones.
 fn other_processes(watched: &[u32]) -> Vec<(u32, String, u64)> {
     let mut processes = Vec::new();
@@ -151,16 +163,10 @@ fn other_processes(watched: &[u32]) -> Vec<(u32, String, u64)> {
         let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
             continue;
         };
-        let (Some((head, rest)), Some(open)) = (stat.rsplit_once(')'), stat.find('(')) else {
+        let (Some((head, _)), Some(open)) = (stat.rsplit_once(')'), stat.find('(')) else {
             continue;
         };
-        let ticks: u64 = rest
-            .split_whitespace()
-            .skip(11)
-            .take(2)
-            .filter_map(|field| field.parse::<u64>().ok())
-            .sum();
-        processes.push((pid, head[open + 1..].to_owned(), ticks));
+        processes.push((pid, head[open + 1..].to_owned(), stat_ticks(&stat)));
     }
     processes
 }
