@@ -465,7 +465,7 @@ fn main() {
             peak_rss = peak_rss.max(sampler.await.unwrap());
             let samples = probe.map(stalls::Probe::stop);
             let names: Vec<&str> = paths.iter().map(|(name, _, _)| *name).collect();
-            let slow: Vec<Vec<SlowCall>> = runs.iter().map(|run| run.slow.clone()).collect();
+            let slow: Vec<&[SlowCall]> = runs.iter().map(|run| run.slow.as_slice()).collect();
             println!("{}", stalls::report(&names, &slow, samples.as_ref()));
             gateway_ok += runs[2].ok;
             for ((name, _, _), run) in paths.iter().zip(&runs) {

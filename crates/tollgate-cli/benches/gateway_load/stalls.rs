@@ -302,7 +302,7 @@ struct Window {
 
 /// Groups slow calls (per path) into windows: a call sent more than 20 ms after the window's
 /// last slow answer starts a new one.
-fn windows(slow: &[Vec<SlowCall>]) -> Vec<Window> {
+fn windows(slow: &[&[SlowCall]]) -> Vec<Window> {
     let mut calls: Vec<(usize, SlowCall)> = slow
         .iter()
         .enumerate()
@@ -333,9 +333,9 @@ fn windows(slow: &[Vec<SlowCall>]) -> Vec<Window> {
 
 /// A few lines on the windows of slow calls: the largest ones, and with samples what every
 /// watched thread did in each.
-pub fn report(paths: &[&str], slow: &[Vec<SlowCall>], samples: Option<&Samples>) -> String {
+pub fn report(paths: &[&str], slow: &[&[SlowCall]], samples: Option<&Samples>) -> String {
     let mut windows = windows(slow);
-    let total: usize = slow.iter().map(Vec::len).sum();
+    let total: usize = slow.iter().map(|calls| calls.len()).sum();
     let mut text = format!(
         "calls slower than {SLOW_MS} ms: {total} in {} windows",
         windows.len()
