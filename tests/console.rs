@@ -22,6 +22,13 @@ fn gguf() -> PathBuf {
 async fn open_playground_as(console: &Console, team: &str, models: &str, model: &str) {
     console.button("Playground").await;
     console.heading("Playground").await;
+    // The teams load after the screen shows: selecting before the option exists fails.
+    console
+        .text_until(
+            &format!("//label[starts-with(normalize-space(), 'Team')]//select/option[@value='{team}'] | //select[@aria-label='Team']/option[@value='{team}']"),
+            |_| true,
+        )
+        .await;
     console
         .field("Team")
         .await
