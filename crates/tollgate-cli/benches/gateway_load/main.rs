@@ -26,18 +26,20 @@
 
 use std::fmt::Write as _;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use serde_json::{Value, json};
 
 mod bare_proxy;
+mod generator;
 mod stalls;
 
 use bare_proxy::{bare_proxy, start_bare_proxy};
+use generator::{Target, open_loop};
 use stalls::SlowCall;
 
 const PROMPT: &str = "Summarise the quarterly cost report in one sentence.";
@@ -94,80 +96,6 @@ impl Run {
         self.achieved_rps = (self.achieved_rps * self.segments as f64 + segment.achieved_rps)
             / (self.segments + 1) as f64;
         self.segments += 1;
-    }
-}
-
-/// Sends `requests` requests at `rate` a second, on schedule whatever the answers' speed.
-async fn open_loop(
-    client: &reqwest::Client,
-    url: &str,
-    headers: &[(&str, String)],
-    body: &Value,
-    rate: u32,
-    requests: u64,
-    ttft: bool,
-) -> Run {
-    let total = requests;
-    let interval = Duration::from_secs_f64(1.0 / f64::from(rate));
-    let started = Instant::now();
-    let mut tasks = Vec::with_capacity(total as usize);
-    for index in 0..total {
-        let due = started + interval.mul_f64(index as f64);
-        tokio::time::sleep_until(due.into()).await;
-        let mut request = client.post(url).json(body);
-        for (name, value) in headers {
-            request = request.header(*name, value);
-        }
-        tasks.push(tokio::spawn(async move {
-            let sent = Instant::now();
-            let response = request.send().await;
-            match response {
-                Ok(mut response) if response.status().is_success() => {
-                    if ttft {
-                        // Time to the first chunk that carries text.
-                        let mut first = None;
-                        while let Ok(Some(chunk)) = response.chunk().await {
-                            if first.is_none() && String::from_utf8_lossy(&chunk).contains("Costs")
-                            {
-                                first = Some(sent.elapsed());
-                            }
-                        }
-                        first.map(|elapsed| (sent, elapsed.as_secs_f64() * 1000.0))
-                    } else {
-                        let _ = response.bytes().await;
-                        Some((sent, sent.elapsed().as_secs_f64() * 1000.0))
-                    }
-                }
-                Ok(_) | Err(_) => None,
-            }
-        }));
-    }
-    let mut latencies = Vec::with_capacity(tasks.len());
-    let mut slow = Vec::new();
-    let mut errors = 0;
-    for task in tasks {
-        match task.await.unwrap() {
-            Some((sent, latency)) => {
-                latencies.push(latency);
-                if latency >= stalls::SLOW_MS {
-                    slow.push(SlowCall {
-                        sent_ms: stalls::since_epoch_ms(sent),
-                        latency_ms: latency,
-                    });
-                }
-            }
-            None => errors += 1,
-        }
-    }
-    let elapsed = started.elapsed().as_secs_f64();
-    latencies.sort_by(f64::total_cmp);
-    Run {
-        ok: latencies.len(),
-        achieved_rps: latencies.len() as f64 / elapsed,
-        latencies_ms: latencies,
-        errors,
-        segments: 1,
-        slow,
     }
 }
 
@@ -366,17 +294,17 @@ fn main() {
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
         }
-        let body = json!({"model": "bench-model", "messages": [{"role": "user", "content": PROMPT}], "max_tokens": 64});
+        let body = Bytes::from(json!({"model": "bench-model", "messages": [{"role": "user", "content": PROMPT}], "max_tokens": 64}).to_string());
         let auth = vec![("authorization", format!("Bearer {secret}"))];
         let no_headers: Vec<(&str, String)> = Vec::new();
         let chat = "/v1/chat/completions";
         let mut paths = vec![
-            ("direct", format!("http://{mock_address}{chat}"), &no_headers),
-            ("bare proxy", format!("http://127.0.0.1:{proxy_port}{chat}"), &no_headers),
-            ("gateway", format!("http://127.0.0.1:{port}{chat}"), &auth),
+            ("direct", Target::new(&format!("http://{mock_address}{chat}"), &no_headers)),
+            ("bare proxy", Target::new(&format!("http://127.0.0.1:{proxy_port}{chat}"), &no_headers)),
+            ("gateway", Target::new(&format!("http://127.0.0.1:{port}{chat}"), &auth)),
         ];
         if let Some((_, port, _)) = &second {
-            paths.push(("gateway B", format!("http://127.0.0.1:{port}{chat}"), &auth));
+            paths.push(("gateway B", Target::new(&format!("http://127.0.0.1:{port}{chat}"), &auth)));
         }
         // Whose CPU each path spends besides the mock's and the load generator's.
         let mut pids = vec![None, Some(proxy.0.id()), Some(pid)];
@@ -384,17 +312,17 @@ fn main() {
             pids.push(Some(gateway_b.0.id()));
         }
         if let Some((lean, port)) = &lean {
-            paths.push(("bare proxy, 1 thread", format!("http://127.0.0.1:{port}{chat}"), &no_headers));
+            paths.push(("bare proxy, 1 thread", Target::new(&format!("http://127.0.0.1:{port}{chat}"), &no_headers)));
             pids.push(Some(lean.0.id()));
         }
         if let Some((lean, port)) = &lean_hyper {
-            paths.push(("bare proxy, 1 thread, hyper", format!("http://127.0.0.1:{port}{chat}"), &no_headers));
+            paths.push(("bare proxy, 1 thread, hyper", Target::new(&format!("http://127.0.0.1:{port}{chat}"), &no_headers)));
             pids.push(Some(lean.0.id()));
         }
         // Warm every path (connections, caches, first-sight baselines).
         let mut gateway_ok = 0;
-        for (name, url, headers) in &paths {
-            let warm_up = open_loop(&client, url, headers, &body, 500, 500, false).await;
+        for (name, target) in &paths {
+            let warm_up = open_loop(target, &body, 500, 500, false).await;
             if *name == "gateway" {
                 gateway_ok += warm_up.ok;
             }
@@ -426,23 +354,24 @@ fn main() {
                 let mut processes: Vec<(String, u32)> = paths
                     .iter()
                     .zip(&pids)
-                    .filter_map(|((name, _, _), pid)| pid.map(|pid| ((*name).to_owned(), pid)))
+                    .filter_map(|((name, _), pid)| pid.map(|pid| ((*name).to_owned(), pid)))
                     .collect();
                 processes.push(("bench".to_owned(), std::process::id()));
                 stalls::Probe::start(processes)
             });
             let mut runs: Vec<Run> = paths.iter().map(|_| Run::default()).collect();
+            let bench_before = cpu_ticks(std::process::id(), "").0;
             let cpu_before: Vec<(u64, u64)> = pids.iter().map(|pid| pid.map_or((0, 0), |pid| cpu_ticks(pid, "tollgate-ledger"))).collect();
             let mut sent = vec![0usize; paths.len()];
             for _ in 0..rounds {
-                for (((name, url, headers), run), sent) in paths.iter().zip(&mut runs).zip(&mut sent) {
+                for (((name, target), run), sent) in paths.iter().zip(&mut runs).zip(&mut sent) {
                     // Each turn begins with 50 ms unmeasured, so no path pays for the caches
                     // the previous one left cold.
-                    let warm = open_loop(&client, url, headers, &body, rate, u64::from(rate / 20), false).await;
+                    let warm = open_loop(target, &body, rate, u64::from(rate / 20), false).await;
                     if *name == "gateway" {
                         gateway_ok += warm.ok;
                     }
-                    let measured = open_loop(&client, url, headers, &body, rate, u64::from(rate / 2), false).await;
+                    let measured = open_loop(target, &body, rate, u64::from(rate / 2), false).await;
                     *sent += warm.ok + warm.errors + measured.ok + measured.errors;
                     run.add(measured);
                 }
@@ -450,7 +379,7 @@ fn main() {
             // CPU a call costs each process (all its threads, warm-up calls included): unlike
             // latency percentiles, steady from run to run on this shared VM.
             let mut cpu_line = format!("CPU per call at {rate} req/s (µs):");
-            for ((((name, _, _), pid), before), sent) in paths.iter().zip(&pids).zip(&cpu_before).zip(&sent) {
+            for ((((name, _), pid), before), sent) in paths.iter().zip(&pids).zip(&cpu_before).zip(&sent) {
                 if let Some(pid) = pid {
                     let (total, ledger) = cpu_ticks(*pid, "tollgate-ledger");
                     let per_call = |ticks: u64| ticks as f64 / TICKS_PER_SECOND * 1e6 / *sent as f64;
@@ -461,14 +390,19 @@ fn main() {
                     cpu_line += ";";
                 }
             }
-            println!("{}", cpu_line.trim_end_matches(';'));
+            // The bench process: the mock upstream (for every path) and the load generator.
+            let all_sent: usize = sent.iter().sum();
+            let _ = write!(cpu_line, " bench (mock + generator, every path's calls) {:.0}", (cpu_ticks(std::process::id(), "").0 - bench_before) as f64 / TICKS_PER_SECOND * 1e6 / all_sent as f64);
+            println!("{cpu_line}");
+            let opened: Vec<String> = paths.iter().map(|(name, target)| format!("{name} {}", target.connections_opened())).collect();
+            println!("connections opened by the generator so far: {}", opened.join(", "));
             peak_rss = peak_rss.max(sampler.await.unwrap());
             let samples = probe.map(stalls::Probe::stop);
-            let names: Vec<&str> = paths.iter().map(|(name, _, _)| *name).collect();
+            let names: Vec<&str> = paths.iter().map(|(name, _)| *name).collect();
             let slow: Vec<&[SlowCall]> = runs.iter().map(|run| run.slow.as_slice()).collect();
             println!("{}", stalls::report(&names, &slow, samples.as_ref()));
             gateway_ok += runs[2].ok;
-            for ((name, _, _), run) in paths.iter().zip(&runs) {
+            for ((name, _), run) in paths.iter().zip(&runs) {
                 let sorted = &run.latencies_ms;
                 println!(
                     "| {rate} | {name} | {:.0} | {} | {:.3} | {:.3} | {:.3} | {:.3} |",
@@ -481,7 +415,7 @@ fn main() {
                 );
             }
             let direct = &runs[0].latencies_ms;
-            for ((name, _, _), run) in paths.iter().zip(&runs).skip(1) {
+            for ((name, _), run) in paths.iter().zip(&runs).skip(1) {
                 let added = |p| percentile(&run.latencies_ms, p) - percentile(direct, p);
                 let bold = if *name == "gateway" { "**" } else { "" };
                 println!(
@@ -493,22 +427,22 @@ fn main() {
             }
         }
 
-        let streaming = json!({"model": "bench-model", "messages": [{"role": "user", "content": PROMPT}], "stream": true, "stream_options": {"include_usage": true}});
+        let streaming = Bytes::from(json!({"model": "bench-model", "messages": [{"role": "user", "content": PROMPT}], "stream": true, "stream_options": {"include_usage": true}}).to_string());
         let mut ttft: Vec<Run> = paths.iter().map(|_| Run::default()).collect();
         for _ in 0..seconds * 2 {
-            for ((name, url, headers), run) in paths.iter().zip(&mut ttft) {
+            for ((name, target), run) in paths.iter().zip(&mut ttft) {
                 if !name.starts_with("bare proxy") {
-                    let warm = open_loop(&client, url, headers, &streaming, 1_000, 50, true).await;
+                    let warm = open_loop(target, &streaming, 1_000, 50, true).await;
                     if *name == "gateway" {
                         gateway_ok += warm.ok;
                     }
-                    run.add(open_loop(&client, url, headers, &streaming, 1_000, 500, true).await);
+                    run.add(open_loop(target, &streaming, 1_000, 500, true).await);
                 }
             }
         }
         gateway_ok += ttft[2].ok;
         println!();
-        for ((name, _, _), run) in paths.iter().zip(&ttft).skip(2).filter(|((name, _, _), _)| !name.starts_with("bare proxy")) {
+        for ((name, _), run) in paths.iter().zip(&ttft).skip(2).filter(|((name, _), _)| !name.starts_with("bare proxy")) {
             let (direct, through) = (&ttft[0].latencies_ms, &run.latencies_ms);
             println!("streaming at 1000 req/s, time to first token (ms), {name}: direct p50 {:.3} p99 {:.3}; {name} p50 {:.3} p99 {:.3}; added p50 {:.3} p99 {:.3}",
                 percentile(direct, 50.0), percentile(direct, 99.0),
