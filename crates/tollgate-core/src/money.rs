@@ -106,12 +106,41 @@ impl Nanos {
     /// The full-precision decimal text, trailing zeros trimmed but at least two decimals:
     /// `0.00002`, `12.50`, `-3.10`. Round-trips through [`Nanos::parse_exact`].
     pub fn to_decimal_string(self) -> String {
-        let (sign, whole, fraction) = self.parts();
-        let mut fraction = format!("{fraction:09}");
-        while fraction.len() > 2 && fraction.ends_with('0') {
-            fraction.pop();
+        self.decimal(&mut [0; DECIMAL_BYTES]).to_owned()
+    }
+
+    /// The text of [`Nanos::to_decimal_string`] written into `buffer`, from the back. `Display`
+    /// and `Serialize` use it without allocating: every priced call serialises a cost.
+    fn decimal(self, buffer: &mut [u8; DECIMAL_BYTES]) -> &str {
+        let (sign, mut whole, mut fraction) = self.parts();
+        let mut start = buffer.len();
+        // Nine decimals, trailing zeros dropped down to two.
+        let mut places = 9;
+        while places > 2 && fraction % 10 == 0 {
+            fraction /= 10;
+            places -= 1;
         }
-        format!("{sign}{whole}.{fraction}")
+        for _ in 0..places {
+            start -= 1;
+            buffer[start] = b'0' + (fraction % 10) as u8;
+            fraction /= 10;
+        }
+        start -= 1;
+        buffer[start] = b'.';
+        loop {
+            start -= 1;
+            buffer[start] = b'0' + (whole % 10) as u8;
+            whole /= 10;
+            if whole == 0 {
+                break;
+            }
+        }
+        if !sign.is_empty() {
+            start -= 1;
+            buffer[start] = b'-';
+        }
+        // Only ASCII digits, '.' and '-' were written.
+        std::str::from_utf8(&buffer[start..]).unwrap_or_default()
     }
 
     /// Dollars for people: `$1,234.57` (half-to-even at the cent); amounts under a cent keep their
@@ -153,6 +182,9 @@ impl Nanos {
         (sign, magnitude / per, magnitude % per)
     }
 }
+
+/// The longest decimal text: a sign, ten whole digits, the point and nine decimals.
+const DECIMAL_BYTES: usize = 21;
 
 fn group_thousands(value: i64) -> String {
     let digits = value.to_string();
@@ -225,7 +257,7 @@ fn parse_decimal(text: &str, extra: ExtraDigits) -> Result<Nanos, MoneyError> {
 
 impl fmt::Display for Nanos {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        formatter.write_str(&self.to_decimal_string())
+        formatter.write_str(self.decimal(&mut [0; DECIMAL_BYTES]))
     }
 }
 
@@ -278,7 +310,7 @@ impl Sum for Nanos {
 /// Serialised as the exact decimal string (`"0.000125"`), so JSON consumers never see a float.
 impl Serialize for Nanos {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&self.to_decimal_string())
+        serializer.serialize_str(self.decimal(&mut [0; DECIMAL_BYTES]))
     }
 }
 
@@ -367,6 +399,41 @@ mod tests {
         );
         let claude = Nanos::parse_exact("0.008").unwrap();
         assert_eq!(Nanos::per_thousand(claude, 2448), Nanos(19_584_000));
+    }
+
+    #[test]
+    fn the_decimal_text_is_the_exact_amount_with_two_to_nine_decimals() {
+        // Against the plain formatting-machinery version of the same rule.
+        fn reference(amount: Nanos) -> String {
+            let (sign, whole, fraction) = amount.parts();
+            let mut fraction = format!("{fraction:09}");
+            while fraction.len() > 2 && fraction.ends_with('0') {
+                fraction.pop();
+            }
+            format!("{sign}{whole}.{fraction}")
+        }
+        let mut amounts = vec![i64::MIN, i64::MAX, 0, 1, -1, 10, 999_999_999, 1_000_000_000];
+        let mut state = 0x9E37_79B9_7F4A_7C15_u64;
+        for _ in 0..10_000 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            // Every magnitude, from nano-dollars to the whole range.
+            amounts.push((state as i64) >> (state % 63));
+        }
+        for nanos in amounts {
+            let amount = Nanos(nanos);
+            assert_eq!(amount.to_decimal_string(), reference(amount), "{nanos}");
+            assert_eq!(amount.to_string(), reference(amount), "{nanos}");
+            // The parser builds the magnitude first, and i64::MIN's has no positive i64.
+            if nanos != i64::MIN {
+                assert_eq!(
+                    amount.to_decimal_string().parse::<Nanos>().ok(),
+                    Some(amount),
+                    "{nanos}"
+                );
+            }
+        }
     }
 
     #[test]

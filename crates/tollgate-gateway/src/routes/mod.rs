@@ -2,6 +2,7 @@
 
 mod admin;
 mod body;
+mod chat_body;
 mod images;
 mod measure;
 mod openai;

@@ -16,7 +16,8 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 use tollgate_providers::{ChatRequest, EmbeddingRequest};
 
-use super::body::{json_object, messages, number, stops, texts, whole};
+use super::body::{json_object, texts};
+use super::chat_body::ChatBody;
 use crate::call::{Call, authenticate, estimate_tokens};
 use crate::config::{ModelKind, ProviderKind};
 use crate::error::{ApiError, OaiError};
@@ -81,33 +82,9 @@ pub async fn chat_completions(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, OaiError> {
-    let body = json_object(body)?;
-    let model_id = model_field(&body)?;
-    let conversation = messages(body.get("messages").unwrap_or(&Value::Null), "messages")?;
-    let stream = match body.get("stream") {
-        None | Some(Value::Null) => false,
-        Some(Value::Bool(flag)) => *flag,
-        Some(_) => return Err(ApiError::bad_request("'stream' must be true or false").into()),
-    };
-    let include_usage = body
-        .get("stream_options")
-        .and_then(|options| options.get("include_usage"))
-        .and_then(Value::as_bool)
-        .unwrap_or(false);
-    if let Some(n) = body.get("n").and_then(Value::as_u64)
-        && n != 1
-    {
-        return Err(ApiError::bad_request("'n' must be 1: this gateway returns one choice").into());
-    }
-    let max_tokens = match whole(
-        &body,
-        "max_completion_tokens",
-        "max_completion_tokens",
-        1..=1_000_000,
-    )? {
-        Some(tokens) => Some(tokens),
-        None => whole(&body, "max_tokens", "max_tokens", 1..=1_000_000)?,
-    };
+    let mut body = ChatBody::read(body)?;
+    let model_id = std::mem::take(&mut body.model_id);
+    let (stream, include_usage, max_tokens) = (body.stream, body.include_usage, body.max_tokens);
     let model = gateway.model(&model_id).ok_or_else(|| {
         ApiError::new(
             axum::http::StatusCode::NOT_FOUND,
@@ -127,17 +104,17 @@ pub async fn chat_completions(
         PASS_THROUGH
             .iter()
             .filter_map(|field| {
-                body.get(*field)
+                body.field(field)
                     .map(|value| ((*field).to_owned(), value.clone()))
             })
             .collect()
     } else {
         Map::new()
     };
-    let tools = match body.get("tools") {
+    let tools = match body.field("tools") {
         None | Some(Value::Null) => None,
         Some(tools) if model.config.provider == ProviderKind::Bedrock => {
-            Some(converse_tools(tools, body.get("tool_choice"))?)
+            Some(converse_tools(tools, body.field("tool_choice"))?)
         }
         Some(_) => {
             return Err(ApiError::bad_request(format!(
@@ -146,17 +123,18 @@ pub async fn chat_completions(
             .into());
         }
     };
-    let prompt_chars = conversation
+    let prompt_chars = body
+        .messages
         .iter()
         .map(|message| message.content.len())
         .sum();
     let mut request = ChatRequest {
         model: model.config.upstream_model().to_owned(),
-        messages: conversation,
+        messages: std::mem::take(&mut body.messages),
         max_tokens,
-        temperature: number(&body, "temperature", "temperature", 0.0, 2.0)?,
-        top_p: number(&body, "top_p", "top_p", 0.0, 1.0)?,
-        stop: stops(body.get("stop"), "stop")?,
+        temperature: body.temperature,
+        top_p: body.top_p,
+        stop: std::mem::take(&mut body.stop),
         extra,
         tools,
         attribution: tollgate_providers::Attribution::default(),
