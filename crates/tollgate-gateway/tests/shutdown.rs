@@ -90,3 +90,32 @@ async fn in_flight_requests_finish(threads: Option<usize>) {
     assert_eq!(calls.len(), 1);
     assert_eq!(calls[0].output_tokens, 40);
 }
+
+/// A client's pooled connection, idle between calls, is closed at once rather than holding the
+/// stop up for the grace period (30 s).
+#[tokio::test]
+async fn idle_keep_alive_connections_do_not_hold_up_the_stop() {
+    let test = common::gateway().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(serve(test.gateway.clone(), listener, async move {
+        let _ = stopped.await;
+    }));
+    let client = reqwest::Client::new();
+    for _ in 0..2 {
+        // Two calls on one kept-alive connection, which then idles in the client's pool.
+        let answer = client
+            .get(format!("http://{address}/healthz"))
+            .send()
+            .await
+            .unwrap();
+        assert!(answer.status().is_success());
+    }
+    stop.send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(5), server)
+        .await
+        .expect("the server stopped without waiting out the grace period")
+        .unwrap()
+        .unwrap();
+}
