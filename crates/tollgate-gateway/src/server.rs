@@ -52,7 +52,7 @@ where
             // model to meter it.
             let _ = streams.wait_for(|running| *running == 0).await;
         } => Ok(()),
-        () = async { let _ = stopped.wait_for(|stop| *stop).await; tokio::time::sleep(grace).await; } => {
+        () = async { stopping(&mut stopped).await; tokio::time::sleep(grace).await; } => {
             eprintln!("tollgate: requests still running after {grace:?}; stopping anyway");
             Ok(())
         }

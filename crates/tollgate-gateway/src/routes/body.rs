@@ -34,6 +34,16 @@ pub fn json_object(body: Result<Bytes, BytesRejection>) -> Result<Map<String, Va
     }
 }
 
+/// The OpenAI API's `model`: a non-empty string.
+pub fn model_field(object: &Map<String, Value>) -> Result<String, ApiError> {
+    object
+        .get("model")
+        .and_then(Value::as_str)
+        .filter(|model| !model.is_empty())
+        .map(str::to_owned)
+        .ok_or_else(|| ApiError::bad_request("'model' is missing or not a string"))
+}
+
 /// An optional whole number within bounds.
 pub fn whole(
     object: &Map<String, Value>,

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 use tollgate_providers::{Message, Role};
 
-use super::body::{json_object, messages, number, stops, whole};
+use super::body::{json_object, messages, model_field, number, stops, whole};
 use crate::error::ApiError;
 
 const MAX_TOKENS: std::ops::RangeInclusive<u64> = 1..=1_000_000;
@@ -98,12 +98,7 @@ impl ChatBody {
 
     /// The general reading, naming the field at fault.
     fn general(object: Map<String, Value>) -> Result<ChatBody, ApiError> {
-        let model_id = object
-            .get("model")
-            .and_then(Value::as_str)
-            .filter(|model| !model.is_empty())
-            .map(str::to_owned)
-            .ok_or_else(|| ApiError::bad_request("'model' is missing or not a string"))?;
+        let model_id = model_field(&object)?;
         let conversation = messages(object.get("messages").unwrap_or(&Value::Null), "messages")?;
         let stream = match object.get("stream") {
             None | Some(Value::Null) => false,

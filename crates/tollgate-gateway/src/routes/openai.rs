@@ -16,7 +16,7 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 use tollgate_providers::{ChatRequest, EmbeddingRequest};
 
-use super::body::{json_object, texts};
+use super::body::{json_object, model_field, texts};
 use super::chat_body::ChatBody;
 use crate::call::{Call, authenticate, estimate_tokens};
 use crate::config::{ModelKind, ProviderKind};
@@ -66,14 +66,6 @@ pub(super) fn unauthorized(mut error: ApiError) -> ApiError {
         error.code = "invalid_api_key";
     }
     error
-}
-
-fn model_field(body: &Map<String, Value>) -> Result<String, ApiError> {
-    body.get("model")
-        .and_then(Value::as_str)
-        .filter(|model| !model.is_empty())
-        .map(str::to_owned)
-        .ok_or_else(|| ApiError::bad_request("'model' is missing or not a string"))
 }
 
 /// `POST /v1/chat/completions`.
