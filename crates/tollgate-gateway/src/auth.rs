@@ -9,18 +9,38 @@ use tollgate_core::{ApiKey, KeyHash, KeySecret, KeyStatus, Tenant, TenantStatus}
 use tollgate_store::{KeyFilter, Store, StoreError};
 
 use crate::error::ApiError;
+use crate::limiter::{Scope, Subject};
 
 /// A key with its tenant, as requests need them.
 #[derive(Debug)]
 pub struct Caller {
     pub key: ApiKey,
     pub tenant: Tenant,
+    /// Whose limits a call of this key takes from, built once with the index.
+    pub tenant_subject: Subject,
+    pub key_subject: Subject,
 }
 
 /// Every usable or recently rotated key by the hash of its secret.
 #[derive(Debug, Default)]
 pub struct AuthIndex {
     by_hash: HashMap<KeyHash, Arc<Caller>>,
+}
+
+impl Caller {
+    /// The tenant's and the key's limits, in the order a call takes from them.
+    pub fn scopes(&self) -> [Scope<'_>; 2] {
+        [
+            Scope {
+                subject: &self.tenant_subject,
+                limits: &self.tenant.limits,
+            },
+            Scope {
+                subject: &self.key_subject,
+                limits: &self.key.limits,
+            },
+        ]
+    }
 }
 
 impl AuthIndex {
@@ -40,6 +60,8 @@ impl AuthIndex {
             };
             let previous = key.previous.map(|previous| previous.hash);
             let caller = Arc::new(Caller {
+                tenant_subject: Subject::Tenant(tenant.team_id.as_str().into()),
+                key_subject: Subject::Key(key.id.as_str().into()),
                 key,
                 tenant: tenant.clone(),
             });

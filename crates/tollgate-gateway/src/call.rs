@@ -11,7 +11,7 @@ use tollgate_providers::Usage;
 
 use crate::auth::{Caller, presented_secret};
 use crate::error::ApiError;
-use crate::limiter::{Admission, LimitKind, Scope, Subject};
+use crate::limiter::{Admission, LimitKind, Subject};
 use crate::state::{Gateway, RoutedModel};
 
 // Names built once: inserting a `&str` name copies it into a new allocation on every response.
@@ -29,8 +29,6 @@ pub struct Call {
     pub request_id: String,
     pub started: Instant,
     pub admission: Admission,
-    tenant: Subject,
-    key: Subject,
 }
 
 /// How a call ended, for the ledger.
@@ -84,18 +82,7 @@ impl Call {
                 caller.tenant.team_id
             )));
         }
-        let tenant = Subject::Tenant(caller.tenant.team_id.to_string());
-        let key = Subject::Key(caller.key.id.to_string());
-        let scopes = [
-            Scope {
-                subject: &tenant,
-                limits: &caller.tenant.limits,
-            },
-            Scope {
-                subject: &key,
-                limits: &caller.key.limits,
-            },
-        ];
+        let scopes = caller.scopes();
         let admission = gateway
             .inner
             .limiter
@@ -154,8 +141,6 @@ impl Call {
             caller,
             model,
             admission,
-            tenant,
-            key,
         })
     }
 
@@ -244,16 +229,7 @@ impl Call {
             }
             Err(error) => eprintln!("tollgate: a usage record could not be queued: {error}"),
         }
-        let scopes = [
-            Scope {
-                subject: &self.tenant,
-                limits: &self.caller.tenant.limits,
-            },
-            Scope {
-                subject: &self.key,
-                limits: &self.caller.key.limits,
-            },
-        ];
+        let scopes = self.caller.scopes();
         let tokens = outcome.usage.input_tokens
             + outcome.usage.output_tokens
             + outcome.usage.cache_read_tokens;

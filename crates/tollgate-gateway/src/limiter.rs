@@ -2,17 +2,18 @@
 //! all subjects, and a request takes from its tenant's and its key's limits only if all allow it.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use tollgate_core::gcra::{Gcra, GcraDecision, GcraState};
 use tollgate_core::limits::{Enforcement, RateLimit, RateUnit};
 use tollgate_core::{Limits, Nanos, Period, Zone};
 
-/// Whose limits: a tenant's or one key's.
+/// Whose limits: a tenant's or one key's. Shared text, so each cached caller builds its two
+/// subjects once and a call only counts references.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Subject {
-    Tenant(String),
-    Key(String),
+    Tenant(Arc<str>),
+    Key(Arc<str>),
 }
 
 /// What a subject used before this process started counting, read from the store.

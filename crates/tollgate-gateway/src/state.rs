@@ -307,7 +307,7 @@ impl Gateway {
     /// A unique request id: a per-process random prefix and a counter.
     pub fn next_request_id(&self) -> String {
         let number = self.inner.request_counter.fetch_add(1, Ordering::Relaxed);
-        format!("{}-{number:010}", self.inner.request_prefix)
+        request_id(&self.inner.request_prefix, number)
     }
 
     /// Nanoseconds on the monotonic clock, for the limiters.
@@ -424,8 +424,8 @@ impl Gateway {
         let now = tollgate_store::now_ms();
         self.with_store(|store| {
             let (team, key) = match subject {
-                Subject::Tenant(team) => (Some(team.clone()), None),
-                Subject::Key(key) => (None, Some(key.clone())),
+                Subject::Tenant(team) => (Some(team.to_string()), None),
+                Subject::Key(key) => (None, Some(key.to_string())),
             };
             let totals_in = |period: tollgate_core::Period| {
                 let date = self.inner.zone.local_date(now);
@@ -515,6 +515,37 @@ impl Gateway {
         match writer {
             Some(writer) => writer.shutdown(),
             None => Ok(self.inner.ledger.stats()),
+        }
+    }
+}
+
+/// `prefix-0000000042`: the counter in at least ten digits. Written by hand: `format!` with
+/// padding runs the whole formatting machinery on every call.
+fn request_id(prefix: &str, number: u64) -> String {
+    let mut digits = [b'0'; 20];
+    let (mut rest, mut start) = (number, digits.len());
+    while rest > 0 {
+        start -= 1;
+        digits[start] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+    }
+    let counter = &digits[start.min(digits.len() - 10)..];
+    let mut id = String::with_capacity(prefix.len() + 1 + counter.len());
+    id.push_str(prefix);
+    id.push('-');
+    id.extend(counter.iter().map(|digit| char::from(*digit)));
+    id
+}
+
+#[cfg(test)]
+mod request_id_tests {
+    #[test]
+    fn request_ids_pad_the_counter_to_ten_digits_and_keep_longer_ones_whole() {
+        for number in [0, 7, 42, 9_999_999_999, 10_000_000_000, u64::MAX] {
+            assert_eq!(
+                super::request_id("0a1b2c3d", number),
+                format!("0a1b2c3d-{number:010}")
+            );
         }
     }
 }

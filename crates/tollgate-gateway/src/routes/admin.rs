@@ -264,7 +264,7 @@ pub async fn update_tenant(
             .transpose()?,
     };
     let tenant = stored(&gateway, |store| store.update_tenant(&team_id, &update))?;
-    refreshed(&gateway, &[Subject::Tenant(team_id.to_string())])?;
+    refreshed(&gateway, &[Subject::Tenant(team_id.as_str().into())])?;
     Ok(Json(tenant).into_response())
 }
 
@@ -276,7 +276,7 @@ pub async fn delete_tenant(
     guard(&gateway, &headers)?;
     let team_id = team(&team_id)?;
     stored(&gateway, |store| store.delete_tenant(&team_id))?;
-    refreshed(&gateway, &[Subject::Tenant(team_id.to_string())])?;
+    refreshed(&gateway, &[Subject::Tenant(team_id.as_str().into())])?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -376,7 +376,7 @@ pub async fn revoke_key(
     let key = stored(&gateway, |store| {
         store.set_key_status(&id, KeyStatus::Revoked)
     })?;
-    refreshed(&gateway, &[Subject::Key(id.to_string())])?;
+    refreshed(&gateway, &[Subject::Key(id.as_str().into())])?;
     Ok(Json(key_json(&key, None)).into_response())
 }
 
@@ -406,7 +406,7 @@ pub async fn update_key(
     let Some(key) = key else {
         return Err(ApiError::bad_request("send 'status' and/or 'limits' to change").into());
     };
-    refreshed(&gateway, &[Subject::Key(id.to_string())])?;
+    refreshed(&gateway, &[Subject::Key(id.as_str().into())])?;
     Ok(Json(key_json(&key, None)).into_response())
 }
 

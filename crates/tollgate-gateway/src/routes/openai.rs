@@ -140,7 +140,7 @@ pub async fn chat_completions(
     )
     .map_err(unauthorized)?;
     request.attribution = call.attribution();
-    let id = format!("chatcmpl-{}", call.request_id);
+    let id = ["chatcmpl-", &call.request_id].concat();
     let created = unix_seconds();
     if stream {
         let mut headers = axum::http::HeaderMap::new();
