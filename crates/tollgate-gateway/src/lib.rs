@@ -18,7 +18,7 @@ mod workers;
 pub use config::{ModelConfig, ModelKind, ProviderKind, SageMakerEndpoints, ServerConfig};
 pub use error::ApiError;
 pub use openapi::{ROUTES, document as openapi_document};
-pub use routes::router;
+pub use routes::{Routes, router, service};
 pub use server::{serve, shutdown_signal};
 pub use state::{Gateway, StartError};
 pub use workers::serve_on_threads;

@@ -6,7 +6,7 @@ use std::future::Future;
 use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 
-use crate::routes::router;
+use crate::routes::service;
 use crate::state::{Gateway, StartError};
 
 /// Serves `gateway` on `listener` until `shutdown` completes, then drains and flushes.
@@ -62,7 +62,7 @@ where
 /// Serves HTTP/1.1 connections from `listener` until `stop` turns true, then lets every open
 /// connection finish the request it is on and waits for them to close.
 ///
-/// hyper's connection API with the router called straight from a `service_fn`, rather than
+/// hyper's connection API with the routes called straight from a `service_fn`, rather than
 /// `axum::serve`, which detects the protocol of every connection (HTTP/2 is not built here) and
 /// adapts the router through a `tower` `oneshot`: in the load bench's A/B runs the added p50
 /// fell by 34-35 µs at 5,000 req/s and by 0-6 µs at 1,000 (BENCHMARKS.md).
@@ -74,7 +74,7 @@ async fn serve_connections<L>(
     L: axum::serve::Listener,
 {
     use tower_service::Service as _;
-    let router = router(gateway.clone());
+    let routes = service(gateway.clone());
     // Each connection holds a receiver; once all are dropped, `closed` resolves.
     let (open, open_receiver) = tokio::sync::watch::channel(());
     loop {
@@ -83,9 +83,9 @@ async fn serve_connections<L>(
             () = stopping(&mut stop) => break,
             accepted = listener.accept() => accepted,
         };
-        let (router, mut stop, open) = (router.clone(), stop.clone(), open_receiver.clone());
+        let (routes, mut stop, open) = (routes.clone(), stop.clone(), open_receiver.clone());
         tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |request| router.clone().call(request));
+            let service = hyper::service::service_fn(move |request| routes.clone().call(request));
             let connection = hyper::server::conn::http1::Builder::new()
                 .serve_connection(hyper_util::rt::TokioIo::new(io), service);
             let mut connection = std::pin::pin!(connection);

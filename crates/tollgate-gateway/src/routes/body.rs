@@ -10,23 +10,40 @@ use crate::error::ApiError;
 
 /// The body as a JSON object: 413 when too large, 400 when not JSON or not an object.
 pub fn json_object(body: Result<Bytes, BytesRejection>) -> Result<Map<String, Value>, ApiError> {
-    let bytes = body.map_err(|rejection| {
+    parse_object(&body_bytes(body)?)
+}
+
+/// The body's bytes, or what kept them from being read.
+pub fn body_bytes(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
+    body.map_err(|rejection| {
         let status = rejection.status();
         if status == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::new(
-                status,
-                "request_too_large",
-                "the request body is larger than this gateway accepts",
-            )
+            too_large()
         } else {
-            ApiError::new(
-                status,
-                "invalid_request",
-                format!("cannot read the request body: {rejection}"),
-            )
+            unreadable(status, &rejection)
         }
-    })?;
-    let value: Value = serde_json::from_slice(&bytes)
+    })
+}
+
+pub fn too_large() -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "request_too_large",
+        "the request body is larger than this gateway accepts",
+    )
+}
+
+pub fn unreadable(status: StatusCode, error: &dyn std::fmt::Display) -> ApiError {
+    ApiError::new(
+        status,
+        "invalid_request",
+        format!("cannot read the request body: {error}"),
+    )
+}
+
+/// Bytes read as a JSON object: 400 when not JSON or not an object.
+pub fn parse_object(bytes: &[u8]) -> Result<Map<String, Value>, ApiError> {
+    let value: Value = serde_json::from_slice(bytes)
         .map_err(|error| ApiError::bad_request(format!("the body is not valid JSON: {error}")))?;
     match value {
         Value::Object(object) => Ok(object),

@@ -4,13 +4,11 @@
 //! takes only bodies the general reading accepts with the same result, and hands anything else to
 //! it (any other field, any value out of bounds), so every error is worded one way.
 
-use axum::extract::rejection::BytesRejection;
-use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use tollgate_providers::{Message, Role};
 
-use super::body::{json_object, messages, model_field, number, stops, whole};
+use super::body::{messages, model_field, number, parse_object, stops, whole};
 use crate::error::ApiError;
 
 const MAX_TOKENS: std::ops::RangeInclusive<u64> = 1..=1_000_000;
@@ -35,13 +33,11 @@ pub struct ChatBody {
 }
 
 impl ChatBody {
-    pub fn read(body: Result<Bytes, BytesRejection>) -> Result<ChatBody, ApiError> {
-        if let Ok(bytes) = &body
-            && let Some(common) = ChatBody::common(bytes)
-        {
-            return Ok(common);
+    pub fn read(bytes: &[u8]) -> Result<ChatBody, ApiError> {
+        match ChatBody::common(bytes) {
+            Some(common) => Ok(common),
+            None => ChatBody::general(parse_object(bytes)?),
         }
-        ChatBody::general(json_object(body)?)
     }
 
     /// A field only some providers use, if the body has it.
@@ -191,7 +187,7 @@ mod tests {
 
     /// The general reading of the same bytes (a float's last bit depends on its parse).
     fn general(text: &str) -> Result<ChatBody, ApiError> {
-        ChatBody::general(json_object(Ok(Bytes::from(text.to_owned())))?)
+        ChatBody::general(parse_object(text.as_bytes())?)
     }
 
     /// A field's value: sometimes right, sometimes of the wrong type or out of bounds.
@@ -263,21 +259,23 @@ mod tests {
     fn the_common_shape_takes_the_typed_parse_and_others_the_general_reading() {
         let common = json!({"model": "m", "messages": [{"role": "user", "content": "hi"}],
                             "max_tokens": 64, "stream": true, "stream_options": {"include_usage": true}});
-        let read = ChatBody::read(Ok(Bytes::from(common.to_string()))).unwrap();
+        let read = ChatBody::read(common.to_string().as_bytes()).unwrap();
         assert!(read.object.is_none(), "typed");
         assert_eq!(read.max_tokens, Some(64));
         assert!(read.stream && read.include_usage);
         let with_seed =
             json!({"model": "m", "messages": [{"role": "user", "content": "hi"}], "seed": 7});
-        let read = ChatBody::read(Ok(Bytes::from(with_seed.to_string()))).unwrap();
+        let read = ChatBody::read(with_seed.to_string().as_bytes()).unwrap();
         assert_eq!(
             read.field("seed"),
             Some(&json!(7)),
             "general, keeping the object"
         );
-        let error = ChatBody::read(Ok(Bytes::from(
-            json!({"model": "m", "messages": [{"role": "user", "content": "hi"}], "temperature": 9}).to_string(),
-        )))
+        let error = ChatBody::read(
+            json!({"model": "m", "messages": [{"role": "user", "content": "hi"}], "temperature": 9})
+                .to_string()
+                .as_bytes(),
+        )
         .unwrap_err();
         assert!(
             error

@@ -3,6 +3,7 @@
 mod admin;
 mod body;
 mod chat_body;
+mod fast_path;
 mod images;
 mod measure;
 mod openai;
@@ -21,6 +22,13 @@ async fn not_found() -> Response {
     ApiError::not_found("no such route; see /openapi.json").reference()
 }
 
+pub use fast_path::Routes;
+
+/// What the gateway serves: [`router`], with its busiest route answered before it.
+pub fn service(gateway: Gateway) -> Routes {
+    Routes::new(router(gateway.clone()), gateway)
+}
+
 /// All routes of the gateway.
 pub fn router(gateway: Gateway) -> Router {
     let body_limit = gateway.config().max_body_bytes();
@@ -31,7 +39,7 @@ pub fn router(gateway: Gateway) -> Router {
         )
         .route("/invoke_model", post(reference::invoke_model))
         .route("/v1/models", get(openai::models))
-        .route("/v1/chat/completions", post(openai::chat_completions))
+        .route(fast_path::CHAT_COMPLETIONS, post(openai::chat_completions))
         .route("/v1/embeddings", post(openai::embeddings))
         .route("/v1/images/generations", post(images::openai))
         .route(

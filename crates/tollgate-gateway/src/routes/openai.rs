@@ -16,7 +16,7 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 use tollgate_providers::{ChatRequest, EmbeddingRequest};
 
-use super::body::{json_object, model_field, texts};
+use super::body::{body_bytes, json_object, model_field, texts};
 use super::chat_body::ChatBody;
 use crate::call::{Call, authenticate, estimate_tokens};
 use crate::config::{ModelKind, ProviderKind};
@@ -68,13 +68,22 @@ pub(super) fn unauthorized(mut error: ApiError) -> ApiError {
     error
 }
 
-/// `POST /v1/chat/completions`.
+/// `POST /v1/chat/completions` through the router (`fast_path` answers it without).
 pub async fn chat_completions(
     State(gateway): State<Gateway>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, OaiError> {
-    let mut body = ChatBody::read(body)?;
+    chat_completion(gateway, &headers, body_bytes(body)).await
+}
+
+/// A chat completion for a request's headers and body.
+pub async fn chat_completion(
+    gateway: Gateway,
+    headers: &HeaderMap,
+    body: Result<Bytes, ApiError>,
+) -> Result<Response, OaiError> {
+    let mut body = ChatBody::read(&body?)?;
     let model_id = std::mem::take(&mut body.model_id);
     let (stream, include_usage, max_tokens) = (body.stream, body.include_usage, body.max_tokens);
     let model = gateway.model(&model_id).ok_or_else(|| {
@@ -133,7 +142,7 @@ pub async fn chat_completions(
     };
     let call = Call::begin(
         &gateway,
-        &headers,
+        headers,
         None,
         &model_id,
         estimate_tokens(prompt_chars, max_tokens),

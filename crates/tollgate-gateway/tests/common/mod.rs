@@ -126,7 +126,7 @@ pub fn toml_model(text: &str) -> ModelConfig {
 pub struct TestGateway {
     pub dir: TempDir,
     pub gateway: Gateway,
-    pub router: Router,
+    pub router: tollgate_gateway::Routes,
     pub upstream: Arc<Upstream>,
     /// A key of tenant `alpha` (limits: none; all models allowed).
     pub secret: String,
@@ -195,7 +195,7 @@ async fn build(
         .admin_token
         .get_or_insert_with(|| ADMIN_TOKEN.to_owned());
     let gateway = Gateway::start_with_aws(&database, server.clone(), &models, aws).unwrap();
-    let router = tollgate_gateway::router(gateway.clone());
+    let router = tollgate_gateway::service(gateway.clone());
     TestGateway {
         dir,
         gateway,
@@ -245,7 +245,7 @@ impl TestGateway {
             &self.models,
         )
         .unwrap();
-        let router = tollgate_gateway::router(gateway.clone());
+        let router = tollgate_gateway::service(gateway.clone());
         TestGateway {
             gateway,
             router,
