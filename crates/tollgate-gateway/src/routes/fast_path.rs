@@ -58,9 +58,7 @@ where
         if request.method() == Method::POST && request.uri().path() == CHAT_COMPLETIONS {
             return Box::pin(chat_completions(self.gateway.clone(), request));
         }
-        let request = request.map(Body::new);
-        let mut router = self.router.clone();
-        Box::pin(async move { tower_service::Service::call(&mut router, request).await })
+        Box::pin(self.router.call(request.map(Body::new)))
     }
 }
 
