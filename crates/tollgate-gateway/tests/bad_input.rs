@@ -8,7 +8,6 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use proptest::prelude::*;
 use serde_json::json;
-use tollgate_gateway::ServerConfig;
 
 /// (query, headers, body, expected status, expected message part)
 type Case = (
@@ -35,14 +34,7 @@ fn invoke(
 
 #[tokio::test]
 async fn reference_api_errors_name_the_field() {
-    let test = common::gateway_with(
-        tollgate_core::Limits::default(),
-        ServerConfig {
-            max_body_bytes: Some(2_000),
-            ..ServerConfig::default()
-        },
-    )
-    .await;
+    let test = common::gateway_with_body_limit(2_000).await;
     let team = [("team_id", "alpha")];
     let cases: Vec<Case> = vec![
         (

@@ -8,7 +8,6 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt as _;
 use serde_json::{Value, json};
-use tollgate_gateway::ServerConfig;
 use tower::ServiceExt as _;
 
 fn chat(secret: &str, body: impl Into<Body>) -> Request<Body> {
@@ -33,14 +32,7 @@ async fn comparable(response: axum::response::Response) -> (StatusCode, Value) {
 
 #[tokio::test]
 async fn chat_completions_answer_the_same_before_the_router_as_through_it() {
-    let test = common::gateway_with(
-        tollgate_core::Limits::default(),
-        ServerConfig {
-            max_body_bytes: Some(2_000),
-            ..ServerConfig::default()
-        },
-    )
-    .await;
+    let test = common::gateway_with_body_limit(2_000).await;
     let router = tollgate_gateway::router(test.gateway.clone());
     let message = |content: &str| json!([{"role": "user", "content": content}]);
     let bodies: Vec<String> = vec![

@@ -208,6 +208,18 @@ async fn build(
     }
 }
 
+/// A gateway that takes request bodies of at most `bytes`.
+pub async fn gateway_with_body_limit(bytes: usize) -> TestGateway {
+    gateway_with(
+        Limits::default(),
+        ServerConfig {
+            max_body_bytes: Some(bytes),
+            ..ServerConfig::default()
+        },
+    )
+    .await
+}
+
 pub async fn gateway() -> TestGateway {
     gateway_with(Limits::default(), ServerConfig::default()).await
 }
