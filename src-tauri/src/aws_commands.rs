@@ -86,9 +86,10 @@ pub(crate) async fn aws_update_limits(
     state: State<'_, AppState>,
     workspace: String,
     form: TenantForm,
+    force: bool,
 ) -> Result<(), AdminError> {
     on_aws(&state, &workspace, move |aws| {
-        Box::pin(async move { aws.update_limits(&form).await })
+        Box::pin(async move { aws.update_limits(&form, force).await })
     })
     .await
 }
@@ -100,9 +101,10 @@ pub(crate) async fn aws_delete_tenant(
     workspace: String,
     team_id: String,
     confirm: String,
+    force: bool,
 ) -> Result<(), AdminError> {
     on_aws(&state, &workspace, move |aws| {
-        Box::pin(async move { aws.delete_tenant(&team_id, &confirm).await })
+        Box::pin(async move { aws.delete_tenant(&team_id, &confirm, force).await })
     })
     .await
 }

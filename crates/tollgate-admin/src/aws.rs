@@ -32,6 +32,7 @@ impl From<AwsError> for AdminError {
             AwsErrorKind::Conflict => ErrorCode::Conflict,
             AwsErrorKind::Invalid => ErrorCode::Invalid,
             AwsErrorKind::Throttled | AwsErrorKind::Unavailable => ErrorCode::Unavailable,
+            AwsErrorKind::StackOwned => ErrorCode::StackOwned,
         };
         AdminError::new(code, error.message)
     }
@@ -46,8 +47,16 @@ pub struct AwsTenantRow {
     /// Made by Tollgate (tagged); otherwise adopted from the reference stack or made by hand.
     pub managed: bool,
     pub rate: Option<String>,
+    /// Where the rate is kept: `plan`, or `stage` (the stage's method settings, as the
+    /// reference stack sets it).
+    pub rate_source: Option<String>,
     pub quota: Option<String>,
-    /// This month's spend in the cache (as of the last sync).
+    /// The API stage the plan is on.
+    pub stage: String,
+    /// The CloudFormation stack that owns the plan: deleting it or changing its limits here
+    /// makes the stack drift.
+    pub stack: Option<String>,
+    /// This month's spend in the cache (UTC days, as of the last sync).
     #[specta(type = String)]
     pub spend: Nanos,
 }
@@ -61,6 +70,8 @@ pub struct AwsKeyRow {
     pub created_at_ms: Option<i64>,
     /// When a rotated key stops working.
     pub disable_after_ms: Option<i64>,
+    /// The CloudFormation stack that owns the key.
+    pub stack: Option<String>,
 }
 
 /// A key just made or rotated in API Gateway: its value, shown once.
@@ -87,6 +98,7 @@ fn key_row(key: tollgate_aws::AwsKey) -> AwsKeyRow {
         enabled: key.enabled,
         created_at_ms: key.created_at_ms,
         disable_after_ms: key.disable_after_ms,
+        stack: key.stack,
     }
 }
 
@@ -177,9 +189,18 @@ impl AwsConsole {
                 rate: tenant
                     .rate
                     .map(|rate| format!("{} burst {}", rate.rate_text(), rate.burst)),
+                rate_source: tenant.rate_source.map(|source| {
+                    match source {
+                        tollgate_aws::LimitSource::Plan => "plan",
+                        tollgate_aws::LimitSource::Stage => "stage",
+                    }
+                    .to_owned()
+                }),
                 quota: tenant
                     .quota
                     .map(|quota| format!("{}/{}", quota.requests, quota.period.as_str())),
+                stage: tenant.stage,
+                stack: tenant.stack,
                 team_id: tenant.team_id,
                 name: tenant.name,
                 cost_center: tenant.cost_center,
@@ -236,23 +257,30 @@ impl AwsConsole {
         Ok(())
     }
 
-    /// Sets a tenant's throttle and quota.
-    pub async fn update_limits(&self, form: &TenantForm) -> Result<(), AdminError> {
+    /// Sets a tenant's throttle and quota; a stack's tenant only with `force` (the stack
+    /// drifts).
+    pub async fn update_limits(&self, form: &TenantForm, force: bool) -> Result<(), AdminError> {
         let (rate, quota) = AwsConsole::checked_limits(form)?;
         self.connection
-            .set_limits(form.team_id.trim(), rate, quota)
+            .set_limits(form.team_id.trim(), rate, quota, force)
             .await?;
         Ok(())
     }
 
-    /// Deletes the usage plan and its keys; `confirm` repeats the team id.
-    pub async fn delete_tenant(&self, team_id: &str, confirm: &str) -> Result<(), AdminError> {
+    /// Deletes the usage plan and its keys; `confirm` repeats the team id. A stack's plan only
+    /// with `force`.
+    pub async fn delete_tenant(
+        &self,
+        team_id: &str,
+        confirm: &str,
+        force: bool,
+    ) -> Result<(), AdminError> {
         if confirm.trim() != team_id.trim() {
             return Err(AdminError::invalid(format!(
                 "type the team id '{team_id}' to confirm the deletion"
             )));
         }
-        self.connection.delete_tenant(team_id.trim()).await?;
+        self.connection.delete_tenant(team_id.trim(), force).await?;
         Ok(())
     }
 
@@ -308,33 +336,25 @@ impl AwsConsole {
         with_logs: bool,
         now_ms: i64,
     ) -> Result<SyncSummary, AdminError> {
-        let mut disabled_keys = Vec::new();
-        for tenant in self.connection.list_tenants().await? {
-            disabled_keys.extend(
-                self.connection
-                    .disable_expired_keys(&tenant.team_id, now_ms)
-                    .await?,
-            );
-        }
+        let disabled_keys = self.connection.disable_all_expired_keys(now_ms).await?;
+        // Key values are read once (hashed and dropped) to attribute every row by key id.
+        let directory = self.connection.key_directory().await?;
         let reports = self
             .connection
-            .sync_reports_with(&self.cache, options, control)
+            .sync_reports_attributed(&self.cache, options, control, &directory)
             .await?;
-        let today =
-            if with_logs && !reports.cancelled && self.connection.workspace.log_group.is_some() {
-                Some(
-                    self.connection
-                        .sync_today(
-                            &self.cache,
-                            self.cache.zone(),
-                            now_ms,
-                            QueryOptions::default(),
-                        )
-                        .await?,
-                )
-            } else {
-                None
-            };
+        let today = if with_logs
+            && !reports.cancelled
+            && self.connection.workspace.log_group().is_some()
+        {
+            Some(
+                self.connection
+                    .sync_today(&self.cache, now_ms, QueryOptions::default(), &directory)
+                    .await?,
+            )
+        } else {
+            None
+        };
         Ok(SyncSummary {
             reports,
             today,

@@ -56,7 +56,10 @@ pub struct AwsWorkspaceInfo {
     pub region: String,
     pub profile: Option<String>,
     pub rest_api_id: String,
-    pub stage: String,
+    /// The reference stack's `STACK_PREFIX`, when the workspace names it.
+    pub stack_prefix: Option<String>,
+    /// The stage new tenants go on.
+    pub stage: Option<String>,
 }
 
 /// What the shell shows on every screen.
@@ -214,7 +217,8 @@ impl Console {
                     region: workspace.region.clone(),
                     profile: workspace.aws_profile.clone(),
                     rest_api_id: workspace.rest_api_id.clone(),
-                    stage: workspace.stage.clone(),
+                    stack_prefix: workspace.stack_prefix.clone(),
+                    stage: workspace.stage(),
                 })
                 .collect(),
             settings: self.settings.clone(),

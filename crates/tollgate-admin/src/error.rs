@@ -18,6 +18,9 @@ pub enum ErrorCode {
     Unavailable,
     /// The user stopped long work before it finished; nothing half-done was kept.
     Cancelled,
+    /// A CloudFormation stack owns what would change (the message names it); the UI offers to
+    /// do it anyway, with the stack's drift spelled out.
+    StackOwned,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error, specta::Type)]

@@ -70,29 +70,69 @@ impl Connection {
             });
         };
 
+        // Where a derived name came from, for the message when it is missing.
+        let derived = |field: &str, given: bool| -> String {
+            match (&workspace.stack_prefix, given) {
+                (Some(prefix), false) => format!(
+                    " (derived from stack_prefix '{prefix}'; set {field} in the workspace if the stack was renamed)"
+                ),
+                _ => String::new(),
+            }
+        };
         let result = self
             .apigateway
-            .get_stage()
+            .get_rest_api()
             .rest_api_id(&workspace.rest_api_id)
-            .stage_name(&workspace.stage)
             .send()
             .await
             .map_err(|error| {
                 AwsError::from_sdk(
-                    &format!(
-                        "reading stage {} of REST API {}",
-                        workspace.stage, workspace.rest_api_id
-                    ),
+                    &format!("reading REST API {}", workspace.rest_api_id),
                     &error,
                     self.profile(),
                 )
             });
         add(
             "apigateway:GET",
-            &format!("{api}/stages/{}", workspace.stage),
-            "find the deployment's API stage",
+            &api,
+            "find the stack's REST API",
             outcome(result),
         );
+        match workspace.stage() {
+            None => add(
+                "apigateway:GET",
+                &format!("{api}/stages"),
+                "the stage new tenants go on",
+                Outcome::Skipped("the workspace names no stack_prefix or stage".to_owned()),
+            ),
+            Some(stage) => {
+                let result = self
+                    .apigateway
+                    .get_stage()
+                    .rest_api_id(&workspace.rest_api_id)
+                    .stage_name(&stage)
+                    .send()
+                    .await
+                    .map_err(|error| {
+                        let mut error = AwsError::from_sdk(
+                            &format!(
+                                "reading stage {stage} of REST API {}",
+                                workspace.rest_api_id
+                            ),
+                            &error,
+                            self.profile(),
+                        );
+                        error.message.push_str(&derived("stage", workspace.stage.is_some()));
+                        error
+                    });
+                add(
+                    "apigateway:GET",
+                    &format!("{api}/stages/{stage}"),
+                    "the stage new tenants go on",
+                    outcome(result),
+                );
+            }
+        }
         let result = self
             .apigateway
             .get_usage_plans()
@@ -109,27 +149,25 @@ impl Connection {
         let result = self
             .apigateway
             .get_api_keys()
+            .include_values(true)
             .limit(1)
             .send()
             .await
+            .map(|_| ())
             .map_err(|error| AwsError::from_sdk("listing API keys", &error, self.profile()));
         add(
             "apigateway:GET",
             &format!("arn:aws:apigateway:{region}::/apikeys"),
-            "list tenants' keys",
+            "list tenants' keys, and attribute usage to them (includeValues; values are hashed and dropped)",
             outcome(result),
         );
 
-        match workspace
-            .log_group
-            .as_deref()
-            .filter(|group| !group.is_empty())
-        {
+        match workspace.log_group().as_deref() {
             None => add(
                 "logs:StartQuery",
                 "-",
                 "today's usage from the logs",
-                Outcome::Skipped("the workspace names no log_group".to_owned()),
+                Outcome::Skipped("the workspace names no stack_prefix or log_group".to_owned()),
             ),
             Some(group) => {
                 let now = chrono::Utc::now().timestamp();
@@ -143,7 +181,12 @@ impl Connection {
                     .send()
                     .await
                     .map_err(|error| {
-                        AwsError::from_sdk(&format!("querying {group}"), &error, self.profile())
+                        let mut error =
+                            AwsError::from_sdk(&format!("querying {group}"), &error, self.profile());
+                        error
+                            .message
+                            .push_str(&derived("log_group", workspace.log_group.is_some()));
+                        error
                     });
                 if let Ok(started) = &result
                     && let Some(id) = &started.query_id
@@ -159,16 +202,12 @@ impl Connection {
             }
         }
 
-        match workspace
-            .report_bucket
-            .as_deref()
-            .filter(|bucket| !bucket.is_empty())
-        {
+        match workspace.report_bucket().as_deref() {
             None => add(
                 "s3:ListBucket",
                 "-",
                 "daily cost reports",
-                Outcome::Skipped("the workspace names no report_bucket".to_owned()),
+                Outcome::Skipped("the workspace names no stack_prefix or report_bucket".to_owned()),
             ),
             Some(bucket) => {
                 let result = self
@@ -179,11 +218,15 @@ impl Connection {
                     .send()
                     .await
                     .map_err(|error| {
-                        AwsError::from_sdk(
+                        let mut error = AwsError::from_sdk(
                             &format!("listing s3://{bucket}"),
                             &error,
                             self.profile(),
-                        )
+                        );
+                        error
+                            .message
+                            .push_str(&derived("report_bucket", workspace.report_bucket.is_some()));
+                        error
                     });
                 add(
                     "s3:ListBucket, s3:GetObject",

@@ -21,6 +21,8 @@ pub enum AwsErrorKind {
     Invalid,
     /// AWS could not be reached or failed.
     Unavailable,
+    /// A CloudFormation stack owns what would change; repeat with force to do it anyway.
+    StackOwned,
 }
 
 /// A failed AWS operation: what Tollgate was doing, and what to do about it.
@@ -50,6 +52,7 @@ impl AwsError {
             AwsErrorKind::Throttled => "aws_throttled",
             AwsErrorKind::Invalid => "aws_invalid_request",
             AwsErrorKind::Unavailable => "aws_unavailable",
+            AwsErrorKind::StackOwned => "aws_stack_owned",
         }
     }
 

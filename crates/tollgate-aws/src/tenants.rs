@@ -1,36 +1,57 @@
-//! Tenants of an AWS deployment: a tenant is an API Gateway usage plan on the stack's API stage
-//! (throttle = rate and burst, quota = requests per day, week or month), and its keys are API keys
-//! attached to the plan, tagged `team_id`, `cost_center` and `managed-by=tollgate`.
+//! Tenants of an AWS deployment: a tenant is an API Gateway usage plan on a stage of the stack's
+//! REST API. The reference gives every team stack its own stage `{X}_prod` and plan
+//! `{X}_api_key_plan_prod` on it, with the throttle in the stage's method settings and neither
+//! throttle nor quota on the plan; plans Tollgate makes carry their throttle and quota themselves
+//! and are tagged `team_id`, `Tenant`, `cost_center` and `managed-by=tollgate`.
+//!
+//! Resources a CloudFormation stack owns are not deleted or re-limited without `force`: the
+//! stack's next update would put them back (drift), or fail on what was deleted under it.
 
 use std::collections::HashMap;
 
 use aws_sdk_apigateway::types::{
-    ApiKey, ApiStage, Op, PatchOperation, QuotaPeriodType, QuotaSettings, ThrottleSettings,
+    ApiStage, Op, PatchOperation, QuotaPeriodType, QuotaSettings, Stage, ThrottleSettings,
     UsagePlan,
 };
 use serde::Serialize;
 use tollgate_core::{Period, Quota, RateLimit};
 
 use crate::error::{AwsError, AwsErrorKind};
+use crate::stack::{TENANT_TAG, owning_stack};
 use crate::workspace::Connection;
 
 pub const MANAGED_BY: &str = "managed-by";
 pub const MANAGED_BY_US: &str = "tollgate";
-const TEAM_TAG: &str = "team_id";
-const COST_CENTER_TAG: &str = "cost_center";
-/// Where a rotated key's end of grace is written (API key tags cannot be changed after creation).
-const ROTATED_MARK: &str = "tollgate:disable-after=";
+pub(crate) const TEAM_TAG: &str = "team_id";
+pub(crate) const COST_CENTER_TAG: &str = "cost_center";
 
-/// A tenant as its usage plan describes it.
+/// Where a tenant's throttle is kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LimitSource {
+    /// The usage plan's throttle.
+    Plan,
+    /// The stage's method settings (`*/*`), as the reference stack sets it.
+    Stage,
+}
+
+/// A tenant as its usage plan (and stage) describe it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AwsTenant {
     pub plan_id: String,
+    pub plan_name: String,
+    /// The tenant's id: the plan's `Tenant` tag, else its `team_id` tag, else its name.
     pub team_id: String,
     pub name: String,
     pub cost_center: String,
+    /// The stage of the stack's API the plan is on.
+    pub stage: String,
     /// Created by Tollgate (tagged) rather than by the reference CDK stack or by hand.
     pub managed: bool,
+    /// The CloudFormation stack that owns the plan, if one does.
+    pub stack: Option<String>,
     pub rate: Option<RateLimit>,
+    pub rate_source: Option<LimitSource>,
     pub quota: Option<Quota>,
 }
 
@@ -44,36 +65,36 @@ pub struct NewAwsTenant {
     pub quota: Option<Quota>,
 }
 
-/// An API key of a tenant (never its value, except once at creation).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct AwsKey {
-    pub key_id: String,
-    pub name: String,
-    pub enabled: bool,
-    pub created_at_ms: Option<i64>,
-    /// When a rotated key stops working, in epoch milliseconds.
-    pub disable_after_ms: Option<i64>,
+pub(crate) fn tag(tags: Option<&HashMap<String, String>>, name: &str) -> Option<String> {
+    tags.and_then(|tags| tags.get(name))
+        .filter(|value| !value.trim().is_empty())
+        .cloned()
 }
 
-fn tag(tags: Option<&HashMap<String, String>>, name: &str) -> Option<String> {
-    tags.and_then(|tags| tags.get(name)).cloned()
-}
-
-fn rate_of(plan: &UsagePlan) -> Option<RateLimit> {
-    let throttle = plan.throttle.as_ref()?;
-    if throttle.rate_limit <= 0.0 {
+/// API Gateway's per-second double and burst as a rate: whole requests per second read back
+/// exactly, other rates as requests per minute (rounded), the finest unit that keeps them whole.
+fn rate_from(per_second: f64, burst: i32) -> Option<RateLimit> {
+    if per_second <= 0.0 || !per_second.is_finite() {
         return None;
     }
-    // API Gateway keeps a per-second double; whole requests per second read back exactly, other
-    // rates as requests per minute (rounded), the finest unit that keeps them whole.
-    let per_second = throttle.rate_limit;
-    let burst = u64::try_from(throttle.burst_limit).unwrap_or(0);
+    let burst = u64::try_from(burst).unwrap_or(0);
     let text = if (per_second - per_second.round()).abs() < 1e-9 {
         format!("{}/s", per_second.round() as u64)
     } else {
         format!("{}/min", (per_second * 60.0).round().max(1.0) as u64)
     };
     RateLimit::new(&text, burst.max(1)).ok()
+}
+
+fn plan_rate(plan: &UsagePlan) -> Option<RateLimit> {
+    let throttle = plan.throttle.as_ref()?;
+    rate_from(throttle.rate_limit, throttle.burst_limit)
+}
+
+/// The throttle of every method of a stage (`*/*` in its method settings).
+fn stage_rate(stage: &Stage) -> Option<RateLimit> {
+    let all = stage.method_settings.as_ref()?.get("*/*")?;
+    rate_from(all.throttling_rate_limit, all.throttling_burst_limit)
 }
 
 fn quota_of(plan: &UsagePlan) -> Option<Quota> {
@@ -85,35 +106,55 @@ fn quota_of(plan: &UsagePlan) -> Option<Quota> {
         _ => return None,
     };
     Some(Quota {
-        requests: u64::try_from(quota.limit).ok()?,
+        requests: u64::try_from(quota.limit).ok().filter(|limit| *limit > 0)?,
         period,
     })
 }
 
-fn tenant_of(plan: &UsagePlan) -> AwsTenant {
+fn tenant_of(plan: &UsagePlan, stage: &str, stage_throttle: Option<RateLimit>) -> AwsTenant {
     let tags = plan.tags.as_ref();
-    let name = plan.name.clone().unwrap_or_default();
+    let plan_name = plan.name.clone().unwrap_or_default();
+    let team_id = tag(tags, TENANT_TAG)
+        .or_else(|| tag(tags, TEAM_TAG))
+        .unwrap_or_else(|| plan_name.clone());
+    let managed = tag(tags, MANAGED_BY).as_deref() == Some(MANAGED_BY_US);
+    let (rate, rate_source) = match (plan_rate(plan), stage_throttle) {
+        (Some(rate), _) => (Some(rate), Some(LimitSource::Plan)),
+        (None, Some(rate)) => (Some(rate), Some(LimitSource::Stage)),
+        (None, None) => (None, None),
+    };
     AwsTenant {
         plan_id: plan.id.clone().unwrap_or_default(),
-        team_id: tag(tags, TEAM_TAG).unwrap_or_else(|| name.clone()),
         name: plan
             .description
             .clone()
             .filter(|text| !text.is_empty())
-            .unwrap_or(name),
+            .unwrap_or_else(|| plan_name.clone()),
+        team_id,
         cost_center: tag(tags, COST_CENTER_TAG).unwrap_or_default(),
-        managed: tag(tags, MANAGED_BY).as_deref() == Some(MANAGED_BY_US),
-        rate: rate_of(plan),
+        stage: stage.to_owned(),
+        stack: if managed {
+            None
+        } else {
+            owning_stack(&plan_name, tags)
+        },
+        managed,
+        plan_name,
+        rate,
+        rate_source,
         quota: quota_of(plan),
     }
 }
 
-fn throttle(rate: &RateLimit) -> ThrottleSettings {
-    let per_second = rate.requests as f64 * 1e9 / rate.unit.nanos() as f64;
+pub(crate) fn throttle(rate: &RateLimit) -> ThrottleSettings {
     ThrottleSettings::builder()
-        .rate_limit(per_second)
+        .rate_limit(per_second(rate))
         .burst_limit(i32::try_from(rate.burst).unwrap_or(i32::MAX))
         .build()
+}
+
+fn per_second(rate: &RateLimit) -> f64 {
+    rate.requests as f64 * 1e9 / rate.unit.nanos() as f64
 }
 
 fn quota_settings(quota: &Quota) -> QuotaSettings {
@@ -127,35 +168,45 @@ fn quota_settings(quota: &Quota) -> QuotaSettings {
         .build()
 }
 
-fn replace(path: &str, value: String) -> PatchOperation {
+pub(crate) fn patch(op: Op, path: &str, value: Option<String>) -> PatchOperation {
     PatchOperation::builder()
-        .op(Op::Replace)
+        .op(op)
         .path(path)
-        .value(value)
+        .set_value(value)
         .build()
 }
 
-fn key_of(key: &ApiKey) -> AwsKey {
-    let disable_after_ms = key
-        .description
-        .as_deref()
-        .and_then(|description| description.split(ROTATED_MARK).nth(1))
-        .and_then(|rest| rest.split_whitespace().next())
-        .and_then(|ms| ms.parse().ok());
-    AwsKey {
-        key_id: key.id.clone().unwrap_or_default(),
-        name: key.name.clone().unwrap_or_default(),
-        enabled: key.enabled,
-        created_at_ms: key.created_date.and_then(|date| date.to_millis().ok()),
-        disable_after_ms,
-    }
+pub(crate) fn replace(path: &str, value: String) -> PatchOperation {
+    patch(Op::Replace, path, Some(value))
 }
 
 impl Connection {
-    /// Every usage plan on this workspace's API stage, as tenants; all pages.
-    pub async fn list_tenants(&self) -> Result<Vec<AwsTenant>, AwsError> {
-        let workspace = &self.workspace;
-        let mut tenants = Vec::new();
+    /// The API's stages and their throttles.
+    async fn stage_throttles(&self) -> Result<HashMap<String, Option<RateLimit>>, AwsError> {
+        let stages = self
+            .apigateway
+            .get_stages()
+            .rest_api_id(&self.workspace.rest_api_id)
+            .send()
+            .await
+            .map_err(|error| {
+                AwsError::from_sdk(
+                    &format!("listing the stages of API {}", self.workspace.rest_api_id),
+                    &error,
+                    self.profile(),
+                )
+            })?;
+        Ok(stages
+            .item
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|stage| Some((stage.stage_name.clone()?, stage_rate(stage))))
+            .collect())
+    }
+
+    /// Every usage plan, all pages.
+    pub(crate) async fn usage_plans(&self) -> Result<Vec<UsagePlan>, AwsError> {
+        let mut plans = Vec::new();
         let mut position = None;
         loop {
             let page = self
@@ -168,48 +219,74 @@ impl Connection {
                 .map_err(|error| {
                     AwsError::from_sdk("listing the usage plans", &error, self.profile())
                 })?;
-            for plan in page.items.unwrap_or_default() {
-                let on_our_stage =
-                    plan.api_stages
-                        .as_deref()
-                        .unwrap_or_default()
-                        .iter()
-                        .any(|stage| {
-                            stage.api_id.as_deref() == Some(workspace.rest_api_id.as_str())
-                                && stage.stage.as_deref() == Some(workspace.stage.as_str())
-                        });
-                if on_our_stage {
-                    tenants.push(tenant_of(&plan));
-                }
-            }
+            plans.extend(page.items.unwrap_or_default());
             position = page.position.filter(|next| !next.is_empty());
             if position.is_none() {
                 break;
             }
         }
-        tenants.sort_by(|a, b| a.team_id.cmp(&b.team_id));
+        Ok(plans)
+    }
+
+    /// Every usage plan on a stage of this workspace's API, as tenants (one per plan, on the
+    /// plan's first stage of this API); all pages.
+    pub async fn list_tenants(&self) -> Result<Vec<AwsTenant>, AwsError> {
+        let api = self.workspace.rest_api_id.as_str();
+        let throttles = self.stage_throttles().await?;
+        let mut tenants = Vec::new();
+        for plan in self.usage_plans().await? {
+            let stage = plan
+                .api_stages
+                .as_deref()
+                .unwrap_or_default()
+                .iter()
+                .find(|stage| stage.api_id.as_deref() == Some(api))
+                .and_then(|stage| stage.stage.clone());
+            if let Some(stage) = stage {
+                let stage_throttle = throttles.get(&stage).copied().flatten();
+                tenants.push(tenant_of(&plan, &stage, stage_throttle));
+            }
+        }
+        tenants.sort_by(|a, b| a.team_id.cmp(&b.team_id).then(a.plan_id.cmp(&b.plan_id)));
         Ok(tenants)
     }
 
-    /// The tenant with this team id.
+    /// The tenant with this id (or usage plan name).
     pub async fn tenant(&self, team_id: &str) -> Result<AwsTenant, AwsError> {
-        self.list_tenants()
-            .await?
-            .into_iter()
-            .find(|tenant| tenant.team_id == team_id)
-            .ok_or_else(|| {
-                AwsError::new(
-                    AwsErrorKind::NotFound,
-                    format!(
-                        "no usage plan for team '{team_id}' on API {} stage {}",
-                        self.workspace.rest_api_id, self.workspace.stage
-                    ),
-                )
-            })
+        let mut tenants = self.list_tenants().await?;
+        let found = tenants
+            .iter()
+            .position(|tenant| tenant.team_id == team_id)
+            .or_else(|| tenants.iter().position(|tenant| tenant.plan_name == team_id));
+        match found {
+            Some(index) => Ok(tenants.swap_remove(index)),
+            None => Err(AwsError::new(
+                AwsErrorKind::NotFound,
+                format!(
+                    "no usage plan for team '{team_id}' on API {} (known: {})",
+                    self.workspace.rest_api_id,
+                    if tenants.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        tenants
+                            .iter()
+                            .map(|tenant| tenant.team_id.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    }
+                ),
+            )),
+        }
     }
 
-    /// Creates the tenant's usage plan on the workspace's API stage.
+    /// Creates the tenant's usage plan on the workspace's stage.
     pub async fn create_tenant(&self, tenant: &NewAwsTenant) -> Result<AwsTenant, AwsError> {
+        let stage = self.workspace.stage().ok_or_else(|| {
+            AwsError::new(
+                AwsErrorKind::Invalid,
+                "this workspace names no stage for new tenants: set stack_prefix (its stage is PREFIX_prod) or stage",
+            )
+        })?;
         if self
             .list_tenants()
             .await?
@@ -224,19 +301,21 @@ impl Connection {
                 ),
             ));
         }
-        let stage = ApiStage::builder()
-            .api_id(&self.workspace.rest_api_id)
-            .stage(&self.workspace.stage)
-            .build();
         let plan = self
             .apigateway
             .create_usage_plan()
             .name(&tenant.team_id)
             .description(&tenant.name)
-            .api_stages(stage)
+            .api_stages(
+                ApiStage::builder()
+                    .api_id(&self.workspace.rest_api_id)
+                    .stage(&stage)
+                    .build(),
+            )
             .set_throttle(tenant.rate.as_ref().map(throttle))
             .set_quota(tenant.quota.as_ref().map(quota_settings))
             .tags(TEAM_TAG, &tenant.team_id)
+            .tags(TENANT_TAG, &tenant.team_id)
             .tags(COST_CENTER_TAG, &tenant.cost_center)
             .tags(MANAGED_BY, MANAGED_BY_US)
             .send()
@@ -250,329 +329,132 @@ impl Connection {
             })?;
         Ok(AwsTenant {
             plan_id: plan.id.unwrap_or_default(),
+            plan_name: tenant.team_id.clone(),
             team_id: tenant.team_id.clone(),
             name: tenant.name.clone(),
             cost_center: tenant.cost_center.clone(),
+            stage,
             managed: true,
+            stack: None,
             rate: tenant.rate,
+            rate_source: tenant.rate.map(|_| LimitSource::Plan),
             quota: tenant.quota,
         })
     }
 
-    /// Sets a tenant's throttle and quota (patch operations on its usage plan).
+    /// Refuses to change what a stack owns unless `force`.
+    fn guard(&self, tenant: &AwsTenant, doing: &str, force: bool) -> Result<(), AwsError> {
+        match &tenant.stack {
+            Some(stack) if !force => Err(AwsError::new(
+                AwsErrorKind::StackOwned,
+                format!(
+                    "refusing to {doing}: usage plan {} of team '{}' belongs to CloudFormation stack {stack}; changing it outside the stack makes the stack drift (its next deploy puts it back or fails). Change the stack's configs.json and deploy, or repeat with --force (in the console: type the team id)",
+                    tenant.plan_name, tenant.team_id
+                ),
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// Sets a tenant's throttle and quota: the throttle where it is kept (the plan, or for the
+    /// reference stack's tenants the stage's method settings), the quota on the plan.
     pub async fn set_limits(
         &self,
         team_id: &str,
         rate: Option<RateLimit>,
         quota: Option<Quota>,
+        force: bool,
     ) -> Result<AwsTenant, AwsError> {
         let tenant = self.tenant(team_id).await?;
-        let mut operations = Vec::new();
-        if let Some(rate) = &rate {
+        if tenant.rate == rate && tenant.quota == quota {
+            return Ok(tenant);
+        }
+        self.guard(&tenant, "change the limits", force)?;
+        let doing = format!("changing the limits of team '{team_id}'");
+        let mut plan_operations = Vec::new();
+        if tenant.rate_source == Some(LimitSource::Stage) && tenant.rate != rate {
+            let Some(rate) = &rate else {
+                return Err(AwsError::new(
+                    AwsErrorKind::Invalid,
+                    format!(
+                        "team '{team_id}' is throttled by stage {}: give a rate to change it (a stage's throttle cannot be removed, only changed)",
+                        tenant.stage
+                    ),
+                ));
+            };
+            self.apigateway
+                .update_stage()
+                .rest_api_id(&self.workspace.rest_api_id)
+                .stage_name(&tenant.stage)
+                .patch_operations(replace(
+                    "/*/*/throttling/rateLimit",
+                    per_second(rate).to_string(),
+                ))
+                .patch_operations(replace(
+                    "/*/*/throttling/burstLimit",
+                    rate.burst.to_string(),
+                ))
+                .send()
+                .await
+                .map_err(|error| AwsError::from_sdk(&doing, &error, self.profile()))?;
+        } else if let Some(rate) = &rate {
             let settings = throttle(rate);
-            operations.push(replace(
+            plan_operations.push(replace(
                 "/throttle/rateLimit",
                 settings.rate_limit.to_string(),
             ));
-            operations.push(replace(
+            plan_operations.push(replace(
                 "/throttle/burstLimit",
                 settings.burst_limit.to_string(),
             ));
         } else if tenant.rate.is_some() {
-            operations.push(
-                PatchOperation::builder()
-                    .op(Op::Remove)
-                    .path("/throttle")
-                    .build(),
-            );
+            plan_operations.push(patch(Op::Remove, "/throttle", None));
         }
         if let Some(quota) = &quota {
             let settings = quota_settings(quota);
-            operations.push(replace("/quota/limit", settings.limit.to_string()));
+            plan_operations.push(replace("/quota/limit", settings.limit.to_string()));
             if let Some(period) = settings.period {
-                operations.push(replace("/quota/period", period.as_str().to_owned()));
+                plan_operations.push(replace("/quota/period", period.as_str().to_owned()));
             }
         } else if tenant.quota.is_some() {
-            operations.push(
-                PatchOperation::builder()
-                    .op(Op::Remove)
-                    .path("/quota")
-                    .build(),
-            );
+            plan_operations.push(patch(Op::Remove, "/quota", None));
         }
-        if operations.is_empty() {
-            return Ok(tenant);
-        }
-        let plan = self
-            .apigateway
-            .update_usage_plan()
-            .usage_plan_id(&tenant.plan_id)
-            .set_patch_operations(Some(operations))
-            .send()
-            .await
-            .map_err(|error| {
-                AwsError::from_sdk(
-                    &format!("changing the limits of team '{team_id}'"),
-                    &error,
-                    self.profile(),
-                )
-            })?;
-        let mut updated = tenant;
-        let plan = UsagePlan::builder()
-            .set_throttle(plan.throttle)
-            .set_quota(plan.quota)
-            .build();
-        updated.rate = rate_of(&plan);
-        updated.quota = quota_of(&plan);
-        Ok(updated)
-    }
-
-    /// Creates an API key for the tenant and attaches it to its usage plan; the value is
-    /// returned this once.
-    pub async fn create_key(
-        &self,
-        team_id: &str,
-        name: &str,
-    ) -> Result<(AwsKey, String), AwsError> {
-        let tenant = self.tenant(team_id).await?;
-        self.create_key_for(&tenant, name, None).await
-    }
-
-    async fn create_key_for(
-        &self,
-        tenant: &AwsTenant,
-        name: &str,
-        description: Option<String>,
-    ) -> Result<(AwsKey, String), AwsError> {
-        let doing = format!("creating an API key for team '{}'", tenant.team_id);
-        let key = self
-            .apigateway
-            .create_api_key()
-            .name(name)
-            .enabled(true)
-            .set_description(description)
-            .tags(TEAM_TAG, &tenant.team_id)
-            .tags(COST_CENTER_TAG, &tenant.cost_center)
-            .tags(MANAGED_BY, MANAGED_BY_US)
-            .send()
-            .await
-            .map_err(|error| AwsError::from_sdk(&doing, &error, self.profile()))?;
-        let key_id = key.id.clone().unwrap_or_default();
-        self.apigateway
-            .create_usage_plan_key()
-            .usage_plan_id(&tenant.plan_id)
-            .key_id(&key_id)
-            .key_type("API_KEY")
-            .send()
-            .await
-            .map_err(|error| AwsError::from_sdk(&doing, &error, self.profile()))?;
-        let value = key.value.clone().unwrap_or_default();
-        let created = ApiKey::builder()
-            .set_id(key.id)
-            .set_name(key.name)
-            .enabled(key.enabled)
-            .set_created_date(key.created_date)
-            .set_description(key.description)
-            .build();
-        Ok((key_of(&created), value))
-    }
-
-    /// The tenant's keys (those attached to its usage plan); all pages.
-    pub async fn list_keys(&self, team_id: &str) -> Result<Vec<AwsKey>, AwsError> {
-        let tenant = self.tenant(team_id).await?;
-        let doing = format!("listing the API keys of team '{team_id}'");
-        let mut attached = Vec::new();
-        let mut position = None;
-        loop {
-            let page = self
-                .apigateway
-                .get_usage_plan_keys()
-                .usage_plan_id(&tenant.plan_id)
-                .set_position(position)
-                .limit(500)
-                .send()
-                .await
-                .map_err(|error| AwsError::from_sdk(&doing, &error, self.profile()))?;
-            attached.extend(
-                page.items
-                    .unwrap_or_default()
-                    .into_iter()
-                    .filter_map(|key| key.id),
-            );
-            position = page.position.filter(|next| !next.is_empty());
-            if position.is_none() {
-                break;
-            }
-        }
-        let mut keys = Vec::new();
-        let mut position = None;
-        loop {
-            let page = self
-                .apigateway
-                .get_api_keys()
-                .include_values(false)
-                .set_position(position)
-                .limit(500)
-                .send()
-                .await
-                .map_err(|error| AwsError::from_sdk(&doing, &error, self.profile()))?;
-            keys.extend(
-                page.items
-                    .unwrap_or_default()
-                    .iter()
-                    .filter(|key| key.id.as_ref().is_some_and(|id| attached.contains(id)))
-                    .map(key_of),
-            );
-            position = page.position.filter(|next| !next.is_empty());
-            if position.is_none() {
-                break;
-            }
-        }
-        keys.sort_by(|a, b| {
-            a.created_at_ms
-                .cmp(&b.created_at_ms)
-                .then(a.key_id.cmp(&b.key_id))
-        });
-        Ok(keys)
-    }
-
-    /// Enables or disables a key.
-    pub async fn set_key_enabled(&self, key_id: &str, enabled: bool) -> Result<(), AwsError> {
-        self.apigateway
-            .update_api_key()
-            .api_key(key_id)
-            .patch_operations(replace("/enabled", enabled.to_string()))
-            .send()
-            .await
-            .map_err(|error| {
-                AwsError::from_sdk(
-                    &format!(
-                        "{} API key {key_id}",
-                        if enabled { "enabling" } else { "disabling" }
-                    ),
-                    &error,
-                    self.profile(),
-                )
-            })?;
-        Ok(())
-    }
-
-    /// Rotates a key: a new key on the same plan now; the old one is disabled at once when
-    /// `grace_ms` is 0, else marked and disabled by [`Connection::disable_expired_keys`] after it.
-    pub async fn rotate_key(
-        &self,
-        team_id: &str,
-        key_id: &str,
-        grace_ms: i64,
-        now_ms: i64,
-    ) -> Result<(AwsKey, String), AwsError> {
-        let tenant = self.tenant(team_id).await?;
-        let keys = self.list_keys(team_id).await?;
-        let old = keys
-            .iter()
-            .find(|key| key.key_id == key_id)
-            .ok_or_else(|| {
-                AwsError::new(
-                    AwsErrorKind::NotFound,
-                    format!("key {key_id} is not a key of team '{team_id}'"),
-                )
-            })?;
-        let created = self
-            .create_key_for(
-                &tenant,
-                &format!("{} (rotated)", old.name.trim_end_matches(" (rotated)")),
-                Some(format!("replaces {key_id}")),
-            )
-            .await?;
-        if grace_ms <= 0 {
-            self.set_key_enabled(key_id, false).await?;
-        } else {
-            let until = now_ms.saturating_add(grace_ms);
+        if !plan_operations.is_empty() {
             self.apigateway
-                .update_api_key()
-                .api_key(key_id)
-                .patch_operations(replace(
-                    "/description",
-                    format!(
-                        "rotated; {ROTATED_MARK}{until} (replaced by {})",
-                        created.0.key_id
-                    ),
-                ))
+                .update_usage_plan()
+                .usage_plan_id(&tenant.plan_id)
+                .set_patch_operations(Some(plan_operations))
                 .send()
                 .await
-                .map_err(|error| {
-                    AwsError::from_sdk(
-                        &format!("marking key {key_id} as rotated"),
-                        &error,
-                        self.profile(),
-                    )
-                })?;
+                .map_err(|error| AwsError::from_sdk(&doing, &error, self.profile()))?;
         }
-        Ok(created)
-    }
-
-    /// Disables every rotated key of the tenant whose grace has ended; returns their ids.
-    pub async fn disable_expired_keys(
-        &self,
-        team_id: &str,
-        now_ms: i64,
-    ) -> Result<Vec<String>, AwsError> {
-        let mut disabled = Vec::new();
-        for key in self.list_keys(team_id).await? {
-            if key.enabled && key.disable_after_ms.is_some_and(|until| until <= now_ms) {
-                self.set_key_enabled(&key.key_id, false).await?;
-                disabled.push(key.key_id);
-            }
-        }
-        Ok(disabled)
+        self.tenant(&tenant.team_id).await
     }
 
     /// Deletes a tenant: detaches and deletes its Tollgate-managed keys (others are only
-    /// detached), takes the plan off the stage and deletes it.
-    pub async fn delete_tenant(&self, team_id: &str) -> Result<(), AwsError> {
+    /// detached), takes the plan off its stage and deletes it. A stack's plan only with `force`.
+    pub async fn delete_tenant(&self, team_id: &str, force: bool) -> Result<(), AwsError> {
         let tenant = self.tenant(team_id).await?;
+        self.guard(&tenant, "delete the tenant", force)?;
         let doing = format!("deleting team '{team_id}'");
-        let managed_keys: Vec<String> = {
-            let mut ids = Vec::new();
-            let mut position = None;
-            loop {
-                let page = self
-                    .apigateway
-                    .get_api_keys()
-                    .set_position(position)
-                    .limit(500)
-                    .send()
-                    .await
-                    .map_err(|error| AwsError::from_sdk(&doing, &error, self.profile()))?;
-                ids.extend(
-                    page.items
-                        .unwrap_or_default()
-                        .into_iter()
-                        .filter_map(|key| {
-                            let tags = key.tags.as_ref();
-                            (tag(tags, MANAGED_BY).as_deref() == Some(MANAGED_BY_US)
-                                && tag(tags, TEAM_TAG).as_deref() == Some(team_id))
-                            .then_some(key.id)
-                            .flatten()
-                        }),
-                );
-                position = page.position.filter(|next| !next.is_empty());
-                if position.is_none() {
-                    break;
-                }
-            }
-            ids
-        };
-        for key in self.list_keys(team_id).await? {
+        let keys = self.api_keys(false).await?;
+        let attached = self.plan_key_ids(&tenant.plan_id).await?;
+        for key_id in &attached {
             self.apigateway
                 .delete_usage_plan_key()
                 .usage_plan_id(&tenant.plan_id)
-                .key_id(&key.key_id)
+                .key_id(key_id)
                 .send()
                 .await
                 .map_err(|error| AwsError::from_sdk(&doing, &error, self.profile()))?;
         }
-        for key_id in managed_keys {
+        for key in keys {
+            let tags = key.tags.as_ref();
+            let ours = tag(tags, MANAGED_BY).as_deref() == Some(MANAGED_BY_US)
+                && tag(tags, TEAM_TAG).as_deref() == Some(tenant.team_id.as_str());
+            let Some(key_id) = key.id.filter(|id| ours && attached.contains(id)) else {
+                continue;
+            };
             self.apigateway
                 .delete_api_key()
                 .api_key(&key_id)
@@ -583,16 +465,11 @@ impl Connection {
         self.apigateway
             .update_usage_plan()
             .usage_plan_id(&tenant.plan_id)
-            .patch_operations(
-                PatchOperation::builder()
-                    .op(Op::Remove)
-                    .path("/apiStages")
-                    .value(format!(
-                        "{}:{}",
-                        self.workspace.rest_api_id, self.workspace.stage
-                    ))
-                    .build(),
-            )
+            .patch_operations(patch(
+                Op::Remove,
+                "/apiStages",
+                Some(format!("{}:{}", self.workspace.rest_api_id, tenant.stage)),
+            ))
             .send()
             .await
             .map_err(|error| AwsError::from_sdk(&doing, &error, self.profile()))?;
@@ -603,5 +480,17 @@ impl Connection {
             .await
             .map_err(|error| AwsError::from_sdk(&doing, &error, self.profile()))?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rates_read_back_whole() {
+        assert_eq!(rate_from(10000.0, 5000), RateLimit::new("10000/s", 5000).ok());
+        assert_eq!(rate_from(0.5, 2), RateLimit::new("30/min", 2).ok());
+        assert_eq!(rate_from(0.0, 2), None);
     }
 }

@@ -4,9 +4,14 @@
 //! `message.inputTokens`, `message.outputTokens`, `message.height`, `message.width`,
 //! `message.steps`), priced with the local price book.
 //!
-//! The query asks for the raw `@message` and the lines are read here, so bad lines are reported
-//! by what is wrong with them rather than silently dropped by the query engine. Insights returns at
-//! most 10,000 rows a query; a range that hits the cap is split in two and queried again.
+//! Only the Powertools usage lines count (JSON, `"level": "INFO"`, a `message` object with a
+//! `team_id`): the group also holds START/END/REPORT lines, the plain-text dump of every API
+//! Gateway event (which names `'team_id'` and carries the caller's key value) and other log lines,
+//! none of which are usage or bad lines. The query asks for the raw `@message` and usage lines are
+//! read here, so a malformed one is reported by what is wrong with it (its key value replaced)
+//! rather than silently dropped by the query engine. Insights returns at most 10,000 rows a query;
+//! a range that hits the cap is split in two and queried again. Days are UTC, as the reference's
+//! own reports count them.
 
 use std::collections::{BTreeMap, HashSet};
 use std::time::{Duration, Instant};
@@ -19,11 +24,12 @@ use tollgate_core::report_csv::ReportRow;
 use tollgate_core::{Nanos, Quantities, Zone};
 use tollgate_store::{Store, SyncedObject};
 
+use crate::attribution::KeyDirectory;
 use crate::error::{AwsError, AwsErrorKind};
 use crate::workspace::Connection;
 
 const QUERY: &str =
-    "fields @timestamp, @message | filter @message like /team_id/ | sort @timestamp asc";
+    "fields @timestamp, @message | filter @message like /\"team_id\"/ | sort @timestamp asc";
 
 /// How the queries run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,7 +55,10 @@ impl Default for QueryOptions {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct UsageLine {
     pub at_ms: i64,
+    /// The caller's `team_id` header, free text: a label, not a tenant.
     pub team_id: String,
+    /// The caller's key value: attributed to a key id at once, never stored or shown.
+    #[serde(skip)]
     pub api_key: String,
     pub request_id: String,
     pub region: String,
@@ -61,7 +70,7 @@ pub struct UsageLine {
     pub steps: u32,
 }
 
-/// A line that looked like usage but could not be read.
+/// A usage line that could not be read (its key value replaced by `(redacted)`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct BadLogLine {
     pub at_ms: i64,
@@ -88,6 +97,8 @@ pub struct LogSyncReport {
     pub cost: Nanos,
     /// Lines whose model has no price (counted at $0).
     pub unpriced_lines: u64,
+    /// Lines whose key value matched no API key (stored as `unknown key …`).
+    pub unknown_key_lines: u64,
     pub bad_lines: Vec<BadLogLine>,
     pub queries: u32,
     pub truncated: bool,
@@ -123,61 +134,77 @@ fn number(value: Option<&Value>) -> Result<u64, String> {
     }
 }
 
-/// Reads one `@message`: `Ok(None)` for lines that are not usage lines at all.
+/// Reads one `@message`: `Ok(None)` for lines that are not Powertools usage lines at all.
 pub fn parse_usage_line(at_ms: i64, text: &str) -> Result<Option<UsageLine>, String> {
-    let Ok(outer) = serde_json::from_str::<Value>(text.trim()) else {
-        return if text.contains("team_id") {
-            Err("not JSON".to_owned())
-        } else {
-            Ok(None)
-        };
-    };
-    let message = match outer.get("message") {
-        Some(Value::Object(_)) => outer["message"].clone(),
-        // Some loggers write the usage object as a JSON string inside `message`.
-        Some(Value::String(inner)) => match serde_json::from_str::<Value>(inner) {
-            Ok(value @ Value::Object(_)) => value,
-            _ => return Ok(None),
-        },
-        _ => return Ok(None),
-    };
-    let text_field = |name: &str| message.get(name).and_then(Value::as_str).map(str::trim);
-    let Some(team_id) = text_field("team_id").filter(|team| !team.is_empty()) else {
+    let Ok(Value::Object(outer)) = serde_json::from_str::<Value>(text.trim()) else {
         return Ok(None);
     };
+    if outer.get("level").and_then(Value::as_str) != Some("INFO") {
+        return Ok(None);
+    }
+    let Some(Value::Object(message)) = outer.get("message") else {
+        return Ok(None);
+    };
+    let Some(team_id) = message.get("team_id") else {
+        return Ok(None);
+    };
+    let team_id = match team_id {
+        Value::String(team) => team.trim().to_owned(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    };
+    let text_field = |name: &str| message.get(name).and_then(Value::as_str).map(str::trim);
     let model_id = text_field("model_id")
         .filter(|model| !model.is_empty())
         .ok_or("message.model_id is missing")?;
     let field = |name: &str| {
         number(message.get(name)).map_err(|reason| format!("message.{name}: {reason}"))
     };
+    let small = |name: &str| {
+        field(name).and_then(|value| {
+            u32::try_from(value).map_err(|_| format!("message.{name}: {value} is too large"))
+        })
+    };
     Ok(Some(UsageLine {
         at_ms,
-        team_id: team_id.to_owned(),
+        team_id,
         api_key: text_field("api_key").unwrap_or_default().to_owned(),
         request_id: text_field("requestId").unwrap_or_default().to_owned(),
-        region: text_field("region").unwrap_or("us-east-1").to_owned(),
+        region: text_field("region")
+            .filter(|region| !region.is_empty())
+            .unwrap_or("us-east-1")
+            .to_owned(),
         model_id: model_id.to_owned(),
         input_tokens: field("inputTokens")?,
         output_tokens: field("outputTokens")?,
-        height: field("height")? as u32,
-        width: field("width")? as u32,
-        steps: field("steps")? as u32,
+        height: small("height")?,
+        width: small("width")?,
+        steps: small("steps")?,
     }))
 }
 
+/// A usage line fit to show: the caller's key value replaced, at most 300 characters.
+fn redacted(text: &str) -> String {
+    let shown = match serde_json::from_str::<Value>(text.trim()) {
+        Ok(mut value) => {
+            if let Some(key) = value.pointer_mut("/message/api_key") {
+                *key = Value::String("(redacted)".to_owned());
+            }
+            value.to_string()
+        }
+        Err(_) => "(not JSON)".to_owned(),
+    };
+    shown.chars().take(300).collect()
+}
+
 impl Connection {
-    fn log_group(&self) -> Result<&str, AwsError> {
-        self.workspace
-            .log_group
-            .as_deref()
-            .filter(|group| !group.is_empty())
-            .ok_or_else(|| {
-                AwsError::new(
-                    AwsErrorKind::Invalid,
-                    "this workspace has no log_group: add the CloudWatch Logs group of the gateway's usage lines",
-                )
-            })
+    fn log_group(&self) -> Result<String, AwsError> {
+        self.workspace.log_group().ok_or_else(|| {
+            AwsError::new(
+                AwsErrorKind::Invalid,
+                "this workspace has no log_group: set stack_prefix (the group is /aws/lambda/PREFIX_bedrock_invoke_model) or log_group",
+            )
+        })
     }
 
     /// One Insights query over `[start, end]` (seconds, inclusive); its rows as (ms, message).
@@ -192,7 +219,7 @@ impl Connection {
         let started = self
             .logs
             .start_query()
-            .log_group_name(group)
+            .log_group_name(&group)
             .start_time(start)
             .end_time(end)
             .query_string(QUERY)
@@ -293,7 +320,7 @@ impl Connection {
                     Err(reason) => usage.bad_lines.push(BadLogLine {
                         at_ms,
                         reason,
-                        text: message.chars().take(300).collect(),
+                        text: redacted(&message),
                     }),
                 }
             }
@@ -304,15 +331,18 @@ impl Connection {
         Ok(usage)
     }
 
-    /// Today's usage (in `zone`, up to `now_ms`) from the logs, priced with the cache's price book
-    /// and stored as the day's figures until the day's S3 report replaces them.
+    /// Today's usage (the UTC day, up to `now_ms`) from the logs, attributed by key through
+    /// `directory`, priced with the cache's price book and stored as the day's figures until the
+    /// day's S3 report replaces them.
+    /// (`Zone::default()` is UTC.)
     pub async fn sync_today(
         &self,
         store: &Store,
-        zone: Zone,
         now_ms: i64,
         options: QueryOptions,
+        directory: &KeyDirectory,
     ) -> Result<LogSyncReport, AwsError> {
+        let zone = Zone::default();
         let store_error = |error: tollgate_store::StoreError| {
             AwsError::new(
                 AwsErrorKind::Unavailable,
@@ -323,7 +353,8 @@ impl Connection {
         let start_ms = zone.start_of_day_ms(day);
         let usage = self.usage_lines(start_ms, now_ms, options).await?;
         let book = store.price_book().map_err(store_error)?;
-        let mut rows: BTreeMap<(String, String, String), ReportRow> = BTreeMap::new();
+        // (tenant, key id, model, label)
+        let mut rows: BTreeMap<(String, String, String, String), ReportRow> = BTreeMap::new();
         let mut report = LogSyncReport {
             day: Some(day),
             lines: usage.lines.len() as u64,
@@ -346,17 +377,21 @@ impl Connection {
                 report.unpriced_lines += 1;
             }
             report.cost += priced.cost.total();
+            let attributed = directory.attribute(&line.api_key);
+            report.unknown_key_lines += u64::from(attributed.key.starts_with("unknown key "));
             let row = rows
                 .entry((
-                    line.team_id.clone(),
-                    line.api_key.clone(),
+                    attributed.tenant.clone(),
+                    attributed.key.clone(),
                     line.model_id.clone(),
+                    line.team_id.clone(),
                 ))
                 .or_insert_with(|| ReportRow {
-                    team_id: line.team_id.clone(),
-                    api_key: line.api_key.clone(),
+                    team_id: attributed.tenant,
+                    api_key: attributed.key,
                     model_id: line.model_id.clone(),
                     date: Some(day),
+                    cost_center: attributed.cost_center,
                     ..ReportRow::default()
                 });
             row.input_tokens += line.input_tokens;
@@ -365,7 +400,10 @@ impl Connection {
             row.input_cost += priced.cost.input_side();
             row.output_cost += priced.cost.output_side();
         }
-        let rows: Vec<ReportRow> = rows.into_values().collect();
+        let (labels, rows): (Vec<String>, Vec<ReportRow>) = rows
+            .into_iter()
+            .map(|((_, _, _, label), row)| (label, row))
+            .unzip();
         report.rows = rows.len() as u64;
         let object = SyncedObject {
             source: format!("logs://{}", self.log_group()?),
@@ -376,7 +414,7 @@ impl Connection {
             bad_rows: usage.bad_lines.len() as u64,
         };
         store
-            .sync_report_day(&object, day, &rows)
+            .sync_labeled_day(&object, day, &rows, &labels)
             .map_err(store_error)?;
         report.bad_lines = usage.bad_lines;
         Ok(report)
@@ -397,31 +435,31 @@ mod tests {
     use super::*;
 
     #[test]
-    fn usage_lines_are_read_and_bad_ones_named() {
-        let line = r#"{"level":"INFO","message":{"team_id":"alpha","api_key":"k1","requestId":"r1","region":"eu-west-1","model_id":"anthropic.claude-v2","inputTokens":"12","outputTokens":3.0}}"#;
+    fn only_powertools_usage_lines_count_and_bad_ones_are_named() {
+        let line = r#"{"level":"INFO","location":"_store_logs:169","message":{"team_id":"alpha","api_key":"k1","requestId":"r1","region":"eu-west-1","model_id":"anthropic.claude-v2","inputTokens":"12","outputTokens":3.0,"height":null,"width":null,"steps":null}}"#;
         let usage = parse_usage_line(5, line).unwrap().unwrap();
         assert_eq!((usage.input_tokens, usage.output_tokens), (12, 3));
-        assert_eq!(usage.region, "eu-west-1");
-        let image = r#"{"message":"{\"team_id\":\"beta\",\"model_id\":\"stability.stable-diffusion-xl-v1\",\"height\":512,\"width\":512,\"steps\":60}"}"#;
+        assert_eq!((usage.region.as_str(), usage.api_key.as_str()), ("eu-west-1", "k1"));
+        let image = r#"{"level":"INFO","message":{"team_id":"beta","model_id":"stability.stable-diffusion-xl-v1","height":512,"width":512,"steps":60}}"#;
         let usage = parse_usage_line(6, image).unwrap().unwrap();
         assert_eq!((usage.width, usage.height, usage.steps), (512, 512, 60));
-        assert_eq!(
-            parse_usage_line(7, "START RequestId: abc Version: $LATEST").unwrap(),
-            None
-        );
-        assert_eq!(
-            parse_usage_line(8, r#"{"message":"Processing"}"#).unwrap(),
-            None
-        );
-        let bad = parse_usage_line(
-            9,
-            r#"{"message":{"team_id":"alpha","model_id":"m","inputTokens":"many"}}"#,
-        )
-        .unwrap_err();
-        assert!(bad.contains("message.inputTokens"), "{bad}");
-        let no_model = parse_usage_line(9, r#"{"message":{"team_id":"alpha"}}"#).unwrap_err();
+        for other in [
+            "START RequestId: abc Version: $LATEST",
+            "[INFO]\t2026-12-01T10:00:00.000Z\tabc\t{'headers': {'team_id': 'alpha', 'x-api-key': 'secret'}}",
+            r#"{"level":"INFO","message":"Processing"}"#,
+            r#"{"level":"ERROR","message":{"team_id":"alpha","model_id":"m"}}"#,
+            r#"{"message":{"team_id":"alpha","model_id":"m"}}"#,
+        ] {
+            assert_eq!(parse_usage_line(7, other).unwrap(), None, "{other}");
+        }
+        let bad = r#"{"level":"INFO","message":{"team_id":"alpha","api_key":"secret-value","model_id":"m","inputTokens":"many"}}"#;
+        let reason = parse_usage_line(9, bad).unwrap_err();
+        assert!(reason.contains("message.inputTokens"), "{reason}");
+        let shown = redacted(bad);
+        assert!(!shown.contains("secret-value") && shown.contains("(redacted)"), "{shown}");
+        let no_model = parse_usage_line(9, r#"{"level":"INFO","message":{"team_id":"alpha"}}"#)
+            .unwrap_err();
         assert!(no_model.contains("model_id"), "{no_model}");
-        assert!(parse_usage_line(9, "team_id=alpha {broken").is_err());
     }
 
     #[test]

@@ -28,14 +28,10 @@ async fn connect() -> (Connection, aws_server::AwsServer) {
         .build();
     let workspace = AwsWorkspace {
         region: "us-east-1".to_owned(),
-        aws_profile: None,
         rest_api_id: "api".to_owned(),
-        stage: "prod".to_owned(),
-        invoke_url: None,
-        log_group: None,
-        report_bucket: None,
-        report_prefix: String::new(),
+        stage: Some("prod".to_owned()),
         endpoint_url: Some(url),
+        ..AwsWorkspace::default()
     };
     (Connection::with_sdk_config(workspace, &sdk), server)
 }

@@ -8,7 +8,7 @@ mod moto;
 
 use aws_sdk_s3::primitives::ByteStream;
 use chrono::NaiveDate;
-use tollgate_aws::{AwsErrorKind, AwsWorkspace, Connection, SyncOptions};
+use tollgate_aws::{AwsErrorKind, AwsWorkspace, Connection, KeyDirectory, SyncOptions};
 use tollgate_core::Nanos;
 use tollgate_store::{GroupBy, Store, UsageQuery};
 
@@ -18,15 +18,27 @@ const HEADER: &str =
 fn workspace(moto: &moto::Moto, bucket: Option<&str>) -> AwsWorkspace {
     AwsWorkspace {
         region: "us-east-1".to_owned(),
-        aws_profile: None,
         rest_api_id: "unused".to_owned(),
-        stage: "prod".to_owned(),
-        invoke_url: None,
-        log_group: None,
         report_bucket: bucket.map(str::to_owned),
         report_prefix: "reports".to_owned(),
         endpoint_url: Some(moto.url.clone()),
+        ..AwsWorkspace::default()
     }
+}
+
+/// A sync with no keys known (these reports' rows all go to tenant "unknown", by label).
+async fn sync(
+    aws: &Connection,
+    store: &Store,
+    options: SyncOptions,
+) -> Result<tollgate_aws::SyncReport, tollgate_aws::AwsError> {
+    aws.sync_reports_attributed(
+        store,
+        options,
+        &tollgate_aws::SyncControl::default(),
+        &KeyDirectory::default(),
+    )
+    .await
 }
 
 async fn put(s3: &aws_sdk_s3::Client, key: &str, body: String) {
@@ -82,7 +94,7 @@ async fn reports_sync_incrementally_and_report_bad_lines() {
         parallel: 4,
         page_size: 2,
     };
-    let first = aws.sync_reports(&store, options).await.unwrap();
+    let first = sync(&aws, &store, options).await.unwrap();
     assert_eq!(
         (first.listed, first.fetched, first.unchanged),
         (3, 3, 0),
@@ -130,7 +142,7 @@ async fn reports_sync_incrementally_and_report_bad_lines() {
         .unwrap();
 
     // Nothing changed: nothing fetched, nothing counted twice.
-    let again = aws.sync_reports(&store, options).await.unwrap();
+    let again = sync(&aws, &store, options).await.unwrap();
     assert_eq!((again.fetched, again.unchanged), (0, 3));
     let after = store
         .usage(&UsageQuery::new(
@@ -148,7 +160,7 @@ async fn reports_sync_incrementally_and_report_bad_lines() {
         format!("{HEADER}k9,gamma,amazon.titan-tg1-large,26-11-2026,10,20,1.0,1.0,5\n"),
     )
     .await;
-    let changed = aws.sync_reports(&store, options).await.unwrap();
+    let changed = sync(&aws, &store, options).await.unwrap();
     assert_eq!((changed.fetched, changed.unchanged), (1, 2));
     let gamma = store
         .usage(&UsageQuery::new(
@@ -168,8 +180,7 @@ async fn a_missing_bucket_is_named() {
     let store = Store::open(&dir.path().join("cache.db")).unwrap();
     let aws =
         Connection::with_sdk_config(workspace(&moto, Some("no-such-bucket")), &moto.sdk_config());
-    let error = aws
-        .sync_reports(&store, SyncOptions::default())
+    let error = sync(&aws, &store, SyncOptions::default())
         .await
         .unwrap_err();
     assert_eq!(error.kind, AwsErrorKind::NotFound, "{error}");
@@ -180,8 +191,7 @@ async fn a_missing_bucket_is_named() {
         "{error}"
     );
     let unconfigured = Connection::with_sdk_config(workspace(&moto, None), &moto.sdk_config());
-    let error = unconfigured
-        .sync_reports(&store, SyncOptions::default())
+    let error = sync(&unconfigured, &store, SyncOptions::default())
         .await
         .unwrap_err();
     assert!(error.message.contains("report_bucket"), "{error}");
@@ -229,7 +239,7 @@ async fn a_sync_reports_progress_and_a_cancelled_one_resumes() {
         cancel,
     };
     let partial = aws
-        .sync_reports_with(&store, options, &control)
+        .sync_reports_attributed(&store, options, &control, &KeyDirectory::default())
         .await
         .unwrap();
     assert!(partial.cancelled);
@@ -246,7 +256,7 @@ async fn a_sync_reports_progress_and_a_cancelled_one_resumes() {
         ..tollgate_aws::SyncControl::default()
     };
     let rest = aws
-        .sync_reports_with(&store, options, &control)
+        .sync_reports_attributed(&store, options, &control, &KeyDirectory::default())
         .await
         .unwrap();
     assert!(!rest.cancelled);

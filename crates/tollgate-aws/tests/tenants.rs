@@ -1,5 +1,5 @@
-//! Tenants and keys of an AWS deployment through API Gateway, against a real moto server seeded
-//! like the reference stack (a REST API with a stage, a usage plan and key made without Tollgate).
+//! Tenants and keys Tollgate makes in an AWS deployment through API Gateway, against a real moto
+//! server seeded like the reference stack (support/stack.rs), beside the stacks' own.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -8,9 +8,16 @@ mod moto;
 #[path = "support/stack.rs"]
 mod stack;
 
-use stack::reference_stack;
-use tollgate_aws::{AwsErrorKind, Connection, NewAwsTenant};
+use tollgate_aws::{AwsErrorKind, AwsWorkspace, Connection, LimitSource, NewAwsTenant};
 use tollgate_core::{Period, Quota, RateLimit};
+
+/// The reference API Gateway resources (no logs or bucket needed here).
+async fn reference_stack(moto: &moto::Moto) -> AwsWorkspace {
+    let (api_id, _) = stack::api_gateway(moto).await;
+    let mut workspace = AwsWorkspace::for_stack(stack::PREFIX, &api_id, "us-east-1");
+    workspace.endpoint_url = Some(moto.url.clone());
+    workspace
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tenants_are_usage_plans_on_the_stage() {
@@ -19,25 +26,7 @@ async fn tenants_are_usage_plans_on_the_stage() {
     let aws = Connection::with_sdk_config(workspace, &moto.sdk_config());
 
     let tenants = aws.list_tenants().await.unwrap();
-    assert_eq!(tenants.len(), 1, "{tenants:?}");
-    let legacy = &tenants[0];
-    assert_eq!(
-        (legacy.team_id.as_str(), legacy.name.as_str()),
-        ("team-legacy", "Legacy team")
-    );
-    assert!(
-        !legacy.managed,
-        "made by the reference stack, not by Tollgate"
-    );
-    assert_eq!(legacy.rate, Some(RateLimit::new("2/s", 4).unwrap()));
-    assert_eq!(
-        legacy.quota,
-        Some(Quota {
-            requests: 100,
-            period: Period::Day
-        })
-    );
-
+    assert_eq!(tenants.len(), 3, "the stacks' own: {tenants:?}");
     let created = aws
         .create_tenant(&NewAwsTenant {
             team_id: "team-a".to_owned(),
@@ -53,6 +42,8 @@ async fn tenants_are_usage_plans_on_the_stage() {
         .unwrap();
     assert!(created.managed);
     let listed = aws.tenant("team-a").await.unwrap();
+    assert_eq!(listed.stage, "unit1_prod", "new tenants go on the parent's stage");
+    assert_eq!((listed.stack.as_deref(), listed.rate_source), (None, Some(LimitSource::Plan)));
     assert_eq!(listed.cost_center, "CC-42");
     assert_eq!(
         listed.rate,
@@ -87,6 +78,7 @@ async fn tenants_are_usage_plans_on_the_stage() {
                 requests: 10,
                 period: Period::Week,
             }),
+            false,
         )
         .await
         .unwrap();
@@ -125,7 +117,7 @@ async fn keys_are_created_rotated_disabled_and_deleted_with_their_tenant() {
     assert!(keys[0].enabled);
     assert_eq!(keys[0].key_id, key.key_id);
     assert_eq!(
-        aws.list_keys("team-legacy").await.unwrap().len(),
+        aws.list_keys("team1").await.unwrap().len(),
         1,
         "each plan its own keys"
     );
@@ -195,12 +187,12 @@ async fn keys_are_created_rotated_disabled_and_deleted_with_their_tenant() {
     );
 
     let foreign = aws
-        .rotate_key("team-legacy", &third.key_id, 0, 0)
+        .rotate_key("team1", &third.key_id, 0, 0)
         .await
         .unwrap_err();
     assert_eq!(foreign.kind, AwsErrorKind::NotFound);
 
-    aws.delete_tenant("team-b").await.unwrap();
+    aws.delete_tenant("team-b", false).await.unwrap();
     let teams: Vec<String> = aws
         .list_tenants()
         .await
@@ -208,7 +200,7 @@ async fn keys_are_created_rotated_disabled_and_deleted_with_their_tenant() {
         .into_iter()
         .map(|tenant| tenant.team_id)
         .collect();
-    assert_eq!(teams, ["team-legacy"]);
+    assert_eq!(teams, ["team1", "team2", "unit1"]);
     let remaining = aws_sdk_apigateway::Client::new(&moto.sdk_config())
         .get_api_keys()
         .send()
@@ -218,7 +210,7 @@ async fn keys_are_created_rotated_disabled_and_deleted_with_their_tenant() {
         .unwrap();
     assert_eq!(
         remaining.len(),
-        1,
-        "only the legacy key is left: the team's managed keys went with it"
+        3,
+        "only the stacks' keys are left: the team's managed keys went with it"
     );
 }

@@ -9,7 +9,7 @@ mod moto;
 use std::time::Duration;
 
 use aws_sdk_cloudwatchlogs::types::InputLogEvent;
-use tollgate_aws::{AwsWorkspace, Connection, QueryOptions};
+use tollgate_aws::{AwsWorkspace, Connection, KeyDirectory, QueryOptions};
 use tollgate_core::{Nanos, Zone};
 use tollgate_store::{GroupBy, Store, UsageQuery};
 
@@ -49,11 +49,11 @@ async fn seed(moto: &moto::Moto, now_ms: i64) {
     }
     messages.push((
         now_ms - 500,
-        r#"{"message":{"team_id":"beta","api_key":"key-beta","requestId":"img","region":"us-east-1","model_id":"stability.stable-diffusion-xl-v1","height":512,"width":512,"steps":60}}"#.to_owned(),
+        r#"{"level":"INFO","message":{"team_id":"beta","api_key":"key-beta","requestId":"img","region":"us-east-1","model_id":"stability.stable-diffusion-xl-v1","height":512,"width":512,"steps":60}}"#.to_owned(),
     ));
     messages.push((
         now_ms - 400,
-        r#"{"message":{"team_id":"alpha","model_id":"anthropic.claude-v2","inputTokens":"lots"}}"#
+        r#"{"level":"INFO","message":{"team_id":"alpha","model_id":"anthropic.claude-v2","inputTokens":"lots"}}"#
             .to_owned(),
     ));
     messages.push((now_ms, "END RequestId: 1".to_owned()));
@@ -79,14 +79,10 @@ async fn seed(moto: &moto::Moto, now_ms: i64) {
 fn workspace(moto: &moto::Moto) -> AwsWorkspace {
     AwsWorkspace {
         region: "us-east-1".to_owned(),
-        aws_profile: None,
         rest_api_id: "unused".to_owned(),
-        stage: "prod".to_owned(),
-        invoke_url: None,
         log_group: Some(GROUP.to_owned()),
-        report_bucket: None,
-        report_prefix: String::new(),
         endpoint_url: Some(moto.url.clone()),
+        ..AwsWorkspace::default()
     }
 }
 
@@ -112,7 +108,8 @@ async fn todays_usage_is_queried_priced_and_cached() {
         poll_every: Duration::from_millis(20),
         ..QueryOptions::default()
     };
-    let report = aws.sync_today(&store, zone, now, options).await.unwrap();
+    let keys = KeyDirectory::default();
+    let report = aws.sync_today(&store, now, options, &keys).await.unwrap();
     assert_eq!(report.lines, 8, "{report:?}");
     assert!(
         report.queries > 1,
@@ -130,6 +127,8 @@ async fn todays_usage_is_queried_priced_and_cached() {
         Nanos::parse_exact("0.02").unwrap().0 * 7 + Nanos::parse_exact("0.036").unwrap().0;
     assert_eq!(report.cost, Nanos(expected));
 
+    // No key is known here: every line goes to tenant "unknown", by its team_id label.
+    assert_eq!(report.unknown_key_lines, 8);
     let day = zone.local_date(now);
     let rows = store
         .usage(&UsageQuery::new(day, day, vec![GroupBy::Tenant]))
@@ -138,12 +137,20 @@ async fn todays_usage_is_queried_priced_and_cached() {
         .iter()
         .map(|row| (row.team_id.as_deref().unwrap(), row.totals.invocations))
         .collect();
-    assert_eq!(teams, [("alpha", 4), ("beta", 4)]);
+    assert_eq!(teams, [("unknown", 8)]);
+    let mut labels: Vec<(String, u64)> = store
+        .label_usage(day, day, None)
+        .unwrap()
+        .into_iter()
+        .map(|usage| (usage.label, usage.totals.invocations))
+        .collect();
+    labels.sort();
+    assert_eq!(labels, [("alpha".to_owned(), 4), ("beta".to_owned(), 4)]);
     let total: i64 = rows.iter().map(|row| row.total_cost.0).sum();
     assert_eq!(total, expected);
 
     // Again: the day is replaced, not added to.
-    aws.sync_today(&store, zone, now, options).await.unwrap();
+    aws.sync_today(&store, now, options, &keys).await.unwrap();
     let again = store
         .usage(&UsageQuery::new(day, day, vec![GroupBy::Tenant]))
         .unwrap();

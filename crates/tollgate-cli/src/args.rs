@@ -78,6 +78,22 @@ pub enum Command {
 pub enum WorkspaceCommand {
     /// The AWS workspaces in tollgate.toml.
     List,
+    /// Add a workspace for a deployment of the reference stack, from its parent stack's
+    /// CloudFormation outputs (`{PREFIX}ApiGatewayId`, `{PREFIX}ApiGatewayUrl`), to tollgate.toml.
+    Add {
+        name: String,
+        /// The parent stack's STACK_PREFIX (configs.json); the stack is PREFIX-bedrock-saas.
+        #[arg(long)]
+        stack_prefix: String,
+        #[arg(long)]
+        region: String,
+        /// A profile from ~/.aws/config [default: the credential chain's].
+        #[arg(long)]
+        profile: Option<String>,
+        /// An endpoint for every AWS service (VPC endpoints, LocalStack, moto).
+        #[arg(long)]
+        endpoint_url: Option<String>,
+    },
     /// Try every permission Tollgate needs in a workspace (--workspace NAME) and name each one
     /// missing.
     Check,
@@ -183,6 +199,9 @@ pub enum TenantCommand {
         /// Remove the budget.
         #[arg(long, conflicts_with = "budget")]
         no_budget: bool,
+        /// With --workspace: change a tenant a CloudFormation stack owns (the stack drifts).
+        #[arg(long)]
+        force: bool,
     },
     /// Refuse all calls of a tenant until enabled again.
     Disable { team_id: String },
@@ -194,6 +213,9 @@ pub enum TenantCommand {
         /// Confirm the deletion.
         #[arg(long)]
         yes: bool,
+        /// With --workspace: delete a tenant a CloudFormation stack owns (the stack drifts).
+        #[arg(long)]
+        force: bool,
     },
 }
 

@@ -58,10 +58,43 @@ impl Store {
         day: NaiveDate,
         rows: &[ReportRow],
     ) -> Result<ImportSummary> {
+        self.replace_day(object, day, rows, None)
+    }
+
+    /// Replaces a day like [`Store::sync_report_day`], the rows' labels (`labels[i]` of
+    /// `rows[i]`: the caller's own `team_id` text) kept beside them in `label_rollups`.
+    pub fn sync_labeled_day(
+        &self,
+        object: &SyncedObject,
+        day: NaiveDate,
+        rows: &[ReportRow],
+        labels: &[String],
+    ) -> Result<ImportSummary> {
+        if labels.len() != rows.len() {
+            return Err(crate::StoreError::Invalid(format!(
+                "{} labels for {} rows",
+                labels.len(),
+                rows.len()
+            )));
+        }
+        self.replace_day(object, day, rows, Some(labels))
+    }
+
+    fn replace_day(
+        &self,
+        object: &SyncedObject,
+        day: NaiveDate,
+        rows: &[ReportRow],
+        labels: Option<&[String]>,
+    ) -> Result<ImportSummary> {
         let transaction: Transaction<'_> = self.write_transaction()?;
         transaction.execute(
             // Both grains named, so the primary key (grain, day, ...) finds the day's rows.
             "DELETE FROM daily_rollups WHERE grain IN (0, 1) AND day = ?1 AND origin = 1",
+            [day_number(day)],
+        )?;
+        transaction.execute(
+            "DELETE FROM label_rollups WHERE day = ?1",
             [day_number(day)],
         )?;
         // The file is the day's report: its rows count for that day whatever their date column says.
@@ -73,6 +106,9 @@ impl Store {
             })
             .collect();
         let summary = import_into(&transaction, &dated)?;
+        if let Some(labels) = labels {
+            crate::labels::insert_labels(&transaction, day, &dated, labels)?;
+        }
         transaction.execute(
             "INSERT INTO synced_objects (source, key, etag, last_modified_ms, rows, bad_rows, synced_at_ms)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)

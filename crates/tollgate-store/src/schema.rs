@@ -184,6 +184,19 @@ CREATE TABLE synced_objects (
     PRIMARY KEY (source, key)
 ) WITHOUT ROWID;
 ",
+    // 3: reference-report sums by the caller's own `team_id` text (the label), beside the rollups
+    // by tenant, which an AWS workspace attributes by API key.
+    r"
+CREATE TABLE label_rollups (
+    day     INTEGER NOT NULL,
+    team    INTEGER NOT NULL,
+    label   INTEGER NOT NULL,
+    model   INTEGER NOT NULL,
+    key     INTEGER NOT NULL,
+    totals  BLOB NOT NULL CHECK (length(totals) = 88),
+    PRIMARY KEY (day, team, label, model, key)
+) WITHOUT ROWID;
+",
 ];
 
 /// The schema version this build writes.

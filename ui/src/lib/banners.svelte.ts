@@ -1,5 +1,6 @@
 // The banners at the top of the window: errors with what to do, and confirmations.
 
+import type { ErrorCode } from "../bindings";
 import { AdminFailure } from "./api";
 
 export type BannerKind = "error" | "success" | "info";
@@ -30,11 +31,16 @@ export function dismissBanner(id: number): void {
   if (index >= 0) banners.splice(index, 1);
 }
 
-const titles: Record<string, string> = {
+// Typed by the backend's codes: a new code fails the type check until it has a title here.
+const titles: Record<ErrorCode, string> = {
   invalid: "Check the form",
   not_found: "Not found",
   conflict: "Cannot do that now",
   storage: "Tollgate could not save or read its data",
+  denied: "AWS refused",
+  unavailable: "AWS could not be reached",
+  cancelled: "Stopped",
+  stack_owned: "A CloudFormation stack owns this",
 };
 
 /** Shows an error from a command (or anything thrown) as a banner. */

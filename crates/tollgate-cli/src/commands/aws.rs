@@ -75,9 +75,10 @@ fn tenants_table(tenants: &[tollgate_aws::AwsTenant]) -> String {
         "TEAM ID",
         "NAME",
         "COST CENTER",
+        "STAGE",
         "RATE",
         "QUOTA",
-        "MANAGED",
+        "OWNER",
         "PLAN",
     ]);
     for tenant in tenants {
@@ -85,20 +86,26 @@ fn tenants_table(tenants: &[tollgate_aws::AwsTenant]) -> String {
             tenant.team_id.clone(),
             tenant.name.clone(),
             tenant.cost_center.clone(),
+            tenant.stage.clone(),
             tenant.rate.map_or_else(
                 || "-".to_owned(),
-                |rate| format!("{} burst {}", rate.rate_text(), rate.burst),
+                |rate| {
+                    let source = match tenant.rate_source {
+                        Some(tollgate_aws::LimitSource::Stage) => " (stage)",
+                        _ => "",
+                    };
+                    format!("{} burst {}{source}", rate.rate_text(), rate.burst)
+                },
             ),
             tenant.quota.map_or_else(
                 || "-".to_owned(),
                 |quota| format!("{}/{}", quota.requests, quota.period.as_str()),
             ),
-            if tenant.managed {
-                "tollgate"
-            } else {
-                "adopted"
-            }
-            .to_owned(),
+            match (&tenant.stack, tenant.managed) {
+                (Some(stack), _) => format!("stack {stack}"),
+                (None, true) => "tollgate".to_owned(),
+                (None, false) => "adopted".to_owned(),
+            },
             tenant.plan_id.clone(),
         ]);
     }
@@ -123,6 +130,81 @@ async fn team_of_key(aws: &Connection, key_id: &str) -> Result<String> {
     )))
 }
 
+/// `tollgate workspace add NAME --stack-prefix P --region R`: the parent stack's outputs, written
+/// as a `[workspaces.NAME]` table at the end of tollgate.toml (the rest of the file untouched).
+fn add_workspace(
+    paths: &Paths,
+    name: &str,
+    prefix: &str,
+    region: &str,
+    profile: Option<&str>,
+    endpoint_url: Option<&str>,
+    json: bool,
+) -> Result<()> {
+    if name.trim().is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+        return Err(CliError::usage(format!(
+            "workspace name '{name}': use letters, digits, '-' and '_'"
+        )));
+    }
+    if paths.config.workspaces.contains_key(name) {
+        return Err(CliError::usage(format!(
+            "tollgate.toml already has a workspace '{name}'; pick another name or edit [workspaces.{name}]"
+        )));
+    }
+    let config_path = paths
+        .config_path
+        .clone()
+        .unwrap_or_else(|| paths.data_dir.join(crate::config::CONFIG_FILE));
+    let (workspace, outputs) = runtime()?.block_on(async {
+        let sdk = AwsWorkspace {
+            region: region.to_owned(),
+            aws_profile: profile.map(str::to_owned),
+            ..AwsWorkspace::default()
+        }
+        .sdk_config()
+        .await;
+        tollgate_aws::workspace_from_stack(prefix, region, profile, endpoint_url, &sdk)
+            .await
+            .map_err(aws_error)
+    })?;
+    let table = toml::to_string(&workspace)
+        .map_err(|error| CliError::usage(format!("cannot write the workspace: {error}")))?;
+    let existing = std::fs::read_to_string(&config_path).unwrap_or_default();
+    let separator = if existing.is_empty() || existing.ends_with("\n\n") {
+        ""
+    } else if existing.ends_with('\n') {
+        "\n"
+    } else {
+        "\n\n"
+    };
+    let text = format!(
+        "{existing}{separator}# Added by `tollgate workspace add` from stack {}.\n[workspaces.{name}]\n{table}",
+        outputs.stack_name
+    );
+    if let Some(folder) = config_path.parent() {
+        std::fs::create_dir_all(folder).map_err(|error| {
+            CliError::usage(format!("cannot create {}: {error}", folder.display()))
+        })?;
+    }
+    // Written beside and renamed over, so a failure never leaves half a config.
+    let partial = config_path.with_extension("toml.partial");
+    std::fs::write(&partial, &text)
+        .and_then(|()| std::fs::rename(&partial, &config_path))
+        .map_err(|error| CliError::usage(format!("cannot write {}: {error}", config_path.display())))?;
+    if json {
+        return print_json(&json!({ "name": name, "workspace": workspace, "stack": outputs }));
+    }
+    print(&format!(
+        "Added workspace '{name}' to {}: stack {}, REST API {}, stage {}, logs {}, reports s3://{}.\nCheck it: tollgate --workspace {name} workspace check\n",
+        config_path.display(),
+        outputs.stack_name,
+        workspace.rest_api_id,
+        workspace.stage().unwrap_or_default(),
+        workspace.log_group().unwrap_or_default(),
+        workspace.report_bucket().unwrap_or_default(),
+    ))
+}
+
 /// `tollgate workspace list|check`.
 pub fn workspaces(paths: &Paths, command: &WorkspaceCommand, json: bool) -> Result<()> {
     match command {
@@ -136,30 +218,32 @@ pub fn workspaces(paths: &Paths, command: &WorkspaceCommand, json: bool) -> Resu
                 );
             }
             let mut table = Table::new(&[
-                "NAME", "REGION", "PROFILE", "REST API", "STAGE", "LOGS", "REPORTS",
+                "NAME", "REGION", "PROFILE", "STACK", "REST API", "STAGE", "LOGS", "REPORTS",
             ]);
+            let dash = || "-".to_owned();
             for (name, workspace) in &paths.config.workspaces {
                 table.row(vec![
                     name.clone(),
                     workspace.region.clone(),
-                    workspace
-                        .aws_profile
-                        .clone()
-                        .unwrap_or_else(|| "-".to_owned()),
+                    workspace.aws_profile.clone().unwrap_or_else(dash),
+                    workspace.stack_prefix.clone().unwrap_or_else(dash),
                     workspace.rest_api_id.clone(),
-                    workspace.stage.clone(),
-                    workspace
-                        .log_group
-                        .clone()
-                        .unwrap_or_else(|| "-".to_owned()),
-                    workspace.report_bucket.as_ref().map_or_else(
-                        || "-".to_owned(),
-                        |bucket| format!("s3://{bucket}/{}", workspace.report_prefix),
-                    ),
+                    workspace.stage().unwrap_or_else(dash),
+                    workspace.log_group().unwrap_or_else(dash),
+                    workspace.report_bucket().map_or_else(dash, |bucket| {
+                        format!("s3://{bucket}/{}", workspace.report_prefix)
+                    }),
                 ]);
             }
             print(&table.render())
         }
+        WorkspaceCommand::Add {
+            name,
+            stack_prefix,
+            region,
+            profile,
+            endpoint_url,
+        } => add_workspace(paths, name, stack_prefix, region, profile.as_deref(), endpoint_url.as_deref(), json),
         WorkspaceCommand::Check => Err(CliError::usage(
             "name the workspace to check: tollgate --workspace NAME workspace check",
         )),
@@ -202,6 +286,9 @@ pub fn run(paths: &Paths, name: &str, json: bool, command: Command) -> Result<()
                 Ok(())
             }
             Command::Workspace(WorkspaceCommand::List) => workspaces(paths, &WorkspaceCommand::List, json),
+            Command::Workspace(WorkspaceCommand::Add { .. }) => Err(CliError::usage(
+                "workspace add makes a workspace: run it without --workspace",
+            )),
             Command::Tenant(TenantCommand::List) => {
                 let tenants = aws.list_tenants().await.map_err(aws_error)?;
                 if json {
@@ -239,7 +326,7 @@ pub fn run(paths: &Paths, name: &str, json: bool, command: Command) -> Result<()
                 }
                 print(&format!("Created usage plan {} for team {}.\n", tenant.plan_id, tenant.team_id))
             }
-            Command::Tenant(TenantCommand::Update { team_id, name, cost_center, allow_models, limits, no_rate, no_quota, no_tpm, no_budget }) => {
+            Command::Tenant(TenantCommand::Update { team_id, name, cost_center, allow_models, limits, no_rate, no_quota, no_tpm, no_budget, force }) => {
                 if name.is_some() || cost_center.is_some() || !allow_models.is_empty() || no_tpm || no_budget {
                     return Err(CliError::usage(
                         "for AWS workspaces only the rate (--rate, --burst, --no-rate) and the quota (--quota, --no-quota) can change",
@@ -249,19 +336,19 @@ pub fn run(paths: &Paths, name: &str, json: bool, command: Command) -> Result<()
                 let (rate, quota) = plan_limits(&limits)?;
                 let rate = if no_rate { None } else { rate.or(current.rate) };
                 let quota = if no_quota { None } else { quota.or(current.quota) };
-                let tenant = aws.set_limits(&team_id, rate, quota).await.map_err(aws_error)?;
+                let tenant = aws.set_limits(&team_id, rate, quota, force).await.map_err(aws_error)?;
                 if json {
                     return print_json(&tenant);
                 }
                 print(&tenants_table(&[tenant]))
             }
-            Command::Tenant(TenantCommand::Delete { team_id, yes }) => {
+            Command::Tenant(TenantCommand::Delete { team_id, yes, force }) => {
                 if !yes {
                     return Err(CliError::usage(format!(
                         "deleting team '{team_id}' removes its usage plan and its Tollgate-made API keys in AWS: add --yes to confirm"
                     )));
                 }
-                aws.delete_tenant(&team_id).await.map_err(aws_error)?;
+                aws.delete_tenant(&team_id, force).await.map_err(aws_error)?;
                 print(&format!("Deleted the usage plan of team {team_id}.\n"))
             }
             Command::Key(KeyCommand::Create { team_id, name, expires_in }) => {

@@ -156,6 +156,7 @@ pub fn run(server: &str, token: Option<String>, json: bool, command: Command) ->
             no_quota,
             no_tpm,
             no_budget,
+        ..
         }) => {
             let mut body = json!({
                 "limits": limits_json(&limits, &[("rate", no_rate), ("quota", no_quota), ("tokens_per_minute", no_tpm), ("budget_usd", no_budget)]),
@@ -194,7 +195,7 @@ pub fn run(server: &str, token: Option<String>, json: bool, command: Command) ->
                 Some(json!({"status": "active"})),
             )?,
         ),
-        Command::Tenant(TenantCommand::Delete { team_id, yes }) => {
+        Command::Tenant(TenantCommand::Delete { team_id, yes, .. }) => {
             if !yes {
                 return Err(CliError::usage(format!(
                     "deleting tenant '{team_id}' also deletes its keys; run again with --yes to confirm"

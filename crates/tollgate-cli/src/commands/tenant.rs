@@ -232,6 +232,7 @@ pub fn run(context: &mut Context, command: TenantCommand) -> Result<()> {
             no_quota,
             no_tpm,
             no_budget,
+        ..
         } => {
             let team_id = team(&team_id)?;
             let current = store.tenant(&team_id)?;
@@ -266,7 +267,7 @@ pub fn run(context: &mut Context, command: TenantCommand) -> Result<()> {
             let tenant = store.set_tenant_status(&team(&team_id)?, TenantStatus::Active)?;
             done(context, &tenant, "Enabled")
         }
-        TenantCommand::Delete { team_id, yes } => {
+        TenantCommand::Delete { team_id, yes, .. } => {
             let team_id = team(&team_id)?;
             store.tenant(&team_id)?;
             if !yes {
