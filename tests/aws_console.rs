@@ -1,7 +1,10 @@
-//! The console on an AWS workspace, end to end through the real app, against a moto server seeded
-//! like the reference stack with a month of daily cost reports in S3: switch to the workspace, see
-//! the stack's usage plan adopted, create a tenant (a usage plan) and a key, sync the reports with
-//! "Sync now" and see their costs, and test the connection. Screenshots of each.
+//! The console on an AWS workspace, end to end through the real app, against a moto server holding
+//! a deployment shaped like the reference CDK app builds it (support/stack.rs: a parent stack and
+//! two team stacks on one API) with a month of daily cost reports in S3 written with the teams'
+//! key values: switch to the workspace written as `stack_prefix` + `rest_api_id` + `region`, see
+//! every team stack as a tenant with its stage's throttle, "Sync now", see each team's real spend
+//! in Tenants and Costs, change a stack's throttle only when told to, create a tenant and a key,
+//! test the connection; no key value is written under the data directory. Screenshots of each.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -14,24 +17,28 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use aws_sdk_s3::primitives::ByteStream;
-use chrono::{Datelike, Days};
+use chrono::Days;
 use fantoccini::Locator;
 use tollgate_e2e::Console;
 
-/// Daily reports for this month so far, in the reference format, for three teams.
-async fn put_reports(moto: &moto::Moto, today: chrono::NaiveDate) {
+/// Daily reports for the 30 days before today (UTC days: the cost Lambda reports a day once it is
+/// over), as its pandas writes them: per key value, the caller's `team_id` text and model.
+async fn put_reports(moto: &moto::Moto, deployment: &stack::Deployment, today: chrono::NaiveDate) {
     let s3 = moto.s3();
-    let mut day = today.with_day(1).unwrap();
+    let mut day = today - Days::new(30);
     let mut index = 0_u64;
-    while day <= today {
-        let mut csv = String::from(
-            "api_key,team_id,model_id,date,input_tokens,output_tokens,input_cost,output_cost,invocations\n",
-        );
-        for (team, model, calls) in [
-            ("team-a", "anthropic.claude-3-haiku-20240307-v1:0", 900),
-            ("team-a", "amazon.titan-embed-text-v1", 3000),
-            ("analytics", "anthropic.claude-3-sonnet-20240229-v1:0", 200),
-            ("support", "anthropic.claude-3-haiku-20240307-v1:0", 1500),
+    while day < today {
+        let mut csv = String::from(stack::REPORT_HEADER);
+        for (team, label, model, calls) in [
+            ("team1", "team1", stack::HAIKU, 900),
+            ("team1", "marketing", "amazon.titan-embed-text-v1", 3000),
+            (
+                "team2",
+                "team2",
+                "anthropic.claude-3-sonnet-20240229-v1:0",
+                200,
+            ),
+            ("unit1", "unit1", stack::HAIKU, 1500),
         ] {
             let calls = calls + (index * 37) % 300;
             let (input, output) = (calls * 600, calls * 200);
@@ -42,8 +49,8 @@ async fn put_reports(moto: &moto::Moto, today: chrono::NaiveDate) {
             };
             writeln!(
                 csv,
-                "k-{team},{team},{model},{},{input}.0,{output}.0,{}.{:06},{}.{:06},{calls}",
-                day.format("%d-%m-%Y"),
+                "{},{label},{model},{input}.0,{output}.0,{}.{:06},{}.{:06},{calls}.0,{day}",
+                deployment.value(team),
                 input_cost / 1_000_000,
                 input_cost % 1_000_000,
                 output_cost / 1_000_000,
@@ -52,7 +59,7 @@ async fn put_reports(moto: &moto::Moto, today: chrono::NaiveDate) {
             .unwrap();
         }
         s3.put_object()
-            .bucket("cost-reports")
+            .bucket(stack::BUCKET)
             .key(format!("succeed/{day}.csv"))
             .body(ByteStream::from(csv.into_bytes()))
             .send()
@@ -63,12 +70,36 @@ async fn put_reports(moto: &moto::Moto, today: chrono::NaiveDate) {
     }
 }
 
+/// Every file under `dir`, read whole.
+fn files_under(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut files = Vec::new();
+    let mut pending = vec![dir.to_owned()];
+    while let Some(folder) = pending.pop() {
+        for entry in std::fs::read_dir(&folder).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                files.push((path.clone(), std::fs::read(&path).unwrap()));
+            }
+        }
+    }
+    files
+}
+
+/// The Tenants table's row of `team`.
+fn row(team: &str) -> String {
+    format!("//table[@aria-label='Tenants']//tr[td[1]//button[normalize-space()='{team}']]")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_aws_workspace_from_the_console() {
     let moto = moto::start();
-    let workspace = stack::full_stack(&moto).await;
-    let today = chrono::Local::now().date_naive();
-    put_reports(&moto, today).await;
+    let deployment = stack::reference_deployment(&moto).await;
+    let now = chrono::Utc::now();
+    put_reports(&moto, &deployment, now.date_naive()).await;
+    // Today's calls are in the logs only, as on a real deployment.
+    let today_calls = stack::todays_logs(&moto, &deployment, now.timestamp_millis()).await;
 
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
@@ -77,8 +108,8 @@ async fn an_aws_workspace_from_the_console() {
     std::fs::write(
         data.join("tollgate.toml"),
         format!(
-            "[workspaces.prod]\nregion = \"us-east-1\"\nrest_api_id = \"{}\"\nstage = \"prod\"\nlog_group = \"/aws/lambda/bedrock-gateway\"\nreport_bucket = \"cost-reports\"\nendpoint_url = \"{}\"\n",
-            workspace.rest_api_id, moto.url
+            "[workspaces.unit1]\nregion = \"us-east-1\"\nstack_prefix = \"unit1\"\nrest_api_id = \"{}\"\nendpoint_url = \"{}\"\n",
+            deployment.workspace.rest_api_id, moto.url
         ),
     )
     .unwrap();
@@ -99,32 +130,104 @@ async fn an_aws_workspace_from_the_console() {
         Console::launch_binary(&tollgate_e2e::console_binary(), &data, &shots, &env).await;
     let mut taken = Vec::new();
 
-    // Switch to the AWS workspace: the stack's own usage plan shows, adopted.
+    // Switch to the AWS workspace: every team stack is a tenant, its throttle from its stage.
     console
         .field("Workspace")
         .await
-        .select_by_value("prod")
+        .select_by_value("unit1")
         .await
         .unwrap();
-    console
-        .text_until("//table[@aria-label='Tenants']", |text| {
-            text.contains("adopted")
+    for team in stack::TEAMS {
+        let text = console
+            .text_until(&row(team), |text| {
+                text.contains(&format!("{team}-bedrock-saas"))
+            })
+            .await;
+        assert!(text.contains("$0.00"), "not synced yet: {text}");
+    }
+    let team2 = console.text_until(&row("team2"), |_| true).await;
+    assert!(
+        team2.contains("200/s burst 100") && team2.contains("from the stage"),
+        "{team2}"
+    );
+
+    // Costs: Sync now fetches this month's reports (and the fixture's legacy root report).
+    console.button("Costs").await;
+    console.heading("Costs").await;
+    console.button("Sync now").await;
+    let banner = console
+        .text_until("//div[contains(@class,'banner')]", |text| {
+            text.contains("Synced")
         })
         .await;
+    assert!(
+        banner.contains(&format!("{today_calls} calls today (UTC)")),
+        "{banner}"
+    );
+    console.button("Last 30 days").await;
 
-    // A new tenant is a usage plan on the stage, with limits only.
+    let total = console
+        .text_until("//*[@data-testid='total']", |text| text != "$0.00")
+        .await;
+    assert!(total.starts_with('$'), "{total}");
+    console
+        .text_until("//table[starts-with(@aria-label,'Costs by')]", |text| {
+            text.contains("team1") && text.contains("team2") && text.contains("unit1")
+        })
+        .await;
+    taken.push(console.screenshot("aws-costs").await);
+
+    // Tenants: each adopted team shows what its key spent this month.
+    console.button("Tenants & keys").await;
+    for team in stack::TEAMS {
+        console
+            .text_until(&row(team), |text| {
+                text.contains('$') && !text.contains("$0.00")
+            })
+            .await;
+    }
+
+    // A stack's throttle changes only when the admin says so, and then on its stage.
+    console
+        .wait(Locator::XPath("//button[normalize-space()='team2']"))
+        .await
+        .click()
+        .await
+        .unwrap();
+    console.button("Edit limits").await;
+    console.fill("Rate limit", "300/s").await;
+    console.fill("Burst", "150").await;
+    console.button("Save").await;
+    let refused = console
+        .text_until("//*[@role='dialog']//*[@role='alert']", |text| {
+            text.contains("team2-bedrock-saas")
+        })
+        .await;
+    assert!(refused.contains("drift"), "{refused}");
+    console
+        .field("Change it anyway")
+        .await
+        .click()
+        .await
+        .unwrap();
+    console.button("Save").await;
+    console
+        .text_until(&row("team2"), |text| text.contains("300/s burst 150"))
+        .await;
+    taken.push(console.screenshot("aws-tenants").await);
+
+    // A new tenant is a usage plan on the parent's stage, with limits only.
     console.button("New tenant").await;
     console.fill("Team id", "e2e-aws").await;
     console.fill("Cost center", "CC-42").await;
     console.fill("Rate limit", "5/s").await;
     console.fill("Quota", "10000/month").await;
     console.button("Create tenant").await;
-    let table = console
-        .text_until("//table[@aria-label='Tenants']", |text| {
-            text.contains("e2e-aws")
-        })
-        .await;
-    assert!(table.contains("5/s burst"), "{table}");
+    let created = console.text_until(&row("e2e-aws"), |_| true).await;
+    assert!(
+        created.contains("unit1_prod") && created.contains("5/s burst"),
+        "{created}"
+    );
     console
         .wait(Locator::XPath("//button[normalize-space()='e2e-aws']"))
         .await
@@ -137,34 +240,10 @@ async fn an_aws_workspace_from_the_console() {
         .text_until("//*[@data-testid='new-secret']", |text| text.len() >= 20)
         .await;
     assert!(!secret.contains(' '), "{secret}");
-    taken.push(console.screenshot("aws-tenants").await);
-
-    // Costs: nothing until synced; Sync now fetches this month's reports.
-    console.button("Costs").await;
-    console.heading("Costs").await;
-    console.button("Sync now").await;
-    let banner = console
-        .text_until("//div[contains(@class,'banner')]", |text| {
-            text.contains("Synced")
-        })
-        .await;
-    let days = u64::from(today.day());
-    assert!(
-        banner.contains(&format!("{days} day")),
-        "{days} days fetched: {banner}"
-    );
-    let total = console
-        .text_until("//*[@data-testid='total']", |text| text != "$0.00")
-        .await;
-    assert!(total.starts_with('$'), "{total}");
-    console
-        .text_until("//table[starts-with(@aria-label,'Costs by')]", |text| {
-            text.contains("team-a") && text.contains("analytics")
-        })
-        .await;
-    taken.push(console.screenshot("aws-costs").await);
 
     // A chart as PNG, as for the Local workspace.
+    console.button("Costs").await;
+    console.heading("Costs").await;
     console.button("PNG").await;
     let exported = console
         .text_until("//div[contains(@class,'banner')]", |text| {
@@ -196,5 +275,16 @@ async fn an_aws_workspace_from_the_console() {
     assert!(checks.contains("s3:"), "{checks}");
     taken.push(console.screenshot("aws-settings").await);
     console.close().await;
+    for (path, bytes) in files_under(&data) {
+        for value in deployment.all_values() {
+            assert!(
+                !bytes
+                    .windows(value.len())
+                    .any(|window| window == value.as_bytes()),
+                "{} holds a key value",
+                path.display()
+            );
+        }
+    }
     tollgate_e2e::publish(&taken);
 }

@@ -250,10 +250,22 @@ impl Console {
             {
                 return text;
             }
-            assert!(
-                Instant::now() < deadline,
-                "timed out waiting for text at {xpath}"
-            );
+            if Instant::now() >= deadline {
+                // What the user would have seen: the banners' text and a screenshot.
+                let banners = match self
+                    .client
+                    .find(Locator::XPath("//div[contains(@class,'banner')]"))
+                    .await
+                {
+                    Ok(banner) => banner.text().await.unwrap_or_default(),
+                    Err(_) => "no banner".to_owned(),
+                };
+                let shot = self.screenshot("timed-out").await;
+                panic!(
+                    "timed out waiting for text at {xpath} (banner: {banners}; screenshot {})",
+                    shot.display()
+                );
+            }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }

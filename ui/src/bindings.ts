@@ -212,17 +212,17 @@ async awsCreateTenant(workspace: string, form: TenantForm) : Promise<Result<null
     else return { status: "error", error: e  as any };
 }
 },
-async awsUpdateLimits(workspace: string, form: TenantForm) : Promise<Result<null, AdminError>> {
+async awsUpdateLimits(workspace: string, form: TenantForm, force: boolean) : Promise<Result<null, AdminError>> {
     try {
-    return { status: "ok", data: await TAURI_INVOKE("aws_update_limits", { workspace, form }) };
+    return { status: "ok", data: await TAURI_INVOKE("aws_update_limits", { workspace, form, force }) };
 } catch (e) {
     if(e instanceof Error) throw e;
     else return { status: "error", error: e  as any };
 }
 },
-async awsDeleteTenant(workspace: string, teamId: string, confirm: string) : Promise<Result<null, AdminError>> {
+async awsDeleteTenant(workspace: string, teamId: string, confirm: string, force: boolean) : Promise<Result<null, AdminError>> {
     try {
-    return { status: "ok", data: await TAURI_INVOKE("aws_delete_tenant", { workspace, teamId, confirm }) };
+    return { status: "ok", data: await TAURI_INVOKE("aws_delete_tenant", { workspace, teamId, confirm, force }) };
 } catch (e) {
     if(e instanceof Error) throw e;
     else return { status: "error", error: e  as any };
@@ -376,7 +376,11 @@ export type AwsKeyRow = { key_id: string; name: string; enabled: boolean; create
 /**
  * When a rotated key stops working.
  */
-disable_after_ms: number | null }
+disable_after_ms: number | null; 
+/**
+ * The CloudFormation stack that owns the key.
+ */
+stack: string | null }
 /**
  * One line of an AWS workspace's Tenants table.
  */
@@ -384,15 +388,37 @@ export type AwsTenantRow = { team_id: string; name: string; cost_center: string;
 /**
  * Made by Tollgate (tagged); otherwise adopted from the reference stack or made by hand.
  */
-managed: boolean; rate: string | null; quota: string | null; 
+managed: boolean; rate: string | null; 
 /**
- * This month's spend in the cache (as of the last sync).
+ * Where the rate is kept: `plan`, or `stage` (the stage's method settings, as the
+ * reference stack sets it).
+ */
+rate_source: string | null; quota: string | null; 
+/**
+ * The API stage the plan is on.
+ */
+stage: string; 
+/**
+ * The CloudFormation stack that owns the plan: deleting it or changing its limits here
+ * makes the stack drift.
+ */
+stack: string | null; 
+/**
+ * This month's spend in the cache (UTC days, as of the last sync).
  */
 spend: string }
 /**
  * An AWS deployment configured in `tollgate.toml`.
  */
-export type AwsWorkspaceInfo = { name: string; region: string; profile: string | null; rest_api_id: string; stage: string }
+export type AwsWorkspaceInfo = { name: string; region: string; profile: string | null; rest_api_id: string; 
+/**
+ * The reference stack's `STACK_PREFIX`, when the workspace names it.
+ */
+stack_prefix: string | null; 
+/**
+ * The stage new tenants go on.
+ */
+stage: string | null }
 /**
  * Which chart.
  */
@@ -500,7 +526,12 @@ export type ErrorCode =
 /**
  * The user stopped long work before it finished; nothing half-done was kept.
  */
-"cancelled"
+"cancelled" | 
+/**
+ * A CloudFormation stack owns what would change (the message names it); the UI offers to
+ * do it anyway, with the stack's drift spelled out.
+ */
+"stack_owned"
 /**
  * What a costs export is written as.
  */

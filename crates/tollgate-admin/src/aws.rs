@@ -343,18 +343,16 @@ impl AwsConsole {
             .connection
             .sync_reports_attributed(&self.cache, options, control, &directory)
             .await?;
-        let today = if with_logs
-            && !reports.cancelled
-            && self.connection.workspace.log_group().is_some()
-        {
-            Some(
-                self.connection
-                    .sync_today(&self.cache, now_ms, QueryOptions::default(), &directory)
-                    .await?,
-            )
-        } else {
-            None
-        };
+        let today =
+            if with_logs && !reports.cancelled && self.connection.workspace.log_group().is_some() {
+                Some(
+                    self.connection
+                        .sync_today(&self.cache, now_ms, QueryOptions::default(), &directory)
+                        .await?,
+                )
+            } else {
+                None
+            };
         Ok(SyncSummary {
             reports,
             today,

@@ -137,7 +137,17 @@ mod tests {
             .unwrap();
         let config = Config::parse(example).unwrap();
         assert!(config.models.len() >= 8, "{}", config.models.len());
-        assert_eq!(config.workspaces["prod"].stage, "prod");
+        let unit1 = &config.workspaces["unit1"];
+        assert_eq!(unit1.stack_prefix.as_deref(), Some("unit1"));
+        assert_eq!(
+            unit1.stage().as_deref(),
+            Some("unit1_prod"),
+            "derived from stack_prefix"
+        );
+        assert_eq!(
+            unit1.log_group().as_deref(),
+            Some("/aws/lambda/unit1_bedrock_invoke_model")
+        );
         assert!(
             config
                 .models

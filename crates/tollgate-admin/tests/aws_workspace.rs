@@ -1,6 +1,7 @@
-//! An AWS workspace as the console manages it, against a real moto server seeded like the
-//! reference stack: test connection, tenants (adopted and created), keys, sync now with progress
-//! and cancel, and the Costs screen over the synced cache.
+//! An AWS workspace as the console manages it, against a real moto server holding a deployment
+//! shaped like the reference CDK app builds it (support/stack.rs): test connection, every team
+//! stack as a tenant with its real spend, tenants created and edited, what a stack owns guarded,
+//! keys, sync now with progress and cancel, and the Costs screen over the synced cache.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -12,41 +13,49 @@ mod stack;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use aws_sdk_s3::primitives::ByteStream;
-use chrono::NaiveDate;
+use chrono::Datelike;
 use tollgate_admin::{AwsConsole, CostScope, ErrorCode, RangePreset, TenantForm};
 use tollgate_aws::{Outcome, SyncControl, SyncOptions};
+use tollgate_core::Nanos;
 
 fn now() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
-async fn put_reports(moto: &moto::Moto) {
-    let s3 = moto.s3();
-    let examples = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../examples/reference-reports/succeed"
-    );
-    for name in ["2026-11-24.csv", "2026-11-25.csv"] {
-        let text = std::fs::read_to_string(format!("{examples}/{name}")).unwrap();
-        s3.put_object()
-            .bucket("cost-reports")
-            .key(format!("succeed/{name}"))
-            .body(ByteStream::from(text.into_bytes()))
-            .send()
-            .await
-            .unwrap();
+fn nanos(text: &str) -> Nanos {
+    Nanos::parse_exact(text).unwrap()
+}
+
+/// Every file under `dir`, read whole.
+fn files_under(dir: &std::path::Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+    let mut files = Vec::new();
+    let mut pending = vec![dir.to_owned()];
+    while let Some(folder) = pending.pop() {
+        for entry in std::fs::read_dir(&folder).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                files.push((path.clone(), std::fs::read(&path).unwrap()));
+            }
+        }
     }
+    files
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tenants_and_keys_of_the_reference_stack() {
     let moto = moto::start();
-    let workspace = stack::full_stack(&moto).await;
+    let deployment = stack::reference_deployment(&moto).await;
     let dir = tempfile::tempdir().unwrap();
-    let aws =
-        AwsConsole::with_sdk_config(dir.path(), "prod", workspace, &moto.sdk_config()).unwrap();
-    assert!(dir.path().join("workspaces/prod.db").exists());
+    let aws = AwsConsole::with_sdk_config(
+        dir.path(),
+        "unit1",
+        deployment.workspace.clone(),
+        &moto.sdk_config(),
+    )
+    .unwrap();
+    assert!(dir.path().join("workspaces/unit1.db").exists());
 
     let checks = aws.test_connection().await;
     assert!(checks.len() >= 5, "{checks:?}");
@@ -56,9 +65,77 @@ async fn tenants_and_keys_of_the_reference_stack() {
         .unwrap_or_else(|| panic!("{checks:?}"));
     assert_eq!(plans.outcome, Outcome::Ok, "{plans:?}");
 
-    // The stack's own plan is listed, as adopted.
+    // Every team stack is a tenant, adopted, with its stage's throttle and its stack named.
     let before = aws.tenants("", now()).await.unwrap();
-    assert!(before.iter().any(|tenant| !tenant.managed), "{before:?}");
+    let adopted: Vec<[&str; 5]> = before
+        .iter()
+        .map(|tenant| {
+            [
+                tenant.team_id.as_str(),
+                tenant.stage.as_str(),
+                tenant.rate.as_deref().unwrap_or("-"),
+                tenant.rate_source.as_deref().unwrap_or("-"),
+                tenant.stack.as_deref().unwrap_or("-"),
+            ]
+        })
+        .collect();
+    assert_eq!(
+        adopted,
+        [
+            [
+                "team1",
+                "team1_prod",
+                "10000/s burst 5000",
+                "stage",
+                "team1-bedrock-saas"
+            ],
+            [
+                "team2",
+                "team2_prod",
+                "200/s burst 100",
+                "stage",
+                "team2-bedrock-saas"
+            ],
+            [
+                "unit1",
+                "unit1_prod",
+                "10000/s burst 5000",
+                "stage",
+                "unit1-bedrock-saas"
+            ],
+        ]
+    );
+    assert!(before.iter().all(|tenant| !tenant.managed), "{before:?}");
+
+    // What a stack owns is changed only with force, and then on the stage it really lives in.
+    let mut team2 = TenantForm {
+        team_id: "team2".to_owned(),
+        rate: "300/s".to_owned(),
+        burst: Some(150),
+        ..TenantForm::default()
+    };
+    let owned = aws.update_limits(&team2, false).await.unwrap_err();
+    assert_eq!(owned.code, ErrorCode::StackOwned, "{owned}");
+    assert!(owned.message.contains("team2-bedrock-saas"), "{owned}");
+    assert_eq!(
+        aws.tenants("team2", now()).await.unwrap()[0]
+            .rate
+            .as_deref(),
+        Some("200/s burst 100")
+    );
+    aws.update_limits(&team2, true).await.unwrap();
+    let forced = aws.tenants("team2", now()).await.unwrap();
+    assert_eq!(forced[0].rate.as_deref(), Some("300/s burst 150"));
+    assert_eq!(forced[0].rate_source.as_deref(), Some("stage"));
+    team2.rate = "200/s".to_owned();
+    team2.burst = Some(100);
+    aws.update_limits(&team2, true).await.unwrap();
+    let refused = aws
+        .delete_tenant("team1", "team1", false)
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code, ErrorCode::StackOwned, "{refused}");
+    assert_eq!(aws.tenants("", now()).await.unwrap().len(), 3);
 
     let mut form = TenantForm {
         team_id: "team-new".to_owned(),
@@ -82,10 +159,15 @@ async fn tenants_and_keys_of_the_reference_stack() {
     assert!(found[0].managed);
     assert_eq!(found[0].rate.as_deref(), Some("10/s burst 20"));
     assert_eq!(found[0].quota.as_deref(), Some("1000/month"));
+    assert_eq!(
+        found[0].stage, "unit1_prod",
+        "new tenants go on the parent's stage"
+    );
+    assert_eq!(found[0].stack, None);
 
     form.rate = "25/s".to_owned();
     form.burst = Some(50);
-    aws.update_limits(&form).await.unwrap();
+    aws.update_limits(&form, false).await.unwrap();
     let updated = aws.tenants("team-new", now()).await.unwrap();
     assert_eq!(updated[0].rate.as_deref(), Some("25/s burst 50"));
 
@@ -128,22 +210,31 @@ async fn tenants_and_keys_of_the_reference_stack() {
         ErrorCode::NotFound
     );
 
-    let wrong = aws.delete_tenant("team-new", "team").await.unwrap_err();
+    let wrong = aws
+        .delete_tenant("team-new", "team", false)
+        .await
+        .unwrap_err();
     assert_eq!(wrong.code, ErrorCode::Invalid);
-    aws.delete_tenant("team-new", "team-new").await.unwrap();
+    aws.delete_tenant("team-new", "team-new", false)
+        .await
+        .unwrap();
     assert!(aws.tenants("team-new", now()).await.unwrap().is_empty());
     let gone = aws.keys("team-new").await.unwrap_err();
     assert_eq!(gone.code, ErrorCode::NotFound, "{gone}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sync_now_fills_the_costs_screen_and_can_be_cancelled() {
+async fn sync_now_fills_the_tenants_and_costs_screens_and_can_be_cancelled() {
     let moto = moto::start();
-    let workspace = stack::full_stack(&moto).await;
-    put_reports(&moto).await;
+    let deployment = stack::reference_deployment(&moto).await;
     let dir = tempfile::tempdir().unwrap();
-    let aws =
-        AwsConsole::with_sdk_config(dir.path(), "prod", workspace, &moto.sdk_config()).unwrap();
+    let aws = AwsConsole::with_sdk_config(
+        dir.path(),
+        "unit1",
+        deployment.workspace.clone(),
+        &moto.sdk_config(),
+    )
+    .unwrap();
 
     // Cancelled before the first day: nothing stored, and it says so.
     let cancelled = SyncControl::default();
@@ -171,22 +262,72 @@ async fn sync_now_fills_the_costs_screen_and_can_be_cancelled() {
         .await
         .unwrap();
     assert!(!summary.reports.cancelled);
-    assert_eq!(summary.reports.fetched, 2, "{summary:?}");
-    assert_eq!(*progress.lock().unwrap(), [(1, 2), (2, 2)]);
-    assert!(
-        !summary.reports.bad_lines.is_empty(),
-        "the example has bad lines"
+    assert_eq!(summary.reports.fetched, 3, "{summary:?}");
+    assert_eq!(*progress.lock().unwrap(), [(1, 3), (2, 3), (3, 3)]);
+    assert!(summary.reports.bad_lines.is_empty(), "{summary:?}");
+
+    // The Tenants screen: each team's spend this month (UTC) is what its key spent, to the
+    // nano-dollar (pandas' float costs parsed exactly).
+    let [first, second] = deployment.report_days;
+    let today = chrono::Utc::now().date_naive();
+    let in_month =
+        |day: chrono::NaiveDate| day.year() == today.year() && day.month() == today.month();
+    let spend = |day: chrono::NaiveDate, text: &str| {
+        if in_month(day) {
+            nanos(text)
+        } else {
+            Nanos::ZERO
+        }
+    };
+    let tenants = aws.tenants("", now()).await.unwrap();
+    let spends: Vec<(&str, Nanos)> = tenants
+        .iter()
+        .map(|tenant| (tenant.team_id.as_str(), tenant.spend))
+        .collect();
+    assert_eq!(
+        spends,
+        [
+            ("team1", spend(first, "0.00857")),
+            ("team2", spend(first, "0.0025") + spend(second, "0.04875")),
+            ("unit1", spend(second, "0.000035")),
+        ]
     );
 
+    // The Costs screen over both days: per tenant, the unknown key's row apart.
     let range = RangePreset::Custom {
-        from: NaiveDate::from_ymd_opt(2026, 11, 24).unwrap(),
-        to: NaiveDate::from_ymd_opt(2026, 11, 25).unwrap(),
+        from: first,
+        to: second,
     };
-    let today = NaiveDate::from_ymd_opt(2026, 11, 27).unwrap();
     let view = aws.cost_view(range, &CostScope::default(), today).unwrap();
-    let teams: Vec<&str> = view.rows.iter().map(|row| row.name.as_str()).collect();
-    assert_eq!(teams, ["beta", "alpha"], "{view:?}");
-    assert!(view.total.0 > 0);
+    let mut rows: Vec<(&str, u64, Nanos)> = view
+        .rows
+        .iter()
+        .map(|row| (row.name.as_str(), row.invocations, row.cost))
+        .collect();
+    rows.sort();
+    assert_eq!(
+        rows,
+        [
+            ("team1", 7, nanos("0.00857")),
+            ("team2", 15, nanos("0.05125")),
+            ("unit1", 1, nanos("0.000035")),
+            ("unknown", 1, nanos("0.0000375")),
+        ],
+        "{view:?}"
+    );
+    assert_eq!(view.total, nanos("0.0598925"));
+
+    // No key value of the deployment is in any file the console wrote.
+    for (path, bytes) in files_under(dir.path()) {
+        let text = String::from_utf8_lossy(&bytes);
+        for value in deployment.all_values() {
+            assert!(
+                !text.contains(&value),
+                "{} holds a key value",
+                path.display()
+            );
+        }
+    }
 
     // Nothing changed: nothing fetched again.
     let calls = Arc::new(AtomicU64::new(0));
@@ -205,6 +346,6 @@ async fn sync_now_fills_the_costs_screen_and_can_be_cancelled() {
         )
         .await
         .unwrap();
-    assert_eq!((again.reports.fetched, again.reports.unchanged), (0, 2));
+    assert_eq!((again.reports.fetched, again.reports.unchanged), (0, 3));
     assert_eq!(calls.load(Ordering::Relaxed), 0);
 }

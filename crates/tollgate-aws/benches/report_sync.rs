@@ -100,14 +100,10 @@ fn main() {
     );
     let workspace = AwsWorkspace {
         region: "us-east-1".to_owned(),
-        aws_profile: None,
         rest_api_id: "unused".to_owned(),
-        stage: "prod".to_owned(),
-        invoke_url: None,
-        log_group: None,
         report_bucket: Some("year".to_owned()),
-        report_prefix: String::new(),
         endpoint_url: Some(moto.url.clone()),
+        ..AwsWorkspace::default()
     };
     let aws = Connection::with_sdk_config(workspace, &moto.sdk_config());
     for parallel in [1, 4, 16] {

@@ -136,7 +136,9 @@ mod tests {
     #[test]
     fn rows_are_attributed_by_key_and_values_never_kept() {
         let mut directory = KeyDirectory::default();
-        directory.tenants.push(("team1".to_owned(), "CC-1".to_owned()));
+        directory
+            .tenants
+            .push(("team1".to_owned(), "CC-1".to_owned()));
         directory.by_hash.insert(
             KeySecret::presented("secret-value-1").hash(),
             Owner {
@@ -146,7 +148,11 @@ mod tests {
         );
         let known = directory.attribute(" secret-value-1 ");
         assert_eq!(
-            (known.tenant.as_str(), known.key.as_str(), known.cost_center.as_str()),
+            (
+                known.tenant.as_str(),
+                known.key.as_str(),
+                known.cost_center.as_str()
+            ),
             ("team1", "k1", "CC-1")
         );
         let unknown = directory.attribute("leaked-value");

@@ -122,7 +122,9 @@ impl Connection {
                             &error,
                             self.profile(),
                         );
-                        error.message.push_str(&derived("stage", workspace.stage.is_some()));
+                        error
+                            .message
+                            .push_str(&derived("stage", workspace.stage.is_some()));
                         error
                     });
                 add(
@@ -181,8 +183,11 @@ impl Connection {
                     .send()
                     .await
                     .map_err(|error| {
-                        let mut error =
-                            AwsError::from_sdk(&format!("querying {group}"), &error, self.profile());
+                        let mut error = AwsError::from_sdk(
+                            &format!("querying {group}"),
+                            &error,
+                            self.profile(),
+                        );
                         error
                             .message
                             .push_str(&derived("log_group", workspace.log_group.is_some()));

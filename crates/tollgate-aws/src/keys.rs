@@ -125,10 +125,7 @@ impl Connection {
         description: Option<String>,
     ) -> Result<(AwsKey, String), AwsError> {
         if name.trim().is_empty() {
-            return Err(AwsError::new(
-                AwsErrorKind::Invalid,
-                "the key needs a name",
-            ));
+            return Err(AwsError::new(AwsErrorKind::Invalid, "the key needs a name"));
         }
         let doing = format!("creating an API key for team '{}'", tenant.team_id);
         let key = self
@@ -199,11 +196,7 @@ impl Connection {
             .send()
             .await
             .map_err(|error| {
-                AwsError::from_sdk(
-                    &format!("reading API key {key_id}"),
-                    &error,
-                    self.profile(),
-                )
+                AwsError::from_sdk(&format!("reading API key {key_id}"), &error, self.profile())
             })?;
         key.value.ok_or_else(|| {
             AwsError::new(

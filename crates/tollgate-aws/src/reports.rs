@@ -137,11 +137,14 @@ impl Connection {
 
     /// `PREFIX/folder/`, or `PREFIX/` for the empty folder ("" when there is no prefix).
     fn report_path(&self, folder: &str) -> String {
-        [self.workspace.report_prefix.trim_matches('/'), folder]
-            .iter()
-            .filter(|part| !part.is_empty())
-            .map(|part| format!("{part}/"))
-            .collect()
+        let mut path = String::new();
+        for part in [self.workspace.report_prefix.trim_matches('/'), folder] {
+            if !part.is_empty() {
+                path.push_str(part);
+                path.push('/');
+            }
+        }
+        path
     }
 
     async fn list(&self, prefix: &str, page_size: i32) -> Result<Vec<Listed>, AwsError> {
@@ -282,7 +285,9 @@ impl Connection {
             if name.contains('/') {
                 continue;
             }
-            let Some(day) = report_day(name) else { continue };
+            let Some(day) = report_day(name) else {
+                continue;
+            };
             if days_in_succeed.contains(&day) {
                 report.superseded.push(object.key);
             } else {
@@ -354,9 +359,16 @@ impl Connection {
         if report.cancelled {
             return Ok(report);
         }
-        if store.setting(PRUNE_SETTING).map_err(store_error)?.as_deref() == Some("pending") {
+        if store
+            .setting(PRUNE_SETTING)
+            .map_err(store_error)?
+            .as_deref()
+            == Some("pending")
+        {
             store.prune_unused_key_names().map_err(store_error)?;
-            store.put_setting(PRUNE_SETTING, "done").map_err(store_error)?;
+            store
+                .put_setting(PRUNE_SETTING, "done")
+                .map_err(store_error)?;
         }
         for object in self
             .list(&self.report_path("errors"), options.page_size)
@@ -395,7 +407,10 @@ fn report_day(name: &str) -> Option<chrono::NaiveDate> {
 
 /// Rows attributed by key (tenant and key id instead of the caller's `team_id` and key value),
 /// their labels (the `team_id` text), and how many carried a value no key has.
-fn attribute_rows(rows: Vec<ReportRow>, directory: &KeyDirectory) -> (Vec<ReportRow>, Vec<String>, u64) {
+fn attribute_rows(
+    rows: Vec<ReportRow>,
+    directory: &KeyDirectory,
+) -> (Vec<ReportRow>, Vec<String>, u64) {
     let mut unknown = 0;
     let mut labels = Vec::with_capacity(rows.len());
     let rows = rows

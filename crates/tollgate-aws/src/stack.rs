@@ -56,8 +56,14 @@ pub fn bucket_name(prefix: &str) -> String {
 
 /// The stack that owns a usage plan, API key or stage, if a stack does: CloudFormation's own tag,
 /// else the reference's tags or names (`{X}_api_key_plan_prod` tagged `Tenant=X`).
-pub fn owning_stack(name: &str, tags: Option<&HashMap<String, String>>) -> Option<String> {
-    let tag = |key: &str| tags.and_then(|tags| tags.get(key)).filter(|v| !v.is_empty());
+pub fn owning_stack<S: std::hash::BuildHasher>(
+    name: &str,
+    tags: Option<&HashMap<String, String, S>>,
+) -> Option<String> {
+    let tag = |key: &str| {
+        tags.and_then(|tags| tags.get(key))
+            .filter(|v| !v.is_empty())
+    };
     if let Some(stack) = tag(STACK_NAME_TAG) {
         return Some(stack.clone());
     }
@@ -122,9 +128,12 @@ pub async fn workspace_from_stack(
             }
             error
         })?;
-    let stack = described.stacks.unwrap_or_default().into_iter().next().ok_or_else(|| {
-        AwsError::new(AwsErrorKind::NotFound, format!("{doing}: no such stack"))
-    })?;
+    let stack = described
+        .stacks
+        .unwrap_or_default()
+        .into_iter()
+        .next()
+        .ok_or_else(|| AwsError::new(AwsErrorKind::NotFound, format!("{doing}: no such stack")))?;
     let outputs: HashMap<String, String> = stack
         .outputs
         .unwrap_or_default()
@@ -167,7 +176,10 @@ mod tests {
     #[test]
     fn stack_owned_resources_are_recognised() {
         let tags = |pairs: &[(&str, &str)]| -> HashMap<String, String> {
-            pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+            pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect()
         };
         let cfn = tags(&[(STACK_NAME_TAG, "team1-bedrock-saas")]);
         assert_eq!(
@@ -180,7 +192,7 @@ mod tests {
             Some("team2-bedrock-saas")
         );
         assert_eq!(
-            owning_stack("unit1_api_key_plan_prod", None).as_deref(),
+            owning_stack("unit1_api_key_plan_prod", None::<&HashMap<String, String>>).as_deref(),
             Some("unit1-bedrock-saas")
         );
         let ours = tags(&[("managed-by", "tollgate"), (TENANT_TAG, "alpha")]);

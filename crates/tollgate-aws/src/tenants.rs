@@ -257,7 +257,11 @@ impl Connection {
         let found = tenants
             .iter()
             .position(|tenant| tenant.team_id == team_id)
-            .or_else(|| tenants.iter().position(|tenant| tenant.plan_name == team_id));
+            .or_else(|| {
+                tenants
+                    .iter()
+                    .position(|tenant| tenant.plan_name == team_id)
+            });
         match found {
             Some(index) => Ok(tenants.swap_remove(index)),
             None => Err(AwsError::new(
@@ -343,12 +347,12 @@ impl Connection {
     }
 
     /// Refuses to change what a stack owns unless `force`.
-    fn guard(&self, tenant: &AwsTenant, doing: &str, force: bool) -> Result<(), AwsError> {
+    fn guard(tenant: &AwsTenant, doing: &str, force: bool) -> Result<(), AwsError> {
         match &tenant.stack {
             Some(stack) if !force => Err(AwsError::new(
                 AwsErrorKind::StackOwned,
                 format!(
-                    "refusing to {doing}: usage plan {} of team '{}' belongs to CloudFormation stack {stack}; changing it outside the stack makes the stack drift (its next deploy puts it back or fails). Change the stack's configs.json and deploy, or repeat with --force (in the console: type the team id)",
+                    "refusing to {doing}: usage plan {} of team '{}' belongs to CloudFormation stack {stack}; changing it outside the stack makes the stack drift (its next deploy puts it back or fails). Change the stack's configs.json and deploy, or confirm the change anyway (--force on the command line)",
                     tenant.plan_name, tenant.team_id
                 ),
             )),
@@ -369,7 +373,7 @@ impl Connection {
         if tenant.rate == rate && tenant.quota == quota {
             return Ok(tenant);
         }
-        self.guard(&tenant, "change the limits", force)?;
+        Connection::guard(&tenant, "change the limits", force)?;
         let doing = format!("changing the limits of team '{team_id}'");
         let mut plan_operations = Vec::new();
         if tenant.rate_source == Some(LimitSource::Stage) && tenant.rate != rate {
@@ -435,7 +439,7 @@ impl Connection {
     /// detached), takes the plan off its stage and deletes it. A stack's plan only with `force`.
     pub async fn delete_tenant(&self, team_id: &str, force: bool) -> Result<(), AwsError> {
         let tenant = self.tenant(team_id).await?;
-        self.guard(&tenant, "delete the tenant", force)?;
+        Connection::guard(&tenant, "delete the tenant", force)?;
         let doing = format!("deleting team '{team_id}'");
         let keys = self.api_keys(false).await?;
         let attached = self.plan_key_ids(&tenant.plan_id).await?;
@@ -489,7 +493,10 @@ mod tests {
 
     #[test]
     fn rates_read_back_whole() {
-        assert_eq!(rate_from(10000.0, 5000), RateLimit::new("10000/s", 5000).ok());
+        assert_eq!(
+            rate_from(10000.0, 5000),
+            RateLimit::new("10000/s", 5000).ok()
+        );
         assert_eq!(rate_from(0.5, 2), RateLimit::new("30/min", 2).ok());
         assert_eq!(rate_from(0.0, 2), None);
     }

@@ -439,7 +439,10 @@ mod tests {
         let line = r#"{"level":"INFO","location":"_store_logs:169","message":{"team_id":"alpha","api_key":"k1","requestId":"r1","region":"eu-west-1","model_id":"anthropic.claude-v2","inputTokens":"12","outputTokens":3.0,"height":null,"width":null,"steps":null}}"#;
         let usage = parse_usage_line(5, line).unwrap().unwrap();
         assert_eq!((usage.input_tokens, usage.output_tokens), (12, 3));
-        assert_eq!((usage.region.as_str(), usage.api_key.as_str()), ("eu-west-1", "k1"));
+        assert_eq!(
+            (usage.region.as_str(), usage.api_key.as_str()),
+            ("eu-west-1", "k1")
+        );
         let image = r#"{"level":"INFO","message":{"team_id":"beta","model_id":"stability.stable-diffusion-xl-v1","height":512,"width":512,"steps":60}}"#;
         let usage = parse_usage_line(6, image).unwrap().unwrap();
         assert_eq!((usage.width, usage.height, usage.steps), (512, 512, 60));
@@ -456,9 +459,12 @@ mod tests {
         let reason = parse_usage_line(9, bad).unwrap_err();
         assert!(reason.contains("message.inputTokens"), "{reason}");
         let shown = redacted(bad);
-        assert!(!shown.contains("secret-value") && shown.contains("(redacted)"), "{shown}");
-        let no_model = parse_usage_line(9, r#"{"level":"INFO","message":{"team_id":"alpha"}}"#)
-            .unwrap_err();
+        assert!(
+            !shown.contains("secret-value") && shown.contains("(redacted)"),
+            "{shown}"
+        );
+        let no_model =
+            parse_usage_line(9, r#"{"level":"INFO","message":{"team_id":"alpha"}}"#).unwrap_err();
         assert!(no_model.contains("model_id"), "{no_model}");
     }
 

@@ -50,7 +50,9 @@ pub struct AwsWorkspace {
 }
 
 fn given(value: Option<&String>) -> Option<&str> {
-    value.map(String::as_str).filter(|text| !text.trim().is_empty())
+    value
+        .map(String::as_str)
+        .filter(|text| !text.trim().is_empty())
 }
 
 impl AwsWorkspace {
@@ -213,6 +215,9 @@ mod tests {
             rest_api_id: "x".to_owned(),
             ..AwsWorkspace::default()
         };
-        assert_eq!((bare.stage(), bare.log_group(), bare.report_bucket()), (None, None, None));
+        assert_eq!(
+            (bare.stage(), bare.log_group(), bare.report_bucket()),
+            (None, None, None)
+        );
     }
 }

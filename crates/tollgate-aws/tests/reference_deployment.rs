@@ -5,6 +5,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+#[path = "support/cloudformation.rs"]
+mod cloudformation;
 #[path = "support/moto.rs"]
 mod moto;
 #[path = "support/stack.rs"]
@@ -68,13 +70,19 @@ async fn every_team_stack_is_a_tenant_with_its_stage_throttle() {
     let deployment = stack::reference_deployment(&moto).await;
     let aws = Connection::with_sdk_config(deployment.workspace.clone(), &moto.sdk_config());
     let tenants = aws.list_tenants().await.unwrap();
-    let ids: Vec<&str> = tenants.iter().map(|tenant| tenant.team_id.as_str()).collect();
+    let ids: Vec<&str> = tenants
+        .iter()
+        .map(|tenant| tenant.team_id.as_str())
+        .collect();
     assert_eq!(ids, ["team1", "team2", "unit1"], "{tenants:#?}");
     for tenant in &tenants {
         let team = tenant.team_id.as_str();
         assert_eq!(tenant.stage, format!("{team}_prod"));
         assert_eq!(tenant.plan_name, format!("{team}_api_key_plan_prod"));
-        assert_eq!(tenant.stack.as_deref(), Some(format!("{team}-bedrock-saas").as_str()));
+        assert_eq!(
+            tenant.stack.as_deref(),
+            Some(format!("{team}-bedrock-saas").as_str())
+        );
         assert!(!tenant.managed);
         assert_eq!(tenant.rate_source, Some(LimitSource::Stage), "{tenant:?}");
         assert_eq!(tenant.quota, None);
@@ -87,7 +95,10 @@ async fn every_team_stack_is_a_tenant_with_its_stage_throttle() {
         let keys = aws.list_keys(team).await.unwrap();
         assert_eq!(keys.len(), 1, "{keys:?}");
         assert_eq!(keys[0].key_id, deployment.key_id(team));
-        assert_eq!(keys[0].stack.as_deref(), Some(format!("{team}-bedrock-saas").as_str()));
+        assert_eq!(
+            keys[0].stack.as_deref(),
+            Some(format!("{team}-bedrock-saas").as_str())
+        );
     }
 }
 
@@ -106,8 +117,15 @@ async fn sync_attributes_usage_by_key_and_stores_no_key_value() {
     let store = Store::open(&dir.path().join("workspaces/unit1.db")).unwrap();
     let aws = Connection::with_sdk_config(deployment.workspace.clone(), &moto.sdk_config());
 
-    let report = aws.sync_reports(&store, SyncOptions::default()).await.unwrap();
-    assert_eq!((report.listed, report.fetched, report.legacy), (3, 3, 1), "{report:?}");
+    let report = aws
+        .sync_reports(&store, SyncOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        (report.listed, report.fetched, report.legacy),
+        (3, 3, 1),
+        "{report:?}"
+    );
     assert_eq!(report.unknown_key_rows, 1, "the deleted key's row");
     assert!(report.bad_lines.is_empty(), "{report:?}");
     assert_eq!(report.error_files.len(), 1);
@@ -148,7 +166,12 @@ async fn sync_attributes_usage_by_key_and_stores_no_key_value() {
         .usage(&UsageQuery::new(first, first, vec![GroupBy::Key]))
         .unwrap()
         .into_iter()
-        .map(|row| (row.key_id.as_deref().map(str::to_owned), row.totals.invocations))
+        .map(|row| {
+            (
+                row.key_id.as_deref().map(str::to_owned),
+                row.totals.invocations,
+            )
+        })
         .collect();
     assert!(
         keys.contains(&(Some(deployment.key_id("team1").to_owned()), 7)),
@@ -171,7 +194,10 @@ async fn sync_attributes_usage_by_key_and_stores_no_key_value() {
         .into_iter()
         .map(|usage| (usage.label, usage.totals.invocations))
         .collect();
-    assert_eq!(legacy_labels, [("team1".to_owned(), 2), ("team2".to_owned(), 1)]);
+    assert_eq!(
+        legacy_labels,
+        [("team1".to_owned(), 2), ("team2".to_owned(), 1)]
+    );
 
     // Today from the logs: only the Powertools usage lines count.
     let directory = aws.key_directory().await.unwrap();
@@ -179,10 +205,16 @@ async fn sync_attributes_usage_by_key_and_stores_no_key_value() {
         poll_every: Duration::from_millis(20),
         ..QueryOptions::default()
     };
-    let today = aws.sync_today(&store, now, options, &directory).await.unwrap();
+    let today = aws
+        .sync_today(&store, now, options, &directory)
+        .await
+        .unwrap();
     assert_eq!(today.lines, good_lines as u64, "{today:?}");
     assert_eq!(today.bad_lines.len(), 1, "{today:?}");
-    assert!(today.bad_lines[0].reason.contains("inputTokens"), "{today:?}");
+    assert!(
+        today.bad_lines[0].reason.contains("inputTokens"),
+        "{today:?}"
+    );
     assert!(today.bad_lines[0].text.contains("(redacted)"), "{today:?}");
     assert_eq!(today.unknown_key_lines, 0);
     let day = zone.local_date(now);
@@ -202,7 +234,10 @@ async fn sync_attributes_usage_by_key_and_stores_no_key_value() {
 
     // A second sync fetches nothing and changes nothing.
     let before = per_tenant(&store, first, second);
-    let again = aws.sync_reports(&store, SyncOptions::default()).await.unwrap();
+    let again = aws
+        .sync_reports(&store, SyncOptions::default())
+        .await
+        .unwrap();
     assert_eq!((again.fetched, again.unchanged), (0, 3), "{again:?}");
     assert_eq!(per_tenant(&store, first, second), before);
 
@@ -213,7 +248,9 @@ async fn sync_attributes_usage_by_key_and_stores_no_key_value() {
         assert!(!reported.contains(&value), "a report echoes a key value");
         for (path, bytes) in files_under(dir.path()) {
             assert!(
-                !bytes.windows(value.len()).any(|window| window == value.as_bytes()),
+                !bytes
+                    .windows(value.len())
+                    .any(|window| window == value.as_bytes()),
                 "{} holds a key value",
                 path.display()
             );
@@ -246,9 +283,18 @@ async fn what_a_stack_owns_is_changed_only_with_force() {
     );
 
     // With force: the throttle is changed where it lives, the stage.
-    let changed = aws.set_limits("team2", Some(fifty), None, true).await.unwrap();
-    assert_eq!((changed.rate, changed.rate_source), (Some(fifty), Some(LimitSource::Stage)));
-    assert_eq!(aws.tenant("team1").await.unwrap().rate, Some(RateLimit::new("10000/s", 5000).unwrap()));
+    let changed = aws
+        .set_limits("team2", Some(fifty), None, true)
+        .await
+        .unwrap();
+    assert_eq!(
+        (changed.rate, changed.rate_source),
+        (Some(fifty), Some(LimitSource::Stage))
+    );
+    assert_eq!(
+        aws.tenant("team1").await.unwrap().rate,
+        Some(RateLimit::new("10000/s", 5000).unwrap())
+    );
     aws.delete_tenant("team1", true).await.unwrap();
     let ids: Vec<String> = aws
         .list_tenants()
@@ -280,7 +326,9 @@ async fn check_names_derived_resources_that_are_missing() {
         "{checks:#?}"
     );
     assert!(
-        checks.iter().any(|check| check.resource.ends_with("/stages/unit1_prod")),
+        checks
+            .iter()
+            .any(|check| check.resource.ends_with("/stages/unit1_prod")),
         "{checks:#?}"
     );
 
@@ -288,8 +336,14 @@ async fn check_names_derived_resources_that_are_missing() {
         stack_prefix: Some("unit9".to_owned()),
         ..deployment.workspace.clone()
     };
-    let checks = Connection::with_sdk_config(wrong, &moto.sdk_config()).check().await;
-    for purpose in ["the stage new tenants", "today's usage", "daily cost reports"] {
+    let checks = Connection::with_sdk_config(wrong, &moto.sdk_config())
+        .check()
+        .await;
+    for purpose in [
+        "the stage new tenants",
+        "today's usage",
+        "daily cost reports",
+    ] {
         let check = checks
             .iter()
             .find(|check| check.purpose.starts_with(purpose))
@@ -304,29 +358,11 @@ async fn check_names_derived_resources_that_are_missing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_workspace_is_made_from_the_parent_stack_outputs() {
     let moto = moto::start();
-    let cloudformation = aws_sdk_cloudformation::Client::new(&moto.sdk_config());
-    let template = serde_json::json!({
-        "Resources": {
-            "Api": {"Type": "AWS::ApiGateway::RestApi", "Properties": {"Name": "cfn1_bedrock_api_gw"}}
-        },
-        "Outputs": {
-            "cfn1apigwid": {"Value": {"Ref": "Api"}, "Export": {"Name": "cfn1ApiGatewayId"}},
-            "cfn1apigwurl": {
-                "Value": {"Fn::Sub": "https://${Api}.execute-api.us-east-1.amazonaws.com/cfn1_prod/"},
-                "Export": {"Name": "cfn1ApiGatewayUrl"}
-            },
-            "cfn1stackname": {"Value": {"Ref": "AWS::StackName"}, "Export": {"Name": "cfn1StackName"}}
-        }
-    });
-    cloudformation
-        .create_stack()
-        .stack_name("cfn1-bedrock-saas")
-        .template_body(template.to_string())
-        .send()
-        .await
-        .unwrap();
+    let deployment = stack::reference_deployment(&moto).await;
+    let api_id = deployment.workspace.rest_api_id.clone();
+    cloudformation::parent_stack(&moto, stack::PREFIX, &api_id).await;
     let (workspace, outputs) = tollgate_aws::workspace_from_stack(
-        "cfn1",
+        stack::PREFIX,
         "us-east-1",
         None,
         Some(&moto.url),
@@ -334,18 +370,20 @@ async fn a_workspace_is_made_from_the_parent_stack_outputs() {
     )
     .await
     .unwrap();
-    let apis = aws_sdk_apigateway::Client::new(&moto.sdk_config())
-        .get_rest_apis()
-        .send()
-        .await
-        .unwrap();
-    let api_id = apis.items.unwrap()[0].id.clone().unwrap();
     assert_eq!(workspace.rest_api_id, api_id);
-    assert_eq!(workspace.stack_prefix.as_deref(), Some("cfn1"));
-    assert_eq!(outputs.stack_name, "cfn1-bedrock-saas");
+    assert_eq!(workspace.stack_prefix.as_deref(), Some("unit1"));
+    assert_eq!(outputs.stack_name, "unit1-bedrock-saas");
     assert_eq!(
         outputs.invoke_url.as_deref(),
-        Some(format!("https://{api_id}.execute-api.us-east-1.amazonaws.com/cfn1_prod/").as_str())
+        Some(format!("https://{api_id}.execute-api.us-east-1.amazonaws.com/unit1_prod/").as_str())
+    );
+    // What it derives is what the fixture built: the check passes on it as written.
+    let checks = Connection::with_sdk_config(workspace, &moto.sdk_config())
+        .check()
+        .await;
+    assert!(
+        checks.iter().all(|check| check.outcome == Outcome::Ok),
+        "{checks:#?}"
     );
 
     let missing = tollgate_aws::workspace_from_stack(

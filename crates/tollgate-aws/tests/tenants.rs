@@ -42,8 +42,14 @@ async fn tenants_are_usage_plans_on_the_stage() {
         .unwrap();
     assert!(created.managed);
     let listed = aws.tenant("team-a").await.unwrap();
-    assert_eq!(listed.stage, "unit1_prod", "new tenants go on the parent's stage");
-    assert_eq!((listed.stack.as_deref(), listed.rate_source), (None, Some(LimitSource::Plan)));
+    assert_eq!(
+        listed.stage, "unit1_prod",
+        "new tenants go on the parent's stage"
+    );
+    assert_eq!(
+        (listed.stack.as_deref(), listed.rate_source),
+        (None, Some(LimitSource::Plan))
+    );
     assert_eq!(listed.cost_center, "CC-42");
     assert_eq!(
         listed.rate,

@@ -350,7 +350,8 @@ pub struct ReportArgs {
     /// Last day, inclusive [default: today].
     #[arg(long, value_name = "YYYY-MM-DD")]
     pub to: Option<String>,
-    /// Comma-separated: day, tenant, model, key, cost-center.
+    /// Comma-separated: day, tenant, model, key, cost-center, label (AWS workspaces: the
+    /// `team_id` header callers sent).
     #[arg(long, value_delimiter = ',', default_value = "tenant,model")]
     pub group_by: Vec<String>,
     #[arg(long, value_enum)]
@@ -364,6 +365,9 @@ pub struct ReportArgs {
     pub model: Option<String>,
     #[arg(long)]
     pub cost_center: Option<String>,
+    /// Only what callers sent under this label (AWS workspaces: their `team_id` header).
+    #[arg(long)]
+    pub label: Option<String>,
     /// Only the N most expensive groups.
     #[arg(long, value_name = "N")]
     pub top: Option<usize>,

@@ -51,7 +51,8 @@ fn run(cli: Cli) -> Result<()> {
                 Command::Tenant(command) => commands::tenant::run(&mut context, command),
                 Command::Key(command) => commands::key::run(&mut context, command),
                 Command::Price(command) => commands::price::run(&mut context, command),
-                Command::Report(args) => commands::report::run(&mut context, &args),
+                Command::Report(args) => commands::report::refuse_labels(&args)
+                    .and_then(|()| commands::report::run(&mut context, &args)),
                 Command::Usage(command) => commands::usage::run(&mut context, command),
                 Command::Db(_) | Command::Serve(_) | Command::Model(_) | Command::Workspace(_) => {
                     Ok(())

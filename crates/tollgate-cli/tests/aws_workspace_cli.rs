@@ -1,61 +1,140 @@
-//! `tollgate --workspace NAME ...` against a real moto server seeded like the reference stack:
-//! tenants, keys, the connection check, report sync and reports from the workspace cache.
+//! `tollgate --workspace NAME ...` against a real moto server holding a deployment shaped like
+//! the reference CDK app builds it (support/stack.rs): the workspace added from the parent stack's
+//! outputs, every team as a tenant, what a stack owns guarded, keys, the connection check, report
+//! sync and reports from the workspace cache.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+#[path = "../../tollgate-aws/tests/support/cloudformation.rs"]
+mod cloudformation;
 mod common;
 #[path = "../../tollgate-aws/tests/support/moto.rs"]
 mod moto;
 #[path = "../../tollgate-aws/tests/support/stack.rs"]
 mod stack;
 
-use aws_sdk_s3::primitives::ByteStream;
 use common::{Cli, aws_test_env};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_workspace_is_managed_from_the_command_line() {
     let moto = moto::start();
-    let workspace = stack::full_stack(&moto).await;
-    let s3 = moto.s3();
-    let examples = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../examples/reference-reports/succeed"
-    );
-    for name in ["2026-11-24.csv", "2026-11-25.csv"] {
-        s3.put_object()
-            .bucket("cost-reports")
-            .key(format!("succeed/{name}"))
-            .body(ByteStream::from(
-                std::fs::read(format!("{examples}/{name}")).unwrap(),
-            ))
-            .send()
-            .await
-            .unwrap();
-    }
+    let deployment = stack::reference_deployment(&moto).await;
+    let api_id = deployment.workspace.rest_api_id.clone();
+    cloudformation::parent_stack(&moto, stack::PREFIX, &api_id).await;
     let cli = Cli::new();
-    std::fs::write(
-        cli.path("tollgate.toml"),
-        format!(
-            "[workspaces.prod]\nregion = \"us-east-1\"\nrest_api_id = \"{}\"\nstage = \"prod\"\nlog_group = \"/aws/lambda/bedrock-gateway\"\nreport_bucket = \"cost-reports\"\nendpoint_url = \"{}\"\n",
-            workspace.rest_api_id, moto.url
-        ),
-    )
-    .unwrap();
+    std::fs::write(cli.path("tollgate.toml"), "# my models\n").unwrap();
+    let env = aws_test_env(&cli, true);
+
+    // Added from the parent stack's outputs; the rest of tollgate.toml is kept.
+    let added = cli
+        .run_with(
+            &[
+                "workspace",
+                "add",
+                "unit1",
+                "--stack-prefix",
+                "unit1",
+                "--region",
+                "us-east-1",
+                "--endpoint-url",
+                &moto.url,
+            ],
+            &env,
+        )
+        .ok()
+        .stdout;
+    assert!(
+        added.contains("stack unit1-bedrock-saas") && added.contains("unit1_prod"),
+        "{added}"
+    );
+    let config = std::fs::read_to_string(cli.path("tollgate.toml")).unwrap();
+    assert!(config.starts_with("# my models\n"), "{config}");
+    assert!(
+        config.contains("[workspaces.unit1]") && config.contains(&api_id),
+        "{config}"
+    );
+    let again = cli
+        .run_with(
+            &[
+                "workspace",
+                "add",
+                "unit1",
+                "--stack-prefix",
+                "unit1",
+                "--region",
+                "us-east-1",
+            ],
+            &env,
+        )
+        .fails()
+        .stderr;
+    assert!(again.contains("already has a workspace 'unit1'"), "{again}");
+    let missing = cli
+        .run_with(
+            &[
+                "workspace",
+                "add",
+                "unit9",
+                "--stack-prefix",
+                "unit9",
+                "--region",
+                "us-east-1",
+                "--endpoint-url",
+                &moto.url,
+            ],
+            &env,
+        )
+        .fails()
+        .stderr;
+    assert!(missing.contains("no stack unit9-bedrock-saas"), "{missing}");
+
     let env = aws_test_env(&cli, true);
     let run = |args: &[&str]| {
-        let mut full = vec!["--workspace", "prod"];
+        let mut full = vec!["--workspace", "unit1"];
         full.extend_from_slice(args);
         cli.run_with(&full, &env)
     };
 
     let listed = cli.run(&["workspace", "list"]).ok().stdout;
-    assert!(listed.contains(&workspace.rest_api_id), "{listed}");
+    assert!(
+        listed.contains(&api_id) && listed.contains("unit1_prod"),
+        "{listed}"
+    );
     let check = run(&["workspace", "check"]).ok().stdout;
-    assert_eq!(
-        check.lines().filter(|line| line.starts_with("ok")).count(),
-        5,
+    assert!(
+        check.lines().filter(|line| line.starts_with("ok")).count() >= 6,
         "{check}"
     );
+    assert!(!check.contains("not found"), "{check}");
+
+    // Every team stack is a tenant, with its stage's throttle and its stack.
+    let table = run(&["tenant", "list"]).ok().stdout;
+    for team in stack::TEAMS {
+        assert!(table.contains(&format!("{team}-bedrock-saas")), "{table}");
+    }
+    let team2 = run(&["--json", "tenant", "show", "team2"]).ok().json();
+    assert_eq!(team2["tenant"]["rate"]["requests"], 200, "{team2}");
+    assert_eq!(team2["tenant"]["rate_source"], "stage", "{team2}");
+    assert_eq!(
+        team2["keys"][0]["key_id"],
+        deployment.key_id("team2"),
+        "{team2}"
+    );
+    let refused = run(&["tenant", "update", "team2", "--rate", "300/s"])
+        .fails()
+        .stderr;
+    assert!(
+        refused.contains("team2-bedrock-saas") && refused.contains("--force"),
+        "{refused}"
+    );
+    let refused = run(&["tenant", "delete", "team1", "--yes"]).fails().stderr;
+    assert!(refused.contains("team1-bedrock-saas"), "{refused}");
+    let forced = run(&[
+        "--json", "tenant", "update", "team2", "--rate", "300/s", "--burst", "150", "--force",
+    ])
+    .ok()
+    .json();
+    assert_eq!(forced["rate"]["requests"], 300, "{forced}");
 
     run(&[
         "tenant",
@@ -78,7 +157,7 @@ async fn a_workspace_is_managed_from_the_command_line() {
         .iter()
         .map(|tenant| tenant["team_id"].as_str().unwrap())
         .collect();
-    assert_eq!(teams, ["team-legacy", "team-x"]);
+    assert_eq!(teams, ["team-x", "team1", "team2", "unit1"]);
     let refused = run(&["tenant", "update", "team-x", "--tpm", "5000"])
         .fails()
         .stderr;
@@ -120,17 +199,18 @@ async fn a_workspace_is_managed_from_the_command_line() {
     );
 
     let synced = run(&["--json", "usage", "sync"]).ok().json();
-    assert_eq!(synced["reports"]["fetched"], 2, "{synced}");
+    assert_eq!(synced["reports"]["fetched"], 3, "{synced}");
     assert_eq!(synced["today"]["lines"], 0, "{synced}");
     let again = run(&["--json", "usage", "sync", "--no-logs"]).ok().json();
-    assert_eq!(again["reports"]["unchanged"], 2, "{again}");
+    assert_eq!(again["reports"]["unchanged"], 3, "{again}");
+    let [first, second] = deployment.report_days.map(|day| day.to_string());
     let report = run(&[
         "--json",
         "report",
         "--from",
-        "2026-11-24",
+        &first,
         "--to",
-        "2026-11-25",
+        &second,
         "--group-by",
         "tenant",
     ])
@@ -139,8 +219,81 @@ async fn a_workspace_is_managed_from_the_command_line() {
     let rows = report
         .as_array()
         .unwrap_or_else(|| report["rows"].as_array().unwrap());
-    assert!(!rows.is_empty(), "{report}");
-    assert!(cli.path("workspaces/prod.db").exists());
+    let mut costs: Vec<(String, String)> = rows
+        .iter()
+        .map(|row| {
+            (
+                row["team_id"].as_str().unwrap().to_owned(),
+                row["total_cost"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    costs.sort();
+    assert_eq!(
+        costs,
+        [
+            ("team1".to_owned(), "0.00857".to_owned()),
+            ("team2".to_owned(), "0.05125".to_owned()),
+            ("unit1".to_owned(), "0.000035".to_owned()),
+            ("unknown".to_owned(), "0.0000375".to_owned()),
+        ],
+        "{report}"
+    );
+    let labels = run(&[
+        "report",
+        "--from",
+        &first,
+        "--to",
+        &first,
+        "--group-by",
+        "tenant,label",
+        "--team",
+        "team1",
+    ])
+    .ok()
+    .stdout;
+    assert!(
+        labels.contains("LABEL") && labels.contains("marketing"),
+        "{labels}"
+    );
+    let marketing = run(&[
+        "--json",
+        "report",
+        "--from",
+        &first,
+        "--to",
+        &second,
+        "--group-by",
+        "tenant",
+        "--label",
+        "marketing",
+    ])
+    .ok()
+    .json();
+    assert_eq!(
+        marketing["rows"].as_array().unwrap().len(),
+        1,
+        "{marketing}"
+    );
+    assert_eq!(marketing["rows"][0]["team_id"], "team1", "{marketing}");
+    assert_eq!(marketing["total_cost"], "0.001", "{marketing}");
+    let local = cli
+        .run(&["report", "--group-by", "tenant,label"])
+        .fails()
+        .stderr;
+    assert!(local.contains("AWS workspaces only"), "{local}");
+    assert!(cli.path("workspaces/unit1.db").exists());
+    for value in deployment.all_values() {
+        for entry in std::fs::read_dir(cli.path("workspaces")).unwrap() {
+            let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+            assert!(
+                !bytes
+                    .windows(value.len())
+                    .any(|window| window == value.as_bytes()),
+                "a key value in the cache"
+            );
+        }
+    }
 
     run(&["tenant", "delete", "team-x"]).fails();
     run(&["tenant", "delete", "team-x", "--yes"]).ok();
@@ -149,7 +302,7 @@ async fn a_workspace_is_managed_from_the_command_line() {
         .fails()
         .stderr;
     assert!(
-        unknown.contains("no workspace 'staging'") && unknown.contains("prod"),
+        unknown.contains("no workspace 'staging'") && unknown.contains("unit1"),
         "{unknown}"
     );
 }

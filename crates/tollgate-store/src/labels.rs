@@ -11,8 +11,8 @@ use tollgate_core::RollupTotals;
 use tollgate_core::report_csv::ReportRow;
 
 use crate::error::Result;
-use crate::names::{NameCache, NameKind, all_names, day_number};
-use crate::{Store, rollup_codec};
+use crate::names::{NameCache, NameKind, day_number};
+use crate::{GroupBy, Store, UsageQuery, rollup_codec};
 
 /// One tenant's usage under one label over a range.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -70,38 +70,19 @@ impl Store {
         to: NaiveDate,
         team_id: Option<&str>,
     ) -> Result<Vec<LabelUsage>> {
-        let names = all_names(&self.connection)?;
-        let mut statement = self.connection.prepare_cached(
-            "SELECT team, label, totals FROM label_rollups WHERE day BETWEEN ?1 AND ?2",
-        )?;
-        let mut rows = statement.query([day_number(from), day_number(to)])?;
-        let mut sums: BTreeMap<(String, String), RollupTotals> = BTreeMap::new();
-        while let Some(row) = rows.next()? {
-            let team = names.get(&row.get::<_, i64>(0)?).cloned().unwrap_or_default();
-            if team_id.is_some_and(|wanted| wanted != team) {
-                continue;
-            }
-            let label = names.get(&row.get::<_, i64>(1)?).cloned().unwrap_or_default();
-            let blob: Vec<u8> = row.get(2)?;
-            sums.entry((team, label))
-                .or_default()
-                .add(&rollup_codec::decode(&blob).unwrap_or_default());
-        }
-        let mut usage: Vec<LabelUsage> = sums
+        let mut query = UsageQuery::new(from, to, vec![GroupBy::Tenant, GroupBy::Label]);
+        query.team_id = team_id.map(str::to_owned);
+        let mut usage: Vec<LabelUsage> = self
+            .usage(&query)?
             .into_iter()
-            .map(|((team_id, label), totals)| LabelUsage {
-                team_id,
-                label,
-                totals,
+            .map(|row| LabelUsage {
+                team_id: row.team_id.as_deref().unwrap_or_default().to_owned(),
+                label: row.label.as_deref().unwrap_or_default().to_owned(),
+                totals: row.totals,
             })
             .collect();
-        usage.sort_by(|a, b| {
-            b.totals
-                .total_cost()
-                .cmp(&a.totals.total_cost())
-                .then(a.team_id.cmp(&b.team_id))
-                .then(a.label.cmp(&b.label))
-        });
+        // Stable: equal costs stay in name order.
+        usage.sort_by_key(|usage| std::cmp::Reverse(usage.totals.total_cost()));
         Ok(usage)
     }
 }
@@ -129,7 +110,8 @@ impl Store {
         )? as u64;
         if deleted > 0 {
             // Freed pages hold nothing now; hand them back and leave nothing in the WAL either.
-            self.connection.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")?;
+            self.connection
+                .execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")?;
         }
         Ok(deleted)
     }

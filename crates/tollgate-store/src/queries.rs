@@ -27,6 +27,8 @@ pub enum GroupBy {
     Model,
     Key,
     CostCenter,
+    /// The free-text `team_id` a reference deployment's caller sent (AWS workspaces only).
+    Label,
 }
 
 impl FromStr for GroupBy {
@@ -38,8 +40,9 @@ impl FromStr for GroupBy {
             "model" | "model_id" => Ok(GroupBy::Model),
             "key" | "api_key" | "key_id" => Ok(GroupBy::Key),
             "cost-center" | "cost_center" | "costcenter" => Ok(GroupBy::CostCenter),
+            "label" => Ok(GroupBy::Label),
             other => Err(StoreError::Invalid(format!(
-                "cannot group by '{other}': use day, tenant, model, key or cost-center"
+                "cannot group by '{other}': use day, tenant, model, key, cost-center or label"
             ))),
         }
     }
@@ -55,6 +58,8 @@ pub struct UsageQuery {
     pub model_id: Option<String>,
     pub key_id: Option<String>,
     pub cost_center: Option<String>,
+    /// Only usage a caller sent under this label (its `team_id` header, AWS workspaces).
+    pub label: Option<String>,
     /// Only the N groups with the highest cost.
     pub top: Option<usize>,
 }
@@ -69,6 +74,7 @@ impl UsageQuery {
             model_id: None,
             key_id: None,
             cost_center: None,
+            label: None,
             top: None,
         }
     }
@@ -91,6 +97,8 @@ pub struct UsageRow {
     pub key_id: Option<Name>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cost_center: Option<Name>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub label: Option<Name>,
     #[serde(flatten)]
     pub totals: RollupTotals,
     pub total_cost: Nanos,
@@ -132,8 +140,9 @@ pub struct CallRow {
     pub priced: bool,
 }
 
-/// A group's key: day, team, model, key ids and a cost-center index; -1 where not grouped by.
-type GroupKey = [i64; 5];
+/// A group's key: day, team, model, key ids, a cost-center index and a label id; -1 where not
+/// grouped by.
+type GroupKey = [i64; 6];
 const NOT_GROUPED: i64 = -1;
 
 /// Fx-style multiplicative hashing: group keys are small integers, so `SipHash`'s resistance to
@@ -198,13 +207,16 @@ impl Store {
         let grouped = |dim: GroupBy| dims.contains(&dim);
 
         // Every column returned costs per row, so only the grouped ones are selected.
-        let (by_day, by_team, by_model, by_key, by_center) = (
+        let (by_day, by_team, by_model, by_key, by_center, by_label) = (
             grouped(GroupBy::Day),
             grouped(GroupBy::Tenant),
             grouped(GroupBy::Model),
             grouped(GroupBy::Key),
             grouped(GroupBy::CostCenter),
+            grouped(GroupBy::Label),
         );
+        // Labels live beside the rollups, per (day, team, label, model, key), for synced rows.
+        let with_labels = by_label || query.label.is_some();
         let needs_cost_center = by_center || query.cost_center.is_some();
         let mut columns = vec!["totals"];
         let mut column_of = |name: &'static str, wanted: bool| {
@@ -213,31 +225,41 @@ impl Store {
                 columns.len() - 1
             })
         };
-        let (day_column, team_column, model_column, key_column) = (
+        let (day_column, team_column, model_column, key_column, label_column) = (
             column_of("day", by_day),
             column_of("team", by_team || needs_cost_center),
             column_of("model", by_model),
             column_of("key", by_key),
+            column_of("label", by_label),
         );
-        let mut sql = format!(
-            "SELECT {} FROM daily_rollups WHERE grain = ?3 AND day BETWEEN ?1 AND ?2 ",
-            columns.join(", ")
-        );
-        // Only a split or filter by key needs the per-key rows.
-        let grain = if grouped(GroupBy::Key) || query.key_id.is_some() {
-            GRAIN_KEY
-        } else {
-            GRAIN_MODEL
-        };
         let mut values: Vec<Value> = vec![
             Value::Integer(day_number(query.from)),
             Value::Integer(day_number(query.to)),
-            Value::Integer(grain),
         ];
+        let mut sql = if with_labels {
+            format!(
+                "SELECT {} FROM label_rollups WHERE day BETWEEN ?1 AND ?2 ",
+                columns.join(", ")
+            )
+        } else {
+            // Only a split or filter by key needs the per-key rows.
+            let grain = if grouped(GroupBy::Key) || query.key_id.is_some() {
+                GRAIN_KEY
+            } else {
+                GRAIN_MODEL
+            };
+            values.push(Value::Integer(grain));
+            format!(
+                "SELECT {} FROM daily_rollups WHERE grain = ?3 AND day BETWEEN ?1 AND ?2 ",
+                columns.join(", ")
+            )
+        };
         for (column, kind, filter) in [
             ("team", NameKind::Team, &query.team_id),
             ("model", NameKind::Model, &query.model_id),
             ("key", NameKind::Key, &query.key_id),
+            // A label is named like a team id (it is one, as the caller typed it).
+            ("label", NameKind::Team, &query.label),
         ] {
             if let Some(name) = filter {
                 // A name never seen has no usage.
@@ -305,6 +327,7 @@ impl Store {
                 id(model_column)?,
                 id(key_column)?,
                 if by_center { center } else { NOT_GROUPED },
+                id(label_column)?,
             ];
             let totals =
                 rollup_codec::decode(row.get_ref(0)?.as_blob().map_err(rusqlite::Error::from)?)
@@ -351,7 +374,7 @@ impl Store {
             .collect();
         let mut center_order: Vec<usize> = (0..cost_centers.len()).collect();
         center_order.sort_by(|&a, &b| cost_centers[a].cmp(&cost_centers[b]));
-        let sort_key = |[day, team, model, key, center]: GroupKey| {
+        let sort_key = |[day, team, model, key, center, label]: GroupKey| {
             let rank_of = |id: i64| {
                 if id < 0 {
                     NOT_GROUPED
@@ -373,6 +396,7 @@ impl Store {
                 rank_of(model),
                 rank_of(key),
                 center_rank,
+                rank_of(label),
             ]
         };
         match query.top {
@@ -414,25 +438,28 @@ impl Store {
         let mut last_day = (NOT_GROUPED, None);
         let out: Vec<UsageRow> = groups
             .into_iter()
-            .map(|([day, team, model, key, center], totals)| UsageRow {
-                day: if day == last_day.0 {
-                    last_day.1
-                } else {
-                    last_day = (day, (day != NOT_GROUPED).then(|| date_of(day)));
-                    last_day.1
+            .map(
+                |([day, team, model, key, center, label], totals)| UsageRow {
+                    day: if day == last_day.0 {
+                        last_day.1
+                    } else {
+                        last_day = (day, (day != NOT_GROUPED).then(|| date_of(day)));
+                        last_day.1
+                    },
+                    team_id: name_of(team),
+                    model_id: name_of(model),
+                    key_id: name_of(key),
+                    cost_center: (center != NOT_GROUPED).then(|| {
+                        center_names
+                            .get(center as usize)
+                            .cloned()
+                            .unwrap_or_else(|| empty.clone())
+                    }),
+                    label: name_of(label),
+                    total_cost: totals.total_cost(),
+                    totals,
                 },
-                team_id: name_of(team),
-                model_id: name_of(model),
-                key_id: name_of(key),
-                cost_center: (center != NOT_GROUPED).then(|| {
-                    center_names
-                        .get(center as usize)
-                        .cloned()
-                        .unwrap_or_else(|| empty.clone())
-                }),
-                total_cost: totals.total_cost(),
-                totals,
-            })
+            )
             .collect();
         Ok(out)
     }

@@ -267,6 +267,10 @@ fn call_lines(lambda_request: &str, event: &str, usage: Option<String>) -> Vec<S
     lines
 }
 
+/// What a call's usage line says: (input, output) tokens of a text model, or the (width, height) of
+/// an image; `None` for a call that logs no usage line (the first poll of a long-polled call).
+type LoggedUsage = (Option<(u64, u64)>, Option<(u32, u32)>);
+
 /// Today's calls (UTC), ending at `now_ms`: team1 4 haiku calls (one under the label
 /// "marketing"), team2 2 haiku calls and one 1024x1024 Titan image, unit1 1 haiku call, a
 /// long-polled call of team1 logged once by the poll that fetched it, and one malformed usage
@@ -281,23 +285,40 @@ pub async fn todays_logs(moto: &Moto, deployment: &Deployment, now_ms: i64) -> u
         .unwrap();
     let mut lines = Vec::new();
     let mut good = 0;
-    let mut call = |n: usize, team_id: &str, key_team: &str, model: &str, usage: Option<(Option<(u64, u64)>, Option<(u32, u32)>)>| {
-        let request = format!("7c1e{n:04}-aaaa-bbbb-cccc-0000000000{n:02}");
-        let value = deployment.value(key_team);
-        let usage = usage.map(|(tokens, image)| {
-            good += 1;
-            usage_line(team_id, value, &format!("req-{n}"), model, tokens, image)
-        });
-        lines.extend(call_lines(&request, &event_dump(&request, team_id, value, model), usage));
-    };
+    let mut call =
+        |n: usize, team_id: &str, key_team: &str, model: &str, usage: Option<LoggedUsage>| {
+            let request = format!("7c1e{n:04}-aaaa-bbbb-cccc-0000000000{n:02}");
+            let value = deployment.value(key_team);
+            let usage = usage.map(|(tokens, image)| {
+                good += 1;
+                usage_line(team_id, value, &format!("req-{n}"), model, tokens, image)
+            });
+            lines.extend(call_lines(
+                &request,
+                &event_dump(&request, team_id, value, model),
+                usage,
+            ));
+        };
     for n in 0..3 {
         call(n, "team1", "team1", HAIKU, Some((Some((1000, 200)), None)));
     }
-    call(3, "marketing", "team1", HAIKU, Some((Some((1000, 200)), None)));
+    call(
+        3,
+        "marketing",
+        "team1",
+        HAIKU,
+        Some((Some((1000, 200)), None)),
+    );
     for n in 4..6 {
         call(n, "team2", "team2", HAIKU, Some((Some((500, 100)), None)));
     }
-    call(6, "team2", "team2", TITAN_IMAGE, Some((None, Some((1024, 1024)))));
+    call(
+        6,
+        "team2",
+        "team2",
+        TITAN_IMAGE,
+        Some((None, Some((1024, 1024)))),
+    );
     call(7, "unit1", "unit1", HAIKU, Some((Some((10, 5)), None)));
     // Long polling: the first poll answers a request id and logs no usage, the second logs it.
     call(8, "team1", "team1", HAIKU, None);
@@ -305,8 +326,15 @@ pub async fn todays_logs(moto: &Moto, deployment: &Deployment, now_ms: i64) -> u
     // Powertools' own error line and a malformed usage line: neither counts, the second is bad.
     lines.push(r#"{"level":"ERROR","location":"bedrock_handler:350","message":"Traceback (most recent call last): ValidationException","timestamp":"2026-12-01 10:00:00,500+0000","service":"service_undefined"}"#.to_owned());
     lines.push(
-        usage_line("team2", deployment.value("team2"), "req-bad", HAIKU, None, None)
-            .replace(r#""inputTokens":null"#, r#""inputTokens":"lots""#),
+        usage_line(
+            "team2",
+            deployment.value("team2"),
+            "req-bad",
+            HAIKU,
+            None,
+            None,
+        )
+        .replace(r#""inputTokens":null"#, r#""inputTokens":"lots""#),
     );
     let count = lines.len() as i64;
     let events: Vec<InputLogEvent> = lines
@@ -334,7 +362,7 @@ pub const REPORT_HEADER: &str =
     "api_key,team_id,model_id,input_tokens,output_tokens,input_cost,output_cost,invocations,date\n";
 
 /// The two `succeed/` reports as the cost Lambda's pandas writes them (float counts, float
-/// repr costs, grouped by api_key, team_id, model_id), the legacy root report of a deployment
+/// repr costs, grouped by `api_key`, `team_id`, `model_id`), the legacy root report of a deployment
 /// from before 2024-09-11, and an error file.
 pub async fn cost_reports(moto: &Moto, deployment: &Deployment) {
     let s3 = moto.s3();
@@ -407,7 +435,12 @@ pub async fn reference_deployment(moto: &Moto) -> Deployment {
         .send()
         .await
         .unwrap();
-    moto.s3().create_bucket().bucket(BUCKET).send().await.unwrap();
+    moto.s3()
+        .create_bucket()
+        .bucket(BUCKET)
+        .send()
+        .await
+        .unwrap();
     let today = chrono::Utc::now().date_naive();
     let mut workspace = AwsWorkspace::for_stack(PREFIX, &api_id, "us-east-1");
     workspace.endpoint_url = Some(moto.url.clone());

@@ -141,7 +141,11 @@ fn add_workspace(
     endpoint_url: Option<&str>,
     json: bool,
 ) -> Result<()> {
-    if name.trim().is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+    if name.trim().is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
         return Err(CliError::usage(format!(
             "workspace name '{name}': use letters, digits, '-' and '_'"
         )));
@@ -190,7 +194,9 @@ fn add_workspace(
     let partial = config_path.with_extension("toml.partial");
     std::fs::write(&partial, &text)
         .and_then(|()| std::fs::rename(&partial, &config_path))
-        .map_err(|error| CliError::usage(format!("cannot write {}: {error}", config_path.display())))?;
+        .map_err(|error| {
+            CliError::usage(format!("cannot write {}: {error}", config_path.display()))
+        })?;
     if json {
         return print_json(&json!({ "name": name, "workspace": workspace, "stack": outputs }));
     }
@@ -243,7 +249,15 @@ pub fn workspaces(paths: &Paths, command: &WorkspaceCommand, json: bool) -> Resu
             region,
             profile,
             endpoint_url,
-        } => add_workspace(paths, name, stack_prefix, region, profile.as_deref(), endpoint_url.as_deref(), json),
+        } => add_workspace(
+            paths,
+            name,
+            stack_prefix,
+            region,
+            profile.as_deref(),
+            endpoint_url.as_deref(),
+            json,
+        ),
         WorkspaceCommand::Check => Err(CliError::usage(
             "name the workspace to check: tollgate --workspace NAME workspace check",
         )),

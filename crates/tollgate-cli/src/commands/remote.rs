@@ -156,7 +156,7 @@ pub fn run(server: &str, token: Option<String>, json: bool, command: Command) ->
             no_quota,
             no_tpm,
             no_budget,
-        ..
+            ..
         }) => {
             let mut body = json!({
                 "limits": limits_json(&limits, &[("rate", no_rate), ("quota", no_quota), ("tokens_per_minute", no_tpm), ("budget_usd", no_budget)]),
@@ -298,6 +298,7 @@ pub fn run(server: &str, token: Option<String>, json: bool, command: Command) ->
             show(json, &remote.call(Method::GET, "/admin/v1/prices", None)?)
         }
         Command::Report(args) => {
+            super::report::refuse_labels(&args)?;
             let mut query = vec![format!("group_by={}", args.group_by.join(","))];
             for (name, value) in [
                 ("from", &args.from),

@@ -12,6 +12,21 @@ use crate::error::{CliError, Result};
 use crate::output::{Table, print};
 use crate::parse::date;
 
+/// Labels (the `team_id` header a reference deployment's callers send) exist only in an AWS
+/// workspace's cache: elsewhere asking for them is a mistake worth naming, not an empty report.
+pub fn refuse_labels(args: &ReportArgs) -> Result<()> {
+    let by_label = args.group_by.iter().any(|dim| {
+        dim.parse::<GroupBy>()
+            .is_ok_and(|dim| dim == GroupBy::Label)
+    });
+    if by_label || args.label.is_some() {
+        return Err(CliError::usage(
+            "labels are the team_id header callers of a reference AWS deployment sent: they exist in AWS workspaces only (add --workspace NAME)",
+        ));
+    }
+    Ok(())
+}
+
 pub fn run(context: &mut Context, args: &ReportArgs) -> Result<()> {
     let today = context.today();
     let from = args
@@ -31,6 +46,7 @@ pub fn run(context: &mut Context, args: &ReportArgs) -> Result<()> {
     query.team_id.clone_from(&args.team_id);
     query.model_id.clone_from(&args.model);
     query.cost_center.clone_from(&args.cost_center);
+    query.label.clone_from(&args.label);
     query.top = args.top;
     if args.top == Some(0) {
         return Err(CliError::usage("--top must be at least 1"));
@@ -95,6 +111,7 @@ fn dimension_header(dim: GroupBy) -> &'static str {
         GroupBy::Model => "MODEL",
         GroupBy::Key => "KEY",
         GroupBy::CostCenter => "COST CENTER",
+        GroupBy::Label => "LABEL",
     }
 }
 
@@ -105,6 +122,7 @@ fn dimension_value(row: &UsageRow, dim: GroupBy) -> String {
         GroupBy::Model => row.model_id.as_deref().map(str::to_owned),
         GroupBy::Key => row.key_id.as_deref().map(str::to_owned),
         GroupBy::CostCenter => row.cost_center.as_deref().map(str::to_owned),
+        GroupBy::Label => row.label.as_deref().map(str::to_owned),
     };
     value
         .filter(|text| !text.is_empty())

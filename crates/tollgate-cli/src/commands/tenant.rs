@@ -232,7 +232,7 @@ pub fn run(context: &mut Context, command: TenantCommand) -> Result<()> {
             no_quota,
             no_tpm,
             no_budget,
-        ..
+            ..
         } => {
             let team_id = team(&team_id)?;
             let current = store.tenant(&team_id)?;
