@@ -214,6 +214,52 @@ async fn an_aws_workspace_from_the_console() {
     console
         .text_until(&row("team2"), |text| text.contains("300/s burst 150"))
         .await;
+
+    // A hard budget Tollgate keeps (no confirmation: the stack does not own it); the next sync
+    // finds it spent and turns team1's key off, and the Tenants screen says so.
+    console
+        .wait(Locator::XPath("//button[normalize-space()='team1']"))
+        .await
+        .click()
+        .await
+        .unwrap();
+    console.button("Edit limits").await;
+    console.fill("Monthly budget (USD)", "0.001").await;
+    console
+        .field("Disable the plan's keys")
+        .await
+        .click()
+        .await
+        .unwrap();
+    console.button("Save").await;
+    console
+        .text_until(&row("team1"), |text| {
+            text.contains("$0 hard") || text.contains("hard")
+        })
+        .await;
+    console.button("Costs").await;
+    console.heading("Costs").await;
+    console.button("Sync now").await;
+    let banner = console
+        .text_until("//div[contains(@class,'banner')][last()]", |text| {
+            text.contains("keys disabled")
+        })
+        .await;
+    assert!(banner.contains("keys disabled: team1"), "{banner}");
+    console.button("Tenants & keys").await;
+    console
+        .text_until(&row("team1"), |text| {
+            text.contains("keys off: budget spent")
+        })
+        .await;
+    let errors = console
+        .client
+        .find_all(Locator::XPath(
+            "//div[contains(@class,'banner') and contains(@class,'error')]",
+        ))
+        .await
+        .unwrap();
+    assert!(errors.is_empty(), "no action failed on the way");
     taken.push(console.screenshot("aws-tenants").await);
 
     // A new tenant is a usage plan on the parent's stage, with limits only.

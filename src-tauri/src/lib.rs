@@ -119,6 +119,26 @@ pub fn bindings() -> Result<String, String> {
         .map_err(|error| error.to_string())
 }
 
+/// Each AWS workspace's key-rotation and budget timer, for as long as the app runs.
+fn start_aws_timers(app: tauri::AppHandle) {
+    use tauri::Manager as _;
+    tauri::async_runtime::spawn(async move {
+        let state = app.state::<AppState>();
+        let names = state
+            .console()
+            .map(|console| console.aws_workspace_names())
+            .unwrap_or_default();
+        for name in names {
+            match state.aws(&name).await {
+                Ok(aws) => {
+                    tollgate_admin::spawn_timer(aws);
+                }
+                Err(error) => tracing::warn!("workspace {name}: no timer: {error}"),
+            }
+        }
+    });
+}
+
 /// Runs the app until its window closes.
 pub fn run() -> Result<(), tauri::Error> {
     let state = match data_dir() {
@@ -131,6 +151,7 @@ pub fn run() -> Result<(), tauri::Error> {
         .invoke_handler(builder.invoke_handler())
         .setup(move |app| {
             builder.mount_events(app);
+            start_aws_timers(app.handle().clone());
             Ok(())
         })
         .run(tauri::generate_context!("../tauri.conf.json"))

@@ -406,7 +406,19 @@ stack: string | null;
 /**
  * This month's spend in the cache (UTC days, as of the last sync).
  */
-spend: string }
+spend: string; 
+/**
+ * The monthly budget Tollgate keeps for the tenant (API Gateway has none).
+ */
+budget: string | null; 
+/**
+ * A spent budget disables the plan's keys at the next sync (else it is only shown).
+ */
+hard_budget: boolean; 
+/**
+ * The plan's keys are disabled by Tollgate, the hard budget spent: when, and which.
+ */
+blocked: BudgetBlock | null }
 /**
  * An AWS deployment configured in `tollgate.toml`.
  */
@@ -419,6 +431,14 @@ stack_prefix: string | null;
  * The stage new tenants go on.
  */
 stage: string | null }
+/**
+ * A hard budget's block in force: which keys Tollgate disabled, and for which period.
+ */
+export type BudgetBlock = { 
+/**
+ * The first day of the blocked period (the month, in the cache's days: UTC).
+ */
+period_start: string; keys: string[]; spent: string; budget: string; at_ms: number }
 /**
  * Which chart.
  */
@@ -677,7 +697,15 @@ bad_line_samples: string[]; error_files: number; cancelled: boolean;
 /**
  * Calls found in today's logs, when queried.
  */
-today_lines: number | null; disabled_keys: string[] }
+today_lines: number | null; disabled_keys: string[]; 
+/**
+ * Teams whose keys were disabled now, their hard budget spent.
+ */
+budget_blocked: string[]; 
+/**
+ * Teams whose keys were enabled again (a new period, or a budget raised or removed).
+ */
+budget_unblocked: string[] }
 /**
  * A tenant as the filters of the Costs screen list it (no spend to compute).
  */

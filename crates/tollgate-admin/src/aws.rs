@@ -16,6 +16,7 @@ use tollgate_aws::{
 use tollgate_core::{Nanos, Period};
 use tollgate_store::Store;
 
+use crate::aws_budgets::{BudgetBlock, BudgetChanges};
 use crate::costs::{CostScope, CostView, cost_view};
 use crate::error::{AdminError, ErrorCode};
 use crate::local::TenantForm;
@@ -59,6 +60,13 @@ pub struct AwsTenantRow {
     /// This month's spend in the cache (UTC days, as of the last sync).
     #[specta(type = String)]
     pub spend: Nanos,
+    /// The monthly budget Tollgate keeps for the tenant (API Gateway has none).
+    #[specta(type = Option<String>)]
+    pub budget: Option<Nanos>,
+    /// A spent budget disables the plan's keys at the next sync (else it is only shown).
+    pub hard_budget: bool,
+    /// The plan's keys are disabled by Tollgate, the hard budget spent: when, and which.
+    pub blocked: Option<BudgetBlock>,
 }
 
 /// One API key of an AWS tenant (never its value).
@@ -89,6 +97,8 @@ pub struct SyncSummary {
     pub today: Option<LogSyncReport>,
     /// Rotated keys whose grace period had ended, disabled now.
     pub disabled_keys: Vec<String>,
+    /// Teams blocked or unblocked by their hard budget after this sync.
+    pub budgets: BudgetChanges,
 }
 
 fn key_row(key: tollgate_aws::AwsKey) -> AwsKeyRow {
@@ -178,6 +188,8 @@ impl AwsConsole {
             if !matches {
                 continue;
             }
+            let budget = self.budget(&tenant.team_id)?;
+            let blocked = self.budget_block(&tenant.team_id)?;
             let spend = match tollgate_core::TeamId::new(&tenant.team_id) {
                 Ok(team) => self
                     .cache
@@ -206,64 +218,80 @@ impl AwsConsole {
                 cost_center: tenant.cost_center,
                 managed: tenant.managed,
                 spend,
+                budget: budget.map(|budget| budget.monthly),
+                hard_budget: budget
+                    .is_some_and(|budget| budget.enforcement == tollgate_core::Enforcement::Hard),
+                blocked,
             });
         }
         rows.sort_by(|a, b| a.team_id.cmp(&b.team_id));
         Ok(rows)
     }
 
-    fn checked_limits(
-        form: &TenantForm,
-    ) -> Result<
-        (
-            Option<tollgate_core::RateLimit>,
-            Option<tollgate_core::Quota>,
-        ),
-        AdminError,
-    > {
+    /// The form's limits an AWS tenant can have: the plan's rate, burst and quota, and the
+    /// budget Tollgate keeps (API Gateway has no tokens per minute or model lists).
+    fn checked_limits(form: &TenantForm) -> Result<tollgate_core::Limits, AdminError> {
         let limits = form.limits()?;
-        if limits.budget.is_some()
-            || limits.tokens_per_minute.is_some()
+        if limits.tokens_per_minute.is_some()
             || !form
                 .allowed_models
                 .iter()
                 .all(|model| model.trim().is_empty())
         {
             return Err(AdminError::invalid(
-                "an AWS usage plan has a rate, a burst and a quota only: leave the budget, tokens per minute and allowed models empty",
+                "an AWS usage plan has a rate, a burst and a quota (and Tollgate keeps its budget): leave tokens per minute and allowed models empty",
             ));
         }
-        Ok((limits.rate, limits.quota))
+        Ok(limits)
     }
 
     /// Creates a usage plan on the stage, tagged as Tollgate's.
     pub async fn create_tenant(&self, form: &TenantForm) -> Result<(), AdminError> {
-        let (rate, quota) = AwsConsole::checked_limits(form)?;
+        let limits = AwsConsole::checked_limits(form)?;
         let team_id = form.team_id.trim();
         tollgate_core::TeamId::new(team_id)
             .map_err(|error| AdminError::invalid(format!("team id: {error}")))?;
-        self.connection
+        let name = Some(form.name.trim())
+            .filter(|name| !name.is_empty())
+            .unwrap_or(team_id)
+            .to_owned();
+        let created = self
+            .connection
             .create_tenant(&NewAwsTenant {
                 team_id: team_id.to_owned(),
-                name: Some(form.name.trim())
-                    .filter(|name| !name.is_empty())
-                    .unwrap_or(team_id)
-                    .to_owned(),
+                name: name.clone(),
                 cost_center: form.cost_center.trim().to_owned(),
-                rate,
-                quota,
+                rate: limits.rate,
+                quota: limits.quota,
             })
             .await?;
+        self.save_budget(
+            &created.team_id,
+            &name,
+            form.cost_center.trim(),
+            limits.budget,
+        )?;
         Ok(())
     }
 
     /// Sets a tenant's throttle and quota; a stack's tenant only with `force` (the stack
     /// drifts).
+    /// The budget is Tollgate's own, so changing only the budget of a stack's tenant needs no
+    /// force.
     pub async fn update_limits(&self, form: &TenantForm, force: bool) -> Result<(), AdminError> {
-        let (rate, quota) = AwsConsole::checked_limits(form)?;
-        self.connection
-            .set_limits(form.team_id.trim(), rate, quota, force)
-            .await?;
+        let limits = AwsConsole::checked_limits(form)?;
+        let tenant = self.connection.tenant(form.team_id.trim()).await?;
+        if (tenant.rate, tenant.quota) != (limits.rate, limits.quota) {
+            self.connection
+                .set_limits(&tenant.team_id, limits.rate, limits.quota, force)
+                .await?;
+        }
+        self.save_budget(
+            &tenant.team_id,
+            &tenant.name,
+            &tenant.cost_center,
+            limits.budget,
+        )?;
         Ok(())
     }
 
@@ -281,6 +309,7 @@ impl AwsConsole {
             )));
         }
         self.connection.delete_tenant(team_id.trim(), force).await?;
+        self.forget_budget(team_id.trim())?;
         Ok(())
     }
 
@@ -336,7 +365,11 @@ impl AwsConsole {
         with_logs: bool,
         now_ms: i64,
     ) -> Result<SyncSummary, AdminError> {
-        let disabled_keys = self.connection.disable_all_expired_keys(now_ms).await?;
+        let disabled_keys = self
+            .connection
+            .disable_all_expired_keys(now_ms)
+            .await?
+            .disabled;
         // Key values are read once (hashed and dropped) to attribute every row by key id.
         let directory = self.connection.key_directory().await?;
         let reports = self
@@ -353,10 +386,17 @@ impl AwsConsole {
             } else {
                 None
             };
+        // Budgets count what the sync brought, so only a finished sync enforces them.
+        let budgets = if reports.cancelled {
+            BudgetChanges::default()
+        } else {
+            self.enforce_budgets(now_ms).await?
+        };
         Ok(SyncSummary {
             reports,
             today,
             disabled_keys,
+            budgets,
         })
     }
 
@@ -469,6 +509,10 @@ pub struct SyncResult {
     /// Calls found in today's logs, when queried.
     pub today_lines: Option<u64>,
     pub disabled_keys: Vec<String>,
+    /// Teams whose keys were disabled now, their hard budget spent.
+    pub budget_blocked: Vec<String>,
+    /// Teams whose keys were enabled again (a new period, or a budget raised or removed).
+    pub budget_unblocked: Vec<String>,
 }
 
 impl From<&SyncSummary> for SyncResult {
@@ -490,6 +534,8 @@ impl From<&SyncSummary> for SyncResult {
             cancelled: reports.cancelled,
             today_lines: summary.today.as_ref().map(|today| today.lines),
             disabled_keys: summary.disabled_keys.clone(),
+            budget_blocked: summary.budgets.blocked.clone(),
+            budget_unblocked: summary.budgets.unblocked.clone(),
         }
     }
 }

@@ -315,6 +315,11 @@ impl Console {
         Ok(path)
     }
 
+    /// The names of the AWS workspaces configured in `tollgate.toml`.
+    pub fn aws_workspace_names(&self) -> Vec<String> {
+        self.config.workspaces.keys().cloned().collect()
+    }
+
     /// An AWS workspace configured in `tollgate.toml`.
     pub fn aws_workspace(&self, name: &str) -> Result<tollgate_aws::AwsWorkspace, AdminError> {
         self.config.workspaces.get(name).cloned().ok_or_else(|| {

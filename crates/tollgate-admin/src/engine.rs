@@ -58,7 +58,7 @@ impl Engine {
                 if let Err(error) =
                     runtime.block_on(tollgate_gateway::serve(gateway, listener, shutdown))
                 {
-                    eprintln!("tollgate engine: {error}");
+                    tracing::error!("tollgate engine: {error}");
                 }
             })
             .map_err(|error| {

@@ -2,6 +2,8 @@
 //! function here, tested without a window. `src-tauri/` only translates commands to these.
 
 mod aws;
+mod aws_budgets;
+mod aws_timer;
 mod charts;
 mod config;
 mod console;
@@ -19,6 +21,8 @@ mod settings;
 pub use aws::{
     AwsConsole, AwsKeyRow, AwsTenantRow, CheckRow, NewAwsKey, SyncResult, SyncSummary, cache_path,
 };
+pub use aws_budgets::{BudgetBlock, BudgetChanges};
+pub use aws_timer::{LONGEST_SLEEP, TimerPass, spawn_timer};
 pub use charts::{ChartKind, Theme, chart_png, chart_svg, money_text};
 pub use config::{CONFIG_FILE, Config, ConfigError, DATABASE_FILE, default_data_dir, os_data_dir};
 pub use console::{

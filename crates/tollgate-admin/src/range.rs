@@ -11,9 +11,16 @@ use crate::error::AdminError;
 pub enum RangePreset {
     ThisMonth,
     LastMonth,
+    // serde's snake_case makes `last30_days` where specta's makes `last_30_days` (which the UI
+    // sends): named here so the two agree.
+    #[serde(rename = "last_30_days")]
     Last30Days,
+    #[serde(rename = "last_90_days")]
     Last90Days,
-    Custom { from: NaiveDate, to: NaiveDate },
+    Custom {
+        from: NaiveDate,
+        to: NaiveDate,
+    },
 }
 
 /// Inclusive days.
@@ -91,6 +98,30 @@ impl RangePreset {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn presets_read_as_the_ui_bindings_name_them() {
+        // The names specta writes into ui/src/bindings.ts, which the UI sends back.
+        for (name, preset) in [
+            ("this_month", RangePreset::ThisMonth),
+            ("last_month", RangePreset::LastMonth),
+            ("last_30_days", RangePreset::Last30Days),
+            ("last_90_days", RangePreset::Last90Days),
+        ] {
+            let json = format!(r#"{{"preset":"{name}"}}"#);
+            assert_eq!(
+                serde_json::from_str::<RangePreset>(&json).unwrap(),
+                preset,
+                "{name}"
+            );
+            assert_eq!(serde_json::to_string(&preset).unwrap(), json);
+        }
+        let bindings = include_str!("../../../ui/src/bindings.ts");
+        assert!(
+            bindings.contains(r#"preset: "last_30_days""#),
+            "the bindings name it so"
+        );
+    }
 
     fn day(text: &str) -> NaiveDate {
         NaiveDate::parse_from_str(text, "%Y-%m-%d").unwrap()

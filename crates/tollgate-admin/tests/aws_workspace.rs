@@ -145,14 +145,15 @@ async fn tenants_and_keys_of_the_reference_stack() {
         burst: Some(20),
         quota: "1000/month".to_owned(),
         budget: "50".to_owned(),
+        tokens_per_minute: Some(1000),
         ..TenantForm::default()
     };
     let refused = aws.create_tenant(&form).await.unwrap_err();
     assert_eq!(refused.code, ErrorCode::Invalid);
-    assert!(refused.message.contains("budget"), "{refused}");
+    assert!(refused.message.contains("tokens per minute"), "{refused}");
     assert_eq!(aws.tenants("", now()).await.unwrap().len(), before.len());
 
-    form.budget.clear();
+    form.tokens_per_minute = None;
     aws.create_tenant(&form).await.unwrap();
     let found = aws.tenants("cc-7", now()).await.unwrap();
     assert_eq!(found.len(), 1);
@@ -164,6 +165,12 @@ async fn tenants_and_keys_of_the_reference_stack() {
         "new tenants go on the parent's stage"
     );
     assert_eq!(found[0].stack, None);
+    assert_eq!(
+        found[0].budget,
+        Some(nanos("50")),
+        "the budget Tollgate keeps"
+    );
+    assert!(!found[0].hard_budget);
 
     form.rate = "25/s".to_owned();
     form.burst = Some(50);
@@ -348,4 +355,162 @@ async fn sync_now_fills_the_tenants_and_costs_screens_and_can_be_cancelled() {
         .unwrap();
     assert_eq!((again.reports.fetched, again.reports.unchanged), (0, 3));
     assert_eq!(calls.load(Ordering::Relaxed), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hard_budget_stops_a_team_and_rotated_keys_end_on_time() {
+    let moto = moto::start();
+    let deployment = stack::reference_deployment(&moto).await;
+    // Today's report of team1 (as a finished day would have it): $0.01 this month whatever the
+    // date, so the budget below is spent.
+    let today = chrono::Utc::now().date_naive();
+    moto.s3()
+        .put_object()
+        .bucket(stack::BUCKET)
+        .key(format!("succeed/{today}.csv"))
+        .body(aws_sdk_s3::primitives::ByteStream::from(
+            format!(
+                "{}{},team1,{},1000.0,500.0,0.004,0.006,3.0,{today}\n",
+                stack::REPORT_HEADER,
+                deployment.value("team1"),
+                stack::HAIKU
+            )
+            .into_bytes(),
+        ))
+        .send()
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let aws = AwsConsole::with_sdk_config(
+        dir.path(),
+        "unit1",
+        deployment.workspace.clone(),
+        &moto.sdk_config(),
+    )
+    .unwrap();
+    let team1_key = deployment.key_id("team1").to_owned();
+    let key_enabled = |keys: &[tollgate_admin::AwsKeyRow]| {
+        keys.iter()
+            .find(|key| key.key_id == team1_key)
+            .unwrap()
+            .enabled
+    };
+
+    // The budget is Tollgate's: setting it on a stack's tenant needs no force.
+    let mut form = TenantForm {
+        team_id: "team1".to_owned(),
+        rate: "10000/s".to_owned(),
+        burst: Some(5000),
+        budget: "0.005".to_owned(),
+        hard_budget: true,
+        ..TenantForm::default()
+    };
+    aws.update_limits(&form, false).await.unwrap();
+    let row = aws.tenants("team1", now()).await.unwrap().remove(0);
+    assert_eq!((row.budget, row.hard_budget), (Some(nanos("0.005")), true));
+    assert_eq!(row.blocked, None);
+    assert_eq!(
+        row.rate.as_deref(),
+        Some("10000/s burst 5000"),
+        "the stage is untouched"
+    );
+
+    // The sync finds it spent: the plan's keys are disabled, and the console says so.
+    let summary = aws
+        .sync(
+            &SyncControl::default(),
+            SyncOptions::default(),
+            false,
+            now(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(summary.budgets.blocked, ["team1"], "{summary:?}");
+    assert!(!key_enabled(&aws.keys("team1").await.unwrap()));
+    let row = aws.tenants("team1", now()).await.unwrap().remove(0);
+    let block = row.blocked.unwrap();
+    assert_eq!((block.spent, block.budget), (row.spend, nanos("0.005")));
+    assert!(block.spent >= nanos("0.01"), "{block:?}");
+    assert_eq!(block.keys, std::slice::from_ref(&team1_key));
+    let audit = aws.cache.audit_log(10).unwrap();
+    assert!(
+        audit
+            .iter()
+            .any(|entry| entry.action == "aws.budget.block" && entry.target == "team1"),
+        "{audit:?}"
+    );
+    // Other teams are not touched; a second sync changes nothing.
+    assert!(
+        aws.keys("team2")
+            .await
+            .unwrap()
+            .iter()
+            .all(|key| key.enabled)
+    );
+    let again = aws
+        .sync(
+            &SyncControl::default(),
+            SyncOptions::default(),
+            false,
+            now(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(again.budgets, tollgate_admin::BudgetChanges::default());
+
+    // A raised budget lifts the block at the next pass.
+    form.budget = "1".to_owned();
+    aws.update_limits(&form, false).await.unwrap();
+    let lifted = aws.enforce_on_time(now()).await.unwrap();
+    assert_eq!(lifted.budgets.unblocked, ["team1"]);
+    assert!(key_enabled(&aws.keys("team1").await.unwrap()));
+
+    // Spent again, then a new month begins: the timer lifts it with no sync.
+    form.budget = "0.005".to_owned();
+    aws.update_limits(&form, false).await.unwrap();
+    assert_eq!(
+        aws.enforce_on_time(now()).await.unwrap().budgets.blocked,
+        ["team1"]
+    );
+    let next_month = tollgate_core::Period::Month.end_date(today) + chrono::Days::new(1);
+    let next_month_ms = next_month
+        .and_hms_opt(0, 0, 1)
+        .unwrap()
+        .and_utc()
+        .timestamp_millis();
+    let new_period = aws.enforce_on_time(next_month_ms).await.unwrap();
+    assert_eq!(new_period.budgets.unblocked, ["team1"]);
+    assert!(key_enabled(&aws.keys("team1").await.unwrap()));
+
+    // A rotated key with a short grace is disabled by the timer when the grace ends.
+    let old = deployment.key_id("team2").to_owned();
+    let rotated = aws.rotate_key("team2", &old, 1_500, now()).await.unwrap();
+    let pass = aws.enforce_on_time(now()).await.unwrap();
+    assert!(pass.disabled_keys.is_empty(), "still in its grace");
+    let due = pass.next_due_ms.unwrap();
+    assert!(due > now() && due <= now() + 1_500, "{due}");
+    let aws = Arc::new(tokio::sync::Mutex::new(aws));
+    let timer = tollgate_admin::spawn_timer(Arc::clone(&aws));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let keys = aws.lock().await.keys("team2").await.unwrap();
+        let state = |id: &str| keys.iter().find(|key| key.key_id == id).unwrap().enabled;
+        if !state(&old) {
+            assert!(state(&rotated.key.key_id), "the new key stays on");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the timer did not disable {old}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    timer.abort();
+    let audit = aws.lock().await.cache.audit_log(20).unwrap();
+    assert!(
+        audit
+            .iter()
+            .any(|entry| entry.action == "aws.key.rotation-ended" && entry.target == old),
+        "{audit:?}"
+    );
 }

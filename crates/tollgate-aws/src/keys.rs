@@ -298,15 +298,30 @@ impl Connection {
         Ok(disabled)
     }
 
-    /// [`Connection::disable_expired_keys`] for every tenant, with one listing of the keys.
-    pub async fn disable_all_expired_keys(&self, now_ms: i64) -> Result<Vec<String>, AwsError> {
-        let mut disabled = Vec::new();
+    /// [`Connection::disable_expired_keys`] for every tenant, with one listing of the keys; also
+    /// says when the next rotated key's grace ends, for a timer to wake then.
+    pub async fn disable_all_expired_keys(&self, now_ms: i64) -> Result<ExpiredKeys, AwsError> {
+        let mut expired = ExpiredKeys::default();
         for key in self.api_keys(false).await?.iter().map(key_of) {
-            if key.enabled && key.disable_after_ms.is_some_and(|until| until <= now_ms) {
+            let Some(until) = key.disable_after_ms.filter(|_| key.enabled) else {
+                continue;
+            };
+            if until <= now_ms {
                 self.set_key_enabled(&key.key_id, false).await?;
-                disabled.push(key.key_id);
+                expired.disabled.push(key.key_id);
+            } else {
+                expired.next_due_ms = Some(expired.next_due_ms.map_or(until, |due| due.min(until)));
             }
         }
-        Ok(disabled)
+        Ok(expired)
     }
+}
+
+/// What a pass over the rotated keys did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ExpiredKeys {
+    /// The keys disabled now, their grace over.
+    pub disabled: Vec<String>,
+    /// When the next rotated key still enabled is due (ms since the epoch).
+    pub next_due_ms: Option<i64>,
 }

@@ -20,7 +20,7 @@ pub use bedrock::CatalogEntry;
 pub use check::{Check, Outcome};
 pub use error::{AwsError, AwsErrorKind};
 pub use key_usage::KeyDayUsage;
-pub use keys::AwsKey;
+pub use keys::{AwsKey, ExpiredKeys};
 pub use playground::{PollEvent, ReferenceClient};
 pub use reports::{
     BadLine, ErrorFile, SyncControl, SyncOptions, SyncProgress, SyncReport, open_cache,

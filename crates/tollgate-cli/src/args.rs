@@ -129,6 +129,10 @@ pub struct ServeArgs {
     /// Address to listen on [default: [server] listen, else 127.0.0.1:8787].
     #[arg(long, value_name = "ADDRESS")]
     pub listen: Option<String>,
+    /// Do not run the AWS workspaces' timer (rotated keys disabled when their grace ends, budget
+    /// blocks lifted when the month starts over); the next sync does it then.
+    #[arg(long)]
+    pub no_aws_timers: bool,
 }
 
 /// Limits as flags, shared by `tenant create` and `tenant update`.

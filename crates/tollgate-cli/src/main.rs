@@ -21,6 +21,23 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use crate::error::Result;
 
 fn main() -> ExitCode {
+    // Tollgate's own warnings and errors (and `serve`'s info lines) on stderr, as plain lines: a
+    // command's output is one clear message, so the AWS SDK's own chatter stays out.
+    {
+        use std::io::IsTerminal as _;
+        use tracing_subscriber::layer::SubscriberExt as _;
+        use tracing_subscriber::util::SubscriberInitExt as _;
+        let ours = tracing_subscriber::filter::Targets::new()
+            .with_target("tollgate", tracing_subscriber::filter::LevelFilter::INFO);
+        tracing_subscriber::fmt()
+            .with_writer(std::io::stderr)
+            .with_ansi(std::io::stderr().is_terminal())
+            .without_time()
+            .with_target(false)
+            .finish()
+            .with(ours)
+            .init();
+    }
     let cli = Cli::parse();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,

@@ -134,7 +134,7 @@ async fn a_workspace_is_managed_from_the_command_line() {
     ])
     .ok()
     .json();
-    assert_eq!(forced["rate"]["requests"], 300, "{forced}");
+    assert_eq!(forced["tenant"]["rate"]["requests"], 300, "{forced}");
 
     run(&[
         "tenant",
@@ -166,17 +166,52 @@ async fn a_workspace_is_managed_from_the_command_line() {
         .fails()
         .stderr;
     assert!(refused.contains("only the rate"), "{refused}");
-    let refused = run(&["tenant", "create", "team-y", "--budget", "100"])
-        .fails()
-        .stderr;
-    assert!(refused.contains("--budget"), "{refused}");
+    // A budget is Tollgate's own: a stack's tenant takes one without --force.
+    let budgeted = run(&[
+        "--json",
+        "tenant",
+        "update",
+        "team1",
+        "--budget",
+        "0.005",
+        "--budget-mode",
+        "hard",
+    ])
+    .ok()
+    .json();
+    assert_eq!(budgeted["budget"]["monthly"], "0.005", "{budgeted}");
+    assert_eq!(budgeted["budget"]["enforcement"], "hard", "{budgeted}");
+    assert_eq!(
+        budgeted["tenant"]["rate"]["requests"], 10000,
+        "the stage is untouched"
+    );
+    let removed = run(&["--json", "tenant", "update", "team1", "--no-budget"])
+        .ok()
+        .json();
+    assert!(removed["budget"].is_null(), "{removed}");
+    let again = run(&[
+        "--json",
+        "tenant",
+        "update",
+        "team1",
+        "--budget",
+        "0.005",
+        "--budget-mode",
+        "hard",
+    ])
+    .ok()
+    .json();
+    assert_eq!(again["budget"]["monthly"], "0.005", "{again}");
     let updated = run(&[
         "--json", "tenant", "update", "team-x", "--rate", "20/s", "--burst", "40",
     ])
     .ok()
     .json();
-    assert_eq!(updated["rate"]["requests"], 20);
-    assert_eq!(updated["quota"]["requests"], 1000, "the quota stays");
+    assert_eq!(updated["tenant"]["rate"]["requests"], 20);
+    assert_eq!(
+        updated["tenant"]["quota"]["requests"], 1000,
+        "the quota stays"
+    );
 
     let created = run(&["--json", "key", "create", "team-x", "--name", "svc"])
         .ok()
@@ -200,6 +235,28 @@ async fn a_workspace_is_managed_from_the_command_line() {
 
     let synced = run(&["--json", "usage", "sync"]).ok().json();
     assert_eq!(synced["reports"]["fetched"], 3, "{synced}");
+    // team1 spent $0.00857 on the first report day: blocked if that day is in this month.
+    let first_in_month = deployment.report_days[0].format("%Y-%m").to_string()
+        == chrono::Utc::now().format("%Y-%m").to_string();
+    let blocked: Vec<&str> = synced["budgets"]["blocked"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|team| team.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        blocked,
+        if first_in_month {
+            vec!["team1"]
+        } else {
+            vec![]
+        },
+        "{synced}"
+    );
+    let keys = run(&["--json", "key", "list", "--team", "team1"])
+        .ok()
+        .json();
+    assert_eq!(keys[0]["enabled"], !first_in_month, "{keys}");
     assert_eq!(synced["today"]["lines"], 0, "{synced}");
     let again = run(&["--json", "usage", "sync", "--no-logs"]).ok().json();
     assert_eq!(again["reports"]["unchanged"], 3, "{again}");

@@ -131,7 +131,7 @@ impl Call {
                 if let Err(error) = gateway.with_store(|store| {
                     store.record_event("budget.soft_exceeded", &target, &detail)
                 }) {
-                    eprintln!("tollgate: could not audit a budget alert: {error}");
+                    tracing::error!("could not audit a budget alert: {error}");
                 }
             });
         }
@@ -223,7 +223,7 @@ impl Call {
                 let ledger = gateway.inner.ledger.clone();
                 tokio::task::spawn_blocking(move || {
                     if let Err(error) = ledger.record(record) {
-                        eprintln!("tollgate: a usage record could not be queued: {error}");
+                        tracing::error!("a usage record could not be queued: {error}");
                     }
                 });
             }

@@ -53,7 +53,7 @@ where
             let _ = streams.wait_for(|running| *running == 0).await;
         } => Ok(()),
         () = async { stopping(&mut stopped).await; tokio::time::sleep(grace).await; } => {
-            eprintln!("tollgate: requests still running after {grace:?}; stopping anyway");
+            tracing::warn!("requests still running after {grace:?}; stopping anyway");
             Ok(())
         }
     }
@@ -133,7 +133,7 @@ pub(crate) fn spawn_housekeeping(gateway: &Gateway) -> tokio::task::JoinHandle<(
             let _ = tokio::task::spawn_blocking(move || {
                 let _ = gateway.flush_key_usage();
                 if let Err(error) = gateway.reload_if_changed() {
-                    eprintln!("tollgate: could not reload tenants, keys or prices: {error}");
+                    tracing::error!("could not reload tenants, keys or prices: {error}");
                 }
             })
             .await;

@@ -162,6 +162,12 @@ impl Store {
         Ok(())
     }
 
+    pub fn delete_setting(&self, key: &str) -> Result<()> {
+        self.connection
+            .execute("DELETE FROM settings WHERE key = ?1", [key])?;
+        Ok(())
+    }
+
     /// Reclaims free pages and checkpoints the WAL.
     pub fn vacuum(&self) -> Result<()> {
         self.connection

@@ -5,9 +5,16 @@ import type { AdminError, ErrorCode, Result } from "../bindings";
 
 export class AdminFailure extends Error {
   readonly code: ErrorCode;
-  constructor(error: AdminError) {
-    super(error.message);
-    this.code = error.code;
+  constructor(error: AdminError | string) {
+    // Tauri itself fails with a bare string (arguments the command could not read, say): still a
+    // banner that says what happened, never an empty one.
+    if (typeof error === "string") {
+      super(`The app could not run this action: ${error}`);
+      this.code = "invalid";
+    } else {
+      super(error.message);
+      this.code = error.code;
+    }
   }
 }
 

@@ -3,15 +3,25 @@ import { describe, expect, it } from "vitest";
 import AwsTenants from "./AwsTenants.svelte";
 import Costs from "./Costs.svelte";
 import Playground from "./Playground.svelte";
+import { banners } from "../lib/banners.svelte";
 import { fakeBackend } from "../test/ipc";
 import { costScreen, overview } from "../test/fixtures";
 
-const plan = { team_id: "team-a", name: "Team A", cost_center: "CC-1", managed: false, rate: "10/s burst 20", quota: "1000/month", spend: "4.5" };
+const plan = {
+  team_id: "team-a", name: "Team A", cost_center: "CC-1", managed: false, rate: "10/s burst 20", rate_source: "plan", quota: "1000/month",
+  stage: "unit1_prod", stack: null, spend: "4.5", budget: null, hard_budget: false, blocked: null,
+};
+/** A team stack of the reference deployment whose hard budget Tollgate found spent. */
+const stackTeam = {
+  ...plan, team_id: "team1", name: "team1_api_key_plan_prod", cost_center: "", rate: "10000/s burst 5000", rate_source: "stage", quota: null,
+  stage: "team1_prod", stack: "team1-bedrock-saas", spend: "12.5", budget: "10", hard_budget: true,
+  blocked: { period_start: "2026-12-01", keys: ["k9"], spent: "12.5", budget: "10", at_ms: 0 },
+};
 
 describe("AWS workspace", () => {
   it("lists the stage's usage plans, adopted ones marked, and creates one with limits only", async () => {
     const backend = fakeBackend({
-      aws_tenants: () => [plan],
+      aws_tenants: () => [plan, stackTeam],
       aws_create_tenant: () => null,
       aws_keys: () => [{ key_id: "k1", name: "app", enabled: true, created_at_ms: 0, disable_after_ms: null }],
       aws_rotate_key: () => ({ key: { key_id: "k2", name: "app", enabled: true, created_at_ms: 1, disable_after_ms: null }, secret: "aws-secret-value" }),
@@ -24,12 +34,20 @@ describe("AWS workspace", () => {
 
     await fireEvent.click(screen.getByRole("button", { name: "New tenant" }));
     const dialog = screen.getByRole("dialog", { name: "New tenant" });
-    expect(within(dialog).queryByLabelText("Monthly budget (USD)")).not.toBeInTheDocument();
+    expect(within(dialog).queryByLabelText("Tokens per minute")).not.toBeInTheDocument();
     await fireEvent.input(within(dialog).getByLabelText(/Team id/), { target: { value: "team-b" } });
     await fireEvent.input(within(dialog).getByLabelText("Rate limit"), { target: { value: "5/s" } });
+    await fireEvent.input(within(dialog).getByLabelText("Monthly budget (USD)"), { target: { value: "100" } });
+    await fireEvent.click(within(dialog).getByLabelText(/Disable the plan's keys/));
     await fireEvent.click(within(dialog).getByRole("button", { name: "Create tenant" }));
     await waitFor(() => expect(backend.callsOf("aws_create_tenant")).toHaveLength(1));
-    expect(backend.callsOf("aws_create_tenant")[0]).toMatchObject({ workspace: "prod", form: { team_id: "team-b", rate: "5/s", budget: "" } });
+    expect(backend.callsOf("aws_create_tenant")[0]).toMatchObject({ workspace: "prod", form: { team_id: "team-b", rate: "5/s", budget: "100", hard_budget: true } });
+
+    // The stack's team: its stage's rate, its stack, and the block its spent budget put on it.
+    const row = within(table).getByRole("button", { name: "team1" }).closest("tr")!;
+    expect(row).toHaveTextContent("team1-bedrock-saas");
+    expect(row).toHaveTextContent("from the stage");
+    expect(within(row).getByText("keys off: budget spent")).toHaveAttribute("title", expect.stringContaining("disabled keys k9"));
 
     await fireEvent.click(within(table).getByRole("button", { name: "team-a" }));
     await fireEvent.click(await screen.findByRole("button", { name: "Rotate" }));
@@ -61,8 +79,14 @@ describe("AWS workspace", () => {
     await fireEvent.click(screen.getByRole("button", { name: "Cancel" }));
     await waitFor(() => expect(backend.callsOf("aws_cancel_sync")).toEqual([{ workspace: "prod" }]));
     const before = backend.callsOf("aws_cost_screen").length;
-    finish({ listed: 10, fetched: 3, unchanged: 0, rows: 30, bad_lines: 0, bad_line_samples: [], error_files: 0, cancelled: true, today_lines: null, disabled_keys: [] });
+    finish({
+      listed: 10, fetched: 3, unchanged: 0, rows: 30, bad_lines: 0, bad_line_samples: [], error_files: 1, cancelled: true, today_lines: null,
+      disabled_keys: [], budget_blocked: ["team-a"], budget_unblocked: [],
+    });
     await waitFor(() => expect(backend.callsOf("aws_cost_screen").length).toBe(before + 1));
+    await waitFor(() => expect(banners.at(-1)).toMatchObject({ kind: "info", title: "Sync cancelled" }));
+    expect(banners.at(-1)?.message).toContain("hard budget spent, keys disabled: team-a");
+    expect(banners.at(-1)?.message).toContain("1 error file in the bucket");
     expect(await screen.findByRole("button", { name: "Sync now" })).toBeInTheDocument();
   });
 

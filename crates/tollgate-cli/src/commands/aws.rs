@@ -7,7 +7,7 @@ use serde_json::json;
 use tollgate_aws::{
     AwsError, AwsWorkspace, Connection, NewAwsTenant, Outcome, SyncControl, SyncOptions,
 };
-use tollgate_core::{Quota, RateLimit};
+use tollgate_core::{Budget, Limits, Quota, RateLimit};
 
 use super::Context;
 use crate::args::{Command, KeyCommand, LimitArgs, TenantCommand, UsageCommand, WorkspaceCommand};
@@ -42,18 +42,13 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
         .map_err(|error| CliError::usage(format!("cannot start the async runtime: {error}")))
 }
 
-/// Rate and quota from limit flags; the limits API Gateway has no place for are refused by name.
+/// Rate and quota from limit flags; the limits API Gateway has no place for are refused by name
+/// (the budget is Tollgate's own: see [`budget_of`]).
 fn plan_limits(args: &LimitArgs) -> Result<(Option<RateLimit>, Option<Quota>)> {
-    for (flag, given) in [
-        ("--tpm", args.tpm.is_some()),
-        ("--budget", args.budget.is_some()),
-        ("--budget-mode", args.budget_mode.is_some()),
-    ] {
-        if given {
-            return Err(CliError::usage(format!(
-                "{flag} is not available for AWS workspaces: API Gateway usage plans have a rate, a burst and a quota"
-            )));
-        }
+    if args.tpm.is_some() {
+        return Err(CliError::usage(
+            "--tpm is not available for AWS workspaces: API Gateway usage plans have a rate, a burst and a quota",
+        ));
     }
     let rate = args
         .rate
@@ -264,6 +259,29 @@ pub fn workspaces(paths: &Paths, command: &WorkspaceCommand, json: bool) -> Resu
     }
 }
 
+/// The budget the flags ask for, on top of the one Tollgate keeps now.
+fn budget_of(current: Option<Budget>, args: &LimitArgs) -> Result<Option<Budget>> {
+    let limits = Limits {
+        budget: current,
+        ..Limits::default()
+    };
+    Ok(crate::parse::apply_limits(limits, args)?.budget)
+}
+
+/// The workspace with its cost cache, for what Tollgate itself keeps (budgets) and syncs.
+fn with_cache(paths: &Paths, name: &str, aws: Connection) -> Result<tollgate_admin::AwsConsole> {
+    let context = Context::open_at(&cache_path(paths, name), paths, false)?;
+    Ok(tollgate_admin::AwsConsole {
+        name: name.to_owned(),
+        connection: aws,
+        cache: context.store,
+    })
+}
+
+fn admin_error(error: tollgate_admin::AdminError) -> CliError {
+    CliError::usage(error.message)
+}
+
 pub fn run(paths: &Paths, name: &str, json: bool, command: Command) -> Result<()> {
     let settings = workspace(paths, name)?.clone();
     let runtime = runtime()?;
@@ -318,16 +336,17 @@ pub fn run(paths: &Paths, name: &str, json: bool, command: Command) -> Result<()
                 }
                 print(&format!("{}\n{}", tenants_table(std::slice::from_ref(&tenant)), keys_table(&keys)))
             }
-            Command::Tenant(TenantCommand::Create { team_id, name, cost_center, allow_models, limits }) => {
+            Command::Tenant(TenantCommand::Create { team_id, name: display_name, cost_center, allow_models, limits }) => {
                 if !allow_models.is_empty() {
                     return Err(CliError::usage(
                         "--allow-model is not available for AWS workspaces: the deployment's Lambda decides which models a key may call",
                     ));
                 }
                 let (rate, quota) = plan_limits(&limits)?;
+                let budget = budget_of(None, &limits)?;
                 let tenant = aws
                     .create_tenant(&NewAwsTenant {
-                        name: name.unwrap_or_else(|| team_id.clone()),
+                        name: display_name.unwrap_or_else(|| team_id.clone()),
                         team_id,
                         cost_center,
                         rate,
@@ -335,26 +354,54 @@ pub fn run(paths: &Paths, name: &str, json: bool, command: Command) -> Result<()
                     })
                     .await
                     .map_err(aws_error)?;
+                if budget.is_some() {
+                    with_cache(paths, name, aws)?.set_budget(&tenant.team_id, budget).await.map_err(admin_error)?;
+                }
                 if json {
-                    return print_json(&tenant);
+                    return print_json(&json!({ "tenant": tenant, "budget": budget }));
                 }
                 print(&format!("Created usage plan {} for team {}.\n", tenant.plan_id, tenant.team_id))
             }
-            Command::Tenant(TenantCommand::Update { team_id, name, cost_center, allow_models, limits, no_rate, no_quota, no_tpm, no_budget, force }) => {
-                if name.is_some() || cost_center.is_some() || !allow_models.is_empty() || no_tpm || no_budget {
+            Command::Tenant(TenantCommand::Update { team_id, name: new_name, cost_center, allow_models, limits, no_rate, no_quota, no_tpm, no_budget, force }) => {
+                if new_name.is_some() || cost_center.is_some() || !allow_models.is_empty() || no_tpm {
                     return Err(CliError::usage(
-                        "for AWS workspaces only the rate (--rate, --burst, --no-rate) and the quota (--quota, --no-quota) can change",
+                        "for AWS workspaces only the rate (--rate, --burst, --no-rate), the quota (--quota, --no-quota) and the budget Tollgate keeps (--budget, --budget-mode, --no-budget) can change",
                     ));
                 }
                 let current = aws.tenant(&team_id).await.map_err(aws_error)?;
                 let (rate, quota) = plan_limits(&limits)?;
                 let rate = if no_rate { None } else { rate.or(current.rate) };
                 let quota = if no_quota { None } else { quota.or(current.quota) };
-                let tenant = aws.set_limits(&team_id, rate, quota, force).await.map_err(aws_error)?;
-                if json {
-                    return print_json(&tenant);
+                // The plan is changed only when its limits do: a budget alone needs no --force.
+                let tenant = if (rate, quota) == (current.rate, current.quota) {
+                    current
+                } else {
+                    aws.set_limits(&team_id, rate, quota, force).await.map_err(aws_error)?
+                };
+                let console = with_cache(paths, name, aws)?;
+                let budget_flags = limits.budget.is_some() || limits.budget_mode.is_some() || no_budget;
+                let budget = if no_budget {
+                    None
+                } else {
+                    budget_of(console.budget(&team_id).map_err(admin_error)?, &limits)?
+                };
+                if budget_flags {
+                    console.set_budget(&team_id, budget).await.map_err(admin_error)?;
                 }
-                print(&tenants_table(&[tenant]))
+                if json {
+                    return print_json(&json!({ "tenant": tenant, "budget": budget }));
+                }
+                let mut text = tenants_table(&[tenant]);
+                if let Some(budget) = budget {
+                    let _ = writeln!(
+                        text,
+                        "Budget {} a month ({}), kept by Tollgate and applied at each sync{}.",
+                        budget.monthly.format_usd(),
+                        budget.enforcement.as_str(),
+                        if budget.enforcement == tollgate_core::Enforcement::Hard { ": when spent, the plan's keys are disabled until the month starts over" } else { "" }
+                    );
+                }
+                print(&text)
             }
             Command::Tenant(TenantCommand::Delete { team_id, yes, force }) => {
                 if !yes {
@@ -412,14 +459,9 @@ pub fn run(paths: &Paths, name: &str, json: bool, command: Command) -> Result<()
                 print(&format!("Enabled API key {key_id}.\n"))
             }
             Command::Usage(UsageCommand::Sync { no_logs, parallel }) => {
-                let context = Context::open_at(&cache_path(paths, name), paths, json)?;
                 // The console's "sync now": rotated keys past their grace disabled (sync is the job
-                // that runs on a schedule), the reports, then today's logs.
-                let console = tollgate_admin::AwsConsole {
-                    name: name.to_owned(),
-                    connection: aws,
-                    cache: context.store,
-                };
+                // that runs on a schedule), the reports, today's logs, then the budgets.
+                let console = with_cache(paths, name, aws)?;
                 let summary = console
                     .sync(
                         &SyncControl::default(),
@@ -428,10 +470,10 @@ pub fn run(paths: &Paths, name: &str, json: bool, command: Command) -> Result<()
                         tollgate_store::now_ms(),
                     )
                     .await
-                    .map_err(|error| CliError::usage(error.message))?;
-                let (reports, today, expired) = (summary.reports, summary.today, summary.disabled_keys);
+                    .map_err(admin_error)?;
+                let (reports, today, expired, budgets) = (summary.reports, summary.today, summary.disabled_keys, summary.budgets);
                 if json {
-                    return print_json(&json!({ "reports": reports, "today": today, "disabled_keys": expired }));
+                    return print_json(&json!({ "reports": reports, "today": today, "disabled_keys": expired, "budgets": budgets }));
                 }
                 let mut text = format!(
                     "Reports: {} daily files, {} fetched, {} unchanged, {} rows; {} bad lines; {} error files.\n",
@@ -453,6 +495,12 @@ pub fn run(paths: &Paths, name: &str, json: bool, command: Command) -> Result<()
                 }
                 if !expired.is_empty() {
                     let _ = writeln!(text, "Disabled rotated keys whose grace ended: {}.", expired.join(", "));
+                }
+                if !budgets.blocked.is_empty() {
+                    let _ = writeln!(text, "Hard budget spent, the plan's keys disabled: {}.", budgets.blocked.join(", "));
+                }
+                if !budgets.unblocked.is_empty() {
+                    let _ = writeln!(text, "Budget blocks lifted, keys enabled again: {}.", budgets.unblocked.join(", "));
                 }
                 let _ = writeln!(text, "See the costs: tollgate --workspace {name} report");
                 print(&text)

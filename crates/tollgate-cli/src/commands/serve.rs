@@ -43,8 +43,32 @@ pub fn run(paths: &Paths, args: &ServeArgs) -> Result<()> {
             if threads == 1 { "" } else { "s" },
             if std::env::var("TOLLGATE_ADMIN_TOKEN").is_ok() || paths.config.server.admin_token.is_some() { "" } else { " (off: no admin token)" }
         );
+        if !args.no_aws_timers {
+            start_aws_timers(paths).await;
+        }
         let stats = serve_on_threads(gateway, listener, threads, shutdown_signal()).await.map_err(|error| CliError::usage(error.to_string()))?;
         eprintln!("Stopped; {} usage records committed.", stats.records);
         Ok(())
     })
+}
+
+/// One timer per AWS workspace of tollgate.toml, with credentials from the standard chain; a
+/// workspace that cannot be opened is named and skipped.
+async fn start_aws_timers(paths: &Paths) {
+    let mut started = Vec::new();
+    for (name, workspace) in &paths.config.workspaces {
+        match tollgate_admin::AwsConsole::open(&paths.data_dir, name, workspace.clone()).await {
+            Ok(aws) => {
+                tollgate_admin::spawn_timer(std::sync::Arc::new(tokio::sync::Mutex::new(aws)));
+                started.push(name.as_str());
+            }
+            Err(error) => eprintln!("note: workspace {name}: no key-rotation timer: {error}"),
+        }
+    }
+    if !started.is_empty() {
+        eprintln!(
+            "AWS workspaces {}: rotated keys are disabled when their grace ends, budget blocks lifted when the month starts over (--no-aws-timers to leave it to the next sync)",
+            started.join(", ")
+        );
+    }
 }
