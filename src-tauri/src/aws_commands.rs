@@ -297,15 +297,33 @@ pub(crate) async fn aws_export_chart_png(
 pub(crate) async fn aws_models(
     state: State<'_, AppState>,
     workspace: String,
+    route: PlaygroundRoute,
+    team_id: String,
 ) -> Result<Vec<String>, AdminError> {
-    on_aws(&state, &workspace, |aws| {
-        Box::pin(async move { aws.text_models().await })
+    on_aws(&state, &workspace, move |aws| {
+        Box::pin(async move {
+            match route {
+                PlaygroundRoute::Stack => aws.stack_models(&team_id).await,
+                PlaygroundRoute::Bedrock => aws.text_models().await,
+            }
+        })
     })
     .await
 }
 
-/// The playground of an AWS workspace: Bedrock `ConverseStream` as the team, streamed as
-/// `PlaygroundToken` events; `stop_playground(run_id)` ends it.
+/// How the playground of an AWS workspace sends a prompt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+#[serde(rename_all = "snake_case")]
+pub enum PlaygroundRoute {
+    /// Through the stack's own API with the team's key: its usage plan, logs and reports apply.
+    Stack,
+    /// Straight to Bedrock with the admin's credentials, tagged with the team.
+    Bedrock,
+}
+
+/// The playground of an AWS workspace as the team: through the stack (the answer in one piece)
+/// or Bedrock `ConverseStream` (streamed), as `PlaygroundToken` events; `stop_playground(run_id)`
+/// ends it.
 #[tauri::command]
 #[specta::specta]
 pub(crate) async fn aws_run_playground(
@@ -314,6 +332,7 @@ pub(crate) async fn aws_run_playground(
     run_id: u32,
     workspace: String,
     team_id: String,
+    route: PlaygroundRoute,
     request: PlaygroundRequest,
 ) -> Result<PlaygroundOutcome, AdminError> {
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -327,8 +346,16 @@ pub(crate) async fn aws_run_playground(
                 }
                 .emit(&app);
             };
-            aws.playground(&team_id, &request, stop, &mut on_token)
-                .await
+            match route {
+                PlaygroundRoute::Stack => {
+                    aws.playground_through_stack(&team_id, &request, stop, &mut on_token)
+                        .await
+                }
+                PlaygroundRoute::Bedrock => {
+                    aws.playground(&team_id, &request, stop, &mut on_token)
+                        .await
+                }
+            }
         })
     })
     .await;

@@ -310,21 +310,22 @@ async awsExportChartPng(workspace: string, preset: RangePreset, scope: CostScope
     else return { status: "error", error: e  as any };
 }
 },
-async awsModels(workspace: string) : Promise<Result<string[], AdminError>> {
+async awsModels(workspace: string, route: PlaygroundRoute, teamId: string) : Promise<Result<string[], AdminError>> {
     try {
-    return { status: "ok", data: await TAURI_INVOKE("aws_models", { workspace }) };
+    return { status: "ok", data: await TAURI_INVOKE("aws_models", { workspace, route, teamId }) };
 } catch (e) {
     if(e instanceof Error) throw e;
     else return { status: "error", error: e  as any };
 }
 },
 /**
- * The playground of an AWS workspace: Bedrock `ConverseStream` as the team, streamed as
- * `PlaygroundToken` events; `stop_playground(run_id)` ends it.
+ * The playground of an AWS workspace as the team: through the stack (the answer in one piece)
+ * or Bedrock `ConverseStream` (streamed), as `PlaygroundToken` events; `stop_playground(run_id)`
+ * ends it.
  */
-async awsRunPlayground(runId: number, workspace: string, teamId: string, request: PlaygroundRequest) : Promise<Result<PlaygroundOutcome, AdminError>> {
+async awsRunPlayground(runId: number, workspace: string, teamId: string, route: PlaygroundRoute, request: PlaygroundRequest) : Promise<Result<PlaygroundOutcome, AdminError>> {
     try {
-    return { status: "ok", data: await TAURI_INVOKE("aws_run_playground", { runId, workspace, teamId, request }) };
+    return { status: "ok", data: await TAURI_INVOKE("aws_run_playground", { runId, workspace, teamId, route, request }) };
 } catch (e) {
     if(e instanceof Error) throw e;
     else return { status: "error", error: e  as any };
@@ -636,7 +637,24 @@ export type PlaygroundResult = { text: string; input_tokens: number; output_toke
 /**
  * The user pressed stop: the text is what had arrived.
  */
-stopped: boolean }
+stopped: boolean; 
+/**
+ * Sent through an AWS deployment's own API: its cost Lambda counts and prices the call in
+ * the team's next daily report (the reference API answers no token counts).
+ */
+priced_by_deployment: boolean }
+/**
+ * How the playground of an AWS workspace sends a prompt.
+ */
+export type PlaygroundRoute = 
+/**
+ * Through the stack's own API with the team's key: its usage plan, logs and reports apply.
+ */
+"stack" | 
+/**
+ * Straight to Bedrock with the admin's credentials, tagged with the team.
+ */
+"bedrock"
 /**
  * A piece of a playground answer, as it arrives.
  */

@@ -3,6 +3,7 @@
 
 mod aws;
 mod aws_budgets;
+mod aws_playground;
 mod aws_timer;
 mod charts;
 mod config;

@@ -37,6 +37,9 @@ pub struct PlaygroundResult {
     pub cost: Nanos,
     /// The user pressed stop: the text is what had arrived.
     pub stopped: bool,
+    /// Sent through an AWS deployment's own API: its cost Lambda counts and prices the call in
+    /// the team's next daily report (the reference API answers no token counts).
+    pub priced_by_deployment: bool,
 }
 
 /// Sends `request` to the engine at `base_url` with the team's `key`, calling `on_token` with each

@@ -16,6 +16,9 @@ pub struct ReferenceClient {
     invoke_url: String,
     api_key: String,
     team_id: String,
+    /// Send `messages_api: true`: `inputs` is a Converse message list, as the reference's
+    /// notebooks send for chat models.
+    messages_api: bool,
     http: reqwest::Client,
 }
 
@@ -42,8 +45,84 @@ impl ReferenceClient {
             invoke_url: invoke_url.trim_end_matches('/').to_owned(),
             api_key: api_key.to_owned(),
             team_id: team_id.to_owned(),
+            messages_api: false,
             http,
         })
+    }
+
+    /// Calls with `messages_api: true` (Converse messages in `inputs`).
+    #[must_use]
+    pub fn with_messages_api(mut self) -> ReferenceClient {
+        self.messages_api = true;
+        self
+    }
+
+    /// The models the deployment's `/list_foundation_models` offers this team (Bedrock's
+    /// `ListFoundationModels` answer, as the reference Lambda returns it in a list).
+    pub async fn list_models(&self) -> Result<Vec<crate::CatalogEntry>, AwsError> {
+        let url = format!("{}/list_foundation_models", self.invoke_url);
+        let response = self
+            .http
+            .get(&url)
+            .header("x-api-key", &self.api_key)
+            .header("team_id", &self.team_id)
+            .send()
+            .await
+            .map_err(|error| {
+                AwsError::new(
+                    AwsErrorKind::Unavailable,
+                    format!("cannot reach {url}: {error}"),
+                )
+            })?;
+        let value = self.answer(response).await?;
+        let summaries = value
+            .as_array()
+            .and_then(|items| items.first())
+            .and_then(|item| item.get("modelSummaries"))
+            .and_then(Value::as_array)
+            .ok_or_else(|| {
+                AwsError::new(
+                    AwsErrorKind::Unavailable,
+                    format!("{url} answered no modelSummaries"),
+                )
+            })?;
+        let strings = |model: &Value, name: &str| -> Vec<String> {
+            model
+                .get(name)
+                .and_then(Value::as_array)
+                .map(|items| {
+                    items
+                        .iter()
+                        .filter_map(Value::as_str)
+                        .map(str::to_owned)
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let text = |model: &Value, name: &str| {
+            model
+                .get(name)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned()
+        };
+        Ok(summaries
+            .iter()
+            .filter(|model| model.get("modelId").is_some())
+            .map(|model| crate::CatalogEntry {
+                id: text(model, "modelId"),
+                arn: text(model, "modelArn"),
+                name: text(model, "modelName"),
+                provider: text(model, "providerName"),
+                kind: "foundation-model".to_owned(),
+                input_modalities: strings(model, "inputModalities"),
+                output_modalities: strings(model, "outputModalities"),
+                streaming: model
+                    .get("responseStreamingSupported")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false),
+            })
+            .collect())
     }
 
     async fn post(
@@ -57,21 +136,27 @@ impl ReferenceClient {
             .map(|(name, value)| format!("{name}={}", encode(value)))
             .collect();
         let url = format!("{}/invoke_model?{}", self.invoke_url, encoded.join("&"));
-        let response = self
+        let mut request = self
             .http
             .post(&url)
             .header("x-api-key", &self.api_key)
             .header("team_id", &self.team_id)
-            .header("streaming", if streaming { "true" } else { "false" })
-            .json(body)
-            .send()
-            .await
-            .map_err(|error| {
-                AwsError::new(
-                    AwsErrorKind::Unavailable,
-                    format!("cannot reach {url}: {error}"),
-                )
-            })?;
+            .header("streaming", if streaming { "true" } else { "false" });
+        if self.messages_api {
+            request = request.header("messages_api", "true");
+        }
+        let response = request.json(body).send().await.map_err(|error| {
+            AwsError::new(
+                AwsErrorKind::Unavailable,
+                format!("cannot reach {url}: {error}"),
+            )
+        })?;
+        self.answer(response).await
+    }
+
+    /// The answer's JSON, or the deployment's refusal as an error that names the team (and
+    /// never the key).
+    async fn answer(&self, response: reqwest::Response) -> Result<Value, AwsError> {
         let status = response.status().as_u16();
         let text = response.text().await.unwrap_or_default();
         let value: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));

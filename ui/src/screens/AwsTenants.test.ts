@@ -90,32 +90,46 @@ describe("AWS workspace", () => {
     expect(await screen.findByRole("button", { name: "Sync now" })).toBeInTheDocument();
   });
 
-  it("runs the playground on Bedrock as the team, with the model typed when the catalog is out of reach", async () => {
+  it("runs the playground through the stack as the team by default, and on Bedrock when asked", async () => {
     const backend = fakeBackend(
       {
         aws_tenants: () => [plan],
-        aws_models: () => {
+        aws_models: (args: { route: string }) => {
+          if (args.route === "stack") return ["anthropic.claude-3-haiku-20240307-v1:0"];
           throw { code: "denied", message: "AccessDenied: bedrock:ListFoundationModels" };
         },
-        aws_run_playground: () => ({
-          result: { text: "Hello", input_tokens: 5, output_tokens: 1, latency_ms: 300, time_to_first_token_ms: 120, cost: "0.00001", stopped: false },
+        aws_run_playground: (args: { route: string }) => ({
+          result: {
+            text: "Hello", input_tokens: 0, output_tokens: 0, latency_ms: 1300, time_to_first_token_ms: 1300, cost: "0", stopped: false,
+            priced_by_deployment: args.route === "stack",
+          },
           budget_left: null,
         }),
       },
       { events: true },
     );
     render(Playground, { overview, workspace: "prod" });
-    const model = await screen.findByRole("textbox", { name: "Model" });
-    await fireEvent.input(model, { target: { value: "anthropic.claude-3-haiku-20240307-v1:0" } });
-    await fireEvent.input(screen.getByLabelText("Prompt"), { target: { value: "Hi" } });
     await waitFor(() => expect(screen.getByLabelText("Team")).toHaveValue("team-a"));
+    expect(screen.getByLabelText("Send through")).toHaveValue("stack");
+    await waitFor(() => expect(screen.getByRole("combobox", { name: "Model" })).toHaveValue("anthropic.claude-3-haiku-20240307-v1:0"));
+    expect(backend.callsOf("aws_models")[0]).toEqual({ workspace: "prod", route: "stack", teamId: "team-a" });
+    await fireEvent.input(screen.getByLabelText("Prompt"), { target: { value: "Hi" } });
     await fireEvent.click(screen.getByRole("button", { name: "Send" }));
-    expect(await screen.findByTestId("cost")).toHaveTextContent("$0.00001");
+    await waitFor(() => expect(screen.getByLabelText("Call statistics")).toHaveTextContent("in the team's next cost report"));
     expect(backend.callsOf("aws_run_playground")[0]).toMatchObject({
       workspace: "prod",
       teamId: "team-a",
+      route: "stack",
       request: { model: "anthropic.claude-3-haiku-20240307-v1:0", prompt: "Hi" },
     });
-    expect(screen.getByLabelText("Call statistics")).toHaveTextContent("no budget");
+
+    // Bedrock directly: its catalog is out of reach here, so the model id is typed.
+    await fireEvent.change(screen.getByLabelText("Send through"), { target: { value: "bedrock" } });
+    const model = await screen.findByRole("textbox", { name: "Model" });
+    await fireEvent.input(model, { target: { value: "anthropic.claude-3-haiku-20240307-v1:0" } });
+    await fireEvent.click(screen.getByRole("button", { name: "Send" }));
+    await waitFor(() => expect(backend.callsOf("aws_run_playground")).toHaveLength(2));
+    expect(backend.callsOf("aws_run_playground")[1]).toMatchObject({ route: "bedrock" });
+    expect(await screen.findAllByTestId("cost")).not.toHaveLength(0);
   });
 });
