@@ -70,23 +70,6 @@ async fn put_reports(moto: &moto::Moto, deployment: &stack::Deployment, today: c
     }
 }
 
-/// Every file under `dir`, read whole.
-fn files_under(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
-    let mut files = Vec::new();
-    let mut pending = vec![dir.to_owned()];
-    while let Some(folder) = pending.pop() {
-        for entry in std::fs::read_dir(&folder).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                pending.push(path);
-            } else {
-                files.push((path.clone(), std::fs::read(&path).unwrap()));
-            }
-        }
-    }
-    files
-}
-
 /// The Tenants table's row of `team`.
 fn row(team: &str) -> String {
     format!("//table[@aria-label='Tenants']//tr[td[1]//button[normalize-space()='{team}']]")
@@ -321,16 +304,5 @@ async fn an_aws_workspace_from_the_console() {
     assert!(checks.contains("s3:"), "{checks}");
     taken.push(console.screenshot("aws-settings").await);
     console.close().await;
-    for (path, bytes) in files_under(&data) {
-        for value in deployment.all_values() {
-            assert!(
-                !bytes
-                    .windows(value.len())
-                    .any(|window| window == value.as_bytes()),
-                "{} holds a key value",
-                path.display()
-            );
-        }
-    }
-    tollgate_e2e::publish(&taken);
+    stack::assert_no_key_value_under(&data, &deployment);
 }

@@ -26,23 +26,6 @@ fn nanos(text: &str) -> Nanos {
     Nanos::parse_exact(text).unwrap()
 }
 
-/// Every file under `dir`, read whole.
-fn files_under(dir: &std::path::Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
-    let mut files = Vec::new();
-    let mut pending = vec![dir.to_owned()];
-    while let Some(folder) = pending.pop() {
-        for entry in std::fs::read_dir(&folder).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                pending.push(path);
-            } else {
-                files.push((path.clone(), std::fs::read(&path).unwrap()));
-            }
-        }
-    }
-    files
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tenants_and_keys_of_the_reference_stack() {
     let moto = moto::start();
@@ -325,16 +308,7 @@ async fn sync_now_fills_the_tenants_and_costs_screens_and_can_be_cancelled() {
     assert_eq!(view.total, nanos("0.0598925"));
 
     // No key value of the deployment is in any file the console wrote.
-    for (path, bytes) in files_under(dir.path()) {
-        let text = String::from_utf8_lossy(&bytes);
-        for value in deployment.all_values() {
-            assert!(
-                !text.contains(&value),
-                "{} holds a key value",
-                path.display()
-            );
-        }
-    }
+    stack::assert_no_key_value_under(dir.path(), &deployment);
 
     // Nothing changed: nothing fetched again.
     let calls = Arc::new(AtomicU64::new(0));

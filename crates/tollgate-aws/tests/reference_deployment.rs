@@ -47,23 +47,6 @@ fn per_tenant(
         .collect()
 }
 
-/// Every file under `dir`, read whole.
-fn files_under(dir: &std::path::Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
-    let mut files = Vec::new();
-    let mut pending = vec![dir.to_owned()];
-    while let Some(folder) = pending.pop() {
-        for entry in std::fs::read_dir(&folder).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                pending.push(path);
-            } else {
-                files.push((path.clone(), std::fs::read(&path).unwrap()));
-            }
-        }
-    }
-    files
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_team_stack_is_a_tenant_with_its_stage_throttle() {
     let moto = moto::start();
@@ -246,16 +229,8 @@ async fn sync_attributes_usage_by_key_and_stores_no_key_value() {
     let reported = format!("{report:?}{today:?}{again:?}");
     for value in deployment.all_values() {
         assert!(!reported.contains(&value), "a report echoes a key value");
-        for (path, bytes) in files_under(dir.path()) {
-            assert!(
-                !bytes
-                    .windows(value.len())
-                    .any(|window| window == value.as_bytes()),
-                "{} holds a key value",
-                path.display()
-            );
-        }
     }
+    stack::assert_no_key_value_under(dir.path(), &deployment);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -340,17 +340,7 @@ async fn a_workspace_is_managed_from_the_command_line() {
         .stderr;
     assert!(local.contains("AWS workspaces only"), "{local}");
     assert!(cli.path("workspaces/unit1.db").exists());
-    for value in deployment.all_values() {
-        for entry in std::fs::read_dir(cli.path("workspaces")).unwrap() {
-            let bytes = std::fs::read(entry.unwrap().path()).unwrap();
-            assert!(
-                !bytes
-                    .windows(value.len())
-                    .any(|window| window == value.as_bytes()),
-                "a key value in the cache"
-            );
-        }
-    }
+    stack::assert_no_key_value_under(&cli.path("workspaces"), &deployment);
 
     run(&["tenant", "delete", "team-x"]).fails();
     run(&["tenant", "delete", "team-x", "--yes"]).ok();

@@ -167,12 +167,7 @@ fn import_into(transaction: &Transaction<'_>, rows: &[ReportRow]) -> Result<Impo
             names.id(transaction, NameKind::Model, &row.model_id)?,
             names.id(transaction, NameKind::Key, &row.api_key)?,
         );
-        let totals = sums.entry(key).or_default();
-        totals.invocations += row.invocations;
-        totals.input_tokens += row.input_tokens;
-        totals.output_tokens += row.output_tokens;
-        totals.input_cost += row.input_cost;
-        totals.output_cost += row.output_cost;
+        add_row(sums.entry(key).or_default(), row);
     }
     {
         let mut delete = transaction.prepare_cached(
@@ -221,4 +216,13 @@ fn import_into(transaction: &Transaction<'_>, rows: &[ReportRow]) -> Result<Impo
     }
     summary.rollup_rows = sums.len() as u64;
     Ok(summary)
+}
+
+/// Adds a report row's counts and costs to a group's totals.
+pub(crate) fn add_row(totals: &mut RollupTotals, row: &ReportRow) {
+    totals.invocations += row.invocations;
+    totals.input_tokens += row.input_tokens;
+    totals.output_tokens += row.output_tokens;
+    totals.input_cost += row.input_cost;
+    totals.output_cost += row.output_cost;
 }

@@ -39,12 +39,7 @@ pub(crate) fn insert_labels(
             names.id(transaction, NameKind::Model, &row.model_id)?,
             names.id(transaction, NameKind::Key, &row.api_key)?,
         );
-        let totals = sums.entry(key).or_default();
-        totals.invocations += row.invocations;
-        totals.input_tokens += row.input_tokens;
-        totals.output_tokens += row.output_tokens;
-        totals.input_cost += row.input_cost;
-        totals.output_cost += row.output_cost;
+        crate::imports::add_row(sums.entry(key).or_default(), row);
     }
     let mut insert = transaction.prepare_cached(
         "INSERT INTO label_rollups (day, team, label, model, key, totals) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",

@@ -94,11 +94,11 @@ describe("AWS workspace", () => {
     const backend = fakeBackend(
       {
         aws_tenants: () => [plan],
-        aws_models: (args: { route: string }) => {
+        aws_models: (args) => {
           if (args.route === "stack") return ["anthropic.claude-3-haiku-20240307-v1:0"];
           throw { code: "denied", message: "AccessDenied: bedrock:ListFoundationModels" };
         },
-        aws_run_playground: (args: { route: string }) => ({
+        aws_run_playground: (args) => ({
           result: {
             text: "Hello", input_tokens: 0, output_tokens: 0, latency_ms: 1300, time_to_first_token_ms: 1300, cost: "0", stopped: false,
             priced_by_deployment: args.route === "stack",

@@ -55,6 +55,30 @@ impl Deployment {
     }
 }
 
+/// Fails naming the file when any file under `dir` holds one of the deployment's key values.
+pub fn assert_no_key_value_under(dir: &std::path::Path, deployment: &Deployment) {
+    let mut pending = vec![dir.to_owned()];
+    while let Some(folder) = pending.pop() {
+        for entry in std::fs::read_dir(&folder).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                pending.push(path);
+                continue;
+            }
+            let bytes = std::fs::read(&path).unwrap();
+            for value in deployment.all_values() {
+                assert!(
+                    !bytes
+                        .windows(value.len())
+                        .any(|window| window == value.as_bytes()),
+                    "{} holds a key value",
+                    path.display()
+                );
+            }
+        }
+    }
+}
+
 fn tags(team: &str) -> HashMap<String, String> {
     HashMap::from([
         ("Tenant".to_owned(), team.to_owned()),
