@@ -485,7 +485,12 @@ model_id: string | null;
 /**
  * Without a tenant: rows per cost center instead of per tenant.
  */
-by_cost_center?: boolean }
+by_cost_center?: boolean; 
+/**
+ * Rows per label (AWS workspaces: the `team_id` header callers sent), of all tenants or of
+ * `team_id`'s.
+ */
+by_label?: boolean }
 /**
  * The Costs screen at once: the numbers and the three charts drawn for the UI's theme.
  */
@@ -699,7 +704,7 @@ through: string | null }
 /**
  * How the table groups its rows.
  */
-export type RowsBy = "tenant" | "cost_center" | "model" | "key"
+export type RowsBy = "tenant" | "cost_center" | "model" | "key" | "label"
 /**
  * How far "sync now" has come, for the progress bar.
  */

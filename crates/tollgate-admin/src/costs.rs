@@ -23,6 +23,10 @@ pub struct CostScope {
     /// Without a tenant: rows per cost center instead of per tenant.
     #[serde(default)]
     pub by_cost_center: bool,
+    /// Rows per label (AWS workspaces: the `team_id` header callers sent), of all tenants or of
+    /// `team_id`'s.
+    #[serde(default)]
+    pub by_label: bool,
 }
 
 /// How the table groups its rows.
@@ -33,6 +37,7 @@ pub enum RowsBy {
     CostCenter,
     Model,
     Key,
+    Label,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type)]
@@ -171,6 +176,7 @@ pub fn cost_view(
     // The table: tenants (or cost centers), a tenant's models, or a model's keys.
     let rows_by = match (&scope.team_id, &scope.model_id) {
         (Some(_), Some(_)) => RowsBy::Key,
+        _ if scope.by_label => RowsBy::Label,
         (Some(_), None) => RowsBy::Model,
         (None, _) if scope.by_cost_center => RowsBy::CostCenter,
         (None, _) => RowsBy::Tenant,
@@ -180,6 +186,7 @@ pub fn cost_view(
         RowsBy::Model => vec![GroupBy::Model],
         RowsBy::CostCenter => vec![GroupBy::CostCenter],
         RowsBy::Tenant => vec![GroupBy::Tenant, GroupBy::CostCenter],
+        RowsBy::Label => vec![GroupBy::Label],
     };
     let mut rows: Vec<CostRow> = store
         .usage(&query(&range, scope, group))?
@@ -190,6 +197,7 @@ pub fn cost_view(
                 RowsBy::Model => row.model_id.as_ref(),
                 RowsBy::CostCenter => row.cost_center.as_ref(),
                 RowsBy::Tenant => row.team_id.as_ref(),
+                RowsBy::Label => row.label.as_ref(),
             }),
             cost_center: name(row.cost_center.as_ref()),
             invocations: row.totals.invocations,
@@ -255,6 +263,7 @@ pub fn rows_csv(view: &CostView) -> String {
         RowsBy::CostCenter => "cost_center",
         RowsBy::Model => "model_id",
         RowsBy::Key => "api_key",
+        RowsBy::Label => "label",
     };
     let quote = |text: &str| {
         if text.contains([',', '"', '\n']) {

@@ -307,6 +307,41 @@ async fn sync_now_fills_the_tenants_and_costs_screens_and_can_be_cancelled() {
     );
     assert_eq!(view.total, nanos("0.0598925"));
 
+    // By label, the team_id text callers sent: of every tenant, then of team1 alone.
+    let by_label = |team: Option<&str>| {
+        let scope = CostScope {
+            team_id: team.map(str::to_owned),
+            by_label: true,
+            ..CostScope::default()
+        };
+        let view = aws.cost_view(range, &scope, today).unwrap();
+        assert_eq!(view.rows_by, tollgate_admin::RowsBy::Label);
+        let mut rows: Vec<(String, Nanos)> = view
+            .rows
+            .iter()
+            .map(|row| (row.name.clone(), row.cost))
+            .collect();
+        rows.sort();
+        rows
+    };
+    assert_eq!(
+        by_label(None),
+        [
+            ("marketing".to_owned(), nanos("0.001")),
+            // team1's own rows and the deleted key's row, which also said team1.
+            ("team1".to_owned(), nanos("0.0076075")),
+            ("team2".to_owned(), nanos("0.05125")),
+            ("unit1".to_owned(), nanos("0.000035")),
+        ]
+    );
+    assert_eq!(
+        by_label(Some("team1")),
+        [
+            ("marketing".to_owned(), nanos("0.001")),
+            ("team1".to_owned(), nanos("0.00757"))
+        ]
+    );
+
     // No key value of the deployment is in any file the console wrote.
     stack::assert_no_key_value_under(dir.path(), &deployment);
 

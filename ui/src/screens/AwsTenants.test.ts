@@ -69,6 +69,9 @@ describe("AWS workspace", () => {
     );
     render(Costs, { theme: "light", workspace: "prod" });
     expect(await screen.findByTestId("total")).toHaveTextContent("$30.00");
+    // Rows by the label callers sent (AWS workspaces only).
+    await fireEvent.click(screen.getByLabelText("Rows by label"));
+    await waitFor(() => expect(backend.callsOf("aws_cost_screen").at(-1)).toMatchObject({ scope: { by_label: true, by_cost_center: false } }));
     // Charts export as PNG from AWS workspaces too.
     await fireEvent.click(screen.getAllByRole("button", { name: "PNG" })[2]);
     await waitFor(() => expect(backend.callsOf("aws_export_chart_png")).toEqual([expect.objectContaining({ workspace: "prod", kind: "top", theme: "light" })]));

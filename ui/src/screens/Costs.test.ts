@@ -18,6 +18,7 @@ describe("Costs", () => {
     });
     render(Costs, { theme: "dark" });
     expect(await screen.findByTestId("total")).toHaveTextContent("$30.00");
+    expect(screen.queryByLabelText("Rows by label")).not.toBeInTheDocument();
     expect(document.querySelector('[data-chart="daily"]')).not.toBeNull();
     const table = screen.getByRole("table", { name: "Costs by Tenant" });
     expect(within(table).getByText("66.7%")).toBeInTheDocument();
@@ -33,7 +34,7 @@ describe("Costs", () => {
 
     await fireEvent.click(screen.getByRole("button", { name: "Export CSV" }));
     await fireEvent.click(screen.getByRole("button", { name: "Export JSON" }));
-    const asked = { preset: { preset: "last_90_days" }, scope: { cost_center: null, team_id: "alpha", model_id: null, by_cost_center: false } };
+    const asked = { preset: { preset: "last_90_days" }, scope: { cost_center: null, team_id: "alpha", model_id: null, by_cost_center: false, by_label: false } };
     await waitFor(() =>
       expect(backend.callsOf("export_costs")).toEqual([
         { ...asked, format: "csv" },
