@@ -365,3 +365,42 @@ pub(crate) async fn aws_run_playground(
         budget_left: None,
     })
 }
+
+/// Settings → "Add from a stack": the workspace read from the parent stack's CloudFormation
+/// outputs, appended to `tollgate.toml`; its key-rotation and budget timer starts with it.
+#[tauri::command]
+#[specta::specta]
+pub(crate) async fn aws_add_workspace(
+    state: State<'_, AppState>,
+    name: String,
+    stack_prefix: String,
+    region: String,
+    profile: Option<String>,
+) -> Result<tollgate_admin::Overview, AdminError> {
+    let name = name.trim().to_owned();
+    tollgate_admin::check_workspace_name(&name)?;
+    if state.console()?.aws_workspace_names().contains(&name) {
+        return Err(AdminError::new(
+            ErrorCode::Conflict,
+            format!("there is a workspace '{name}' already: pick another name"),
+        ));
+    }
+    let profile = profile.filter(|profile| !profile.trim().is_empty());
+    let (workspace, outputs) = tollgate_admin::workspace_from_stack(
+        stack_prefix.trim(),
+        region.trim(),
+        profile.as_deref(),
+        None,
+    )
+    .await?;
+    let overview = state
+        .console()?
+        .add_aws_workspace(&name, workspace, &outputs.stack_name)?;
+    match state.aws(&name).await {
+        Ok(aws) => {
+            tollgate_admin::spawn_timer(aws);
+        }
+        Err(error) => tracing::warn!("workspace {name}: no timer: {error}"),
+    }
+    Ok(overview)
+}

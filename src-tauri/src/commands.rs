@@ -323,6 +323,7 @@ pub(crate) fn builder() -> tauri_specta::Builder<tauri::Wry> {
             cancel_recompute,
             set_gateway_port,
             set_theme,
+            crate::aws_commands::aws_add_workspace,
             crate::aws_commands::aws_tenants,
             crate::aws_commands::aws_create_tenant,
             crate::aws_commands::aws_update_limits,

@@ -196,6 +196,18 @@ async setTheme(theme: Theme) : Promise<Result<null, AdminError>> {
     else return { status: "error", error: e  as any };
 }
 },
+/**
+ * Settings → "Add from a stack": the workspace read from the parent stack's CloudFormation
+ * outputs, appended to `tollgate.toml`; its key-rotation and budget timer starts with it.
+ */
+async awsAddWorkspace(name: string, stackPrefix: string, region: string, profile: string | null) : Promise<Result<Overview, AdminError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("aws_add_workspace", { name, stackPrefix, region, profile }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
 async awsTenants(workspace: string, search: string) : Promise<Result<AwsTenantRow[], AdminError>> {
     try {
     return { status: "ok", data: await TAURI_INVOKE("aws_tenants", { workspace, search }) };

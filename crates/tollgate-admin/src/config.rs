@@ -55,6 +55,74 @@ impl Config {
     }
 }
 
+/// A workspace name is a TOML bare key and a file name: letters, digits, `-` and `_`.
+pub fn check_workspace_name(name: &str) -> Result<(), crate::AdminError> {
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err(crate::AdminError::invalid(format!(
+            "workspace name '{name}': use letters, digits, '-' and '_'"
+        )));
+    }
+    Ok(())
+}
+
+/// Appends `[workspaces.NAME]` for `workspace` at the end of the config file at `path` (made if
+/// missing), the rest of the file untouched; written beside and renamed over, so a failure never
+/// leaves half a config. Refused when the name is not a plain one or is taken.
+pub fn append_workspace(
+    path: &Path,
+    name: &str,
+    workspace: &tollgate_aws::AwsWorkspace,
+    stack_name: &str,
+) -> Result<(), crate::AdminError> {
+    use crate::{AdminError, ErrorCode};
+    check_workspace_name(name)?;
+    let existing = std::fs::read_to_string(path).unwrap_or_default();
+    let parsed = Config::parse(&existing).map_err(|error| {
+        AdminError::invalid(format!(
+            "{} is not valid, so nothing was added: {error}",
+            path.display()
+        ))
+    })?;
+    if parsed.workspaces.contains_key(name) {
+        return Err(AdminError::new(
+            ErrorCode::Conflict,
+            format!(
+                "{} already has a workspace '{name}'; pick another name or edit [workspaces.{name}]",
+                path.display()
+            ),
+        ));
+    }
+    let table = toml::to_string(workspace)
+        .map_err(|error| AdminError::invalid(format!("cannot write the workspace: {error}")))?;
+    let separator = if existing.is_empty() || existing.ends_with("\n\n") {
+        ""
+    } else if existing.ends_with('\n') {
+        "\n"
+    } else {
+        "\n\n"
+    };
+    let text = format!(
+        "{existing}{separator}# Added by Tollgate from stack {stack_name}.\n[workspaces.{name}]\n{table}"
+    );
+    let storage = |error: std::io::Error| {
+        AdminError::new(
+            ErrorCode::Storage,
+            format!("cannot write {}: {error}", path.display()),
+        )
+    };
+    if let Some(folder) = path.parent() {
+        std::fs::create_dir_all(folder).map_err(storage)?;
+    }
+    let partial = path.with_extension("toml.partial");
+    std::fs::write(&partial, &text)
+        .and_then(|()| std::fs::rename(&partial, path))
+        .map_err(storage)
+}
+
 /// `TOLLGATE_DATA_DIR` when set, else the OS data directory (`~/.local/share/tollgate` on Linux):
 /// where the console and the CLI keep the database, `tollgate.toml` and the local model.
 pub fn default_data_dir() -> Option<PathBuf> {

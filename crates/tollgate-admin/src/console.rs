@@ -83,6 +83,25 @@ pub enum ExportFormat {
     Json,
 }
 
+/// An AWS workspace for the reference stack with prefix `prefix` in `region`, read from the
+/// parent stack's CloudFormation outputs with credentials from the standard chain (and
+/// `profile`); `endpoint_url` for LocalStack or moto.
+pub async fn workspace_from_stack(
+    prefix: &str,
+    region: &str,
+    profile: Option<&str>,
+    endpoint_url: Option<&str>,
+) -> Result<(tollgate_aws::AwsWorkspace, tollgate_aws::StackOutputs), AdminError> {
+    let sdk = tollgate_aws::AwsWorkspace {
+        region: region.to_owned(),
+        aws_profile: profile.map(str::to_owned),
+        ..tollgate_aws::AwsWorkspace::default()
+    }
+    .sdk_config()
+    .await;
+    Ok(tollgate_aws::workspace_from_stack(prefix, region, profile, endpoint_url, &sdk).await?)
+}
+
 /// The Local workspace with its engine.
 #[derive(Debug)]
 pub struct Console {
@@ -313,6 +332,20 @@ impl Console {
         let path = folder.join(file_name);
         std::fs::write(&path, bytes).map_err(storage)?;
         Ok(path)
+    }
+
+    /// Adds an AWS workspace (read from its stack by [`workspace_from_stack`]) to `tollgate.toml`
+    /// and to this console; the overview lists it at once.
+    pub fn add_aws_workspace(
+        &mut self,
+        name: &str,
+        workspace: tollgate_aws::AwsWorkspace,
+        stack_name: &str,
+    ) -> Result<Overview, AdminError> {
+        let path = self.local.data_dir.join(CONFIG_FILE);
+        crate::config::append_workspace(&path, name, &workspace, stack_name)?;
+        self.config.workspaces.insert(name.to_owned(), workspace);
+        Ok(self.overview())
     }
 
     /// The names of the AWS workspaces configured in `tollgate.toml`.

@@ -25,10 +25,14 @@ pub use aws::{
 pub use aws_budgets::{BudgetBlock, BudgetChanges};
 pub use aws_timer::{LONGEST_SLEEP, TimerPass, spawn_timer};
 pub use charts::{ChartKind, Theme, chart_png, chart_svg, money_text};
-pub use config::{CONFIG_FILE, Config, ConfigError, DATABASE_FILE, default_data_dir, os_data_dir};
+pub use config::{
+    CONFIG_FILE, Config, ConfigError, DATABASE_FILE, append_workspace, check_workspace_name,
+    default_data_dir, os_data_dir,
+};
 pub use console::{
     AwsWorkspaceInfo, CHART_SIZE, Console, CostScreen, EXPORT_SIZE, EngineStatus, ExportFormat,
     LocalModelStatus, ModelInfo, Overview, PlaygroundOutcome, WIDE_CHART_SIZE, cost_screen,
+    workspace_from_stack,
 };
 pub use costs::{
     CostRow, CostScope, CostView, DayCost, Forecast, Ranked, RowsBy, budget_left, cost_view,

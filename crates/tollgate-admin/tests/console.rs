@@ -90,6 +90,31 @@ fn first_start_runs_the_engine_with_the_configured_models() {
     );
     assert_eq!(overview.aws_workspaces.len(), 1);
     assert_eq!(overview.aws_workspaces[0].name, "prod");
+
+    // A workspace added from a stack is in tollgate.toml beside the rest, and in the overview.
+    let mut console = console;
+    let unit1 = tollgate_aws::AwsWorkspace::for_stack("unit1", "a1b2c3d4e5", "us-east-1");
+    let added = console
+        .add_aws_workspace("unit1", unit1.clone(), "unit1-bedrock-saas")
+        .unwrap();
+    let names: Vec<&str> = added
+        .aws_workspaces
+        .iter()
+        .map(|ws| ws.name.as_str())
+        .collect();
+    assert_eq!(names, ["prod", "unit1"]);
+    assert_eq!(added.aws_workspaces[1].stage.as_deref(), Some("unit1_prod"));
+    let written = tollgate_admin::Config::load(&data.join("tollgate.toml")).unwrap();
+    assert_eq!(written.models.len(), 2, "the models are kept");
+    assert_eq!(
+        written.workspaces["unit1"].stack_prefix.as_deref(),
+        Some("unit1")
+    );
+    let again = console
+        .add_aws_workspace("unit1", unit1, "unit1-bedrock-saas")
+        .unwrap_err();
+    assert_eq!(again.code, tollgate_admin::ErrorCode::Conflict, "{again}");
+    assert!(tollgate_admin::check_workspace_name("has space").is_err());
     assert!(overview.config_path.ends_with("tollgate.toml"));
     // The engine answers on the port it reports.
     let health = runtime

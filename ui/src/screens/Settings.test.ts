@@ -35,4 +35,28 @@ describe("Settings", () => {
     expect(backend.callsOf("cancel_recompute")).toHaveLength(1);
     expect(await screen.findByRole("button", { name: "Recompute" })).toBeInTheDocument();
   });
+
+  it("adds an AWS workspace from its stack prefix, and says why when the stack is not there", async () => {
+    const onchange = vi.fn();
+    const backend = fakeBackend({
+      list_prices: () => [],
+      aws_add_workspace: (args) => {
+        if (args.stackPrefix === "unit9") throw { code: "not_found", message: "no stack unit9-bedrock-saas in us-east-1" };
+        return overview;
+      },
+    });
+    render(Settings, { overview, onchange });
+    const form = screen.getByRole("form", { name: "Add from a stack" });
+    await fireEvent.input(screen.getByLabelText("Stack prefix"), { target: { value: "unit9" } });
+    await fireEvent.click(screen.getByRole("button", { name: "Add from stack" }));
+    await waitFor(() => expect(banners.at(-1)).toMatchObject({ kind: "error", message: "no stack unit9-bedrock-saas in us-east-1" }));
+    expect(onchange).not.toHaveBeenCalled();
+
+    await fireEvent.input(screen.getByLabelText("Stack prefix"), { target: { value: "unit1" } });
+    await fireEvent.input(screen.getByLabelText("AWS profile"), { target: { value: "org-admin" } });
+    await fireEvent.submit(form);
+    await waitFor(() => expect(onchange).toHaveBeenCalled());
+    expect(backend.callsOf("aws_add_workspace").at(-1)).toEqual({ name: "unit1", stackPrefix: "unit1", region: "us-east-1", profile: "org-admin" });
+    expect(banners.at(-1)).toMatchObject({ kind: "success", title: "Workspace added" });
+  });
 });

@@ -136,15 +136,7 @@ fn add_workspace(
     endpoint_url: Option<&str>,
     json: bool,
 ) -> Result<()> {
-    if name.trim().is_empty()
-        || !name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-    {
-        return Err(CliError::usage(format!(
-            "workspace name '{name}': use letters, digits, '-' and '_'"
-        )));
-    }
+    tollgate_admin::check_workspace_name(name).map_err(admin_error)?;
     if paths.config.workspaces.contains_key(name) {
         return Err(CliError::usage(format!(
             "tollgate.toml already has a workspace '{name}'; pick another name or edit [workspaces.{name}]"
@@ -154,44 +146,16 @@ fn add_workspace(
         .config_path
         .clone()
         .unwrap_or_else(|| paths.data_dir.join(crate::config::CONFIG_FILE));
-    let (workspace, outputs) = runtime()?.block_on(async {
-        let sdk = AwsWorkspace {
-            region: region.to_owned(),
-            aws_profile: profile.map(str::to_owned),
-            ..AwsWorkspace::default()
-        }
-        .sdk_config()
-        .await;
-        tollgate_aws::workspace_from_stack(prefix, region, profile, endpoint_url, &sdk)
-            .await
-            .map_err(aws_error)
-    })?;
-    let table = toml::to_string(&workspace)
-        .map_err(|error| CliError::usage(format!("cannot write the workspace: {error}")))?;
-    let existing = std::fs::read_to_string(&config_path).unwrap_or_default();
-    let separator = if existing.is_empty() || existing.ends_with("\n\n") {
-        ""
-    } else if existing.ends_with('\n') {
-        "\n"
-    } else {
-        "\n\n"
-    };
-    let text = format!(
-        "{existing}{separator}# Added by `tollgate workspace add` from stack {}.\n[workspaces.{name}]\n{table}",
-        outputs.stack_name
-    );
-    if let Some(folder) = config_path.parent() {
-        std::fs::create_dir_all(folder).map_err(|error| {
-            CliError::usage(format!("cannot create {}: {error}", folder.display()))
-        })?;
-    }
-    // Written beside and renamed over, so a failure never leaves half a config.
-    let partial = config_path.with_extension("toml.partial");
-    std::fs::write(&partial, &text)
-        .and_then(|()| std::fs::rename(&partial, &config_path))
-        .map_err(|error| {
-            CliError::usage(format!("cannot write {}: {error}", config_path.display()))
-        })?;
+    let (workspace, outputs) = runtime()?
+        .block_on(tollgate_admin::workspace_from_stack(
+            prefix,
+            region,
+            profile,
+            endpoint_url,
+        ))
+        .map_err(admin_error)?;
+    tollgate_admin::append_workspace(&config_path, name, &workspace, &outputs.stack_name)
+        .map_err(admin_error)?;
     if json {
         return print_json(&json!({ "name": name, "workspace": workspace, "stack": outputs }));
     }
