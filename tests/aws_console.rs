@@ -305,4 +305,5 @@ async fn an_aws_workspace_from_the_console() {
     taken.push(console.screenshot("aws-settings").await);
     console.close().await;
     stack::assert_no_key_value_under(&data, &deployment);
+    tollgate_e2e::publish(&taken);
 }
