@@ -216,14 +216,17 @@ impl Console {
         .await
     }
 
-    /// Clicks the first enabled button whose text is `text`.
+    /// Clicks the first enabled button whose text is `text`. The click is the element's own
+    /// (`element.click()` in the page), not a pointer at its coordinates: success banners leave on
+    /// their own after a few seconds, and the layout shift could land a pointer on another field.
     pub async fn button(&self, text: &str) {
         let xpath = format!("//button[normalize-space()={text:?} and not(@disabled)]");
-        self.wait(Locator::XPath(&xpath))
+        let button = self.wait(Locator::XPath(&xpath)).await;
+        let element = serde_json::to_value(&button).unwrap();
+        self.client
+            .execute("arguments[0].click();", vec![element])
             .await
-            .click()
-            .await
-            .unwrap();
+            .unwrap_or_else(|error| panic!("clicking {text:?}: {error}"));
     }
 
     /// Types into the field labelled `label` (the label's own text, before any hint).
