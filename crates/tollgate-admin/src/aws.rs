@@ -365,13 +365,13 @@ impl AwsConsole {
         with_logs: bool,
         now_ms: i64,
     ) -> Result<SyncSummary, AdminError> {
-        let disabled_keys = self
+        // Key values are read once (hashed and dropped) to attribute every row by key id; the
+        // same listing finds the rotated keys whose grace has ended.
+        let (directory, expired) = self
             .connection
-            .disable_all_expired_keys(now_ms)
-            .await?
-            .disabled;
-        // Key values are read once (hashed and dropped) to attribute every row by key id.
-        let directory = self.connection.key_directory().await?;
+            .key_directory_disabling_expired(now_ms)
+            .await?;
+        let disabled_keys = expired.disabled;
         let reports = self
             .connection
             .sync_reports_attributed(&self.cache, options, control, &directory)

@@ -12,7 +12,10 @@ use tollgate_store::{NewTenant, TenantUpdate};
 use crate::aws::AwsConsole;
 use crate::error::AdminError;
 
-const BLOCK_SETTING: &str = "aws.budget-block.";
+/// The cache setting that holds a team's budget block.
+fn block_setting(team_id: &str) -> String {
+    format!("aws.budget-block.{team_id}")
+}
 
 /// A hard budget's block in force: which keys Tollgate disabled, and for which period.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
@@ -59,7 +62,7 @@ impl AwsConsole {
 
     /// The block in force on a tenant, if its hard budget stopped its keys.
     pub fn budget_block(&self, team_id: &str) -> Result<Option<BudgetBlock>, AdminError> {
-        let text = self.cache.setting(&format!("{BLOCK_SETTING}{team_id}"))?;
+        let text = self.cache.setting(&block_setting(team_id))?;
         Ok(text.and_then(|text| serde_json::from_str(&text).ok()))
     }
 
@@ -72,6 +75,11 @@ impl AwsConsole {
     ) -> Result<(), AdminError> {
         let tenant = self.connection.tenant(team_id).await?;
         self.save_budget(&tenant.team_id, &tenant.name, &tenant.cost_center, budget)
+    }
+
+    fn save_block(&self, team_id: &str, block: &BudgetBlock) -> Result<(), AdminError> {
+        let text = serde_json::to_string(block).unwrap_or_default();
+        Ok(self.cache.put_setting(&block_setting(team_id), &text)?)
     }
 
     /// Keeps (or with `None` forgets) a tenant's monthly budget in the cache, under the plan's
@@ -115,8 +123,7 @@ impl AwsConsole {
         {
             self.cache.delete_tenant(&team)?;
         }
-        self.cache
-            .delete_setting(&format!("{BLOCK_SETTING}{team_id}"))?;
+        self.cache.delete_setting(&block_setting(team_id))?;
         Ok(())
     }
 
@@ -152,10 +159,7 @@ impl AwsConsole {
                         budget: budget.monthly,
                         at_ms: now_ms,
                     };
-                    self.cache.put_setting(
-                        &format!("{BLOCK_SETTING}{team_id}"),
-                        &serde_json::to_string(&block).unwrap_or_default(),
-                    )?;
+                    self.save_block(&team_id, &block)?;
                     self.cache.record_event(
                         "aws.budget.block",
                         &team_id,
@@ -178,8 +182,7 @@ impl AwsConsole {
                             Err(error) => return Err(error.into()),
                         }
                     }
-                    self.cache
-                        .delete_setting(&format!("{BLOCK_SETTING}{team_id}"))?;
+                    self.cache.delete_setting(&block_setting(&team_id))?;
                     let why = if block.period_start == period_start {
                         "the budget was raised or removed"
                     } else {
@@ -199,10 +202,7 @@ impl AwsConsole {
                         period_start,
                         ..block
                     };
-                    self.cache.put_setting(
-                        &format!("{BLOCK_SETTING}{team_id}"),
-                        &serde_json::to_string(&renewed).unwrap_or_default(),
-                    )?;
+                    self.save_block(&team_id, &renewed)?;
                 }
                 _ => {}
             }

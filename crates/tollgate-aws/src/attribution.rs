@@ -100,6 +100,26 @@ impl KeyDirectory {
 impl Connection {
     /// Reads every key (with its value, hashed here and dropped) and every plan's keys.
     pub async fn key_directory(&self) -> Result<KeyDirectory, AwsError> {
+        let keys = self.api_keys(true).await?;
+        self.directory_of(keys).await
+    }
+
+    /// What a sync needs first, from one listing of the keys: the rotated keys whose grace has
+    /// ended disabled, then the directory (which attributes disabled keys' rows all the same).
+    pub async fn key_directory_disabling_expired(
+        &self,
+        now_ms: i64,
+    ) -> Result<(KeyDirectory, crate::ExpiredKeys), AwsError> {
+        let keys = self.api_keys(true).await?;
+        let expired = self.disable_expired_of(&keys, now_ms).await?;
+        Ok((self.directory_of(keys).await?, expired))
+    }
+
+    /// The directory of `keys` (listed with their values, which are hashed and dropped here).
+    async fn directory_of(
+        &self,
+        keys: Vec<aws_sdk_apigateway::types::ApiKey>,
+    ) -> Result<KeyDirectory, AwsError> {
         let tenants = self.list_tenants().await?;
         let mut tenant_of: HashMap<String, usize> = HashMap::new();
         let mut directory = KeyDirectory::default();
@@ -111,7 +131,7 @@ impl Connection {
                 tenant_of.entry(key_id).or_insert(index);
             }
         }
-        for key in self.api_keys(true).await? {
+        for key in keys {
             let (Some(key_id), Some(value)) = (key.id, key.value) else {
                 continue;
             };

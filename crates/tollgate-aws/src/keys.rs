@@ -301,8 +301,18 @@ impl Connection {
     /// [`Connection::disable_expired_keys`] for every tenant, with one listing of the keys; also
     /// says when the next rotated key's grace ends, for a timer to wake then.
     pub async fn disable_all_expired_keys(&self, now_ms: i64) -> Result<ExpiredKeys, AwsError> {
+        let keys = self.api_keys(false).await?;
+        self.disable_expired_of(&keys, now_ms).await
+    }
+
+    /// Disables the rotated keys of `keys` (as listed) whose grace has ended.
+    pub(crate) async fn disable_expired_of(
+        &self,
+        keys: &[ApiKey],
+        now_ms: i64,
+    ) -> Result<ExpiredKeys, AwsError> {
         let mut expired = ExpiredKeys::default();
-        for key in self.api_keys(false).await?.iter().map(key_of) {
+        for key in keys.iter().map(key_of) {
             let Some(until) = key.disable_after_ms.filter(|_| key.enabled) else {
                 continue;
             };
