@@ -182,15 +182,9 @@ pub async fn run_bedrock(
     );
     let mut messages = Vec::new();
     if !request.system.trim().is_empty() {
-        messages.push(Message {
-            role: Role::System,
-            content: request.system.clone(),
-        });
+        messages.push(Message::text(Role::System, request.system.clone()));
     }
-    messages.push(Message {
-        role: Role::User,
-        content: request.prompt.clone(),
-    });
+    messages.push(Message::text(Role::User, request.prompt.clone()));
     let chat = ChatRequest {
         model: request.model.clone(),
         messages,
@@ -226,6 +220,8 @@ pub async fn run_bedrock(
                 on_token(&piece);
             }
             ChatEvent::Done { usage: done, .. } => usage = done,
+            // The playground sends no tools.
+            ChatEvent::ToolCall { .. } => {}
         }
     }
     result.latency_ms = started.elapsed().as_millis() as u64;

@@ -105,6 +105,11 @@ impl ProviderKind {
     }
 
     /// The provider's display name when the config gives none.
+    /// Whether the backend takes images, documents and tool turns, not only text.
+    pub fn takes_content_blocks(self) -> bool {
+        matches!(self, ProviderKind::Bedrock | ProviderKind::OpenaiCompatible)
+    }
+
     pub fn display_name(self) -> &'static str {
         match self {
             ProviderKind::OpenaiCompatible => "OpenAI-compatible",

@@ -11,7 +11,7 @@ use crate::error::ApiError;
 #[derive(Debug)]
 enum State {
     Running,
-    Done(Result<String, ApiError>),
+    Done(Result<serde_json::Value, ApiError>),
 }
 
 #[derive(Debug)]
@@ -25,7 +25,7 @@ struct Entry {
 #[derive(Debug, PartialEq, Eq)]
 pub enum Poll {
     Running,
-    Done(Result<String, ApiError>),
+    Done(Result<serde_json::Value, ApiError>),
     Unknown,
 }
 
@@ -81,7 +81,7 @@ impl LongPolls {
         true
     }
 
-    pub fn finish(&self, request_id: &str, result: Result<String, ApiError>) {
+    pub fn finish(&self, request_id: &str, result: Result<serde_json::Value, ApiError>) {
         let mut guard = self.lock();
         if let Some(entry) = guard.0.get_mut(request_id) {
             entry.state = State::Done(result);
@@ -144,7 +144,7 @@ mod tests {
         assert!(polls.start("a", "k"));
         assert!(polls.start("b", "k"));
         assert!(!polls.start("c", "k"), "both slots run");
-        polls.finish("a", Ok(String::new()));
+        polls.finish("a", Ok(serde_json::Value::from("")));
         assert!(polls.start("c", "k"), "an expired result makes room");
         assert_eq!(polls.poll("a", "k"), Poll::Unknown);
     }

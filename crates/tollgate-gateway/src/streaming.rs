@@ -18,6 +18,13 @@ use crate::state::Gateway;
 #[derive(Debug)]
 pub enum StreamItem {
     Delta(String),
+    /// A piece of a tool call, as [`ChatEvent::ToolCall`].
+    ToolCall {
+        index: u32,
+        id: Option<String>,
+        name: Option<String>,
+        arguments: String,
+    },
     Done {
         finish_reason: Option<String>,
         usage: Usage,
@@ -103,6 +110,24 @@ async fn run(gateway: Gateway, call: Call, request: ChatRequest, sender: mpsc::S
                 first_token.get_or_insert_with(|| call.started.elapsed());
                 generated_chars += text.len();
                 if client_left.is_none() && sender.send(StreamItem::Delta(text)).await.is_err() {
+                    client_left = Some(Instant::now());
+                }
+            }
+            Some(Ok(ChatEvent::ToolCall {
+                index,
+                id,
+                name,
+                arguments,
+            })) => {
+                first_token.get_or_insert_with(|| call.started.elapsed());
+                generated_chars += arguments.len();
+                let piece = StreamItem::ToolCall {
+                    index,
+                    id,
+                    name,
+                    arguments,
+                };
+                if client_left.is_none() && sender.send(piece).await.is_err() {
                     client_left = Some(Instant::now());
                 }
             }

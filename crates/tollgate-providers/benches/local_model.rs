@@ -27,10 +27,7 @@ fn main() {
         "Summarise the following cost report for the finance team in two sentences. ".repeat(12);
     let request = |content: &str, max_tokens: u32| ChatRequest {
         model: "local".into(),
-        messages: vec![Message {
-            role: Role::User,
-            content: content.into(),
-        }],
+        messages: vec![Message::text(Role::User, content)],
         max_tokens: Some(max_tokens),
         temperature: Some(0.0),
         ..ChatRequest::default()

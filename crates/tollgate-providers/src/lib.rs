@@ -32,10 +32,129 @@ pub enum Role {
     Assistant,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// One turn of a conversation: its blocks in the order the client sent them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Message {
     pub role: Role,
-    pub content: String,
+    pub content: Vec<Block>,
+}
+
+impl Message {
+    /// A turn of plain text.
+    pub fn text(role: Role, text: impl Into<String>) -> Message {
+        Message {
+            role,
+            content: vec![Block::Text(text.into())],
+        }
+    }
+
+    /// The text blocks, joined.
+    pub fn joined_text(&self) -> String {
+        let mut text = String::new();
+        for block in &self.content {
+            if let Block::Text(piece) = block {
+                text.push_str(piece);
+            }
+        }
+        text
+    }
+
+    /// The first block that is not text, for backends that take text only.
+    pub fn first_non_text(&self) -> Option<&Block> {
+        self.content
+            .iter()
+            .find(|block| !matches!(block, Block::Text(_)))
+    }
+
+    /// What the turn weighs for a token estimate: text bytes, plus a fixed weight per attachment
+    /// (images and documents are priced by the model's own count later).
+    pub fn estimate_chars(&self) -> usize {
+        self.content.iter().map(Block::estimate_chars).sum()
+    }
+}
+
+/// A content block, as Bedrock Converse names them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Block {
+    Text(String),
+    /// An image: `png`, `jpeg`, `gif` or `webp`, decoded.
+    Image(Media),
+    /// A document (`pdf`, `csv`, `doc`, `docx`, `xls`, `xlsx`, `html`, `txt`, `md`), decoded.
+    Document {
+        name: String,
+        media: Media,
+    },
+    /// The model's call of a tool, sent back in the assistant turn that follows it.
+    ToolUse(ToolCall),
+    /// The client's answer to a tool call.
+    ToolResult(ToolResult),
+}
+
+impl Block {
+    /// The kind of block, as error messages name it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Block::Text(_) => "text",
+            Block::Image(_) => "image",
+            Block::Document { .. } => "document",
+            Block::ToolUse(_) => "toolUse",
+            Block::ToolResult(_) => "toolResult",
+        }
+    }
+
+    fn estimate_chars(&self) -> usize {
+        /// Roughly what Claude counts for a mid-sized image or a page, in characters at 4 a token.
+        const ATTACHMENT_CHARS: usize = 6_000;
+        match self {
+            Block::Text(text) => text.len(),
+            Block::Image(_) | Block::Document { .. } => ATTACHMENT_CHARS,
+            Block::ToolUse(call) => call.name.len() + call.input.to_string().len(),
+            Block::ToolResult(result) => result
+                .content
+                .iter()
+                .map(|part| match part {
+                    ToolResultPart::Text(text) => text.len(),
+                    ToolResultPart::Json(value) => value.to_string().len(),
+                })
+                .sum(),
+        }
+    }
+}
+
+/// Bytes of an image or a document, and their format.
+#[derive(Clone, PartialEq, Eq, Serialize)]
+pub struct Media {
+    pub format: String,
+    #[serde(skip)]
+    pub bytes: Vec<u8>,
+}
+
+impl std::fmt::Debug for Media {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            formatter,
+            "Media({}, {} bytes)",
+            self.format,
+            self.bytes.len()
+        )
+    }
+}
+
+/// What a tool answered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ToolResult {
+    pub tool_use_id: String,
+    pub content: Vec<ToolResultPart>,
+    /// The tool failed (Converse's `status: "error"`).
+    pub is_error: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ToolResultPart {
+    Text(String),
+    Json(serde_json::Value),
 }
 
 /// Who a call is made for, so providers that can tag calls (Bedrock's `requestMetadata`, per-tenant
@@ -62,6 +181,29 @@ pub struct ChatRequest {
     /// Tools the model may call, in Bedrock Converse's `toolConfig` shape (`tools`, `toolChoice`).
     pub tools: Option<serde_json::Value>,
     pub attribution: Attribution,
+}
+
+impl ChatRequest {
+    /// Refuses what a text-only backend cannot take: attachments, tool calls and tool results in
+    /// the conversation, or tools to call.
+    pub fn text_only(&self, backend: &str) -> Result<(), ProviderError> {
+        if self.tools.is_some() {
+            return Err(ProviderError::BadRequest(format!(
+                "{backend} model '{}' cannot call tools: send the request without tools",
+                self.model
+            )));
+        }
+        for (index, message) in self.messages.iter().enumerate() {
+            if let Some(block) = message.first_non_text() {
+                return Err(ProviderError::BadRequest(format!(
+                    "{backend} model '{}' takes text only: message {index} holds a {} block",
+                    self.model,
+                    block.kind()
+                )));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Tokens as the provider counted them.
@@ -97,6 +239,14 @@ pub struct ToolCall {
 pub enum ChatEvent {
     /// Generated text.
     Delta(String),
+    /// A piece of a tool call: the first piece of each call carries its id and name, later pieces
+    /// more of its input's JSON text.
+    ToolCall {
+        index: u32,
+        id: Option<String>,
+        name: Option<String>,
+        arguments: String,
+    },
     /// The end, with the provider's usage for the whole call.
     Done {
         finish_reason: Option<String>,

@@ -30,10 +30,7 @@ async fn provider(
 fn chat(model: &str, prompt: &str) -> ChatRequest {
     ChatRequest {
         model: model.to_owned(),
-        messages: vec![Message {
-            role: Role::User,
-            content: prompt.to_owned(),
-        }],
+        messages: vec![Message::text(Role::User, prompt.to_owned())],
         attribution: Attribution {
             team_id: "team-a".to_owned(),
             key_id: "key_01".to_owned(),
@@ -47,13 +44,9 @@ fn chat(model: &str, prompt: &str) -> ChatRequest {
 async fn converse_maps_parameters_usage_and_request_metadata() {
     let (bedrock, server) = provider(1, BedrockConfig::default()).await;
     let mut request = chat("anthropic.claude-3-haiku-20240307-v1:0", "hello");
-    request.messages.insert(
-        0,
-        Message {
-            role: Role::System,
-            content: "Be brief.".to_owned(),
-        },
-    );
+    request
+        .messages
+        .insert(0, Message::text(Role::System, "Be brief.".to_owned()));
     request.max_tokens = Some(100);
     request.temperature = Some(0.3);
     request.stop = vec!["END".to_owned()];

@@ -35,10 +35,7 @@ fn model() -> &'static LocalProvider {
 fn ask(text: &str, max_tokens: u32) -> ChatRequest {
     ChatRequest {
         model: "local".into(),
-        messages: vec![Message {
-            role: Role::User,
-            content: text.into(),
-        }],
+        messages: vec![Message::text(Role::User, text)],
         max_tokens: Some(max_tokens),
         temperature: Some(0.0),
         ..ChatRequest::default()
@@ -135,14 +132,14 @@ async fn streaming_sends_the_same_text_in_order_then_usage() {
         .iter()
         .map(|event| match event {
             ChatEvent::Delta(text) => text.clone(),
-            ChatEvent::Done { .. } => panic!("Done before the end"),
+            other => panic!("only text before the end, got {other:?}"),
         })
         .collect();
     assert_eq!(streamed, whole.text);
     assert!(deltas.len() > 1, "tokens arrive one by one");
     match last {
         ChatEvent::Done { usage, .. } => assert_eq!(*usage, whole.usage),
-        ChatEvent::Delta(_) => panic!("no Done at the end"),
+        other => panic!("no Done at the end: {other:?}"),
     }
 }
 

@@ -116,10 +116,7 @@ fn request(model: &str) -> ChatRequest {
     extra.insert("seed".into(), json!(7));
     ChatRequest {
         model: model.into(),
-        messages: vec![Message {
-            role: Role::User,
-            content: "Hi".into(),
-        }],
+        messages: vec![Message::text(Role::User, "Hi")],
         max_tokens: Some(64),
         stop: vec!["\n\n".into()],
         extra,
@@ -161,7 +158,7 @@ async fn streams_deltas_in_order_then_usage() {
             assert_eq!(finish_reason.as_deref(), Some("stop"));
             assert_eq!((usage.input_tokens, usage.output_tokens), (12, 2));
         }
-        other @ ChatEvent::Delta(_) => panic!("expected the end, got {other:?}"),
+        other => panic!("expected the end, got {other:?}"),
     }
     assert_eq!(events.len(), 3);
 }

@@ -33,14 +33,8 @@ fn chat(prompt: &str) -> ChatRequest {
     ChatRequest {
         model: "ignored-for-sagemaker".to_owned(),
         messages: vec![
-            Message {
-                role: Role::System,
-                content: "Answer in one word.".to_owned(),
-            },
-            Message {
-                role: Role::User,
-                content: prompt.to_owned(),
-            },
+            Message::text(Role::System, "Answer in one word.".to_owned()),
+            Message::text(Role::User, prompt.to_owned()),
         ],
         max_tokens: Some(16),
         stop: vec!["\n".to_owned()],
@@ -134,7 +128,7 @@ async fn tgi_streams_join_payload_parts_cut_anywhere() {
         .iter()
         .filter_map(|event| match event {
             ChatEvent::Delta(text) => Some(text.as_str()),
-            ChatEvent::Done { .. } => None,
+            _ => None,
         })
         .collect();
     assert_eq!(text, " Paris ✓", "the special </s> token is not text");

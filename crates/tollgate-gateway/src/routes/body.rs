@@ -4,7 +4,6 @@ use axum::extract::rejection::BytesRejection;
 use axum::http::StatusCode;
 use bytes::Bytes;
 use serde_json::{Map, Value};
-use tollgate_providers::{Message, Role};
 
 use crate::error::ApiError;
 
@@ -120,65 +119,6 @@ pub fn stops(value: Option<&Value>, path: &str) -> Result<Vec<String>, ApiError>
             .collect(),
         Some(_) => Err(bad()),
     }
-}
-
-/// Message text: a string, or a list of parts whose `text` fields are joined.
-fn content_text(value: &Value, path: &str) -> Result<String, ApiError> {
-    match value {
-        Value::String(text) => Ok(text.clone()),
-        Value::Array(parts) => {
-            let mut text = String::new();
-            for (index, part) in parts.iter().enumerate() {
-                match part.get("text").and_then(Value::as_str) {
-                    Some(piece) => text.push_str(piece),
-                    None => {
-                        return Err(ApiError::bad_request(format!(
-                            "'{path}[{index}]' must be a text part ({{\"text\": ...}}); other content is not supported by this model"
-                        )));
-                    }
-                }
-            }
-            Ok(text)
-        }
-        _ => Err(ApiError::bad_request(format!(
-            "'{path}' must be a string or a list of text parts"
-        ))),
-    }
-}
-
-/// A list of `{role, content}` messages; `system` messages are allowed when `allow_system`.
-pub fn messages(value: &Value, path: &str) -> Result<Vec<Message>, ApiError> {
-    let items = value
-        .as_array()
-        .ok_or_else(|| ApiError::bad_request(format!("'{path}' must be a list of messages")))?;
-    if items.is_empty() {
-        return Err(ApiError::bad_request(format!(
-            "'{path}' must hold at least one message"
-        )));
-    }
-    items
-        .iter()
-        .enumerate()
-        .map(|(index, item)| {
-            let role = match item.get("role").and_then(Value::as_str) {
-                Some("user") => Role::User,
-                Some("assistant") => Role::Assistant,
-                Some("system" | "developer") => Role::System,
-                _ => {
-                    return Err(ApiError::bad_request(format!(
-                        "'{path}[{index}].role' must be user, assistant or system"
-                    )));
-                }
-            };
-            let content = item
-                .get("content")
-                .ok_or_else(|| {
-                    ApiError::bad_request(format!("'{path}[{index}].content' is missing"))
-                })
-                .and_then(|content| content_text(content, &format!("{path}[{index}].content")))?;
-            Ok(Message { role, content })
-        })
-        .collect()
 }
 
 /// Texts to embed: a string or a non-empty list of strings.

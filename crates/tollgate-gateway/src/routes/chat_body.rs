@@ -8,7 +8,8 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 use tollgate_providers::{Message, Role};
 
-use super::body::{messages, model_field, number, parse_object, stops, whole};
+use super::body::{model_field, number, parse_object, stops, whole};
+use super::content::messages;
 use crate::error::ApiError;
 
 const MAX_TOKENS: std::ops::RangeInclusive<u64> = 1..=1_000_000;
@@ -70,13 +71,13 @@ impl ChatBody {
             messages: body
                 .messages
                 .into_iter()
-                .map(|message| Message {
-                    role: match message.role {
+                .map(|message| {
+                    let role = match message.role {
                         CommonRole::User => Role::User,
                         CommonRole::Assistant => Role::Assistant,
                         CommonRole::System | CommonRole::Developer => Role::System,
-                    },
-                    content: message.content,
+                    };
+                    Message::text(role, message.content)
                 })
                 .collect(),
             stream: body.stream.unwrap_or(false),

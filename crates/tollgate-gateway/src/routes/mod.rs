@@ -3,6 +3,7 @@
 mod admin;
 mod body;
 mod chat_body;
+mod content;
 mod fast_path;
 mod images;
 mod measure;

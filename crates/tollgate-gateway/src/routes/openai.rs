@@ -14,7 +14,7 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
-use tollgate_providers::{ChatRequest, EmbeddingRequest};
+use tollgate_providers::{ChatRequest, EmbeddingRequest, Message};
 
 use super::body::{body_bytes, json_object, model_field, texts};
 use super::chat_body::ChatBody;
@@ -24,14 +24,17 @@ use crate::error::{ApiError, OaiError};
 use crate::state::Gateway;
 use crate::streaming::{self, StreamItem};
 
-/// Request fields passed to the upstream as given.
-const PASS_THROUGH: [&str; 6] = [
+/// Request fields passed to OpenAI-compatible upstreams as given.
+const PASS_THROUGH: [&str; 9] = [
     "seed",
     "presence_penalty",
     "frequency_penalty",
     "response_format",
     "user",
     "logit_bias",
+    "tools",
+    "tool_choice",
+    "parallel_tool_calls",
 ];
 
 fn unix_seconds() -> i64 {
@@ -112,23 +115,36 @@ pub async fn chat_completion(
     } else {
         Map::new()
     };
+    let provider = model.config.provider;
     let tools = match body.field("tools") {
         None | Some(Value::Null) => None,
-        Some(tools) if model.config.provider == ProviderKind::Bedrock => {
+        Some(tools) if provider == ProviderKind::Bedrock => {
             Some(converse_tools(tools, body.field("tool_choice"))?)
         }
+        // Passed through with the other OpenAI fields.
+        Some(_) if provider == ProviderKind::OpenaiCompatible => None,
         Some(_) => {
             return Err(ApiError::bad_request(format!(
-                "'tools' is supported for Bedrock models; model '{model_id}' is not one"
+                "model '{model_id}' cannot call tools (tools work with Bedrock and OpenAI-compatible models): send the request without 'tools'"
             ))
             .into());
         }
     };
-    let prompt_chars = body
-        .messages
-        .iter()
-        .map(|message| message.content.len())
-        .sum();
+    match body
+        .field("response_format")
+        .and_then(|format| format.get("type"))
+        .and_then(Value::as_str)
+    {
+        None | Some("text") => {}
+        Some(_) if provider == ProviderKind::OpenaiCompatible => {}
+        Some(kind) => {
+            return Err(ApiError::bad_request(format!(
+                "'response_format' {kind} is passed only to OpenAI-compatible upstreams; model '{model_id}' is not one (ask for JSON in the prompt instead)"
+            ))
+            .into());
+        }
+    }
+    let prompt_chars = body.messages.iter().map(Message::estimate_chars).sum();
     let mut request = ChatRequest {
         model: model.config.upstream_model().to_owned(),
         messages: std::mem::take(&mut body.messages),
@@ -140,6 +156,11 @@ pub async fn chat_completion(
         tools,
         attribution: tollgate_providers::Attribution::default(),
     };
+    if !provider.takes_content_blocks() {
+        request
+            .text_only(provider.display_name())
+            .map_err(ApiError::from)?;
+    }
     let call = Call::begin(
         &gateway,
         headers,
@@ -164,6 +185,17 @@ pub async fn chat_completion(
         let events = futures_util::stream::once(async move { vec![first.to_string()] })
             .chain(streaming::items(receiver).map(move |item| match item {
                 StreamItem::Delta(text) => vec![chunk(json!({ "content": text }), None).to_string()],
+                StreamItem::ToolCall { index, id, name, arguments } => {
+                    let mut call = json!({ "index": index, "function": { "arguments": arguments } });
+                    if let Some(id) = id {
+                        call["id"] = Value::from(id);
+                        call["type"] = Value::from("function");
+                    }
+                    if let Some(name) = name {
+                        call["function"]["name"] = Value::from(name);
+                    }
+                    vec![chunk(json!({ "tool_calls": [call] }), None).to_string()]
+                }
                 StreamItem::Done { finish_reason, usage, cost } => {
                     let mut out = vec![chunk(json!({}), Some(finish_reason_of(finish_reason.as_deref()).to_owned())).to_string()];
                     if include_usage {
@@ -208,7 +240,9 @@ pub async fn chat_completion(
             index: 0,
             message: AssistantMessage {
                 role: "assistant",
-                content: &answer.text,
+                // OpenAI answers null beside tool calls when the model said nothing.
+                content: (!answer.text.is_empty() || tool_calls.is_empty())
+                    .then_some(answer.text.as_str()),
                 tool_calls,
             },
             finish_reason: finish_reason_of(answer.finish_reason.as_deref()),
@@ -302,7 +336,7 @@ struct Choice<'a> {
 #[derive(Serialize)]
 struct AssistantMessage<'a> {
     role: &'static str,
-    content: &'a str,
+    content: Option<&'a str>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     tool_calls: Vec<Value>,
 }

@@ -15,7 +15,8 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use tollgate_providers::{ChatRequest, EmbeddingRequest, Message, Role};
 
-use super::body::{json_object, messages, number, stops, texts, whole};
+use super::body::{json_object, number, stops, texts, whole};
+use super::content::messages;
 use crate::auth::single_header;
 use crate::call::{Call, authenticate, estimate_tokens};
 use crate::config::ModelKind;
@@ -84,7 +85,32 @@ fn wants_event_stream(headers: &HeaderMap) -> bool {
     })
 }
 
-/// The chat request a reference body describes.
+/// Generation settings by every name the reference's model families give them, so a notebook's
+/// `parameters` mean what they mean to the model: the first name found of each list wins.
+const MAX_TOKENS: [&str; 6] = [
+    "maxTokens",
+    "maxTokenCount",
+    "max_tokens",
+    "max_tokens_to_sample",
+    "max_gen_len",
+    "max_new_tokens",
+];
+const TOP_P: [&str; 3] = ["topP", "top_p", "p"];
+const STOP: [&str; 3] = ["stopSequences", "stop_sequences", "stop"];
+
+fn first<'a>(
+    parameters: &'a Map<String, Value>,
+    names: &[&'static str],
+) -> Option<(&'static str, &'a Value)> {
+    names
+        .iter()
+        .find_map(|name| parameters.get(*name).map(|value| (*name, value)))
+}
+
+/// The chat request a reference body describes: `parameters` in any family's names (Titan's
+/// `maxTokenCount`, Claude's `max_tokens_to_sample`, Converse's `maxTokens`, ...) become the
+/// generation settings; the rest (`top_k`, `k`, `countPenalty`, ...) and `additional_model_fields`
+/// go to the model as its own fields.
 fn chat_request(
     body: &Map<String, Value>,
     messages_api: bool,
@@ -105,73 +131,93 @@ fn chat_request(
         let prompt = inputs
             .as_str()
             .ok_or_else(|| ApiError::bad_request("'inputs' must be a prompt string (or send the header messages_api: true with a message list)"))?;
-        vec![Message {
-            role: Role::User,
-            content: prompt.to_owned(),
-        }]
+        vec![Message::text(Role::User, prompt)]
     };
     if let Some(system) = parameters.get("system") {
         let system = system
             .as_str()
             .ok_or_else(|| ApiError::bad_request("'parameters.system' must be a string"))?;
-        conversation.insert(
-            0,
-            Message {
-                role: Role::System,
-                content: system.to_owned(),
-            },
-        );
+        conversation.insert(0, Message::text(Role::System, system));
     }
-    let max_tokens = match whole(
-        parameters,
-        "maxTokens",
-        "parameters.maxTokens",
-        1..=1_000_000,
-    )? {
-        Some(tokens) => Some(tokens),
-        None => whole(
+    let max_tokens = match first(parameters, &MAX_TOKENS) {
+        Some((name, _)) => whole(
             parameters,
-            "maxTokenCount",
-            "parameters.maxTokenCount",
+            name,
+            &format!("parameters.{name}"),
             1..=1_000_000,
         )?,
+        None => None,
     };
-    let extra = match body.get("additional_model_fields") {
-        None | Some(Value::Null) => Map::new(),
-        Some(Value::Object(fields)) => fields.clone(),
+    let top_p = match first(parameters, &TOP_P) {
+        Some((name, _)) => number(parameters, name, &format!("parameters.{name}"), 0.0, 1.0)?,
+        None => None,
+    };
+    let stop = match first(parameters, &STOP) {
+        Some((name, value)) => stops(Some(value), &format!("parameters.{name}"))?,
+        None => Vec::new(),
+    };
+    let temperature = number(
+        parameters,
+        "temperature",
+        "parameters.temperature",
+        0.0,
+        5.0,
+    )?;
+    let taken = |name: &str| {
+        name == "system"
+            || name == "temperature"
+            || MAX_TOKENS.contains(&name)
+            || TOP_P.contains(&name)
+            || STOP.contains(&name)
+    };
+    let mut extra: Map<String, Value> = parameters
+        .iter()
+        .filter(|(name, _)| !taken(name))
+        .map(|(name, value)| (name.clone(), value.clone()))
+        .collect();
+    match body.get("additional_model_fields") {
+        None | Some(Value::Null) => {}
+        Some(Value::Object(fields)) => extra.extend(fields.clone()),
         Some(_) => {
             return Err(ApiError::bad_request(
                 "'additional_model_fields' must be an object",
             ));
         }
-    };
+    }
     let tools = match body.get("tool_config") {
         None | Some(Value::Null) => None,
+        Some(Value::Object(config)) if config.is_empty() => None,
         Some(config @ Value::Object(_)) => Some(config.clone()),
         Some(_) => return Err(ApiError::bad_request("'tool_config' must be an object")),
     };
-    let prompt_chars = conversation
-        .iter()
-        .map(|message| message.content.len())
-        .sum();
+    let prompt_chars = conversation.iter().map(Message::estimate_chars).sum();
     let request = ChatRequest {
         tools,
         attribution: tollgate_providers::Attribution::default(),
         model: upstream.to_owned(),
         messages: conversation,
         max_tokens,
-        temperature: number(
-            parameters,
-            "temperature",
-            "parameters.temperature",
-            0.0,
-            2.0,
-        )?,
-        top_p: number(parameters, "topP", "parameters.topP", 0.0, 1.0)?,
-        stop: stops(parameters.get("stopSequences"), "parameters.stopSequences")?,
+        temperature,
+        top_p,
+        stop,
         extra,
     };
     Ok((request, prompt_chars))
+}
+
+/// `generated_text` as the reference's Lambda answers it: the text, or, when the model calls
+/// tools, the list of its `toolUse` blocks (which a client sends back in the next turn).
+fn generated_text(answer: &tollgate_providers::ChatResponse) -> Value {
+    if answer.tool_calls.is_empty() {
+        return Value::from(answer.text.as_str());
+    }
+    answer
+        .tool_calls
+        .iter()
+        .map(|call| {
+            json!({ "toolUse": { "toolUseId": call.id, "name": call.name, "input": call.input } })
+        })
+        .collect()
 }
 
 /// `POST /invoke_model`.
@@ -208,7 +254,9 @@ pub async fn invoke_model(
         }
         return match gateway.inner.polls.poll(request_id, caller.key.id.as_str()) {
             Poll::Running => Ok(Json(json!([{ "request_id": request_id }])).into_response()),
-            Poll::Done(Ok(text)) => Ok(Json(json!([{ "generated_text": text }])).into_response()),
+            Poll::Done(Ok(generated)) => {
+                Ok(Json(json!([{ "generated_text": generated }])).into_response())
+            }
             Poll::Done(Err(error)) => Err(error.into()),
             Poll::Unknown => Err(ApiError::not_found(format!(
                 "requestId '{request_id}' is unknown, expired or already fetched"
@@ -247,6 +295,11 @@ pub async fn invoke_model(
     }
     let upstream = upstream_target(&model.config, query.model_arn.as_deref())?;
     let (mut request, prompt_chars) = chat_request(&body, messages_api, upstream)?;
+    if !model.config.provider.takes_content_blocks() {
+        request
+            .text_only(model.config.provider.display_name())
+            .map_err(ApiError::from)?;
+    }
     let call = Call::begin(
         &gateway,
         &headers,
@@ -277,19 +330,19 @@ pub async fn invoke_model(
         let polls_gateway = gateway.clone();
         let mut receiver = streaming::spawn(gateway, call, request);
         tokio::spawn(async move {
-            let mut text = String::new();
+            let mut collected = Collected::default();
             let mut result = Ok(());
             while let Some(item) = receiver.recv().await {
                 match item {
-                    StreamItem::Delta(piece) => text.push_str(&piece),
                     StreamItem::Done { .. } => break,
                     StreamItem::Failed(error) => result = Err(error),
+                    piece => collected.push(piece),
                 }
             }
             polls_gateway
                 .inner
                 .polls
-                .finish(&request_id, result.map(|()| text));
+                .finish(&request_id, result.map(|()| collected.generated_text()));
         });
         return Ok(response);
     }
@@ -299,14 +352,62 @@ pub async fn invoke_model(
         call.model.provider.chat(request).await,
         |answer| answer.usage,
     )?;
-    let mut item = json!({ "generated_text": answer.text });
-    if !answer.tool_calls.is_empty() {
-        item["stop_reason"] = json!(answer.finish_reason);
-        item["tool_calls"] = json!(answer.tool_calls);
-    }
-    let mut response = Json(json!([item])).into_response();
+    let mut response = Json(json!([{ "generated_text": generated_text(&answer) }])).into_response();
     call.decorate(response.headers_mut());
     Ok(response)
+}
+
+/// A streamed answer gathered for a poll: its text and its tool calls.
+#[derive(Default)]
+struct Collected {
+    text: String,
+    /// id, name and input JSON text of each tool call.
+    tools: Vec<(String, String, String)>,
+}
+
+impl Collected {
+    fn push(&mut self, item: StreamItem) {
+        match item {
+            StreamItem::Delta(piece) => self.text.push_str(&piece),
+            StreamItem::ToolCall {
+                index,
+                id,
+                name,
+                arguments,
+            } => {
+                let index = index as usize;
+                if self.tools.len() <= index {
+                    self.tools.resize_with(index + 1, Default::default);
+                }
+                let tool = &mut self.tools[index];
+                if let Some(id) = id {
+                    tool.0 = id;
+                }
+                if let Some(name) = name {
+                    tool.1 = name;
+                }
+                tool.2.push_str(&arguments);
+            }
+            StreamItem::Done { .. } | StreamItem::Failed(_) => {}
+        }
+    }
+
+    /// As [`generated_text`] answers a call that was not streamed.
+    fn generated_text(self) -> Value {
+        if self.tools.is_empty() {
+            return Value::String(self.text);
+        }
+        self.tools
+            .into_iter()
+            .map(|(id, name, arguments)| {
+                let input = serde_json::from_str::<Value>(&arguments)
+                    .ok()
+                    .filter(Value::is_object)
+                    .unwrap_or_else(|| json!({}));
+                json!({ "toolUse": { "toolUseId": id, "name": name, "input": input } })
+            })
+            .collect()
+    }
 }
 
 /// Tokens as SSE: `data: {"generated_text": "..."}` per piece, then an `event: usage` with the
@@ -321,6 +422,15 @@ fn sse(gateway: Gateway, call: Call, request: ChatRequest) -> Response {
             StreamItem::Delta(text) => {
                 Event::default().data(json!({ "generated_text": text }).to_string())
             }
+            StreamItem::ToolCall {
+                index,
+                id,
+                name,
+                arguments,
+            } => Event::default().event("tool_use").data(
+                json!({ "index": index, "toolUseId": id, "name": name, "input": arguments })
+                    .to_string(),
+            ),
             StreamItem::Done {
                 finish_reason,
                 usage,

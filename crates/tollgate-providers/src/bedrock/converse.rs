@@ -2,15 +2,18 @@
 
 use std::collections::HashMap;
 
+use aws_sdk_bedrockruntime::primitives::Blob;
 use aws_sdk_bedrockruntime::types::{
-    AnyToolChoice, AutoToolChoice, ContentBlock, ConversationRole, InferenceConfiguration,
+    AnyToolChoice, AutoToolChoice, ContentBlock, ConversationRole, DocumentBlock, DocumentFormat,
+    DocumentSource, ImageBlock, ImageFormat, ImageSource, InferenceConfiguration,
     Message as BedrockMessage, SpecificToolChoice, SystemContentBlock, TokenUsage, Tool,
-    ToolChoice, ToolConfiguration, ToolInputSchema, ToolSpecification,
+    ToolChoice, ToolConfiguration, ToolInputSchema, ToolResultBlock, ToolResultContentBlock,
+    ToolResultStatus, ToolSpecification, ToolUseBlock,
 };
 use aws_smithy_types::{Document, Number};
 use serde_json::Value;
 
-use crate::{ChatRequest, ProviderError, Role, ToolCall, Usage};
+use crate::{Block, ChatRequest, ProviderError, Role, ToolCall, ToolResultPart, Usage};
 
 /// Everything a Converse or ConverseStream call takes besides the model id and metadata.
 #[derive(Debug, Clone)]
@@ -30,16 +33,20 @@ pub(crate) fn parts(request: &ChatRequest) -> Result<ConverseParts, ProviderErro
     for message in &request.messages {
         let role = match message.role {
             Role::System => {
-                system.push(SystemContentBlock::Text(message.content.clone()));
+                system.push(SystemContentBlock::Text(message.joined_text()));
                 continue;
             }
             Role::User => ConversationRole::User,
             Role::Assistant => ConversationRole::Assistant,
         };
-        let block = ContentBlock::Text(message.content.clone());
+        let blocks = message
+            .content
+            .iter()
+            .map(content_block)
+            .collect::<Result<Vec<_>, _>>()?;
         match turns.last_mut() {
-            Some((last, blocks)) if *last == role => blocks.push(block),
-            _ => turns.push((role, vec![block])),
+            Some((last, content)) if *last == role => content.extend(blocks),
+            _ => turns.push((role, blocks)),
         }
     }
     if turns.is_empty() {
@@ -76,6 +83,62 @@ pub(crate) fn parts(request: &ChatRequest) -> Result<ConverseParts, ProviderErro
         inference,
         additional_fields,
         tools,
+    })
+}
+
+fn built<T>(what: &str, result: Result<T, impl std::fmt::Display>) -> Result<T, ProviderError> {
+    result.map_err(|error| ProviderError::BadRequest(format!("a {what} block: {error}")))
+}
+
+/// One of our blocks as Converse's.
+fn content_block(block: &Block) -> Result<ContentBlock, ProviderError> {
+    Ok(match block {
+        Block::Text(text) => ContentBlock::Text(text.clone()),
+        Block::Image(media) => ContentBlock::Image(built(
+            "image",
+            ImageBlock::builder()
+                .format(ImageFormat::from(media.format.as_str()))
+                .source(ImageSource::Bytes(Blob::new(media.bytes.clone())))
+                .build(),
+        )?),
+        Block::Document { name, media } => ContentBlock::Document(built(
+            "document",
+            DocumentBlock::builder()
+                .format(DocumentFormat::from(media.format.as_str()))
+                .name(name)
+                .source(DocumentSource::Bytes(Blob::new(media.bytes.clone())))
+                .build(),
+        )?),
+        Block::ToolUse(call) => ContentBlock::ToolUse(built(
+            "toolUse",
+            ToolUseBlock::builder()
+                .tool_use_id(&call.id)
+                .name(&call.name)
+                .input(document(&call.input))
+                .build(),
+        )?),
+        Block::ToolResult(result) => {
+            let content = result
+                .content
+                .iter()
+                .map(|part| match part {
+                    ToolResultPart::Text(text) => ToolResultContentBlock::Text(text.clone()),
+                    ToolResultPart::Json(value) => ToolResultContentBlock::Json(document(value)),
+                })
+                .collect();
+            ContentBlock::ToolResult(built(
+                "toolResult",
+                ToolResultBlock::builder()
+                    .tool_use_id(&result.tool_use_id)
+                    .set_content(Some(content))
+                    .status(if result.is_error {
+                        ToolResultStatus::Error
+                    } else {
+                        ToolResultStatus::Success
+                    })
+                    .build(),
+            )?)
+        }
     })
 }
 
@@ -211,6 +274,62 @@ pub(crate) fn json(document: &Document) -> Value {
     }
 }
 
+/// Sampling settings as the client wrote them. The SDK holds `temperature` and `topP` as f32, so
+/// a client's 0.2 would reach Bedrock as 0.20000000298023224; this puts the client's own numbers
+/// back into the serialized body before it is signed.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct FloatsAsSent {
+    pub temperature: Option<f64>,
+    pub top_p: Option<f64>,
+}
+
+impl FloatsAsSent {
+    pub fn of(request: &ChatRequest) -> FloatsAsSent {
+        FloatsAsSent {
+            temperature: request.temperature,
+            top_p: request.top_p,
+        }
+    }
+
+    fn rewrite(&self, body: &[u8]) -> Option<Vec<u8>> {
+        let mut value: Value = serde_json::from_slice(body).ok()?;
+        let config = value.get_mut("inferenceConfig")?.as_object_mut()?;
+        for (field, number) in [("temperature", self.temperature), ("topP", self.top_p)] {
+            if let Some(number) = number.and_then(serde_json::Number::from_f64) {
+                config.insert(field.to_owned(), Value::Number(number));
+            }
+        }
+        serde_json::to_vec(&value).ok()
+    }
+}
+
+impl aws_sdk_bedrockruntime::config::Intercept for FloatsAsSent {
+    fn name(&self) -> &'static str {
+        "FloatsAsSent"
+    }
+
+    fn modify_before_signing(
+        &self,
+        context: &mut aws_sdk_bedrockruntime::config::interceptors::BeforeTransmitInterceptorContextMut<'_>,
+        _runtime_components: &aws_sdk_bedrockruntime::config::RuntimeComponents,
+        _cfg: &mut aws_sdk_bedrockruntime::config::ConfigBag,
+    ) -> Result<(), aws_sdk_bedrockruntime::error::BoxError> {
+        if self.temperature.is_none() && self.top_p.is_none() {
+            return Ok(());
+        }
+        let request = context.request_mut();
+        let Some(rewritten) = request.body().bytes().and_then(|body| self.rewrite(body)) else {
+            return Ok(());
+        };
+        let length = rewritten.len().to_string();
+        *request.body_mut() = aws_smithy_types::body::SdkBody::from(rewritten);
+        if request.headers().contains_key("content-length") {
+            request.headers_mut().insert("content-length", length);
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -219,10 +338,7 @@ mod tests {
     use crate::Message;
 
     fn message(role: Role, content: &str) -> Message {
-        Message {
-            role,
-            content: content.to_owned(),
-        }
+        Message::text(role, content)
     }
 
     #[test]

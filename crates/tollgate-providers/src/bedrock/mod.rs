@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 
 use aws_config::SdkConfig;
 use aws_sdk_bedrockruntime::primitives::Blob;
-use aws_sdk_bedrockruntime::types::{ContentBlockDelta, ConverseOutput, ConverseStreamOutput};
+use aws_sdk_bedrockruntime::types::{
+    ContentBlockDelta, ContentBlockStart, ConverseOutput, ConverseStreamOutput,
+};
 use futures_util::future::{BoxFuture, try_join_all};
 use serde_json::Value;
 
@@ -213,9 +215,12 @@ fn events(
         stop_reason: Option<String>,
         usage: Usage,
         finished: bool,
+        /// Content block index -> tool call ordinal, for the tool calls begun so far.
+        tools: Vec<i32>,
     }
     let state = State {
         receiver,
+        tools: Vec::new(),
         stop_reason: None,
         usage: Usage::default(),
         finished: false,
@@ -228,13 +233,40 @@ fn events(
             }
             loop {
                 match state.receiver.recv().await {
-                    Ok(Some(ConverseStreamOutput::ContentBlockDelta(event))) => {
-                        if let Some(ContentBlockDelta::Text(text)) = event.delta
-                            && !text.is_empty()
-                        {
-                            return Some((Ok(ChatEvent::Delta(text)), state));
+                    Ok(Some(ConverseStreamOutput::ContentBlockStart(event))) => {
+                        if let Some(ContentBlockStart::ToolUse(start)) = event.start {
+                            state.tools.push(event.content_block_index);
+                            let call = ChatEvent::ToolCall {
+                                index: (state.tools.len() - 1) as u32,
+                                id: Some(start.tool_use_id),
+                                name: Some(start.name),
+                                arguments: String::new(),
+                            };
+                            return Some((Ok(call), state));
                         }
                     }
+                    Ok(Some(ConverseStreamOutput::ContentBlockDelta(event))) => match event.delta {
+                        Some(ContentBlockDelta::Text(text)) if !text.is_empty() => {
+                            return Some((Ok(ChatEvent::Delta(text)), state));
+                        }
+                        Some(ContentBlockDelta::ToolUse(delta)) => {
+                            let Some(index) = state
+                                .tools
+                                .iter()
+                                .position(|block| *block == event.content_block_index)
+                            else {
+                                continue;
+                            };
+                            let piece = ChatEvent::ToolCall {
+                                index: index as u32,
+                                id: None,
+                                name: None,
+                                arguments: delta.input,
+                            };
+                            return Some((Ok(piece), state));
+                        }
+                        _ => {}
+                    },
                     Ok(Some(ConverseStreamOutput::MessageStop(event))) => {
                         state.stop_reason = Some(event.stop_reason.as_str().to_owned());
                     }
@@ -283,6 +315,8 @@ impl Provider for BedrockProvider {
             let parts = converse::parts(&request)?;
             let call = async {
                 converse_input!(self.runtime.get().await.converse(), self, request, parts)
+                    .customize()
+                    .interceptor(converse::FloatsAsSent::of(&request))
                     .send()
                     .await
                     .map_err(|error| sdk_error(&error))
@@ -317,6 +351,8 @@ impl Provider for BedrockProvider {
                     request,
                     parts
                 )
+                .customize()
+                .interceptor(converse::FloatsAsSent::of(&request))
                 .send()
                 .await
                 .map_err(|error| sdk_error(&error))

@@ -276,7 +276,7 @@ impl LocalModel {
                 "<|im_start|>{role}
 {}<|im_end|>
 ",
-                message.content
+                message.joined_text()
             );
         }
         prompt.push_str("<|im_start|>assistant\n");
@@ -433,6 +433,7 @@ impl LocalProvider {
 impl Provider for LocalProvider {
     fn chat(&self, request: ChatRequest) -> BoxFuture<'_, Result<ChatResponse, ProviderError>> {
         async move {
+            request.text_only("the built-in")?;
             let (permit, slot) = self.model.slot().await?;
             let model = Arc::clone(&self.model);
             let result =
@@ -453,6 +454,7 @@ impl Provider for LocalProvider {
         request: ChatRequest,
     ) -> BoxFuture<'_, Result<ChatStream, ProviderError>> {
         async move {
+            request.text_only("the built-in")?;
             let (permit, slot) = self.model.slot().await?;
             let model = Arc::clone(&self.model);
             let (sender, receiver) = mpsc::channel::<Result<ChatEvent, ProviderError>>(64);

@@ -125,6 +125,18 @@ impl OpenAiCompatible {
     }
 
     fn body(request: &ChatRequest, stream: bool) -> Result<Bytes, ProviderError> {
+        for (index, message) in request.messages.iter().enumerate() {
+            if message
+                .content
+                .iter()
+                .any(|block| matches!(block, crate::Block::Document { .. }))
+            {
+                return Err(ProviderError::BadRequest(format!(
+                    "OpenAI-compatible model '{}' takes no documents: message {index} holds one",
+                    request.model
+                )));
+            }
+        }
         serde_json::to_vec(&UpstreamChat { request, stream })
             .map(Bytes::from)
             .map_err(|error| {
@@ -193,12 +205,23 @@ impl Provider for OpenAiCompatible {
                 answer.choices.into_iter().next().ok_or_else(|| {
                     ProviderError::Protocol("no choices in the answer".to_owned())
                 })?;
+            let (text, calls) = choice
+                .message
+                .map(|message| (message.content, message.tool_calls))
+                .unwrap_or_default();
+            let tool_calls = calls
+                .unwrap_or_default()
+                .into_iter()
+                .map(|call| crate::ToolCall {
+                    id: call.id,
+                    input: serde_json::from_str(&call.function.arguments)
+                        .unwrap_or_else(|_| serde_json::Value::Object(serde_json::Map::new())),
+                    name: call.function.name,
+                })
+                .collect();
             Ok(ChatResponse {
-                tool_calls: Vec::new(),
-                text: choice
-                    .message
-                    .and_then(|message| message.content)
-                    .unwrap_or_default(),
+                tool_calls,
+                text: text.unwrap_or_default(),
                 finish_reason: choice.finish_reason,
                 usage: answer.usage.as_ref().map(usage_from).unwrap_or_default(),
             })

@@ -123,6 +123,24 @@ fn handle(
             {
                 pending.push_back(Ok(ChatEvent::Delta(text.to_owned())));
             }
+            for call in choice
+                .pointer("/delta/tool_calls")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                let text = |pointer: &str| call.pointer(pointer).and_then(Value::as_str);
+                pending.push_back(Ok(ChatEvent::ToolCall {
+                    index: call
+                        .get("index")
+                        .and_then(Value::as_u64)
+                        .and_then(|index| u32::try_from(index).ok())
+                        .unwrap_or(0),
+                    id: text("/id").map(str::to_owned),
+                    name: text("/function/name").map(str::to_owned),
+                    arguments: text("/function/arguments").unwrap_or_default().to_owned(),
+                }));
+            }
             if let Some(reason) = choice.get("finish_reason").and_then(Value::as_str) {
                 *finish_reason = Some(reason.to_owned());
             }

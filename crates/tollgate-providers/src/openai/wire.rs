@@ -5,7 +5,9 @@ use serde::ser::SerializeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::{ChatRequest, Usage};
+use base64::Engine as _;
+
+use crate::{Block, ChatRequest, Message, Role, ToolResultPart, Usage};
 
 /// The body of an upstream chat call, serialised straight from the request: OpenAI's fields,
 /// then the pass-through ones (`extra`) that do not repeat them.
@@ -29,7 +31,7 @@ impl Serialize for UpstreamChat<'_> {
         let request = self.request;
         let mut map = serializer.serialize_map(None)?;
         map.serialize_entry("model", &request.model)?;
-        map.serialize_entry("messages", &request.messages)?;
+        map.serialize_entry("messages", &WireMessages(&request.messages))?;
         map.serialize_entry("stream", &self.stream)?;
         if let Some(max_tokens) = request.max_tokens {
             map.serialize_entry("max_tokens", &max_tokens)?;
@@ -60,6 +62,86 @@ impl Serialize for UpstreamChat<'_> {
     }
 }
 
+/// The conversation in OpenAI's words: a text-only turn as `{"role", "content": "..."}`, images
+/// as `image_url` parts with data: URLs, tool calls as an assistant's `tool_calls`, and each tool
+/// result as its own `role: "tool"` turn. Documents have no OpenAI form and are refused before.
+struct WireMessages<'a>(&'a [Message]);
+
+impl Serialize for WireMessages<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        let mut seq = serializer.serialize_seq(None)?;
+        for message in self.0 {
+            let role = match message.role {
+                Role::System => "system",
+                Role::User => "user",
+                Role::Assistant => "assistant",
+            };
+            if message.first_non_text().is_none() {
+                seq.serialize_element(&TextTurn {
+                    role,
+                    content: &message.joined_text(),
+                })?;
+                continue;
+            }
+            let mut parts = Vec::new();
+            let mut calls = Vec::new();
+            for block in &message.content {
+                match block {
+                    Block::Text(text) => {
+                        parts.push(serde_json::json!({"type": "text", "text": text}));
+                    }
+                    Block::Image(media) => {
+                        let url = format!(
+                            "data:image/{};base64,{}",
+                            media.format,
+                            base64::engine::general_purpose::STANDARD.encode(&media.bytes)
+                        );
+                        parts.push(
+                            serde_json::json!({"type": "image_url", "image_url": {"url": url}}),
+                        );
+                    }
+                    Block::ToolUse(call) => calls.push(serde_json::json!({
+                        "id": call.id, "type": "function",
+                        "function": {"name": call.name, "arguments": call.input.to_string()}
+                    })),
+                    Block::ToolResult(result) => {
+                        let content: String = result
+                            .content
+                            .iter()
+                            .map(|part| match part {
+                                ToolResultPart::Text(text) => text.clone(),
+                                ToolResultPart::Json(value) => value.to_string(),
+                            })
+                            .collect();
+                        seq.serialize_element(&serde_json::json!({
+                            "role": "tool", "tool_call_id": result.tool_use_id, "content": content
+                        }))?;
+                    }
+                    Block::Document { .. } => {}
+                }
+            }
+            if !calls.is_empty() {
+                let text: String = message.joined_text();
+                seq.serialize_element(&serde_json::json!({
+                    "role": role,
+                    "content": if text.is_empty() { Value::Null } else { Value::from(text) },
+                    "tool_calls": calls,
+                }))?;
+            } else if !parts.is_empty() {
+                seq.serialize_element(&serde_json::json!({"role": role, "content": parts}))?;
+            }
+        }
+        seq.end()
+    }
+}
+
+#[derive(Serialize)]
+struct TextTurn<'a> {
+    role: &'static str,
+    content: &'a str,
+}
+
 #[derive(Serialize)]
 struct IncludeUsage {
     include_usage: bool,
@@ -84,6 +166,22 @@ pub(super) struct UpstreamChoice {
 #[derive(Deserialize)]
 pub(super) struct UpstreamMessage {
     pub content: Option<String>,
+    #[serde(default)]
+    pub tool_calls: Option<Vec<UpstreamToolCall>>,
+}
+
+#[derive(Deserialize)]
+pub(super) struct UpstreamToolCall {
+    pub id: String,
+    pub function: UpstreamFunction,
+}
+
+#[derive(Deserialize)]
+pub(super) struct UpstreamFunction {
+    pub name: String,
+    /// The input's JSON text, as OpenAI sends it.
+    #[serde(default)]
+    pub arguments: String,
 }
 
 pub(super) fn usage_from(value: &Value) -> Usage {
@@ -122,10 +220,7 @@ mod tests {
         extra.insert("stream".into(), json!(true));
         let request = ChatRequest {
             model: "gpt-test".into(),
-            messages: vec![Message {
-                role: Role::User,
-                content: "Hi".into(),
-            }],
+            messages: vec![Message::text(Role::User, "Hi")],
             max_tokens: Some(64),
             temperature: Some(0.5),
             stop: vec!["\n".into()],

@@ -122,6 +122,7 @@ macro_rules! endpoint_input {
 impl Provider for SageMakerProvider {
     fn chat(&self, request: ChatRequest) -> BoxFuture<'_, Result<ChatResponse, ProviderError>> {
         Box::pin(async move {
+            request.text_only("SageMaker")?;
             let body =
                 payload::request_body(self.config.format, self.config.template, &request, false);
             let started = Instant::now();
@@ -159,6 +160,7 @@ impl Provider for SageMakerProvider {
         request: ChatRequest,
     ) -> BoxFuture<'_, Result<ChatStream, ProviderError>> {
         Box::pin(async move {
+            request.text_only("SageMaker")?;
             let body =
                 payload::request_body(self.config.format, self.config.template, &request, true);
             let started = Instant::now();

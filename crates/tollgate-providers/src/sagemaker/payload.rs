@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::{ChatRequest, ProviderError, Role};
+use crate::{ChatRequest, Message, ProviderError, Role};
 
 /// The body shape an endpoint's container speaks.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -47,7 +47,7 @@ pub(crate) fn prompt(template: PromptTemplate, request: &ChatRequest) -> String 
             if let [only] = request.messages.as_slice()
                 && only.role == Role::User
             {
-                return only.content.clone();
+                return only.joined_text();
             }
             let mut text = String::new();
             for message in &request.messages {
@@ -56,7 +56,7 @@ pub(crate) fn prompt(template: PromptTemplate, request: &ChatRequest) -> String 
                     Role::User => "User",
                     Role::Assistant => "Assistant",
                 };
-                let _ = writeln!(text, "{label}: {}", message.content);
+                let _ = writeln!(text, "{label}: {}", message.joined_text());
             }
             text.push_str("Assistant:");
             text
@@ -68,7 +68,7 @@ pub(crate) fn prompt(template: PromptTemplate, request: &ChatRequest) -> String 
                     text,
                     "<|im_start|>{}\n{}<|im_end|>\n",
                     role_name(message.role),
-                    message.content
+                    message.joined_text()
                 );
             }
             text.push_str("<|im_start|>assistant\n");
@@ -81,18 +81,18 @@ pub(crate) fn prompt(template: PromptTemplate, request: &ChatRequest) -> String 
                     text,
                     "<|start_header_id|>{}<|end_header_id|>\n\n{}<|eot_id|>",
                     role_name(message.role),
-                    message.content
+                    message.joined_text()
                 );
             }
             text.push_str("<|start_header_id|>assistant<|end_header_id|>\n\n");
             text
         }
         PromptTemplate::Mistral => {
-            let system: Vec<&str> = request
+            let system: Vec<String> = request
                 .messages
                 .iter()
                 .filter(|message| message.role == Role::System)
-                .map(|message| message.content.as_str())
+                .map(Message::joined_text)
                 .collect();
             let mut text = String::from("<s>");
             let mut first_user = true;
@@ -104,11 +104,11 @@ pub(crate) fn prompt(template: PromptTemplate, request: &ChatRequest) -> String 
                         text.push_str("\n\n");
                     }
                     first_user = false;
-                    text.push_str(&message.content);
+                    text.push_str(&message.joined_text());
                     text.push_str(" [/INST]");
                 } else {
                     text.push(' ');
-                    text.push_str(&message.content);
+                    text.push_str(&message.joined_text());
                     text.push_str("</s>");
                 }
             }
@@ -148,8 +148,14 @@ pub(crate) fn request_body(
             json!({ "inputs": prompt(template, request), "parameters": parameters, "stream": stream })
         }
         PayloadFormat::Messages => {
+            // Text only (checked before): each turn's text as OpenAI's string content.
+            let messages: Vec<Value> = request
+                .messages
+                .iter()
+                .map(|message| json!({ "role": message.role, "content": message.joined_text() }))
+                .collect();
             let mut body = json!({
-                "messages": request.messages,
+                "messages": messages,
                 "max_tokens": request.max_tokens.unwrap_or(512),
                 "stream": stream,
             });
@@ -310,14 +316,8 @@ mod tests {
         ChatRequest {
             model: "endpoint".to_owned(),
             messages: vec![
-                Message {
-                    role: Role::System,
-                    content: "Be brief.".to_owned(),
-                },
-                Message {
-                    role: Role::User,
-                    content: "Hi".to_owned(),
-                },
+                Message::text(Role::System, "Be brief.".to_owned()),
+                Message::text(Role::User, "Hi".to_owned()),
             ],
             max_tokens: Some(20),
             temperature: Some(0.7),
