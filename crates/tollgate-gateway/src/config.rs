@@ -13,8 +13,12 @@ pub struct ServerConfig {
     pub listen: Option<String>,
     /// Bearer token for `/admin/v1`; also `$TOLLGATE_ADMIN_TOKEN`. Without one the admin API is off.
     pub admin_token: Option<String>,
-    /// Largest request body accepted [default 1 MiB]; larger ones get 413.
+    /// Largest request body accepted [default 10 MiB, API Gateway's own limit, so a notebook's
+    /// image or document fits]; larger ones get 413.
     pub max_body_bytes: Option<usize>,
+    /// The stage the reference routes also answer under (`/prod/invoke_model`), as the reference
+    /// stack's URL carries it [default: any single leading segment before a reference route].
+    pub stage: Option<String>,
     /// How long shutdown waits for requests in flight [default 30 s].
     pub shutdown_grace_secs: Option<u64>,
     /// How long a streamed call keeps reading the model after its client left, to meter its
@@ -41,7 +45,7 @@ impl ServerConfig {
     }
 
     pub fn max_body_bytes(&self) -> usize {
-        self.max_body_bytes.unwrap_or(1 << 20)
+        self.max_body_bytes.unwrap_or(10 << 20)
     }
 
     pub fn shutdown_grace(&self) -> Duration {

@@ -56,11 +56,34 @@ impl ApiError {
         }
     }
 
-    /// The reference deployment's shape.
+    /// The reference deployment's shape. What its API Gateway answers (a bad key, a missing
+    /// `team_id`, throttling, an unknown path, a body too large) keeps API Gateway's exact
+    /// `message`, with Tollgate's reason beside it in `detail`; what its Lambda answers (a bad
+    /// body, an unknown model, a model's error) comes as the Lambda shapes it, `[{"generated_text":
+    /// TEXT}]`, so notebook code reading `[0]["generated_text"]` prints the error.
     pub fn reference(self) -> Response {
-        let mut response = (self.status, Json(json!({ "message": self.message }))).into_response();
+        let body = match self.api_gateway_message() {
+            Some(message) => json!({ "message": message, "detail": self.message }),
+            None => json!([{ "generated_text": self.message }]),
+        };
+        let mut response = (self.status, Json(body)).into_response();
         self.headers(&mut response);
         response
+    }
+
+    /// API Gateway's own words for the errors it answers before the reference's Lambda runs.
+    fn api_gateway_message(&self) -> Option<&'static str> {
+        match (self.status.as_u16(), self.code) {
+            (_, "missing_team_id") => Some("Missing required request parameters: [team_id]"),
+            (_, "no_route") => Some("Missing Authentication Token"),
+            (413, _) => Some("Request Too Long"),
+            (401 | 403, _) => Some("Forbidden"),
+            (429, "rate_limit_exceeded" | "tokens_per_minute_exceeded") => {
+                Some("Too Many Requests")
+            }
+            (429, "quota_exceeded" | "budget_exceeded") => Some("Limit Exceeded"),
+            _ => None,
+        }
     }
 
     /// OpenAI's shape.
@@ -116,6 +139,29 @@ impl IntoResponse for RefError {
 impl From<ApiError> for RefError {
     fn from(error: ApiError) -> Self {
         RefError(error)
+    }
+}
+
+/// Wraps an error for the admin API: `{"message", "code"}`.
+#[derive(Debug)]
+pub struct AdminApiError(pub ApiError);
+
+impl IntoResponse for AdminApiError {
+    fn into_response(self) -> Response {
+        let error = self.0;
+        let mut response = (
+            error.status,
+            Json(json!({ "message": error.message, "code": error.code })),
+        )
+            .into_response();
+        error.headers(&mut response);
+        response
+    }
+}
+
+impl From<ApiError> for AdminApiError {
+    fn from(error: ApiError) -> Self {
+        AdminApiError(error)
     }
 }
 

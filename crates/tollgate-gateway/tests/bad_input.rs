@@ -179,8 +179,12 @@ async fn reference_api_errors_name_the_field() {
     let unknown_route = test
         .send(Request::get("/nowhere").body(Body::empty()).unwrap())
         .await;
-    assert_eq!(unknown_route.status, StatusCode::NOT_FOUND);
-    assert!(unknown_route.message().contains("no such route"));
+    assert_eq!(unknown_route.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        unknown_route.json()["message"],
+        "Missing Authentication Token"
+    );
+    assert!(unknown_route.message().contains("no route /nowhere"));
 }
 
 /// One runtime and gateway for all property cases: building one per case costs more than the cases.

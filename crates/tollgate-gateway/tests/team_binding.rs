@@ -19,7 +19,12 @@ async fn team_id_is_required_and_must_be_the_keys_tenant() {
         .unwrap();
     let answer = test.send(missing).await;
     assert_eq!(answer.status, StatusCode::BAD_REQUEST);
-    assert_eq!(answer.message(), "the 'team_id' header is required");
+    assert_eq!(
+        answer.json(),
+        json!({"message": "Missing required request parameters: [team_id]",
+               "detail": "the 'team_id' header is required"}),
+        "API Gateway's own answer first"
+    );
 
     let other = Request::post("/invoke_model?model_id=chat-model")
         .header("x-api-key", &test.secret)

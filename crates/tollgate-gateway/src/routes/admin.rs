@@ -17,11 +17,11 @@ use tollgate_store::{GroupBy, KeyFilter, NewTenant, StoreError, TenantUpdate, Us
 
 use super::body::json_object;
 use crate::auth::single_header;
-use crate::error::{ApiError, RefError};
+use crate::error::{AdminApiError, ApiError};
 use crate::limiter::Subject;
 use crate::state::Gateway;
 
-type AdminResult = Result<Response, RefError>;
+type AdminResult = Result<Response, AdminApiError>;
 
 #[allow(
     clippy::needless_pass_by_value,

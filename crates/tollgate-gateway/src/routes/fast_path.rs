@@ -54,12 +54,56 @@ where
         Poll::Ready(Ok(()))
     }
 
-    fn call(&mut self, request: Request<B>) -> Self::Future {
+    fn call(&mut self, mut request: Request<B>) -> Self::Future {
         if request.method() == Method::POST && request.uri().path() == CHAT_COMPLETIONS {
             return Box::pin(chat_completions(self.gateway.clone(), request));
         }
+        if let Some(path) =
+            reference_path(request.uri().path(), self.gateway.config().stage.as_deref())
+            && let Some(uri) = with_path(request.uri(), &path)
+        {
+            *request.uri_mut() = uri;
+        }
         Box::pin(self.router.call(request.map(Body::new)))
     }
+}
+
+/// The reference routes as the stack's URL reaches them: `https://…/prod/` + `/invoke_model`
+/// makes `/prod//invoke_model`. Doubled slashes collapse, and a stage segment before a reference
+/// route is dropped (only `stage` when one is configured). `None` when the path stays as it is.
+fn reference_path(path: &str, stage: Option<&str>) -> Option<String> {
+    const REFERENCE: [&str; 2] = ["invoke_model", "list_foundation_models"];
+    let collapsed: Option<String> = path.contains("//").then(|| {
+        let mut out = String::with_capacity(path.len());
+        for piece in path.split('/').filter(|piece| !piece.is_empty()) {
+            out.push('/');
+            out.push_str(piece);
+        }
+        if out.is_empty() {
+            out.push('/');
+        }
+        out
+    });
+    let current = collapsed.as_deref().unwrap_or(path);
+    let segments: Vec<&str> = current.trim_start_matches('/').split('/').collect();
+    if let [first, route] = segments.as_slice()
+        && REFERENCE.contains(route)
+        && !REFERENCE.contains(first)
+        && stage.is_none_or(|stage| stage == *first)
+    {
+        return Some(format!("/{route}"));
+    }
+    collapsed
+}
+
+fn with_path(uri: &axum::http::Uri, path: &str) -> Option<axum::http::Uri> {
+    let path_and_query = match uri.query() {
+        Some(query) => format!("{path}?{query}"),
+        None => path.to_owned(),
+    };
+    let mut parts = uri.clone().into_parts();
+    parts.path_and_query = Some(path_and_query.parse().ok()?);
+    axum::http::Uri::from_parts(parts).ok()
 }
 
 async fn chat_completions<B>(gateway: Gateway, request: Request<B>) -> Result<Response, Infallible>
@@ -84,4 +128,41 @@ where
         started.elapsed().as_secs_f64(),
     );
     Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::reference_path;
+
+    #[test]
+    fn stage_prefixes_and_doubled_slashes_reach_the_reference_routes() {
+        assert_eq!(reference_path("/invoke_model", None), None);
+        assert_eq!(
+            reference_path("/prod//invoke_model", None).as_deref(),
+            Some("/invoke_model")
+        );
+        assert_eq!(
+            reference_path("/prod/list_foundation_models", None).as_deref(),
+            Some("/list_foundation_models")
+        );
+        assert_eq!(
+            reference_path("//invoke_model", None).as_deref(),
+            Some("/invoke_model")
+        );
+        assert_eq!(
+            reference_path("/prod/invoke_model", Some("dev")),
+            None,
+            "only the configured stage"
+        );
+        assert_eq!(
+            reference_path("/dev/invoke_model", Some("dev")).as_deref(),
+            Some("/invoke_model")
+        );
+        assert_eq!(reference_path("/v1/models", None), None);
+        assert_eq!(
+            reference_path("/a/b/invoke_model", None),
+            None,
+            "one segment only"
+        );
+    }
 }

@@ -19,8 +19,18 @@ use axum::routing::{delete, get, post};
 use crate::error::ApiError;
 use crate::state::Gateway;
 
-async fn not_found() -> Response {
-    ApiError::not_found("no such route; see /openapi.json").reference()
+/// An unknown path: API Gateway's 403 on the reference API, a 404 in OpenAI's shape under `/v1`.
+async fn not_found(uri: axum::http::Uri) -> Response {
+    let path = uri.path();
+    if path.starts_with("/v1/") || path.starts_with("/admin/") {
+        return ApiError::not_found(format!("no route {path}; see /openapi.json")).openai();
+    }
+    ApiError::new(
+        axum::http::StatusCode::FORBIDDEN,
+        "no_route",
+        format!("no route {path}; see /openapi.json"),
+    )
+    .reference()
 }
 
 pub use fast_path::Routes;

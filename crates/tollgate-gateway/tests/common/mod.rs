@@ -238,12 +238,18 @@ impl Answer {
             .unwrap_or_else(|error| panic!("not JSON ({error}): {}", self.text))
     }
 
-    /// The reference API's error message.
+    /// The reference API's error text with Tollgate's reason: API Gateway's `message` and its
+    /// `detail`, or the Lambda's `[{"generated_text"}]`, or the admin API's `message`.
     pub fn message(&self) -> String {
-        self.json()["message"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned()
+        let body = self.json();
+        if let Some(text) = body.pointer("/0/generated_text").and_then(Value::as_str) {
+            return text.to_owned();
+        }
+        match (body["message"].as_str(), body["detail"].as_str()) {
+            (Some(message), Some(detail)) => format!("{message} | {detail}"),
+            (Some(message), None) => message.to_owned(),
+            _ => String::new(),
+        }
     }
 }
 
