@@ -260,13 +260,15 @@ pub async fn invoke_model(
             .into());
         }
         return match gateway.inner.polls.poll(request_id, caller.key.id.as_str()) {
-            Poll::Running => Ok(Json(json!([{ "request_id": request_id }])).into_response()),
+            // Still running, or (as the reference answers an id it holds nothing for) unknown,
+            // expired or fetched already, or another key's: the id again.
+            Poll::Running | Poll::Unknown => {
+                Ok(Json(json!([{ "request_id": request_id }])).into_response())
+            }
             Poll::Done(Ok(generated)) => {
                 Ok(Json(json!([{ "generated_text": generated }])).into_response())
             }
             Poll::Done(Err(error)) => Err(error.into()),
-            // As the reference answers a request id it has no result for (yet): the id again.
-            Poll::Unknown => Ok(Json(json!([{ "request_id": request_id }])).into_response()),
         };
     }
 
