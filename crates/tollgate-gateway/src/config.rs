@@ -161,6 +161,10 @@ pub struct ModelConfig {
     /// Bedrock: team id -> application inference profile ARN to call for that team.
     #[serde(default)]
     pub tenant_profiles: std::collections::HashMap<String, String>,
+    /// Bedrock: provisioned-throughput and custom-model ARNs of this model that clients may name
+    /// as `model_arn` (priced as this model).
+    #[serde(default)]
+    pub arns: Vec<String>,
     /// SageMaker: the endpoint's name.
     pub endpoint: Option<String>,
     /// SageMaker: the inference component to call on a shared endpoint.
@@ -196,6 +200,7 @@ impl ModelConfig {
             aws_profile: None,
             endpoint_url: None,
             tenant_profiles: std::collections::HashMap::new(),
+            arns: Vec::new(),
             endpoint: None,
             inference_component: None,
             format: tollgate_providers::sagemaker::PayloadFormat::default(),
@@ -223,8 +228,9 @@ impl ModelConfig {
     }
 }
 
-/// The reference deployment's SageMaker endpoint map (`[sagemaker]` in `tollgate.toml`): one chat
-/// model per entry, all in one region with one container format.
+/// The reference deployment's SageMaker endpoint map (`[sagemaker]` in `tollgate.toml`): one model
+/// per entry, a chat model unless `embeddings` names it, all in one region with one container
+/// format.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SageMakerEndpoints {
@@ -240,6 +246,9 @@ pub struct SageMakerEndpoints {
     pub template: tollgate_providers::sagemaker::PromptTemplate,
     pub tokenizer: Option<std::path::PathBuf>,
     pub timeout_secs: Option<u64>,
+    /// Model ids of the map whose endpoints make embeddings (called with `type: embeddings`).
+    #[serde(default)]
+    pub embeddings: Vec<String>,
 }
 
 impl SageMakerEndpoints {
@@ -247,9 +256,19 @@ impl SageMakerEndpoints {
     pub fn models(&self) -> Result<Vec<ModelConfig>, String> {
         let map = tollgate_providers::sagemaker::parse_endpoint_map(&self.endpoint_map)
             .map_err(|error| format!("[sagemaker] endpoint_map: {error}"))?;
+        if let Some(unknown) = self.embeddings.iter().find(|id| !map.contains_key(*id)) {
+            return Err(format!(
+                "[sagemaker] embeddings: '{unknown}' is not a model id of the endpoint map"
+            ));
+        }
         Ok(map
             .into_iter()
             .map(|(id, endpoint)| ModelConfig {
+                kind: if self.embeddings.contains(&id) {
+                    ModelKind::Embedding
+                } else {
+                    ModelKind::Chat
+                },
                 provider: ProviderKind::Sagemaker,
                 endpoint: Some(endpoint),
                 region: self.region.clone(),

@@ -256,12 +256,18 @@ pub enum ChatEvent {
 
 pub type ChatStream = Pin<Box<dyn Stream<Item = Result<ChatEvent, ProviderError>> + Send>>;
 
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct EmbeddingRequest {
     pub model: String,
     pub inputs: Vec<String>,
     /// Base64 images to embed (multimodal embedding models), one embedding each after the texts.
     pub images: Vec<String>,
+    /// The model's own settings, sent in its body: Titan v2's `dimensions` and `normalize`,
+    /// Cohere's `input_type` and `truncate`, OpenAI's `dimensions`, a SageMaker container's.
+    pub parameters: serde_json::Map<String, serde_json::Value>,
+    /// The inputs as the client's own object (a SageMaker container's `{"text_inputs": ...}`),
+    /// sent merged with `parameters` instead of `inputs`.
+    pub native_inputs: Option<serde_json::Map<String, serde_json::Value>>,
     pub attribution: Attribution,
 }
 
@@ -290,6 +296,10 @@ pub struct ImageRequest {
     pub quality: Option<String>,
     /// Provider-specific fields merged into the model's body as given.
     pub extra: serde_json::Map<String, serde_json::Value>,
+    /// The model's own body, as the client wrote it (the reference notebooks' Titan
+    /// `textToImageParams` and SDXL `text_prompts` bodies): sent as it is, numbers and all. The
+    /// fields above then only describe it, for pricing.
+    pub native: Option<serde_json::Value>,
     pub attribution: Attribution,
 }
 
@@ -297,6 +307,9 @@ pub struct ImageRequest {
 pub struct ImageResponse {
     /// Base64-encoded images.
     pub images: Vec<String>,
+    /// Stable Diffusion XL's `artifacts` (`base64`, `seed`, `finishReason`) as it answered them;
+    /// empty for other models.
+    pub artifacts: Vec<serde_json::Value>,
     /// What was made, for pricing by size and steps.
     pub width: u32,
     pub height: u32,

@@ -29,6 +29,8 @@ struct Wanted {
     seed: Option<u64>,
     quality: Option<ImageQuality>,
     extra: Map<String, Value>,
+    /// The model's own body when the client sent one.
+    native: Option<Value>,
 }
 
 fn text_field(
@@ -105,6 +107,7 @@ async fn generate(
         seed: wanted.seed,
         quality: wanted.quality.map(|quality| quality.as_str().to_owned()),
         extra: wanted.extra,
+        native: wanted.native,
         attribution: call.attribution(),
     };
     match call.model.provider.images(request).await {
@@ -148,20 +151,35 @@ pub async fn reference(
     model_id: &str,
     body: &Map<String, Value>,
 ) -> Result<Response, RefError> {
-    let prompt = body
-        .get("inputs")
-        .and_then(Value::as_str)
-        .filter(|prompt| !prompt.trim().is_empty())
-        .ok_or_else(|| {
-            ApiError::bad_request("'inputs' must be the image prompt, a non-empty string")
-        })?
-        .to_owned();
     let empty = Map::new();
     let parameters = match body.get("parameters") {
         None | Some(Value::Null) => &empty,
         Some(Value::Object(parameters)) => parameters,
         Some(_) => return Err(ApiError::bad_request("'parameters' must be an object").into()),
     };
+    if let Some(wanted) = native(body, parameters)? {
+        let sdxl = body.contains_key("text_prompts");
+        let (call, answer, _) = generate(gateway, headers, Some(team), model_id, wanted).await?;
+        // As the reference's Lambda answers: SDXL's artifacts, or Titan's images.
+        let item = if sdxl && !answer.artifacts.is_empty() {
+            json!({ "artifacts": answer.artifacts })
+        } else {
+            json!({ "images": answer.images })
+        };
+        let mut response = Json(json!([item])).into_response();
+        call.decorate(response.headers_mut());
+        return Ok(response);
+    }
+    let prompt = body
+        .get("inputs")
+        .and_then(Value::as_str)
+        .filter(|prompt| !prompt.trim().is_empty())
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "'inputs' must be the image prompt, a non-empty string (or send the model's own body: textToImageParams for Titan, text_prompts for Stable Diffusion XL)",
+            )
+        })?
+        .to_owned();
     let side = 64..=4096;
     let wanted = Wanted {
         prompt,
@@ -195,6 +213,7 @@ pub async fn reference(
             text_field(parameters, &["quality"], "parameters.")?,
             "parameters.quality",
         )?,
+        native: None,
         extra: match body.get("additional_model_fields") {
             None | Some(Value::Null) => Map::new(),
             Some(Value::Object(fields)) => fields.clone(),
@@ -209,6 +228,128 @@ pub async fn reference(
     let mut response = Json(json!([{ "images": answer.images }])).into_response();
     call.decorate(response.headers_mut());
     Ok(response)
+}
+
+/// The model's own body, as the reference notebooks send it: Titan Image Generator's
+/// `{"textToImageParams": {"text"}, "parameters": {"taskType", "imageGenerationConfig": {...}}}`
+/// or Stable Diffusion XL's `{"text_prompts": [{"text", "weight"}], "parameters": {...}}`. The
+/// reference's Lambda sends `parameters` merged with that field; so does this. What the body asks
+/// for (size, count, quality, steps, with the model's own defaults) prices the call.
+fn native(
+    body: &Map<String, Value>,
+    parameters: &Map<String, Value>,
+) -> Result<Option<Wanted>, ApiError> {
+    let side = 64..=4096;
+    if let Some(params) = body.get("textToImageParams") {
+        let prompt = params
+            .get("text")
+            .and_then(Value::as_str)
+            .filter(|text| !text.trim().is_empty())
+            .ok_or_else(|| {
+                ApiError::bad_request(
+                    "'textToImageParams.text' must be the prompt, a non-empty string",
+                )
+            })?
+            .to_owned();
+        let empty = Map::new();
+        let config = match parameters.get("imageGenerationConfig") {
+            None | Some(Value::Null) => &empty,
+            Some(Value::Object(config)) => config,
+            Some(_) => {
+                return Err(ApiError::bad_request(
+                    "'parameters.imageGenerationConfig' must be an object",
+                ));
+            }
+        };
+        let path = "parameters.imageGenerationConfig.";
+        let mut native = parameters.clone();
+        native.insert("textToImageParams".to_owned(), params.clone());
+        native
+            .entry("taskType")
+            .or_insert_with(|| Value::from("TEXT_IMAGE"));
+        return Ok(Some(Wanted {
+            prompt,
+            negative: text_field(
+                params.as_object().unwrap_or(&empty),
+                &["negativeText"],
+                "textToImageParams.",
+            )?,
+            width: whole(config, "width", &format!("{path}width"), side.clone())?.unwrap_or(1024),
+            height: whole(config, "height", &format!("{path}height"), side)?.unwrap_or(1024),
+            count: whole(
+                config,
+                "numberOfImages",
+                &format!("{path}numberOfImages"),
+                1..=5,
+            )?
+            .unwrap_or(1),
+            steps: None,
+            cfg_scale: number(config, "cfgScale", &format!("{path}cfgScale"), 1.0, 10.0)?,
+            seed: whole(config, "seed", &format!("{path}seed"), 0..=2_147_483_646)?.map(u64::from),
+            quality: quality(
+                text_field(config, &["quality"], path)?,
+                &format!("{path}quality"),
+            )?,
+            extra: Map::new(),
+            native: Some(Value::Object(native)),
+        }));
+    }
+    if let Some(prompts) = body.get("text_prompts") {
+        let list = prompts
+            .as_array()
+            .filter(|list| !list.is_empty())
+            .ok_or_else(|| {
+                ApiError::bad_request(
+                    "'text_prompts' must be a non-empty list of {\"text\", \"weight\"}",
+                )
+            })?;
+        let mut prompt = None;
+        let mut negative = None;
+        for (index, item) in list.iter().enumerate() {
+            let text = item
+                .get("text")
+                .and_then(Value::as_str)
+                .filter(|text| !text.trim().is_empty())
+                .ok_or_else(|| {
+                    ApiError::bad_request(format!(
+                        "'text_prompts[{index}].text' must be a non-empty string"
+                    ))
+                })?;
+            let weight = match item.get("weight") {
+                None | Some(Value::Null) => 1.0,
+                Some(weight) => weight.as_f64().ok_or_else(|| {
+                    ApiError::bad_request(format!(
+                        "'text_prompts[{index}].weight' must be a number"
+                    ))
+                })?,
+            };
+            if weight < 0.0 {
+                negative.get_or_insert_with(|| text.to_owned());
+            } else {
+                prompt.get_or_insert_with(|| text.to_owned());
+            }
+        }
+        let prompt = prompt.ok_or_else(|| {
+            ApiError::bad_request("'text_prompts' needs a prompt of positive weight")
+        })?;
+        let mut native = parameters.clone();
+        native.insert("text_prompts".to_owned(), prompts.clone());
+        return Ok(Some(Wanted {
+            prompt,
+            negative,
+            width: whole(parameters, "width", "parameters.width", side.clone())?.unwrap_or(1024),
+            height: whole(parameters, "height", "parameters.height", side)?.unwrap_or(1024),
+            count: whole(parameters, "samples", "parameters.samples", 1..=1)?.unwrap_or(1),
+            // Bedrock's Stable Diffusion XL takes 30 steps when none are asked for.
+            steps: Some(whole(parameters, "steps", "parameters.steps", 10..=150)?.unwrap_or(30)),
+            cfg_scale: number(parameters, "cfg_scale", "parameters.cfg_scale", 0.0, 35.0)?,
+            seed: whole(parameters, "seed", "parameters.seed", 0..=4_294_967_295)?.map(u64::from),
+            quality: None,
+            extra: Map::new(),
+            native: Some(Value::Object(native)),
+        }));
+    }
+    Ok(None)
 }
 
 /// `POST /v1/images/generations`, OpenAI's images API with `b64_json` answers.
@@ -261,6 +402,7 @@ pub async fn openai(
         seed: None,
         quality: quality(text_field(&body, &["quality"], "")?, "quality")?,
         extra: Map::new(),
+        native: None,
     };
     let (call, answer, cost) = generate(&gateway, &headers, None, &model_id, wanted)
         .await

@@ -16,7 +16,7 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 use tollgate_providers::{ChatRequest, EmbeddingRequest, Message};
 
-use super::body::{body_bytes, json_object, model_field, texts};
+use super::body::{body_bytes, json_object, model_field, texts, whole};
 use super::chat_body::ChatBody;
 use crate::call::{Call, authenticate, estimate_tokens};
 use crate::config::{ModelKind, ProviderKind};
@@ -391,6 +391,26 @@ pub async fn embeddings(
             ApiError::bad_request(format!("model '{model_id}' does not make embeddings")).into(),
         );
     }
+    // `dimensions` reaches the model (Titan v2's own name; Cohere's output_dimension);
+    // `user` and `encoding_format` only OpenAI-compatible upstreams.
+    let mut parameters = Map::new();
+    if let Some(dimensions) = whole(&body, "dimensions", "dimensions", 1..=16_384)? {
+        parameters.insert("dimensions".to_owned(), Value::from(dimensions));
+    }
+    match body.get("encoding_format").and_then(Value::as_str) {
+        None | Some("float") => {}
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "'encoding_format' {other} is not supported: this gateway answers float"
+            ))
+            .into());
+        }
+    }
+    if model.config.provider == ProviderKind::OpenaiCompatible
+        && let Some(user) = body.get("user")
+    {
+        parameters.insert("user".to_owned(), user.clone());
+    }
     let chars = inputs.iter().map(String::len).sum();
     let call = Call::begin(
         &gateway,
@@ -404,6 +424,8 @@ pub async fn embeddings(
         model: model.config.upstream_model().to_owned(),
         inputs,
         images: Vec::new(),
+        parameters,
+        native_inputs: None,
         attribution: call.attribution(),
     };
     let (answer, cost) = call.settle(

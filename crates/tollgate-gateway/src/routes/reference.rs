@@ -19,7 +19,7 @@ use super::body::{json_object, number, stops, texts, whole};
 use super::content::messages;
 use crate::auth::single_header;
 use crate::call::{Call, authenticate, estimate_tokens};
-use crate::config::ModelKind;
+use crate::config::{ModelKind, ProviderKind};
 use crate::error::{ApiError, RefError};
 use crate::polls::Poll;
 use crate::state::Gateway;
@@ -300,7 +300,11 @@ pub async fn invoke_model(
         ))
         .into());
     }
-    let upstream = upstream_target(&model.config, query.model_arn.as_deref())?;
+    let upstream = upstream_target(
+        &model.config,
+        query.model_arn.as_deref(),
+        caller.tenant.team_id.as_str(),
+    )?;
     let (mut request, prompt_chars) = chat_request(&body, messages_api, upstream)?;
     if !model.config.provider.takes_content_blocks() {
         request
@@ -483,12 +487,31 @@ async fn embeddings(
             ApiError::bad_request(format!("model '{model_id}' does not make embeddings")).into(),
         );
     }
-    let (inputs, pictures) = if images {
+    let parameters = match body.get("parameters") {
+        None | Some(Value::Null) => Map::new(),
+        Some(Value::Object(parameters)) => parameters.clone(),
+        Some(_) => return Err(ApiError::bad_request("'parameters' must be an object").into()),
+    };
+    // A SageMaker container's own inputs object (`{"text_inputs": ...}`), as the reference's
+    // Lambda sends it: merged with the parameters.
+    let native_inputs = match body.get("inputs") {
+        Some(Value::Object(inputs)) if model.config.provider == ProviderKind::Sagemaker => {
+            Some(inputs.clone())
+        }
+        _ => None,
+    };
+    let (inputs, pictures) = if native_inputs.is_some() {
+        (Vec::new(), Vec::new())
+    } else if images {
         (Vec::new(), image_inputs(body.get("inputs"))?)
     } else {
         (texts(body.get("inputs"), "inputs")?, Vec::new())
     };
-    let chars = inputs.iter().map(String::len).sum::<usize>() + pictures.len() * 4000;
+    let native_chars = native_inputs
+        .as_ref()
+        .map_or(0, |inputs| Value::Object(inputs.clone()).to_string().len());
+    let chars =
+        inputs.iter().map(String::len).sum::<usize>() + pictures.len() * 4000 + native_chars;
     let call = Call::begin(
         gateway,
         headers,
@@ -500,6 +523,8 @@ async fn embeddings(
         model: model.config.upstream_model().to_owned(),
         inputs,
         images: pictures,
+        parameters,
+        native_inputs,
         attribution: call.attribution(),
     };
     let (answer, _) = call.settle(
@@ -551,11 +576,14 @@ fn image_inputs(value: Option<&Value>) -> Result<Vec<String>, ApiError> {
 }
 
 /// The model a Bedrock call goes to: `model_arn` when the client names one, but only an ARN of
-/// the configured model itself (its foundation model or an inference profile of it), so a key
-/// allowed one model cannot reach another priced as the first.
+/// the configured model itself (its foundation model or a system inference profile of it), one of
+/// its configured `arns` (provisioned throughput, custom models), or the caller's own team's
+/// application inference profile, so a key allowed one model cannot reach another priced as the
+/// first, nor another team's profile.
 fn upstream_target<'a>(
     config: &'a crate::config::ModelConfig,
     model_arn: Option<&'a str>,
+    team: &str,
 ) -> Result<&'a str, ApiError> {
     let upstream = config.upstream_model();
     let Some(arn) = model_arn.filter(|arn| !arn.is_empty() && *arn != config.id) else {
@@ -563,19 +591,22 @@ fn upstream_target<'a>(
     };
     let resource = arn.rsplit('/').next().unwrap_or_default();
     let names_this_model = arn.starts_with("arn:aws")
-        && (resource == upstream
-            || resource
-                .split_once('.')
-                .is_some_and(|(_, rest)| rest == upstream)
+        && (config.arns.iter().any(|configured| configured == arn)
             || config
                 .tenant_profiles
-                .values()
-                .any(|profile| profile == arn));
+                .get(team)
+                .is_some_and(|profile| profile == arn)
+            || (!arn.contains(":application-inference-profile/")
+                && !arn.contains(":provisioned-model/")
+                && (resource == upstream
+                    || resource
+                        .split_once('.')
+                        .is_some_and(|(_, rest)| rest == upstream))));
     if config.provider == crate::config::ProviderKind::Bedrock && names_this_model {
         Ok(arn)
     } else {
         Err(ApiError::bad_request(format!(
-            "'model_arn' {arn} does not name model '{}' (send only model_id, or the ARN of that model or of an inference profile for it)",
+            "'model_arn' {arn} does not name model '{}' for team '{team}' (send only model_id, the ARN of that model or of an inference profile for it, an ARN listed in its 'arns', or your team's application inference profile)",
             config.id
         )))
     }

@@ -28,8 +28,12 @@ impl EmbeddingFamily {
     }
 }
 
-pub(crate) fn titan_embedding_body(text: Option<&str>, image: Option<&str>) -> Value {
-    let mut body = Map::new();
+pub(crate) fn titan_embedding_body(
+    text: Option<&str>,
+    image: Option<&str>,
+    parameters: &Map<String, Value>,
+) -> Value {
+    let mut body = parameters.clone();
     if let Some(text) = text {
         body.insert("inputText".to_owned(), Value::from(text));
     }
@@ -39,8 +43,17 @@ pub(crate) fn titan_embedding_body(text: Option<&str>, image: Option<&str>) -> V
     Value::Object(body)
 }
 
-pub(crate) fn cohere_embedding_body(texts: &[String]) -> Value {
-    json!({ "texts": texts, "input_type": "search_document" })
+/// Cohere's body: `input_type` is required, and `search_document` is what the reference's
+/// Lambda sends when the client names none. OpenAI's `dimensions` is Cohere's `output_dimension`.
+pub(crate) fn cohere_embedding_body(texts: &[String], parameters: &Map<String, Value>) -> Value {
+    let mut body = parameters.clone();
+    if let Some(dimensions) = body.remove("dimensions") {
+        body.entry("output_dimension").or_insert(dimensions);
+    }
+    body.entry("input_type")
+        .or_insert_with(|| Value::from("search_document"));
+    body.insert("texts".to_owned(), json!(texts));
+    Value::Object(body)
 }
 
 /// The vectors in an embedding answer: Titan's `embedding`, Cohere's `embeddings` (a list, or

@@ -377,14 +377,25 @@ impl Provider for BedrockProvider {
                             request.model
                         )));
                     }
-                    bodies.push(invoke::cohere_embedding_body(&request.inputs));
+                    bodies.push(invoke::cohere_embedding_body(
+                        &request.inputs,
+                        &request.parameters,
+                    ));
                 }
                 EmbeddingFamily::Titan => {
                     for text in &request.inputs {
-                        bodies.push(invoke::titan_embedding_body(Some(text), None));
+                        bodies.push(invoke::titan_embedding_body(
+                            Some(text),
+                            None,
+                            &request.parameters,
+                        ));
                     }
                     for image in &request.images {
-                        bodies.push(invoke::titan_embedding_body(None, Some(image)));
+                        bodies.push(invoke::titan_embedding_body(
+                            None,
+                            Some(image),
+                            &request.parameters,
+                        ));
                     }
                 }
             }
@@ -409,7 +420,10 @@ impl Provider for BedrockProvider {
     fn images(&self, request: ImageRequest) -> BoxFuture<'_, Result<ImageResponse, ProviderError>> {
         Box::pin(async move {
             let family = ImageFamily::of(&request.model);
-            let body = invoke::image_body(family, &request);
+            let body = match &request.native {
+                Some(native) => native.clone(),
+                None => invoke::image_body(family, &request),
+            };
             let (answer, (input, output)) = self
                 .within(
                     "InvokeModel",
@@ -417,8 +431,14 @@ impl Provider for BedrockProvider {
                 )
                 .await?;
             let images = invoke::images_in(family, &answer)?;
+            let artifacts = answer
+                .get("artifacts")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
             Ok(ImageResponse {
                 images,
+                artifacts,
                 width: request.width,
                 height: request.height,
                 steps: if family.takes_steps() {

@@ -256,7 +256,10 @@ impl Provider for OpenAiCompatible {
         request: EmbeddingRequest,
     ) -> BoxFuture<'_, Result<EmbeddingResponse, ProviderError>> {
         async move {
-            let body = json!({ "model": request.model, "input": request.inputs }).to_string();
+            let mut body = request.parameters.clone();
+            body.insert("model".to_owned(), Value::from(request.model.as_str()));
+            body.insert("input".to_owned(), json!(request.inputs));
+            let body = Value::Object(body).to_string();
             let value = Self::json(&self.post(&self.urls.embeddings, Bytes::from(body)).await?)?;
             let data = value
                 .get("data")

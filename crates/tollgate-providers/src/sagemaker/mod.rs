@@ -186,10 +186,63 @@ impl Provider for SageMakerProvider {
         request: EmbeddingRequest,
     ) -> BoxFuture<'_, Result<EmbeddingResponse, ProviderError>> {
         Box::pin(async move {
-            Err(ProviderError::BadRequest(format!(
-                "SageMaker endpoint '{}' is configured for chat, not embeddings",
-                request.model
-            )))
+            let mut parameters = request.parameters.clone();
+            // A container hosting several models names the one to call; only the configured
+            // one, when the endpoint map names one.
+            let component = match parameters.remove("InferenceComponentName") {
+                None => self.config.inference_component.clone(),
+                Some(Value::String(asked))
+                    if self
+                        .config
+                        .inference_component
+                        .as_ref()
+                        .is_none_or(|configured| *configured == asked) =>
+                {
+                    Some(asked)
+                }
+                Some(_) => {
+                    return Err(ProviderError::BadRequest(format!(
+                        "'parameters.InferenceComponentName' must be the endpoint's configured component '{}'",
+                        self.config
+                            .inference_component
+                            .as_deref()
+                            .unwrap_or_default()
+                    )));
+                }
+            };
+            let (body, chars) = payload::embedding_body(&request, parameters);
+            let started = Instant::now();
+            let call = self
+                .client
+                .get()
+                .await
+                .invoke_endpoint()
+                .endpoint_name(&self.config.endpoint)
+                .set_inference_component_name(component)
+                .content_type("application/json")
+                .accept("application/json")
+                .body(Blob::new(body.to_string()))
+                .send();
+            let output = tokio::time::timeout(self.config.timeout, call)
+                .await
+                .map_err(|_| self.timed_out())?
+                .map_err(|error| sdk_error(&error))?;
+            let elapsed = started.elapsed();
+            let bytes = output.body.map(Blob::into_inner).unwrap_or_default();
+            let value: Value = serde_json::from_slice(&bytes).map_err(|error| {
+                ProviderError::Protocol(format!("the endpoint's answer is not JSON: {error}"))
+            })?;
+            let embeddings = payload::embeddings_in(&value)?;
+            Ok(EmbeddingResponse {
+                embeddings,
+                usage: Usage {
+                    // The container counts nothing: estimated as the reference's Lambda does,
+                    // four characters a token.
+                    input_tokens: (chars as u64) / 4,
+                    endpoint_ms: elapsed.as_micros().div_ceil(1000) as u64,
+                    ..Usage::default()
+                },
+            })
         })
     }
 

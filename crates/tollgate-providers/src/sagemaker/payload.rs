@@ -117,6 +117,54 @@ pub(crate) fn prompt(template: PromptTemplate, request: &ChatRequest) -> String 
     }
 }
 
+/// An embedding call's body, as the reference's Lambda sends it: the client's own inputs object
+/// merged with the parameters, or `{"inputs", "parameters"}`. Also the characters embedded.
+pub(crate) fn embedding_body(
+    request: &crate::EmbeddingRequest,
+    parameters: serde_json::Map<String, Value>,
+) -> (Value, usize) {
+    if let Some(inputs) = &request.native_inputs {
+        let chars = inputs.values().next().map_or(0, |value| {
+            value
+                .as_str()
+                .map_or_else(|| value.to_string().len(), str::len)
+        });
+        let mut body = inputs.clone();
+        body.extend(parameters);
+        return (Value::Object(body), chars);
+    }
+    let chars = request.inputs.iter().map(String::len).sum();
+    let inputs = match request.inputs.as_slice() {
+        [one] => Value::from(one.as_str()),
+        many => json!(many),
+    };
+    (json!({ "inputs": inputs, "parameters": parameters }), chars)
+}
+
+/// The vectors of an embedding container's answer: `{"embedding": [...]}` (one vector or a list
+/// of them), `{"embeddings": [[...]]}`, or a bare list.
+pub(crate) fn embeddings_in(value: &Value) -> Result<Vec<Vec<f64>>, ProviderError> {
+    let vector = |value: &Value| -> Option<Vec<f64>> {
+        value.as_array()?.iter().map(Value::as_f64).collect()
+    };
+    let found = value
+        .get("embedding")
+        .or_else(|| value.get("embeddings"))
+        .unwrap_or(value);
+    if let Some(one) = vector(found) {
+        return Ok(vec![one]);
+    }
+    found
+        .as_array()
+        .and_then(|items| items.iter().map(vector).collect::<Option<Vec<_>>>())
+        .filter(|vectors| !vectors.is_empty())
+        .ok_or_else(|| {
+            ProviderError::Protocol(
+                "the endpoint's answer has no 'embedding' list of numbers".to_owned(),
+            )
+        })
+}
+
 /// The body for one call; `stream` asks the container to stream tokens.
 pub(crate) fn request_body(
     format: PayloadFormat,
