@@ -131,13 +131,25 @@ fn scripted_failure(name: &str, attempt: u32) -> Option<Response> {
     }
 }
 
+/// The text of the last turn: its first text block, or the text of its tool result.
 fn last_user_text(body: &Value) -> String {
-    body["messages"]
+    let Some(content) = body["messages"]
         .as_array()
         .and_then(|messages| messages.last())
-        .and_then(|message| message["content"][0]["text"].as_str())
+        .and_then(|message| message["content"].as_array())
+    else {
+        return String::new();
+    };
+    content
+        .iter()
+        .find_map(|block| {
+            block["text"].as_str().map(str::to_owned).or_else(|| {
+                block["toolResult"]["content"][0]["text"]
+                    .as_str()
+                    .map(|text| format!("tool said {text}"))
+            })
+        })
         .unwrap_or_default()
-        .to_owned()
 }
 
 async fn converse(
@@ -153,7 +165,7 @@ async fn converse(
     let request: Value = serde_json::from_slice(&body).unwrap();
     let mut content = vec![json!({ "text": format!("echo: {}", last_user_text(&request)) })];
     let mut stop = "end_turn";
-    if request.get("toolConfig").is_some() {
+    if request.get("toolConfig").is_some() && !last_user_text(&request).starts_with("tool said") {
         content.push(json!({ "toolUse": { "toolUseId": "tooluse_1", "name": "weather", "input": { "city": "Berlin" } } }));
         stop = "tool_use";
     }
@@ -395,6 +407,14 @@ async fn invocations(
                          "tokens": [] } }]))
         .into_response(),
         "bare-endpoint" => axum::Json(json!([{ "generated_text": "hello there" }])).into_response(),
+        // A JumpStart text-embedding container: `{"text_inputs", "mode"}` in, `embedding` out.
+        "embed-endpoint" => {
+            let request: Value = serde_json::from_slice(&body).unwrap_or_default();
+            if request.get("text_inputs").is_none() {
+                return error(400, "ModelError", "text_inputs is required");
+            }
+            axum::Json(json!({ "embedding": [0.125, -0.25], "mode": request["mode"] })).into_response()
+        }
         "messages-endpoint" => axum::Json(json!({ "id": "chatcmpl-1", "object": "chat.completion",
             "choices": [{ "index": 0, "message": { "role": "assistant", "content": "Bonjour" }, "finish_reason": "stop" }],
             "usage": { "prompt_tokens": 14, "completion_tokens": 2, "total_tokens": 16 } }))
