@@ -330,7 +330,7 @@ async fn cells_42_and_113_images_in_the_models_own_bodies() {
             &test,
             "model_id=stability.stable-diffusion-xl-v1",
             &json!({"text_prompts": [{"text": "\na beautiful mountain landscape\n", "weight": 1.0}],
-                    "parameters": {"cfg_scale": 5, "seed": 452345, "steps": 60, "style_preset": "photographic",
+                    "parameters": {"cfg_scale": 5, "seed": 452_345, "steps": 60, "style_preset": "photographic",
                         "clip_guidance_preset": "FAST_GREEN", "sampler": "K_DPMPP_2S_ANCESTRAL", "width": 768}}),
             &[("type", "image")],
         ))
