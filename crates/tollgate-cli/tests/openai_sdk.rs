@@ -73,6 +73,9 @@ fn the_openai_python_sdk_works_unchanged() {
         "models.list ok",
         "chat.completions.create ok",
         "stream=True) ok",
+        "tool round trip ok",
+        "streamed tool call ok",
+        "vision prompt ok",
         "embeddings.create ok",
         "AuthenticationError ok",
         "NotFoundError ok",
@@ -80,4 +83,27 @@ fn the_openai_python_sdk_works_unchanged() {
     ] {
         assert!(stdout.contains(check), "{check} missing:\n{stdout}");
     }
+    drop(_server);
+    // Every call of the tool round trips and the vision prompt is metered with the upstream's
+    // counts and priced: 9 in / 4 out for a tool call, 7 / 5 for an answer after a tool or image.
+    let store = tollgate_store::Store::open(&cli.path("tollgate.db")).unwrap();
+    let calls = store.recent_calls(100).unwrap();
+    let counted = |input, output| {
+        calls
+            .iter()
+            .filter(|call| {
+                call.model_id == "sdk-chat"
+                    && call.status == 200
+                    && (call.input_tokens, call.output_tokens) == (input, output)
+                    && call.priced
+                    && call.cost > tollgate_core::Nanos(0)
+            })
+            .count()
+    };
+    assert_eq!(counted(9, 4), 2, "first turns, streamed or not: {calls:?}");
+    assert_eq!(
+        counted(7, 5),
+        2,
+        "the tool's answer and the vision prompt: {calls:?}"
+    );
 }

@@ -450,3 +450,153 @@ async fn an_endpoint_without_token_counts_is_charged_per_second() {
     );
     assert!(call.priced);
 }
+
+#[tokio::test]
+async fn openai_second_tool_turns_and_images_reach_converse_as_blocks() {
+    let (test, server) = gateway().await;
+    let tools = json!([{"type": "function", "function": {"name": "weather",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}}]);
+    let answer = test
+        .send(post(
+            &test,
+            "/v1/chat/completions",
+            &json!({"model": "haiku", "tools": tools, "messages": [
+                {"role": "user", "content": "weather in Berlin?"},
+                {"role": "assistant", "content": null, "tool_calls": [{"id": "tooluse_1", "type": "function",
+                    "function": {"name": "weather", "arguments": "{\"city\":\"Berlin\"}"}}]},
+                {"role": "tool", "tool_call_id": "tooluse_1", "content": "12C and rain"}
+            ]}),
+        ))
+        .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+    assert_eq!(
+        answer.json()["choices"][0]["message"]["content"],
+        "echo: tool said 12C and rain"
+    );
+    let sent = &server.requests_to("/converse")[0].body;
+    assert_eq!(sent["messages"][1]["role"], "assistant");
+    assert_eq!(
+        sent["messages"][1]["content"][0]["toolUse"]["input"],
+        json!({"city": "Berlin"})
+    );
+    assert_eq!(
+        sent["messages"][2]["content"][0]["toolResult"]["toolUseId"],
+        "tooluse_1"
+    );
+
+    let answer = test
+        .send(post(
+            &test,
+            "/v1/chat/completions",
+            &json!({"model": "haiku", "messages": [{"role": "user", "content": [
+                {"type": "text", "text": "what is this?"},
+                {"type": "image_url", "image_url": {"url": "data:image/jpeg;base64,/9j/4AAQ"}}
+            ]}]}),
+        ))
+        .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+    let sent = &server.requests_to("/converse")[1].body;
+    assert_eq!(sent["messages"][0]["content"][1]["image"]["format"], "jpeg");
+    assert_eq!(
+        sent["messages"][0]["content"][1]["image"]["source"]["bytes"],
+        "/9j/4AAQ"
+    );
+    assert_eq!(test.calls().len(), 2, "both metered");
+
+    // Tools on a model that cannot call them: refused before any limit is taken.
+    let refused = test
+        .send(post(
+            &test,
+            "/v1/chat/completions",
+            &json!({"model": "mistral-endpoint", "tools": tools,
+                    "messages": [{"role": "user", "content": "hi"}]}),
+        ))
+        .await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    assert!(
+        refused.json()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("cannot call tools"),
+        "{}",
+        refused.text
+    );
+    assert_eq!(test.calls().len(), 2);
+}
+
+#[tokio::test]
+async fn streamed_tool_calls_arrive_as_openai_deltas_and_as_a_polled_tool_use_list() {
+    let (test, _server) = gateway().await;
+    let answer = test
+        .send(post(
+            &test,
+            "/v1/chat/completions",
+            &json!({"model": "haiku", "stream": true, "messages": [{"role": "user", "content": "weather?"}],
+                    "tools": [{"type": "function", "function": {"name": "weather", "parameters": {"type": "object"}}}]}),
+        ))
+        .await;
+    let chunks: Vec<Value> = answer
+        .text
+        .lines()
+        .filter_map(|line| line.strip_prefix("data: "))
+        .filter(|data| *data != "[DONE]")
+        .map(|data| serde_json::from_str(data).unwrap())
+        .collect();
+    let calls: Vec<&Value> = chunks
+        .iter()
+        .filter_map(|chunk| chunk.pointer("/choices/0/delta/tool_calls/0"))
+        .collect();
+    assert_eq!(calls[0]["id"], "tooluse_2");
+    assert_eq!(calls[0]["function"]["name"], "weather");
+    let arguments: String = calls
+        .iter()
+        .filter_map(|call| call["function"]["arguments"].as_str())
+        .collect();
+    assert_eq!(arguments, r#"{"city":"Paris"}"#);
+    assert!(
+        chunks
+            .iter()
+            .any(|chunk| chunk["choices"][0]["finish_reason"] == "tool_calls")
+    );
+
+    // The reference's long poll gathers the same call into its toolUse list.
+    let started = test
+        .send(
+            Request::post("/invoke_model?model_id=haiku")
+                .header("x-api-key", &test.secret)
+                .header("team_id", "alpha")
+                .header("streaming", "true")
+                .header("messages_api", "true")
+                .body(Body::from(
+                    json!({"inputs": [{"role": "user", "content": [{"text": "weather?"}]}],
+                           "tool_config": {"tools": [{"toolSpec": {"name": "weather", "inputSchema": {"json": {"type": "object"}}}}]}})
+                    .to_string(),
+                ))
+                .unwrap(),
+        )
+        .await;
+    let request_id = started.json()[0]["request_id"].as_str().unwrap().to_owned();
+    let mut generated = Value::Null;
+    for _ in 0..200 {
+        let polled = test
+            .send(
+                Request::post(format!(
+                    "/invoke_model?model_id=haiku&requestId={request_id}"
+                ))
+                .header("x-api-key", &test.secret)
+                .header("team_id", "alpha")
+                .body(Body::from("{}"))
+                .unwrap(),
+            )
+            .await;
+        if let Some(text) = polled.json()[0].get("generated_text") {
+            generated = text.clone();
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        generated,
+        json!([{"toolUse": {"toolUseId": "tooluse_2", "name": "weather", "input": {"city": "Paris"}}}])
+    );
+}

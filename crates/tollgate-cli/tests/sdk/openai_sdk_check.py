@@ -1,5 +1,7 @@
 """Drives `tollgate serve` with the official OpenAI Python SDK, unchanged. Exits non-zero on any
 mismatch; prints one line per check."""
+import base64
+import json
 import sys
 
 import openai
@@ -27,8 +29,46 @@ assert "".join(pieces) == "Hello from upstream", pieces
 assert usage is not None and usage.total_tokens == 8, usage
 print("chat.completions.create(stream=True) ok")
 
+# A two-turn tool call as agent frameworks make it: the assistant's message goes back as the SDK
+# returned it (content None, tool_calls), then the tool's answer as a role "tool" message.
+tools = [{"type": "function", "function": {"name": "get_weather", "description": "Weather of a city.",
+          "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}]
+conversation = [{"role": "user", "content": "What is the weather like in Queens?"}]
+first = client.chat.completions.create(model="sdk-chat", messages=conversation, tools=tools, tool_choice="auto")
+assert first.choices[0].finish_reason == "tool_calls", first
+call = first.choices[0].message.tool_calls[0]
+assert call.function.name == "get_weather" and json.loads(call.function.arguments) == {"city": "Queens"}, call
+assert first.choices[0].message.content is None, first
+conversation.append(first.choices[0].message)
+conversation.append({"role": "tool", "tool_call_id": call.id, "content": "70F and clear"})
+second = client.chat.completions.create(model="sdk-chat", messages=conversation, tools=tools)
+assert second.choices[0].message.content == "the tool said: 70F and clear", second
+print("tool round trip ok")
+
+name, arguments, finish = None, "", None
+for chunk in client.chat.completions.create(model="sdk-chat", messages=conversation[:1], tools=tools, stream=True):
+    if chunk.choices and chunk.choices[0].delta.tool_calls:
+        piece = chunk.choices[0].delta.tool_calls[0]
+        name = name or (piece.function.name if piece.function else None)
+        arguments += (piece.function.arguments or "") if piece.function else ""
+    if chunk.choices and chunk.choices[0].finish_reason:
+        finish = chunk.choices[0].finish_reason
+assert (name, json.loads(arguments), finish) == ("get_weather", {"city": "Queens"}, "tool_calls"), (name, arguments, finish)
+print("streamed tool call ok")
+
+picture = base64.b64encode(b"\x89PNG\r\n\x1a\n" + bytes(100)).decode()
+seen = client.chat.completions.create(model="sdk-chat", messages=[{"role": "user", "content": [
+    {"type": "text", "text": "What is in this image?"},
+    {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{picture}"}}]}])
+assert seen.choices[0].message.content == "I see data:image/png;base64 with 108 bytes", seen
+print("vision prompt ok")
+
 embedded = client.embeddings.create(model="sdk-embed", input=["a", "b"])
-assert len(embedded.data) == 2 and embedded.data[1].embedding == [0.1, 0.2], embedded
+# The SDK asks for base64 (f32s) by default and decodes it; asked for floats, they come exact.
+assert len(embedded.data) == 2, embedded
+assert all(abs(a - b) < 1e-7 for a, b in zip(embedded.data[1].embedding, [0.1, 0.2])), embedded
+exact = client.embeddings.create(model="sdk-embed", input="a", encoding_format="float")
+assert exact.data[0].embedding == [0.1, 0.2], exact
 print("embeddings.create ok")
 
 try:

@@ -397,15 +397,17 @@ pub async fn embeddings(
     if let Some(dimensions) = whole(&body, "dimensions", "dimensions", 1..=16_384)? {
         parameters.insert("dimensions".to_owned(), Value::from(dimensions));
     }
-    match body.get("encoding_format").and_then(Value::as_str) {
-        None | Some("float") => {}
+    // The official SDKs ask for base64 (little-endian f32s) and decode it themselves.
+    let as_base64 = match body.get("encoding_format").and_then(Value::as_str) {
+        None | Some("float") => false,
+        Some("base64") => true,
         Some(other) => {
             return Err(ApiError::bad_request(format!(
-                "'encoding_format' {other} is not supported: this gateway answers float"
+                "'encoding_format' must be float or base64, not '{other}'"
             ))
             .into());
         }
-    }
+    };
     if model.config.provider == ProviderKind::OpenaiCompatible
         && let Some(user) = body.get("user")
     {
@@ -434,11 +436,18 @@ pub async fn embeddings(
         |answer| answer.usage,
     )?;
     let data: Vec<Value> = answer
-                .embeddings
-                .into_iter()
-                .enumerate()
-                .map(|(index, embedding)| json!({ "object": "embedding", "index": index, "embedding": embedding }))
-                .collect();
+        .embeddings
+        .into_iter()
+        .enumerate()
+        .map(|(index, embedding)| {
+            let embedding = if as_base64 {
+                base64_floats(&embedding)
+            } else {
+                json!(embedding)
+            };
+            json!({ "object": "embedding", "index": index, "embedding": embedding })
+        })
+        .collect();
     let mut response = Json(json!({
                 "object": "list",
                 "data": data,
@@ -448,4 +457,15 @@ pub async fn embeddings(
             .into_response();
     call.decorate(response.headers_mut());
     Ok(response)
+}
+
+/// An embedding as OpenAI's `encoding_format: base64` sends it: its numbers as little-endian
+/// f32s, base64-encoded.
+fn base64_floats(embedding: &[f64]) -> Value {
+    use base64::Engine as _;
+    let bytes: Vec<u8> = embedding
+        .iter()
+        .flat_map(|number| (*number as f32).to_le_bytes())
+        .collect();
+    Value::from(base64::engine::general_purpose::STANDARD.encode(bytes))
 }

@@ -260,13 +260,37 @@ async fn converse_stream(
         ));
         return event_stream(frames);
     }
+    let request: Value = serde_json::from_slice(&body).unwrap_or_default();
+    let calls_tool = request.get("toolConfig").is_some();
     frames.extend([
         event(
             "contentBlockDelta",
             &json!({ "contentBlockIndex": 0, "delta": { "text": " world" } }),
         ),
         event("contentBlockStop", &json!({ "contentBlockIndex": 0 })),
-        event("messageStop", &json!({ "stopReason": "end_turn" })),
+    ]);
+    if calls_tool {
+        frames.extend([
+            event(
+                "contentBlockStart",
+                &json!({ "contentBlockIndex": 1, "start": { "toolUse": { "toolUseId": "tooluse_2", "name": "weather" } } }),
+            ),
+            event(
+                "contentBlockDelta",
+                &json!({ "contentBlockIndex": 1, "delta": { "toolUse": { "input": "{\"city\":" } } }),
+            ),
+            event(
+                "contentBlockDelta",
+                &json!({ "contentBlockIndex": 1, "delta": { "toolUse": { "input": "\"Paris\"}" } } }),
+            ),
+            event("contentBlockStop", &json!({ "contentBlockIndex": 1 })),
+        ]);
+    }
+    frames.extend([
+        event(
+            "messageStop",
+            &json!({ "stopReason": if calls_tool { "tool_use" } else { "end_turn" } }),
+        ),
         event(
             "metadata",
             &json!({ "usage": { "inputTokens": 12, "outputTokens": 3, "totalTokens": 15 },
