@@ -57,7 +57,7 @@ fn the_openai_python_sdk_works_unchanged() {
         .as_str()
         .unwrap()
         .to_owned();
-    let _server = cli.serve(port);
+    let server = cli.serve(port);
     let output = Command::new("python3")
         .arg(sdk_dir.join("openai_sdk_check.py"))
         .args([&format!("http://127.0.0.1:{port}/v1"), &key, &limited_key])
@@ -83,7 +83,7 @@ fn the_openai_python_sdk_works_unchanged() {
     ] {
         assert!(stdout.contains(check), "{check} missing:\n{stdout}");
     }
-    drop(_server);
+    drop(server);
     // Every call of the tool round trips and the vision prompt is metered with the upstream's
     // counts and priced: 9 in / 4 out for a tool call, 7 / 5 for an answer after a tool or image.
     let store = tollgate_store::Store::open(&cli.path("tollgate.db")).unwrap();
