@@ -175,18 +175,17 @@ mod tests {
             .map(|model| model.id.as_str())
             .collect();
         assert_eq!(ids, ["claude", "llama3", "mistral"]);
-        assert_eq!(
-            config.models[0].provider,
-            tollgate_gateway::ProviderKind::Bedrock
-        );
-        assert_eq!(config.models[0].tenant_profiles.len(), 1);
-        assert_eq!(
-            config.models[1].endpoint.as_deref(),
-            Some("jumpstart-dft-llama3")
-        );
+        let tollgate_gateway::Backend::Bedrock(claude) = &config.models[0].backend else {
+            panic!("{:?}", config.models[0]);
+        };
+        assert_eq!(claude.tenant_profiles.len(), 1);
+        let tollgate_gateway::Backend::Sagemaker(llama) = &config.models[1].backend else {
+            panic!("{:?}", config.models[1]);
+        };
+        assert_eq!(llama.endpoint, "jumpstart-dft-llama3");
         assert_eq!(config.models[2].region(), "us-west-2");
         assert_eq!(
-            config.models[2].format,
+            llama.format,
             tollgate_providers::sagemaker::PayloadFormat::Messages
         );
         let broken = Config::parse("[sagemaker]\nendpoint_map = \"{'a': 1}\"\n")
@@ -216,12 +215,9 @@ mod tests {
             unit1.log_group().as_deref(),
             Some("/aws/lambda/unit1_bedrock_invoke_model")
         );
-        assert!(
-            config
-                .models
-                .iter()
-                .any(|model| model.id == "falcon-7b" && model.endpoint.is_some())
-        );
+        assert!(config.models.iter().any(|model| model.id == "gte-small"
+            && model.kind == tollgate_gateway::ModelKind::Embedding
+            && model.provider() == tollgate_gateway::ProviderKind::Sagemaker));
     }
 
     #[test]

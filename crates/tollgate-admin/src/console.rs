@@ -216,7 +216,7 @@ impl Console {
                 .iter()
                 .map(|model| ModelInfo {
                     id: model.id.clone(),
-                    provider: model.provider.display_name().to_owned(),
+                    provider: model.provider().display_name().to_owned(),
                 })
                 .collect(),
             local_model: LocalModelStatus {

@@ -205,7 +205,7 @@ impl Call {
             key_id: self.caller.key.id.to_string(),
             model_id: config.id.clone(),
             price_model_id: config.price_as().to_owned(),
-            provider: config.provider.as_str().to_owned(),
+            provider: config.provider().as_str().to_owned(),
             region: config.region().to_owned(),
             used,
             latency_ms: self.started.elapsed().as_millis().min(u128::from(u32::MAX)) as u32,

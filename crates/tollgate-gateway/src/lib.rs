@@ -2,11 +2,13 @@
 //! admin API, over the store's tenants, keys, limits, prices and ledger.
 
 mod auth;
+mod backends;
 mod call;
 pub mod config;
 mod error;
 mod limiter;
 mod metrics;
+mod model_config;
 mod openapi;
 mod polls;
 mod routes;
@@ -15,7 +17,10 @@ mod state;
 mod streaming;
 mod workers;
 
-pub use config::{ModelConfig, ModelKind, ProviderKind, SageMakerEndpoints, ServerConfig};
+pub use config::{
+    AwsAccess, Backend, BedrockModel, LocalModel, ModelConfig, ModelKind, OpenAiModel,
+    ProviderKind, SageMakerEndpoints, SageMakerModel, ServerConfig,
+};
 pub use error::ApiError;
 pub use openapi::{ROUTES, document as openapi_document};
 pub use routes::{Routes, router, service};

@@ -4,14 +4,14 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use tollgate_core::{PriceBook, Zone};
-use tollgate_providers::{OpenAiCompatible, OpenAiConfig, Provider};
+use tollgate_providers::Provider;
 use tollgate_store::{LedgerHandle, LedgerWriter, Store, StoreError, WriterConfig};
 
 use crate::auth::AuthIndex;
-use crate::config::{ModelConfig, ModelKind, ProviderKind, ServerConfig};
+use crate::config::{ModelConfig, ModelKind, ServerConfig};
 use crate::limiter::{Baseline, Limiter, Subject};
 use crate::metrics::Metrics;
 use crate::polls::LongPolls;
@@ -79,140 +79,6 @@ pub(crate) struct Inner {
     pub streams_running: tokio::sync::watch::Sender<usize>,
 }
 
-fn provider_for(
-    model: &ModelConfig,
-    aws: Option<&aws_config::SdkConfig>,
-) -> Result<Arc<dyn Provider>, StartError> {
-    let problem = |reason: String| StartError::Model {
-        model: model.id.clone(),
-        reason,
-    };
-    match model.provider {
-        ProviderKind::OpenaiCompatible => {
-            if model.base_url.trim().is_empty() {
-                return Err(problem(
-                    "an OpenAI-compatible model needs 'base_url'".to_owned(),
-                ));
-            }
-            let mut config = OpenAiConfig::new(&model.base_url);
-            if let Some(variable) = &model.api_key_env {
-                let key = std::env::var(variable).map_err(|_| {
-                    problem(format!(
-                        "environment variable {variable} (api_key_env) is not set"
-                    ))
-                })?;
-                config.api_key = Some(key);
-            }
-            if let Some(seconds) = model.timeout_secs {
-                config.timeout = Duration::from_secs(seconds);
-            }
-            if let Some(retries) = model.max_retries {
-                config.max_retries = retries;
-            }
-            let provider =
-                OpenAiCompatible::new(config).map_err(|error| problem(error.to_string()))?;
-            Ok(Arc::new(provider))
-        }
-        ProviderKind::Local => {
-            let path = model
-                .path
-                .clone()
-                .ok_or_else(|| problem("a local model needs 'path', the GGUF file".to_owned()))?;
-            let mut config = tollgate_providers::local::LocalConfig::new(&path, &model.id);
-            config.concurrency = model.concurrency.unwrap_or(1).max(1);
-            let loaded =
-                tollgate_providers::local::LocalModel::load(config).map_err(
-                    |error| match error {
-                        // Its own words; "the upstream cannot be reached" would mislead for a local file.
-                        tollgate_providers::ProviderError::Unavailable(message) => problem(message),
-                        other => problem(other.to_string()),
-                    },
-                )?;
-            Ok(Arc::new(tollgate_providers::local::LocalProvider::new(
-                loaded,
-            )))
-        }
-        ProviderKind::Bedrock => {
-            let config = tollgate_providers::bedrock::BedrockConfig {
-                tenant_profiles: model.tenant_profiles.clone(),
-                ..tollgate_providers::bedrock::BedrockConfig::default()
-            };
-            let config = match model.timeout_secs {
-                Some(seconds) => tollgate_providers::bedrock::BedrockConfig {
-                    timeout: Duration::from_secs(seconds),
-                    ..config
-                },
-                None => config,
-            };
-            Ok(Arc::new(match aws {
-                Some(base) => tollgate_providers::bedrock::BedrockProvider::new(
-                    &for_model(base, model),
-                    config,
-                ),
-                None => tollgate_providers::bedrock::BedrockProvider::from_settings(
-                    &aws_settings(model),
-                    config,
-                ),
-            }))
-        }
-        ProviderKind::Sagemaker => {
-            let endpoint = model
-                .endpoint
-                .as_deref()
-                .filter(|name| !name.is_empty())
-                .ok_or_else(|| {
-                    problem("a SageMaker model needs 'endpoint', the endpoint's name".to_owned())
-                })?;
-            let mut config = tollgate_providers::sagemaker::SageMakerConfig::new(endpoint);
-            config
-                .inference_component
-                .clone_from(&model.inference_component);
-            config.format = model.format;
-            config.template = model.template;
-            if let Some(seconds) = model.timeout_secs {
-                config.timeout = Duration::from_secs(seconds);
-            }
-            if let Some(path) = &model.tokenizer {
-                let tokenizer = tollgate_providers::local::tokenizer_from_gguf(path)
-                    .map_err(|error| problem(format!("'tokenizer': {error}")))?;
-                config.tokenizer = Some(Arc::new(tokenizer));
-            }
-            Ok(Arc::new(match aws {
-                Some(base) => tollgate_providers::sagemaker::SageMakerProvider::new(
-                    &for_model(base, model),
-                    config,
-                ),
-                None => tollgate_providers::sagemaker::SageMakerProvider::from_settings(
-                    &aws_settings(model),
-                    config,
-                ),
-            }))
-        }
-    }
-}
-
-/// A caller's SDK configuration (its credentials) with the model's region and endpoint.
-fn for_model(base: &aws_config::SdkConfig, model: &ModelConfig) -> aws_config::SdkConfig {
-    let mut builder = base
-        .to_builder()
-        .region(aws_config::Region::new(model.region().to_owned()));
-    if let Some(url) = &model.endpoint_url {
-        builder = builder.endpoint_url(url);
-    }
-    builder.build()
-}
-
-/// Region, profile, endpoint and retries of an AWS-hosted model; credentials stay with the chain.
-fn aws_settings(model: &ModelConfig) -> tollgate_providers::AwsSettings {
-    let mut settings = tollgate_providers::AwsSettings::new(model.region());
-    settings.profile.clone_from(&model.aws_profile);
-    settings.endpoint_url.clone_from(&model.endpoint_url);
-    if let Some(retries) = model.max_retries {
-        settings.max_attempts = retries + 1;
-    }
-    settings
-}
-
 impl Gateway {
     /// Opens the database, loads keys and prices, starts the ledger writer and the model clients.
     pub fn start(
@@ -254,7 +120,7 @@ impl Gateway {
                     reason: "configured twice".to_owned(),
                 });
             }
-            let provider = provider_for(model, aws)?;
+            let provider = crate::backends::provider_for(model, aws)?;
             routed.insert(
                 model.id.clone(),
                 Arc::new(RoutedModel {

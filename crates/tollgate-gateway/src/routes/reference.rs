@@ -53,7 +53,7 @@ pub async fn list_foundation_models(
                 "modelId": config.id,
                 "modelArn": format!("arn:tollgate:model/{}", config.id),
                 "modelName": config.name.clone().unwrap_or_else(|| config.id.clone()),
-                "providerName": config.provider_name.clone().unwrap_or_else(|| config.provider.display_name().to_owned()),
+                "providerName": config.provider_name.clone().unwrap_or_else(|| config.provider().display_name().to_owned()),
                 "inputModalities": input,
                 "outputModalities": output,
                 "responseStreamingSupported": config.kind == ModelKind::Chat,
@@ -306,9 +306,9 @@ pub async fn invoke_model(
         caller.tenant.team_id.as_str(),
     )?;
     let (mut request, prompt_chars) = chat_request(&body, messages_api, upstream)?;
-    if !model.config.provider.takes_content_blocks() {
+    if !model.config.provider().takes_content_blocks() {
         request
-            .text_only(model.config.provider.display_name())
+            .text_only(model.config.provider().display_name())
             .map_err(ApiError::from)?;
     }
     let call = Call::begin(
@@ -495,7 +495,7 @@ async fn embeddings(
     // A SageMaker container's own inputs object (`{"text_inputs": ...}`), as the reference's
     // Lambda sends it: merged with the parameters.
     let native_inputs = match body.get("inputs") {
-        Some(Value::Object(inputs)) if model.config.provider == ProviderKind::Sagemaker => {
+        Some(Value::Object(inputs)) if model.config.provider() == ProviderKind::Sagemaker => {
             Some(inputs.clone())
         }
         _ => None,
@@ -590,9 +590,15 @@ fn upstream_target<'a>(
         return Ok(upstream);
     };
     let resource = arn.rsplit('/').next().unwrap_or_default();
+    let crate::config::Backend::Bedrock(bedrock) = &config.backend else {
+        return Err(ApiError::bad_request(format!(
+            "'model_arn' is for Bedrock models; model '{}' is not one",
+            config.id
+        )));
+    };
     let names_this_model = arn.starts_with("arn:aws")
-        && (config.arns.iter().any(|configured| configured == arn)
-            || config
+        && (bedrock.arns.iter().any(|configured| configured == arn)
+            || bedrock
                 .tenant_profiles
                 .get(team)
                 .is_some_and(|profile| profile == arn)
@@ -602,7 +608,7 @@ fn upstream_target<'a>(
                     || resource
                         .split_once('.')
                         .is_some_and(|(_, rest)| rest == upstream))));
-    if config.provider == crate::config::ProviderKind::Bedrock && names_this_model {
+    if names_this_model {
         Ok(arn)
     } else {
         Err(ApiError::bad_request(format!(
