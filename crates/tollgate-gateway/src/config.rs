@@ -22,6 +22,11 @@ pub struct ServerConfig {
     /// Largest request body accepted [default 10 MiB, API Gateway's own limit, so a notebook's
     /// image or document fits]; larger ones get 413.
     pub max_body_bytes: Option<usize>,
+    /// Hosts whose images chat requests may link (`image_url` with an `https://` URL), fetched by
+    /// the gateway with a size cap [default: none; clients send data: URLs]. An entry with a
+    /// scheme (`http://images.internal:8080`) also allows that plain-HTTP origin.
+    #[serde(default)]
+    pub image_url_hosts: Vec<String>,
     /// The stage the reference routes also answer under (`/prod/invoke_model`), as the reference
     /// stack's URL carries it [default: any single leading segment before a reference route].
     pub stage: Option<String>,

@@ -156,3 +156,78 @@ async fn errors_in_openai_shape_naming_the_field() {
         assert!(error["type"].is_string());
     }
 }
+
+#[tokio::test]
+async fn image_links_are_fetched_only_from_allowed_hosts_and_within_the_cap() {
+    use axum::routing::get;
+    use base64::Engine as _;
+    let png = b"\x89PNG\r\n\x1a\n-a-small-picture".to_vec();
+    let served = png.clone();
+    let images = axum::Router::new()
+        .route(
+            "/cat.png",
+            get(move || {
+                let body = served.clone();
+                async move { ([("content-type", "image/png")], body) }
+            }),
+        )
+        .route(
+            "/page.html",
+            get(|| async { ([("content-type", "text/html")], "<html></html>") }),
+        )
+        .route(
+            "/huge.png",
+            get(|| async { ([("content-type", "image/png")], vec![0u8; 4_000_000]) }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let origin = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, images).await.unwrap() });
+    let test = common::gateway_with(
+        tollgate_core::Limits::default(),
+        tollgate_gateway::ServerConfig {
+            image_url_hosts: vec![origin.clone()],
+            ..tollgate_gateway::ServerConfig::default()
+        },
+    )
+    .await;
+    let ask = |url: String| {
+        json!({"model": "chat-model", "messages": [{"role": "user", "content": [
+            {"type": "text", "text": "what is this?"},
+            {"type": "image_url", "image_url": {"url": url}}]}]})
+    };
+    let answer = test
+        .send(post(
+            &test,
+            "/v1/chat/completions",
+            &ask(format!("{origin}/cat.png")),
+        ))
+        .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+    let sent = test.upstream.last_chat.lock().unwrap().clone().unwrap();
+    assert_eq!(
+        sent["messages"][0]["content"][1]["image_url"]["url"],
+        format!(
+            "data:image/png;base64,{}",
+            base64::engine::general_purpose::STANDARD.encode(&png)
+        )
+    );
+    for (url, why) in [
+        (
+            "https://elsewhere.example/cat.png".to_owned(),
+            "image_url_hosts",
+        ),
+        (format!("{origin}/page.html"), "not an image"),
+        (format!("{origin}/huge.png"), "larger than the 3.75 MB"),
+    ] {
+        let answer = test
+            .send(post(&test, "/v1/chat/completions", &ask(url.clone())))
+            .await;
+        assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{url}");
+        let message = answer.json()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert!(message.contains(why), "{url}: {message}");
+    }
+    assert_eq!(test.calls().len(), 1, "refused links are not calls");
+}

@@ -331,7 +331,7 @@ fn openai_part(
 fn data_url(url: &str, path: &str) -> Result<Media, ApiError> {
     let Some(rest) = url.strip_prefix("data:") else {
         return Err(bad(format!(
-            "'{path}' must be a data: URL (data:image/png;base64,...): this gateway does not fetch images from the web"
+            "'{path}' must be a data: URL (data:image/png;base64,...), or an https URL of a host in the gateway's [server] image_url_hosts"
         )));
     };
     let (header, encoded) = rest

@@ -5,6 +5,7 @@ mod body;
 mod chat_body;
 mod content;
 mod fast_path;
+mod image_urls;
 mod images;
 mod measure;
 mod openai;

@@ -18,6 +18,7 @@ use tollgate_providers::{ChatRequest, EmbeddingRequest, Message};
 
 use super::body::{body_bytes, json_object, model_field, texts, whole};
 use super::chat_body::ChatBody;
+use super::image_urls;
 use crate::call::{Call, authenticate, estimate_tokens};
 use crate::config::{ModelKind, ProviderKind};
 use crate::error::{ApiError, OaiError};
@@ -86,7 +87,8 @@ pub async fn chat_completion(
     headers: &HeaderMap,
     body: Result<Bytes, ApiError>,
 ) -> Result<Response, OaiError> {
-    let mut body = ChatBody::read(&body?)?;
+    let body = image_urls::inline(body?, &gateway.config().image_url_hosts).await?;
+    let mut body = ChatBody::read(&body)?;
     let model_id = std::mem::take(&mut body.model_id);
     let (stream, include_usage, max_tokens) = (body.stream, body.include_usage, body.max_tokens);
     let model = gateway.model(&model_id).ok_or_else(|| {

@@ -34,10 +34,13 @@ pub const ADMIN_TOKEN: &str = "admin-secret-for-tests";
 pub struct Upstream {
     pub chat_calls: AtomicU32,
     pub address: std::sync::Mutex<String>,
+    /// The body of the latest chat call.
+    pub last_chat: std::sync::Mutex<Option<Value>>,
 }
 
 async fn chat(State(upstream): State<Arc<Upstream>>, Json(body): Json<Value>) -> Response {
     upstream.chat_calls.fetch_add(1, Ordering::SeqCst);
+    *upstream.last_chat.lock().unwrap() = Some(body.clone());
     let model = body["model"].as_str().unwrap_or_default().to_owned();
     if model == "upstream-broken" {
         return (
