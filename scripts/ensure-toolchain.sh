@@ -37,6 +37,12 @@ if ! python3 -c 'import openai' >/dev/null 2>&1; then
     python3 -m pip install -q 'openai>=1.40,<3' 2>/dev/null || python3 -m pip install -q --break-system-packages 'openai>=1.40,<3'
 fi
 
+# requests, the HTTP client the reference notebooks use (their replay test sends with it).
+if ! python3 -c 'import requests' >/dev/null 2>&1; then
+    echo "installing the requests Python package from PyPI" >&2
+    python3 -m pip install -q 'requests>=2.31,<3' 2>/dev/null || python3 -m pip install -q --break-system-packages 'requests>=2.31,<3'
+fi
+
 # moto, the AWS API emulator the AWS control-plane tests run against (moto_server on loopback).
 if ! command -v moto_server >/dev/null 2>&1 || ! python3 -c 'import moto.server, flask' >/dev/null 2>&1; then
     echo "installing moto[server] from PyPI" >&2

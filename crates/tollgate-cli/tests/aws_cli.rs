@@ -7,6 +7,8 @@
 mod aws_server;
 mod common;
 
+use std::fmt::Write as _;
+
 use common::{Cli, aws_test_env};
 
 /// Runs blocking CLI work while the test server keeps serving on the runtime's other thread.
@@ -153,4 +155,98 @@ async fn serve_answers_with_bedrock_and_the_sagemaker_endpoint_map() {
         list.contains("anthropic.claude-3-haiku-20240307-v1:0 in us-east-1"),
         "{list}"
     );
+}
+
+/// The reference notebooks' request cells, run by `requests` against `tollgate serve` through the
+/// stack-style URL (stage and trailing slash), with Bedrock and SageMaker played by the
+/// wire-protocol server; then every call is in the ledger, priced.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_reference_notebooks_run_unchanged_against_serve() {
+    let (url, server) = aws_server::start().await;
+    let (stdout, stderr, success, calls) = blocking(move || {
+        let probe = std::process::Command::new("python3")
+            .args(["-c", "import requests"])
+            .output()
+            .expect("python3 is installed");
+        assert!(
+            probe.status.success(),
+            "the requests Python package is missing: run scripts/ensure-toolchain.sh"
+        );
+        let cli = Cli::new();
+        let port = common::free_port();
+        let mut toml = format!("[server]\nlisten = \"127.0.0.1:{port}\"\n");
+        let models = [
+            ("amazon.titan-text-express-v1", "chat"),
+            ("anthropic.claude-3-sonnet-20240229-v1:0", "chat"),
+            ("anthropic.claude-v2:1", "chat"),
+            ("mistral.mistral-large-2402-v1:0", "chat"),
+            ("ai21.j2-ultra", "chat"),
+            ("cohere.command-text-v14", "chat"),
+            ("amazon.titan-embed-text-v1", "embedding"),
+            ("amazon.titan-embed-text-v2:0", "embedding"),
+            ("amazon.titan-embed-image-v1", "embedding"),
+            ("cohere.embed-multilingual-v3", "embedding"),
+            ("amazon.titan-image-generator-v1", "image"),
+            ("stability.stable-diffusion-xl-v1", "image"),
+        ];
+        for (id, kind) in models {
+            let _ = write!(
+                toml,
+                "\n[[models]]\nid = \"{id}\"\nprovider = \"bedrock\"\nkind = \"{kind}\"\nendpoint_url = \"{url}\"\n"
+            );
+            if id == "amazon.titan-text-express-v1" {
+                toml.push_str("arns = [\"arn:aws:bedrock:us-east-1:123456789012:provisioned-model/abc123xyz\"]\n");
+            }
+        }
+        let _ = write!(
+            toml,
+            "\n[sagemaker]\nendpoint_map = \"{{'my-embedder': 'embed-endpoint', 'my-chat': 'messages-endpoint'}}\"\nembeddings = [\"my-embedder\"]\nformat = \"messages\"\nendpoint_url = \"{url}\"\n"
+        );
+        std::fs::write(cli.path("tollgate.toml"), toml).unwrap();
+        cli.run(&["tenant", "create", "team-a"]).ok();
+        let key = cli.run(&["--json", "key", "create", "team-a"]).ok().json();
+        let secret = key["secret"].as_str().unwrap().to_owned();
+        let running = cli.serve_with(port, &aws_test_env(&cli, true));
+        let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sdk/reference_notebook.py");
+        let output = std::process::Command::new("python3")
+            .arg(script)
+            .args([&format!("http://127.0.0.1:{port}/prod/"), &secret, "team-a"])
+            .output()
+            .unwrap();
+        drop(running);
+        let store = tollgate_store::Store::open(&cli.path("tollgate.db")).unwrap();
+        let calls = store.recent_calls(1000).unwrap();
+        (
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+            output.status.success(),
+            calls,
+        )
+    })
+    .await;
+    assert!(success, "the notebook replay failed:\n{stdout}\n{stderr}");
+    for cell in [
+        7, 10, 13, 18, 23, 27, 31, 37, 42, 46, 49, 54, 60, 66, 69, 72, 77, 85, 95, 98, 101, 104,
+        108, 113, 119, 136, 139, 144, 148,
+    ] {
+        assert!(
+            stdout.contains(&format!("cell {cell} ok")),
+            "cell {cell}:\n{stdout}"
+        );
+    }
+    assert!(stdout.contains("errors ok"), "{stdout}");
+    let answered: Vec<_> = calls.iter().filter(|call| call.status == 200).collect();
+    // 28 model calls (cell 7 lists, 136 reads the answer of 134); the errors call no model.
+    assert_eq!(answered.len(), 28, "{calls:?}");
+    let unpriced: Vec<&str> = answered
+        .iter()
+        .filter(|call| !call.priced)
+        .map(|call| call.model_id.as_str())
+        .collect();
+    // The SageMaker endpoints have no price until one is added; every Bedrock call is priced.
+    assert!(
+        unpriced.iter().all(|model| model.starts_with("my-")),
+        "unpriced: {unpriced:?}"
+    );
+    assert!(server.requests_to("/converse").len() >= 16);
 }
