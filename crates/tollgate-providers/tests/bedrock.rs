@@ -100,6 +100,9 @@ async fn a_tenant_with_an_application_inference_profile_is_billed_through_it() {
     let mut other = chat("anthropic.claude-3-haiku-20240307-v1:0", "hi");
     other.attribution.team_id = "team-b".to_owned();
     bedrock.chat(other).await.unwrap();
+    // An ARN the gateway let the client name (a provisioned model) is called as named.
+    let provisioned = "arn:aws:bedrock:us-east-1:123456789012:provisioned-model/xyz";
+    bedrock.chat(chat(provisioned, "hi")).await.unwrap();
     let paths: Vec<String> = server
         .requests()
         .into_iter()
@@ -109,7 +112,8 @@ async fn a_tenant_with_an_application_inference_profile_is_billed_through_it() {
         paths,
         [
             format!("/model/{profile}/converse"),
-            "/model/anthropic.claude-3-haiku-20240307-v1:0/converse".to_owned()
+            "/model/anthropic.claude-3-haiku-20240307-v1:0/converse".to_owned(),
+            format!("/model/{provisioned}/converse"),
         ]
     );
 }

@@ -75,8 +75,12 @@ impl BedrockProvider {
         }
     }
 
-    /// The model id to call: the tenant's application inference profile when it has one.
+    /// The model id to call: the tenant's application inference profile when it has one, unless
+    /// the client named an ARN of its own (a provisioned model the gateway allowed).
     fn target<'a>(&'a self, model: &'a str, attribution: &Attribution) -> &'a str {
+        if model.starts_with("arn:") {
+            return model;
+        }
         self.config
             .tenant_profiles
             .get(&attribution.team_id)
