@@ -119,7 +119,7 @@ impl From<ProviderError> for ApiError {
         };
         ApiError {
             status,
-            message: error.to_string(),
+            message: crate::upstream_errors::tenant_message(&error),
             retry_after,
             code,
         }

@@ -15,6 +15,7 @@ mod routes;
 mod server;
 mod state;
 mod streaming;
+mod upstream_errors;
 mod workers;
 
 pub use config::{

@@ -144,6 +144,11 @@ pub async fn gateway_with(limits: Limits, server: ServerConfig) -> TestGateway {
     build(limits, server, Vec::new(), None).await
 }
 
+/// [`gateway`] plus `extra` models (none of them AWS ones).
+pub async fn gateway_with_models(extra: Vec<ModelConfig>) -> TestGateway {
+    build(Limits::default(), ServerConfig::default(), extra, None).await
+}
+
 /// [`gateway`] plus `extra` models, AWS ones using `aws` (test credentials and endpoint).
 pub async fn gateway_with_aws(extra: Vec<ModelConfig>, aws: &aws_config::SdkConfig) -> TestGateway {
     build(Limits::default(), ServerConfig::default(), extra, Some(aws)).await

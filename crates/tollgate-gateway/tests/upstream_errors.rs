@@ -1,0 +1,102 @@
+//! An upstream whose errors echo the gateway's key and its own address: tenants get the status
+//! and a safe message through both APIs, streamed or not; the call is still metered.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+const KEY: &str = "sk-gw-SECRETKEY1234567890";
+
+async fn echoing(Json(body): Json<Value>) -> Response {
+    match body["model"].as_str().unwrap_or_default() {
+        // OpenAI's own wording for a bad key.
+        "echo-401" => (
+            StatusCode::UNAUTHORIZED,
+            Json(json!({"error": {"message": format!("Incorrect API key provided: {KEY}. You can find your API key at https://platform.openai.com/account/api-keys."), "type": "invalid_request_error"}})),
+        )
+            .into_response(),
+        "echo-400" => (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"error": {"message": format!("max_tokens is too large for key {KEY}")}})),
+        )
+            .into_response(),
+        _ => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("proxy error at http://10.1.2.3:9000/v1 with Authorization: Bearer {KEY}"),
+        )
+            .into_response(),
+    }
+}
+
+async fn gateway() -> common::TestGateway {
+    let app = axum::Router::new().route("/v1/chat/completions", axum::routing::post(echoing));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}/v1", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let models = ["echo-401", "echo-400", "echo-500"]
+        .iter()
+        .map(|id| {
+            common::toml_model(&format!(
+                "id = \"{id}\"\nbase_url = \"{base}\"\nmax_retries = 0\nprice_as = \"anthropic.claude-v2\""
+            ))
+        })
+        .collect();
+    common::gateway_with_models(models).await
+}
+
+fn chat(
+    test: &common::TestGateway,
+    model: &str,
+    stream: bool,
+) -> axum::http::Request<axum::body::Body> {
+    axum::http::Request::post("/v1/chat/completions")
+        .header("authorization", format!("Bearer {}", test.secret))
+        .header("content-type", "application/json")
+        .body(axum::body::Body::from(
+            json!({"model": model, "stream": stream, "messages": [{"role": "user", "content": "hi"}]}).to_string(),
+        ))
+        .unwrap()
+}
+
+#[tokio::test]
+async fn an_upstream_echoing_its_key_and_address_reaches_tenants_redacted() {
+    let test = gateway().await;
+    let mut seen = Vec::new();
+    for (model, status) in [("echo-401", 502), ("echo-400", 400), ("echo-500", 502)] {
+        let answer = test.send(chat(&test, model, false)).await;
+        assert_eq!(answer.status.as_u16(), status, "{model}: {}", answer.text);
+        seen.push(answer.text.clone());
+        let streamed = test.send(chat(&test, model, true)).await;
+        seen.push(streamed.text.clone());
+        let reference = test
+            .send(test.invoke(model, &json!({"inputs": "hi"})))
+            .await;
+        assert_eq!(reference.status.as_u16(), status, "{model}");
+        seen.push(reference.text.clone());
+    }
+    for text in &seen {
+        assert!(
+            !text.contains("SECRETKEY"),
+            "a key reached the tenant: {text}"
+        );
+        assert!(
+            !text.contains("10.1.2.3"),
+            "an internal address reached the tenant: {text}"
+        );
+        assert!(!text.contains("platform.openai.com"), "{text}");
+    }
+    // Still useful: the tenant's own mistake keeps the upstream's words, the rest the status.
+    assert!(seen[3].contains("max_tokens is too large"), "{}", seen[3]);
+    assert!(seen[6].contains("status 500"), "{}", seen[6]);
+    assert!(
+        seen[0].contains("the gateway's operator can see why"),
+        "{}",
+        seen[0]
+    );
+    assert_eq!(test.calls().len(), 9, "every attempt is in the ledger");
+}
