@@ -188,12 +188,14 @@ impl Call {
     pub fn meter(&self, gateway: &Gateway, outcome: Outcome, extra: Quantities) -> Nanos {
         let config = &self.model.config;
         let now = tollgate_store::now_ms();
+        // Providers bound their counts; this holds for any provider, built in or not.
+        let usage = outcome.usage.bounded();
         let used = Quantities {
-            input_tokens: outcome.usage.input_tokens,
-            output_tokens: outcome.usage.output_tokens,
-            cache_read_tokens: outcome.usage.cache_read_tokens,
-            cache_write_tokens: outcome.usage.cache_write_tokens,
-            endpoint_ms: outcome.usage.endpoint_ms,
+            input_tokens: usage.input_tokens,
+            output_tokens: usage.output_tokens,
+            cache_read_tokens: usage.cache_read_tokens,
+            cache_write_tokens: usage.cache_write_tokens,
+            endpoint_ms: usage.endpoint_ms,
             ..extra
         };
         let (price, priced) = gateway.price(&self.model, gateway.inner.zone.local_date(now), &used);
@@ -227,12 +229,10 @@ impl Call {
                     }
                 });
             }
-            Err(error) => eprintln!("tollgate: a usage record could not be queued: {error}"),
+            Err(error) => tracing::error!("a usage record could not be queued: {error}"),
         }
         let scopes = self.caller.scopes();
-        let tokens = outcome.usage.input_tokens
-            + outcome.usage.output_tokens
-            + outcome.usage.cache_read_tokens;
+        let tokens = usage.input_tokens + usage.output_tokens + usage.cache_read_tokens;
         gateway.inner.limiter.settle(
             &scopes,
             gateway.mono_ns(),
@@ -243,8 +243,8 @@ impl Call {
         gateway.inner.metrics.usage(
             self.caller.tenant.team_id.as_str(),
             &config.id,
-            outcome.usage.input_tokens,
-            outcome.usage.output_tokens,
+            usage.input_tokens,
+            usage.output_tokens,
             cost,
         );
         cost

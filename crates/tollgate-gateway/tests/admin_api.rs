@@ -232,6 +232,62 @@ async fn admin_input_errors_name_the_field() {
             answer.text
         );
     }
+    // Durations are bounded before they are multiplied: an absurd one is refused, naming the
+    // field, and nothing is stored (it used to overflow into a nonsense expiry).
+    test.admin(
+        "POST",
+        "/admin/v1/tenants",
+        Some(json!({"team_id": "durations"})),
+    )
+    .await;
+    for seconds in [json!(i64::MAX / 10), json!(0), json!(-5), json!("1h")] {
+        let answer = test
+            .admin(
+                "POST",
+                "/admin/v1/tenants/durations/keys",
+                Some(json!({"name": "k", "expires_in_seconds": seconds})),
+            )
+            .await;
+        assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{seconds}");
+        assert!(
+            answer
+                .message()
+                .contains("'expires_in_seconds' must be a whole number of seconds"),
+            "{}",
+            answer.text
+        );
+    }
+    let listed = test
+        .admin("GET", "/admin/v1/tenants/durations/keys", None)
+        .await;
+    assert_eq!(
+        listed.json().as_array().map(Vec::len),
+        Some(0),
+        "{}",
+        listed.text
+    );
+    let key = test
+        .admin(
+            "POST",
+            "/admin/v1/tenants/durations/keys",
+            Some(json!({"name": "k"})),
+        )
+        .await
+        .json();
+    let id = key["key_id"].as_str().unwrap();
+    let answer = test
+        .admin(
+            "POST",
+            &format!("/admin/v1/keys/{id}/rotate"),
+            Some(json!({"grace_seconds": i64::MAX})),
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST);
+    assert!(
+        answer.message().contains("'grace_seconds'"),
+        "{}",
+        answer.text
+    );
 }
 
 #[tokio::test]

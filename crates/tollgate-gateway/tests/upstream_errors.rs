@@ -1,5 +1,6 @@
-//! An upstream whose errors echo the gateway's key and its own address: tenants get the status
-//! and a safe message through both APIs, streamed or not; the call is still metered.
+//! Upstreams that misbehave: errors that echo the gateway's key and its own address (tenants get
+//! the status and a safe message through both APIs, streamed or not; the call is still metered),
+//! and impossible token counts (metered at a bound, never wrapping a tenant's month).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -14,6 +15,11 @@ const KEY: &str = "sk-gw-SECRETKEY1234567890";
 
 async fn echoing(Json(body): Json<Value>) -> Response {
     match body["model"].as_str().unwrap_or_default() {
+        "absurd" => Json(json!({
+            "choices": [{"message": {"role": "assistant", "content": "ok"}, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": u64::MAX, "completion_tokens": u64::MAX - 1}
+        }))
+        .into_response(),
         // OpenAI's own wording for a bad key.
         "echo-401" => (
             StatusCode::UNAUTHORIZED,
@@ -38,7 +44,7 @@ async fn gateway() -> common::TestGateway {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}/v1", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    let models = ["echo-401", "echo-400", "echo-500"]
+    let models = ["echo-401", "echo-400", "echo-500", "absurd"]
         .iter()
         .map(|id| {
             common::toml_model(&format!(
@@ -99,4 +105,23 @@ async fn an_upstream_echoing_its_key_and_address_reaches_tenants_redacted() {
         seen[0]
     );
     assert_eq!(test.calls().len(), 9, "every attempt is in the ledger");
+}
+
+#[tokio::test]
+async fn impossible_token_counts_are_metered_at_a_bound() {
+    let test = gateway().await;
+    for _ in 0..2 {
+        let answer = test.send(chat(&test, "absurd", false)).await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+    }
+    let calls = test.calls();
+    assert_eq!(calls.len(), 2);
+    for call in &calls {
+        assert_eq!(
+            (call.input_tokens, call.output_tokens),
+            (10_000_000, 10_000_000)
+        );
+        // anthropic.claude-v2 at $0.008 in and $0.024 out per 1k tokens: $80 + $240.
+        assert_eq!(call.cost, tollgate_core::Nanos(320_000_000_000));
+    }
 }

@@ -217,6 +217,43 @@ pub struct Usage {
     pub endpoint_ms: u64,
 }
 
+impl Usage {
+    /// More tokens than any model reads or writes in one call (the largest contexts are ~2 M).
+    pub const MAX_TOKENS: u64 = 10_000_000;
+    /// An hour of endpoint time, longer than any call is let run.
+    pub const MAX_ENDPOINT_MS: u64 = 3_600_000;
+
+    /// Each count clamped to what one call can hold, with the reason logged: a broken or hostile
+    /// upstream's `u64::MAX` must not wrap a sum or saturate a tenant's month.
+    #[must_use]
+    pub fn bounded(self) -> Usage {
+        let clamp = |value: u64, limit: u64, what: &str| {
+            if value > limit {
+                tracing::warn!(
+                    target: "tollgate::metering",
+                    reported = value,
+                    kept = limit,
+                    "the upstream reported an impossible {what}; metered at the bound"
+                );
+                limit
+            } else {
+                value
+            }
+        };
+        Usage {
+            input_tokens: clamp(self.input_tokens, Self::MAX_TOKENS, "input token count"),
+            output_tokens: clamp(self.output_tokens, Self::MAX_TOKENS, "output token count"),
+            cache_read_tokens: clamp(self.cache_read_tokens, Self::MAX_TOKENS, "cache-read count"),
+            cache_write_tokens: clamp(
+                self.cache_write_tokens,
+                Self::MAX_TOKENS,
+                "cache-write count",
+            ),
+            endpoint_ms: clamp(self.endpoint_ms, Self::MAX_ENDPOINT_MS, "endpoint time"),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChatResponse {
     pub text: String,

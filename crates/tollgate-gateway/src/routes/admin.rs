@@ -312,24 +312,36 @@ pub async fn create_key(
     let team_id = team(&team_id)?;
     let body = json_object(body)?;
     let name = text_field(&body, "name")?.unwrap_or_default();
-    let expires_at = match body.get("expires_in_seconds") {
-        None | Some(Value::Null) => None,
-        Some(value) => Some(
-            tollgate_store::now_ms()
-                + value
-                    .as_i64()
-                    .filter(|seconds| *seconds > 0)
-                    .ok_or_else(|| {
-                        ApiError::bad_request("'expires_in_seconds' must be a whole number above 0")
-                    })?
-                    * 1000,
-        ),
+    let expires_at = match seconds(&body, "expires_in_seconds", 1)? {
+        None => None,
+        Some(ms) => Some(tollgate_store::now_ms().checked_add(ms).ok_or_else(|| {
+            ApiError::bad_request("'expires_in_seconds' reaches past the year 9999")
+        })?),
     };
     let (key, secret) = stored(&gateway, |store| {
         store.create_key(&team_id, &name, expires_at)
     })?;
     refreshed(&gateway, &[])?;
     Ok((StatusCode::CREATED, Json(key_json(&key, Some(&secret)))).into_response())
+}
+
+/// Longest duration an admin field takes: a hundred years.
+const MAX_SECONDS: i64 = 100 * 365 * 86_400;
+
+/// A duration field in whole seconds from `least` up to a hundred years, as milliseconds.
+fn seconds(body: &Map<String, Value>, field: &str, least: i64) -> Result<Option<i64>, ApiError> {
+    match body.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(value) => value
+            .as_i64()
+            .filter(|seconds| (least..=MAX_SECONDS).contains(seconds))
+            .map(|seconds| Some(seconds * 1000))
+            .ok_or_else(|| {
+                ApiError::bad_request(format!(
+                    "'{field}' must be a whole number of seconds from {least} to {MAX_SECONDS} (a hundred years)"
+                ))
+            }),
+    }
 }
 
 fn key_id(id: &str) -> Result<KeyId, ApiError> {
@@ -346,20 +358,7 @@ pub async fn rotate_key(
     let id = key_id(&id)?;
     let grace_ms = match body {
         Ok(bytes) if bytes.is_empty() => 0,
-        other => match json_object(other)?.get("grace_seconds") {
-            None | Some(Value::Null) => 0,
-            Some(value) => {
-                value
-                    .as_i64()
-                    .filter(|seconds| *seconds >= 0)
-                    .ok_or_else(|| {
-                        ApiError::bad_request(
-                            "'grace_seconds' must be a whole number of at least 0",
-                        )
-                    })?
-                    * 1000
-            }
-        },
+        other => seconds(&json_object(other)?, "grace_seconds", 0)?.unwrap_or(0),
     };
     let (key, secret) = stored(&gateway, |store| store.rotate_key(&id, grace_ms))?;
     refreshed(&gateway, &[])?;

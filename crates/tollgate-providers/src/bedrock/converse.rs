@@ -223,14 +223,17 @@ pub(crate) fn answer(message: &BedrockMessage) -> (String, Vec<ToolCall>) {
 
 pub(crate) fn usage(usage: Option<&TokenUsage>, latency_ms: Option<i64>) -> Usage {
     let count = |value: i32| u64::try_from(value).unwrap_or(0);
-    usage.map_or_else(Usage::default, |usage| Usage {
-        input_tokens: count(usage.input_tokens),
-        output_tokens: count(usage.output_tokens),
-        cache_read_tokens: usage.cache_read_input_tokens.map_or(0, count),
-        cache_write_tokens: usage.cache_write_input_tokens.map_or(0, count),
-        endpoint_ms: latency_ms
-            .and_then(|ms| u64::try_from(ms).ok())
-            .unwrap_or(0),
+    usage.map_or_else(Usage::default, |usage| {
+        Usage {
+            input_tokens: count(usage.input_tokens),
+            output_tokens: count(usage.output_tokens),
+            cache_read_tokens: usage.cache_read_input_tokens.map_or(0, count),
+            cache_write_tokens: usage.cache_write_input_tokens.map_or(0, count),
+            endpoint_ms: latency_ms
+                .and_then(|ms| u64::try_from(ms).ok())
+                .unwrap_or(0),
+        }
+        .bounded()
     })
 }
 

@@ -194,6 +194,7 @@ pub(super) fn usage_from(value: &Value) -> Usage {
         cache_read_tokens: cached,
         ..Usage::default()
     }
+    .bounded()
 }
 
 #[cfg(test)]

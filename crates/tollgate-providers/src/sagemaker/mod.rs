@@ -105,6 +105,7 @@ fn usage(
         endpoint_ms: elapsed.as_micros().div_ceil(1000) as u64,
         ..Usage::default()
     }
+    .bounded()
 }
 
 /// InvokeEndpoint and its streaming twin take the same input through builders of different types.
