@@ -22,6 +22,12 @@ pub struct ServerConfig {
     /// Largest request body accepted [default 10 MiB, API Gateway's own limit, so a notebook's
     /// image or document fits]; larger ones get 413.
     pub max_body_bytes: Option<usize>,
+    /// Longest a client may take to send a request's headers, and longest an idle keep-alive
+    /// connection is held waiting for the next [default 30 s]; then the connection is closed.
+    pub header_read_timeout_secs: Option<u64>,
+    /// Client connections open at once, across all serving threads [default 10,000]; past it a
+    /// new connection is answered 503 and closed, and the refusal is logged.
+    pub max_connections: Option<usize>,
     /// Hosts whose images chat requests may link (`image_url` with an `https://` URL), fetched by
     /// the gateway with a size cap [default: none; clients send data: URLs]. An entry with a
     /// scheme (`http://images.internal:8080`) also allows that plain-HTTP origin.
@@ -57,6 +63,14 @@ impl ServerConfig {
 
     pub fn max_body_bytes(&self) -> usize {
         self.max_body_bytes.unwrap_or(10 << 20)
+    }
+
+    pub fn header_read_timeout(&self) -> Duration {
+        Duration::from_secs(self.header_read_timeout_secs.unwrap_or(30).max(1))
+    }
+
+    pub fn max_connections(&self) -> usize {
+        self.max_connections.unwrap_or(10_000).max(1)
     }
 
     pub fn shutdown_grace(&self) -> Duration {

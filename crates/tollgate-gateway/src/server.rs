@@ -2,6 +2,7 @@
 //! finish within the grace period, then commit everything left in the ledger.
 
 use std::future::Future;
+use std::sync::atomic::Ordering;
 
 use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
@@ -83,10 +84,32 @@ async fn serve_connections<L>(
             () = stopping(&mut stop) => break,
             accepted = listener.accept() => accepted,
         };
+        let open_now = gateway
+            .inner
+            .connections_open
+            .fetch_add(1, Ordering::Relaxed);
+        let slot = ConnectionSlot(gateway.clone());
+        if open_now >= gateway.config().max_connections() {
+            tracing::warn!(
+                open = open_now,
+                "connection refused: [server] max_connections is reached"
+            );
+            tokio::spawn(async move {
+                refuse(io).await;
+                drop(slot);
+            });
+            continue;
+        }
+        let header_timeout = gateway.config().header_read_timeout();
         let (routes, mut stop, open) = (routes.clone(), stop.clone(), open_receiver.clone());
         tokio::spawn(async move {
+            let _slot = slot;
             let service = hyper::service::service_fn(move |request| routes.clone().call(request));
             let connection = hyper::server::conn::http1::Builder::new()
+                // A client that sends nothing, or dribbles its headers, or holds a keep-alive
+                // connection idle, is let go after the timeout.
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(header_timeout)
                 .serve_connection(hyper_util::rt::TokioIo::new(io), service);
             let mut connection = std::pin::pin!(connection);
             tokio::select! {
@@ -102,6 +125,33 @@ async fn serve_connections<L>(
     }
     drop(open_receiver);
     open.closed().await;
+}
+
+/// A connection counted against `max_connections` while it lives.
+struct ConnectionSlot(Gateway);
+
+impl Drop for ConnectionSlot {
+    fn drop(&mut self) {
+        self.0
+            .inner
+            .connections_open
+            .fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Answers a connection over the cap with a 503 and closes it.
+async fn refuse(mut io: impl tokio::io::AsyncWrite + Unpin) {
+    use tokio::io::AsyncWriteExt as _;
+    const BODY: &str = r#"{"message":"Service Unavailable","detail":"the gateway has as many connections open as it takes; try again shortly"}"#;
+    let answer = format!(
+        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\ncontent-length: {}\r\nretry-after: 1\r\nconnection: close\r\n\r\n{BODY}",
+        BODY.len()
+    );
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(2), async {
+        let _ = io.write_all(answer.as_bytes()).await;
+        let _ = io.shutdown().await;
+    })
+    .await;
 }
 
 /// Resolves once `stop` turns true (or its sender is gone).

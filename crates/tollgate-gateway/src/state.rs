@@ -77,6 +77,8 @@ pub(crate) struct Inner {
     /// Streamed calls still reading their model (their client may have left): shutdown waits for
     /// them, within its grace, so each is metered with its true usage.
     pub streams_running: tokio::sync::watch::Sender<usize>,
+    /// Client connections open, across every serving thread, against `[server] max_connections`.
+    pub connections_open: std::sync::atomic::AtomicUsize,
 }
 
 impl Gateway {
@@ -162,6 +164,7 @@ impl Gateway {
                 request_counter: AtomicU64::new(0),
                 request_prefix: format!("{:08x}", u32::from_be_bytes(prefix_bytes)),
                 streams_running: tokio::sync::watch::Sender::new(0),
+                connections_open: std::sync::atomic::AtomicUsize::new(0),
             }),
         })
     }

@@ -1,0 +1,117 @@
+//! Peers that stall a real listener: a client that sends nothing, one that dribbles its headers,
+//! an idle keep-alive connection, and a flood of connections past the cap.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+async fn serving(
+    server: tollgate_gateway::ServerConfig,
+) -> (common::TestGateway, std::net::SocketAddr) {
+    let test = common::gateway_with(tollgate_core::Limits::default(), server).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(tollgate_gateway::serve(
+        test.gateway.clone(),
+        listener,
+        std::future::pending(),
+    ));
+    (test, address)
+}
+
+/// Reads until the peer closes; the bytes read, or `None` when it is still open after `wait`.
+async fn read_to_close(stream: &mut TcpStream, wait: Duration) -> Option<Vec<u8>> {
+    let mut bytes = Vec::new();
+    tokio::time::timeout(wait, stream.read_to_end(&mut bytes))
+        .await
+        .ok()?
+        .ok()?;
+    Some(bytes)
+}
+
+const HEALTH: &[u8] = b"GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n";
+
+#[tokio::test]
+async fn silent_dribbling_and_idle_clients_are_let_go_after_the_header_timeout() {
+    let (_test, address) = serving(tollgate_gateway::ServerConfig {
+        header_read_timeout_secs: Some(1),
+        ..tollgate_gateway::ServerConfig::default()
+    })
+    .await;
+    let started = Instant::now();
+    let mut silent = TcpStream::connect(address).await.unwrap();
+    let mut dribbling = TcpStream::connect(address).await.unwrap();
+    dribbling
+        .write_all(b"POST /invoke_model HTTP/1.1\r\nhost: x\r\n")
+        .await
+        .unwrap();
+    let mut idle = TcpStream::connect(address).await.unwrap();
+    idle.write_all(HEALTH).await.unwrap();
+    let mut answer = [0u8; 12];
+    idle.read_exact(&mut answer).await.unwrap();
+    assert_eq!(&answer, b"HTTP/1.1 200");
+    for (name, stream) in [
+        ("silent", &mut silent),
+        ("dribbling", &mut dribbling),
+        ("idle", &mut idle),
+    ] {
+        assert!(
+            read_to_close(stream, Duration::from_secs(5))
+                .await
+                .is_some(),
+            "the {name} connection is still open"
+        );
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn connections_past_the_cap_get_503_and_room_frees_as_they_close() {
+    let (_test, address) = serving(tollgate_gateway::ServerConfig {
+        max_connections: Some(3),
+        ..tollgate_gateway::ServerConfig::default()
+    })
+    .await;
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        let mut stream = TcpStream::connect(address).await.unwrap();
+        stream.write_all(HEALTH).await.unwrap();
+        let mut answer = [0u8; 12];
+        stream.read_exact(&mut answer).await.unwrap();
+        assert_eq!(&answer, b"HTTP/1.1 200");
+        held.push(stream);
+    }
+    let mut over = TcpStream::connect(address).await.unwrap();
+    let refused = read_to_close(&mut over, Duration::from_secs(5))
+        .await
+        .expect("closed");
+    let text = String::from_utf8_lossy(&refused);
+    assert!(text.starts_with("HTTP/1.1 503"), "{text}");
+    assert!(text.contains("Service Unavailable"), "{text}");
+    drop(held.pop());
+    // The freed slot is counted back once the server sees the close.
+    let mut served = None;
+    for _ in 0..50 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let mut stream = TcpStream::connect(address).await.unwrap();
+        stream.write_all(HEALTH).await.unwrap();
+        let mut answer = [0u8; 12];
+        if stream.read_exact(&mut answer).await.is_ok() && &answer == b"HTTP/1.1 200" {
+            served = Some(stream);
+            break;
+        }
+    }
+    assert!(
+        served.is_some(),
+        "a slot freed by a closed connection is reused"
+    );
+}
