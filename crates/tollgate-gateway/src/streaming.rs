@@ -56,6 +56,8 @@ pub fn spawn(gateway: Gateway, call: Call, request: ChatRequest) -> mpsc::Receiv
 
 async fn run(gateway: Gateway, call: Call, request: ChatRequest, sender: mpsc::Sender<StreamItem>) {
     let drain = gateway.config().drain_after_disconnect();
+    // Longest wait between two events of the model's stream: its `timeout_secs`.
+    let idle = Duration::from_secs(call.model.config.timeout_secs.unwrap_or(120).max(1));
     let mut stream = match call.model.provider.chat_stream(request).await {
         Ok(stream) => stream,
         Err(error) => {
@@ -93,7 +95,24 @@ async fn run(gateway: Gateway, call: Call, request: ChatRequest, sender: mpsc::S
     let mut generated_chars = 0usize;
     loop {
         let next = match client_left {
-            None => stream.next().await,
+            None => match tokio::time::timeout(idle, stream.next()).await {
+                Ok(next) => next,
+                Err(_) => {
+                    // The upstream went silent mid-stream: end it rather than hold the client
+                    // (and a local model's slot) forever; meter what was seen.
+                    meter_estimate(504, generated_chars, first_token);
+                    let error = ApiError::new(
+                        axum::http::StatusCode::GATEWAY_TIMEOUT,
+                        "upstream_timeout",
+                        format!(
+                            "the upstream sent nothing for {} s mid-stream; the stream was ended",
+                            idle.as_secs()
+                        ),
+                    );
+                    let _ = sender.send(StreamItem::Failed(error)).await;
+                    return;
+                }
+            },
             Some(left) => {
                 let remaining = drain.saturating_sub(left.elapsed());
                 if let Ok(next) = tokio::time::timeout(remaining, stream.next()).await {

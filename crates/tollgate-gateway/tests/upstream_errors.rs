@@ -9,12 +9,26 @@ mod common;
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt as _;
 use serde_json::{Value, json};
 
 const KEY: &str = "sk-gw-SECRETKEY1234567890";
 
 async fn echoing(Json(body): Json<Value>) -> Response {
     match body["model"].as_str().unwrap_or_default() {
+        // One token, then silence with the connection held open.
+        "silent" => {
+            let first = format!(
+                "data: {}\n\n",
+                json!({"choices": [{"index": 0, "delta": {"content": "Hel"}}]})
+            );
+            let events = futures_util::stream::once(async move { Ok::<_, std::io::Error>(first) })
+                .chain(futures_util::stream::pending());
+            Response::builder()
+                .header("content-type", "text/event-stream")
+                .body(axum::body::Body::from_stream(events))
+                .unwrap()
+        }
         "absurd" => Json(json!({
             "choices": [{"message": {"role": "assistant", "content": "ok"}, "finish_reason": "stop"}],
             "usage": {"prompt_tokens": u64::MAX, "completion_tokens": u64::MAX - 1}
@@ -44,11 +58,11 @@ async fn gateway() -> common::TestGateway {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}/v1", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    let models = ["echo-401", "echo-400", "echo-500", "absurd"]
+    let models = ["echo-401", "echo-400", "echo-500", "absurd", "silent"]
         .iter()
         .map(|id| {
             common::toml_model(&format!(
-                "id = \"{id}\"\nbase_url = \"{base}\"\nmax_retries = 0\nprice_as = \"anthropic.claude-v2\""
+                "id = \"{id}\"\nbase_url = \"{base}\"\nmax_retries = 0\ntimeout_secs = 1\nprice_as = \"anthropic.claude-v2\""
             ))
         })
         .collect();
@@ -124,4 +138,27 @@ async fn impossible_token_counts_are_metered_at_a_bound() {
         // anthropic.claude-v2 at $0.008 in and $0.024 out per 1k tokens: $80 + $240.
         assert_eq!(call.cost, tollgate_core::Nanos(320_000_000_000));
     }
+}
+
+#[tokio::test]
+async fn a_stream_whose_upstream_goes_silent_is_ended_and_metered() {
+    let test = gateway().await;
+    let started = std::time::Instant::now();
+    let answer = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        test.send(chat(&test, "silent", true)),
+    )
+    .await
+    .expect("the stream ends");
+    assert!(answer.text.contains("Hel"), "{}", answer.text);
+    assert!(
+        answer.text.contains("sent nothing for 1 s"),
+        "{}",
+        answer.text
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    let calls = test.calls();
+    assert_eq!(calls.len(), 1);
+    assert_eq!(calls[0].status, 504);
+    assert_eq!(calls[0].output_tokens, 1, "what was seen: 3 characters");
 }
