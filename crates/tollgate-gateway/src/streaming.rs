@@ -95,9 +95,8 @@ async fn run(gateway: Gateway, call: Call, request: ChatRequest, sender: mpsc::S
     let mut generated_chars = 0usize;
     loop {
         let next = match client_left {
-            None => match tokio::time::timeout(idle, stream.next()).await {
-                Ok(next) => next,
-                Err(_) => {
+            None => {
+                let Ok(next) = tokio::time::timeout(idle, stream.next()).await else {
                     // The upstream went silent mid-stream: end it rather than hold the client
                     // (and a local model's slot) forever; meter what was seen.
                     meter_estimate(504, generated_chars, first_token);
@@ -111,8 +110,9 @@ async fn run(gateway: Gateway, call: Call, request: ChatRequest, sender: mpsc::S
                     );
                     let _ = sender.send(StreamItem::Failed(error)).await;
                     return;
-                }
-            },
+                };
+                next
+            }
             Some(left) => {
                 let remaining = drain.saturating_sub(left.elapsed());
                 if let Ok(next) = tokio::time::timeout(remaining, stream.next()).await {
