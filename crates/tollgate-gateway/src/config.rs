@@ -45,6 +45,8 @@ pub struct ServerConfig {
     pub long_poll_ttl_secs: Option<u64>,
     /// Most long-poll results kept at once [default 10,000]; the oldest finished go first.
     pub long_poll_capacity: Option<usize>,
+    /// Long-poll calls one key may hold at once, running or waiting to be fetched [default 100].
+    pub long_poll_per_key: Option<usize>,
     /// Threads serving requests [default: one per CPU], each with its own single-threaded
     /// runtime: a connection stays on one thread, and so does every step of its requests.
     pub worker_threads: Option<usize>,
@@ -83,6 +85,10 @@ impl ServerConfig {
 
     pub fn long_poll_ttl(&self) -> Duration {
         Duration::from_secs(self.long_poll_ttl_secs.unwrap_or(900))
+    }
+
+    pub fn long_poll_per_key(&self) -> usize {
+        self.long_poll_per_key.unwrap_or(100)
     }
 
     pub fn long_poll_capacity(&self) -> usize {

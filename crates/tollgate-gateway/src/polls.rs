@@ -29,18 +29,29 @@ pub enum Poll {
     Unknown,
 }
 
+/// Why a background call could not start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Full {
+    /// Every slot of the gateway holds a running call.
+    Gateway,
+    /// This key holds as many calls (running or waiting to be fetched) as one key may.
+    Key,
+}
+
 #[derive(Debug)]
 pub struct LongPolls {
     ttl: Duration,
     capacity: usize,
+    per_key: usize,
     inner: Mutex<(HashMap<String, Entry>, VecDeque<String>)>,
 }
 
 impl LongPolls {
-    pub fn new(ttl: Duration, capacity: usize) -> LongPolls {
+    pub fn new(ttl: Duration, capacity: usize, per_key: usize) -> LongPolls {
         LongPolls {
             ttl,
             capacity: capacity.max(1),
+            per_key: per_key.max(1),
             inner: Mutex::new((HashMap::new(), VecDeque::new())),
         }
     }
@@ -51,11 +62,20 @@ impl LongPolls {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Registers a new running call; false when every slot holds a running call.
-    pub fn start(&self, request_id: &str, key_id: &str) -> bool {
+    /// Registers a new running call, unless every slot holds a running call or the key holds
+    /// its share: one key polling slowly (or never) cannot take every slot.
+    pub fn start(&self, request_id: &str, key_id: &str) -> Result<(), Full> {
         let mut guard = self.lock();
         let (entries, order) = &mut *guard;
         self.expire(entries, order);
+        if entries
+            .values()
+            .filter(|entry| entry.key_id == key_id)
+            .count()
+            >= self.per_key
+        {
+            return Err(Full::Key);
+        }
         if entries.len() >= self.capacity {
             // Make room by dropping the oldest finished result, never a running call.
             let Some(at) = order.iter().position(|id| {
@@ -63,7 +83,7 @@ impl LongPolls {
                     .get(id)
                     .is_some_and(|entry| entry.finished_at.is_some())
             }) else {
-                return false;
+                return Err(Full::Gateway);
             };
             if let Some(id) = order.remove(at) {
                 entries.remove(&id);
@@ -78,7 +98,7 @@ impl LongPolls {
             },
         );
         order.push_back(request_id.to_owned());
-        true
+        Ok(())
     }
 
     pub fn finish(&self, request_id: &str, result: Result<serde_json::Value, ApiError>) {
@@ -128,8 +148,8 @@ mod tests {
 
     #[test]
     fn results_belong_to_their_key_and_are_fetched_once() {
-        let polls = LongPolls::new(Duration::from_mins(1), 10);
-        assert!(polls.start("r1", "key_a"));
+        let polls = LongPolls::new(Duration::from_mins(1), 10, 10);
+        assert!(polls.start("r1", "key_a").is_ok());
         assert_eq!(polls.poll("r1", "key_a"), Poll::Running);
         assert_eq!(polls.poll("r1", "key_b"), Poll::Unknown);
         polls.finish("r1", Ok("done".into()));
@@ -140,12 +160,38 @@ mod tests {
 
     #[test]
     fn memory_is_bounded_and_results_expire() {
-        let polls = LongPolls::new(Duration::from_millis(0), 2);
-        assert!(polls.start("a", "k"));
-        assert!(polls.start("b", "k"));
-        assert!(!polls.start("c", "k"), "both slots run");
+        let polls = LongPolls::new(Duration::from_millis(0), 2, 10);
+        assert!(polls.start("a", "k").is_ok());
+        assert!(polls.start("b", "k").is_ok());
+        assert_eq!(polls.start("c", "k"), Err(Full::Gateway), "both slots run");
         polls.finish("a", Ok(serde_json::Value::from("")));
-        assert!(polls.start("c", "k"), "an expired result makes room");
+        assert!(
+            polls.start("c", "k").is_ok(),
+            "an expired result makes room"
+        );
         assert_eq!(polls.poll("a", "k"), Poll::Unknown);
+    }
+
+    #[test]
+    fn one_key_cannot_take_every_slot() {
+        let polls = LongPolls::new(Duration::from_mins(1), 10, 2);
+        assert!(polls.start("a1", "greedy").is_ok());
+        assert!(polls.start("a2", "greedy").is_ok());
+        assert_eq!(polls.start("a3", "greedy"), Err(Full::Key));
+        assert!(
+            polls.start("b1", "modest").is_ok(),
+            "other keys still start"
+        );
+        polls.finish("a1", Ok(serde_json::Value::from("x")));
+        assert_eq!(
+            polls.start("a3", "greedy"),
+            Err(Full::Key),
+            "an unfetched result still counts"
+        );
+        assert!(matches!(polls.poll("a1", "greedy"), Poll::Done(_)));
+        assert!(
+            polls.start("a3", "greedy").is_ok(),
+            "fetching it frees the share"
+        );
     }
 }

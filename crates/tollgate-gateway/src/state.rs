@@ -154,7 +154,11 @@ impl Gateway {
                 book: RwLock::new(Arc::new(book)),
                 zone,
                 metrics: Metrics::default(),
-                polls: LongPolls::new(config.long_poll_ttl(), config.long_poll_capacity()),
+                polls: LongPolls::new(
+                    config.long_poll_ttl(),
+                    config.long_poll_capacity(),
+                    config.long_poll_per_key(),
+                ),
                 admin_token,
                 config,
                 clock: Instant::now(),

@@ -85,3 +85,45 @@ async fn start_then_poll_until_done() {
     );
     assert_eq!(test.calls().len(), 1, "metered once");
 }
+
+#[tokio::test]
+async fn one_key_holds_at_most_its_share_of_background_calls() {
+    let test = common::gateway_with(
+        tollgate_core::Limits::default(),
+        tollgate_gateway::ServerConfig {
+            long_poll_per_key: Some(2),
+            ..tollgate_gateway::ServerConfig::default()
+        },
+    )
+    .await;
+    let start = || {
+        Request::post("/invoke_model?model_id=slow-model")
+            .header("x-api-key", &test.secret)
+            .header("team_id", "alpha")
+            .header("streaming", "true")
+            .body(Body::from(json!({"inputs": "a long story"}).to_string()))
+            .unwrap()
+    };
+    for _ in 0..2 {
+        let started = test.send(start()).await;
+        assert_eq!(started.status, StatusCode::OK, "{}", started.text);
+    }
+    let refused = test.send(start()).await;
+    assert_eq!(refused.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(
+        refused
+            .message()
+            .contains("as many background requests as one key may"),
+        "{}",
+        refused.text
+    );
+    // The refused attempt is recorded, with nothing used; its limits are given back.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let calls = test.calls();
+    let refused_rows: Vec<_> = calls.iter().filter(|call| call.status == 503).collect();
+    assert_eq!(refused_rows.len(), 1, "{calls:?}");
+    assert_eq!(
+        refused_rows[0].input_tokens + refused_rows[0].output_tokens,
+        0
+    );
+}

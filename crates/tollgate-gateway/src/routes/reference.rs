@@ -326,15 +326,29 @@ pub async fn invoke_model(
     if streaming {
         // Long polling: answer with the request id now, generate in the background.
         let request_id = call.request_id.clone();
-        if !gateway
+        if let Err(full) = gateway
             .inner
             .polls
             .start(&request_id, call.caller.key.id.as_str())
         {
-            return Err(ApiError::unavailable(
-                "too many background requests are running; try again shortly",
-            )
-            .into());
+            let message = match full {
+                crate::polls::Full::Gateway => {
+                    "too many background requests are running; try again shortly"
+                }
+                crate::polls::Full::Key => {
+                    "this API key holds as many background requests as one key may; fetch their results first"
+                }
+            };
+            // Nothing reached the model: the limits taken are given back, at no cost.
+            call.meter(
+                &gateway,
+                crate::call::Outcome {
+                    status: 503,
+                    ..crate::call::Outcome::default()
+                },
+                tollgate_core::price_book::Quantities::default(),
+            );
+            return Err(ApiError::unavailable(message).into());
         }
         let mut response = Json(json!([{ "request_id": request_id }])).into_response();
         call.decorate(response.headers_mut());
