@@ -19,6 +19,9 @@ pub struct ServerConfig {
     pub listen: Option<String>,
     /// Bearer token for `/admin/v1`; also `$TOLLGATE_ADMIN_TOKEN`. Without one the admin API is off.
     pub admin_token: Option<String>,
+    /// A file holding the admin token (its first line), so it appears neither in tollgate.toml
+    /// nor in `ps`; also `$TOLLGATE_ADMIN_TOKEN_FILE`. `admin_token` wins when both are set.
+    pub admin_token_file: Option<std::path::PathBuf>,
     /// Largest request body accepted [default 10 MiB, API Gateway's own limit, so a notebook's
     /// image or document fits]; larger ones get 413.
     pub max_body_bytes: Option<usize>,

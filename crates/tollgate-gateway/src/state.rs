@@ -27,6 +27,8 @@ pub enum StartError {
     Listen { address: String, reason: String },
     #[error("while stopping: {0}")]
     Shutdown(String),
+    #[error("{0}")]
+    Config(String),
 }
 
 /// A model clients may call, with its backend.
@@ -81,7 +83,27 @@ pub(crate) struct Inner {
     pub connections_open: std::sync::atomic::AtomicUsize,
 }
 
+/// The first line of an admin token file.
+fn admin_token_from(path: &Path) -> Result<String, StartError> {
+    let text = std::fs::read_to_string(path).map_err(|error| {
+        StartError::Config(format!("admin_token_file {}: {error}", path.display()))
+    })?;
+    let token = text.lines().next().unwrap_or_default().trim().to_owned();
+    if token.is_empty() {
+        return Err(StartError::Config(format!(
+            "admin_token_file {} is empty",
+            path.display()
+        )));
+    }
+    Ok(token)
+}
+
 impl Gateway {
+    /// Whether the admin API is on (an admin token is set).
+    pub fn admin_api_on(&self) -> bool {
+        self.inner.admin_token.is_some()
+    }
+
     /// Opens the database, loads keys and prices, starts the ledger writer and the model clients.
     pub fn start(
         database: &Path,
@@ -137,11 +159,18 @@ impl Gateway {
         let book = store.price_book()?;
         let mut prefix_bytes = [0u8; 4];
         let _ = getrandom::fill(&mut prefix_bytes);
-        let admin_token = config
-            .admin_token
-            .clone()
-            .or_else(|| std::env::var("TOLLGATE_ADMIN_TOKEN").ok())
-            .filter(|token| !token.trim().is_empty());
+        let admin_token = match config.admin_token.clone() {
+            Some(token) => Some(token),
+            None => match config
+                .admin_token_file
+                .clone()
+                .or_else(|| std::env::var_os("TOLLGATE_ADMIN_TOKEN_FILE").map(Into::into))
+            {
+                Some(path) => Some(admin_token_from(&path)?),
+                None => std::env::var("TOLLGATE_ADMIN_TOKEN").ok(),
+            },
+        }
+        .filter(|token| !token.trim().is_empty());
         Ok(Gateway {
             inner: Arc::new(Inner {
                 ledger: writer.handle(),

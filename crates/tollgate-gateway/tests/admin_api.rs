@@ -327,3 +327,39 @@ async fn changes_made_to_the_database_by_others_are_picked_up() {
     assert_eq!(test.send(call()).await.status, StatusCode::OK);
     assert!(!test.gateway.reload_if_changed().unwrap());
 }
+
+#[tokio::test]
+async fn the_admin_token_can_come_from_a_file() {
+    use tower::ServiceExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let token_file = dir.path().join("admin-token");
+    std::fs::write(&token_file, "from-a-file-0123\n# the first line counts\n").unwrap();
+    let server = tollgate_gateway::ServerConfig {
+        admin_token_file: Some(token_file.clone()),
+        ..tollgate_gateway::ServerConfig::default()
+    };
+    let gateway =
+        tollgate_gateway::Gateway::start(&dir.path().join("t.db"), server.clone(), &[]).unwrap();
+    assert!(gateway.admin_api_on());
+    let router = tollgate_gateway::router(gateway);
+    let ask = |token: &str| {
+        axum::http::Request::get("/admin/v1/tenants")
+            .header("authorization", format!("Bearer {token}"))
+            .body(axum::body::Body::empty())
+            .unwrap()
+    };
+    let ok = router
+        .clone()
+        .oneshot(ask("from-a-file-0123"))
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), StatusCode::OK);
+    let wrong = router.oneshot(ask("guess")).await.unwrap();
+    assert!(wrong.status().is_client_error());
+
+    std::fs::write(&token_file, "\n").unwrap();
+    let error = tollgate_gateway::Gateway::start(&dir.path().join("u.db"), server, &[])
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("admin-token is empty"), "{error}");
+}

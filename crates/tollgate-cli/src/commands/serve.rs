@@ -41,7 +41,7 @@ pub fn run(paths: &Paths, args: &ServeArgs) -> Result<()> {
             "Tollgate gateway listening on http://{local} ({} models, {threads} serving thread{}); reference API /invoke_model, OpenAI API /v1, admin API /admin/v1{}",
             models.len(),
             if threads == 1 { "" } else { "s" },
-            if std::env::var("TOLLGATE_ADMIN_TOKEN").is_ok() || paths.config.server.admin_token.is_some() { "" } else { " (off: no admin token)" }
+            if gateway.admin_api_on() { "" } else { " (off: no admin token)" }
         );
         if !args.no_aws_timers {
             start_aws_timers(paths).await;
