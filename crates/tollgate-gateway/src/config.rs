@@ -28,6 +28,9 @@ pub struct ServerConfig {
     /// Longest a client may take to send a request's headers, and longest an idle keep-alive
     /// connection is held waiting for the next [default 30 s]; then the connection is closed.
     pub header_read_timeout_secs: Option<u64>,
+    /// Largest request head (request line and headers) accepted [default 64 KiB, at least 8 KiB];
+    /// a larger one gets 431 and the connection is closed.
+    pub max_header_bytes: Option<usize>,
     /// Client connections open at once, across all serving threads [default 10,000]; past it a
     /// new connection is answered 503 and closed, and the refusal is logged.
     pub max_connections: Option<usize>,
@@ -72,6 +75,10 @@ impl ServerConfig {
 
     pub fn header_read_timeout(&self) -> Duration {
         Duration::from_secs(self.header_read_timeout_secs.unwrap_or(30).max(1))
+    }
+
+    pub fn max_header_bytes(&self) -> usize {
+        self.max_header_bytes.unwrap_or(64 << 10).max(8192)
     }
 
     pub fn max_connections(&self) -> usize {

@@ -101,6 +101,7 @@ async fn serve_connections<L>(
             continue;
         }
         let header_timeout = gateway.config().header_read_timeout();
+        let header_bytes = gateway.config().max_header_bytes();
         let (routes, mut stop, open) = (routes.clone(), stop.clone(), open_receiver.clone());
         tokio::spawn(async move {
             let _slot = slot;
@@ -110,6 +111,7 @@ async fn serve_connections<L>(
                 // connection idle, is let go after the timeout.
                 .timer(hyper_util::rt::TokioTimer::new())
                 .header_read_timeout(header_timeout)
+                .max_buf_size(header_bytes)
                 .serve_connection(hyper_util::rt::TokioIo::new(io), service);
             let mut connection = std::pin::pin!(connection);
             tokio::select! {
