@@ -63,6 +63,17 @@ impl Call {
         estimated_tokens: u64,
     ) -> Result<Call, ApiError> {
         let caller = authenticate(gateway, headers)?;
+        Call::begin_as(gateway, caller, team_header, model_id, estimated_tokens)
+    }
+
+    /// [`Call::begin`] for a caller the route has authenticated already.
+    pub fn begin_as(
+        gateway: &Gateway,
+        caller: Arc<Caller>,
+        team_header: Option<&str>,
+        model_id: &str,
+        estimated_tokens: u64,
+    ) -> Result<Call, ApiError> {
         gateway.key_used(caller.key.id.as_str(), tollgate_store::now_ms());
         if let Some(team) = team_header
             && team != caller.tenant.team_id.as_str()

@@ -119,13 +119,7 @@ async fn bedrock_streams_token_by_token_through_both_apis() {
                     "stream": true, "stream_options": {"include_usage": true}}),
         ))
         .await;
-    let chunks: Vec<Value> = answer
-        .text
-        .lines()
-        .filter_map(|line| line.strip_prefix("data: "))
-        .filter(|data| *data != "[DONE]")
-        .map(|data| serde_json::from_str(data).unwrap())
-        .collect();
+    let chunks = answer.sse_json();
     let text: String = chunks
         .iter()
         .filter_map(|chunk| {
@@ -372,13 +366,10 @@ async fn sagemaker_endpoints_serve_both_apis() {
         ))
         .await;
     let text: String = answer
-        .text
-        .lines()
-        .filter_map(|line| line.strip_prefix("data: "))
-        .filter(|data| *data != "[DONE]")
-        .filter_map(|data| {
-            serde_json::from_str::<Value>(data)
-                .unwrap()
+        .sse_json()
+        .iter()
+        .filter_map(|chunk| {
+            chunk
                 .pointer("/choices/0/delta/content")
                 .and_then(Value::as_str)
                 .map(str::to_owned)
@@ -535,13 +526,7 @@ async fn streamed_tool_calls_arrive_as_openai_deltas_and_as_a_polled_tool_use_li
                     "tools": [{"type": "function", "function": {"name": "weather", "parameters": {"type": "object"}}}]}),
         ))
         .await;
-    let chunks: Vec<Value> = answer
-        .text
-        .lines()
-        .filter_map(|line| line.strip_prefix("data: "))
-        .filter(|data| *data != "[DONE]")
-        .map(|data| serde_json::from_str(data).unwrap())
-        .collect();
+    let chunks = answer.sse_json();
     let calls: Vec<&Value> = chunks
         .iter()
         .filter_map(|chunk| chunk.pointer("/choices/0/delta/tool_calls/0"))
@@ -560,41 +545,14 @@ async fn streamed_tool_calls_arrive_as_openai_deltas_and_as_a_polled_tool_use_li
     );
 
     // The reference's long poll gathers the same call into its toolUse list.
-    let started = test
-        .send(
-            Request::post("/invoke_model?model_id=haiku")
-                .header("x-api-key", &test.secret)
-                .header("team_id", "alpha")
-                .header("streaming", "true")
-                .header("messages_api", "true")
-                .body(Body::from(
-                    json!({"inputs": [{"role": "user", "content": [{"text": "weather?"}]}],
-                           "tool_config": {"tools": [{"toolSpec": {"name": "weather", "inputSchema": {"json": {"type": "object"}}}}]}})
-                    .to_string(),
-                ))
-                .unwrap(),
+    let generated = test
+        .long_poll(
+            "haiku",
+            &json!({"inputs": [{"role": "user", "content": [{"text": "weather?"}]}],
+                    "tool_config": {"tools": [{"toolSpec": {"name": "weather", "inputSchema": {"json": {"type": "object"}}}}]}}),
+            true,
         )
         .await;
-    let request_id = started.json()[0]["request_id"].as_str().unwrap().to_owned();
-    let mut generated = Value::Null;
-    for _ in 0..200 {
-        let polled = test
-            .send(
-                Request::post(format!(
-                    "/invoke_model?model_id=haiku&requestId={request_id}"
-                ))
-                .header("x-api-key", &test.secret)
-                .header("team_id", "alpha")
-                .body(Body::from("{}"))
-                .unwrap(),
-            )
-            .await;
-        if let Some(text) = polled.json()[0].get("generated_text") {
-            generated = text.clone();
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
     assert_eq!(
         generated,
         json!([{"toolUse": {"toolUseId": "tooluse_2", "name": "weather", "input": {"city": "Paris"}}}])

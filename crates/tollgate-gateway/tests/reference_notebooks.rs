@@ -11,8 +11,6 @@ mod common;
 #[path = "../../tollgate-providers/tests/support/sdk.rs"]
 mod sdk;
 
-use std::time::Duration;
-
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use base64::Engine as _;
@@ -76,41 +74,6 @@ async fn generated(test: &common::TestGateway, request: Request<Body>) -> Value 
     let answer = test.send(request).await;
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
     answer.json()[0]["generated_text"].clone()
-}
-
-/// The notebooks' streaming loop: post, take `request_id`, poll with `json={}` until the answer
-/// holds `generated_text`.
-async fn long_poll(
-    test: &common::TestGateway,
-    model: &str,
-    body: &Value,
-    messages_api: bool,
-) -> Value {
-    let mut headers = vec![("streaming", "true")];
-    if messages_api {
-        headers.push(("messages_api", "true"));
-    }
-    let started = test
-        .send(post(test, &format!("model_id={model}"), body, &headers))
-        .await;
-    assert_eq!(started.status, StatusCode::OK, "{}", started.text);
-    let request_id = started.json()[0]["request_id"].as_str().unwrap().to_owned();
-    for _ in 0..200 {
-        let answer = test
-            .send(post(
-                test,
-                &format!("model_id={model}&requestId={request_id}"),
-                &json!({}),
-                &[],
-            ))
-            .await;
-        if let Some(text) = answer.json()[0].get("generated_text") {
-            assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
-            return text.clone();
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("no generated_text for {request_id}");
 }
 
 fn last_converse_body(server: &aws_server::AwsServer) -> Value {
@@ -205,22 +168,22 @@ async fn cells_10_and_13_titan_text_with_its_own_and_converse_parameters() {
 #[tokio::test]
 async fn cells_18_and_23_streaming_by_long_poll() {
     let (test, _server) = gateway().await;
-    let text = long_poll(
-        &test,
-        "amazon.titan-text-express-v1",
-        &json!({"inputs": "What is Amazon Bedrock?", "parameters": {"maxTokenCount": 4096, "temperature": 0.2}}),
-        false,
-    )
-    .await;
+    let text = test
+        .long_poll(
+            "amazon.titan-text-express-v1",
+            &json!({"inputs": "What is Amazon Bedrock?", "parameters": {"maxTokenCount": 4096, "temperature": 0.2}}),
+            false,
+        )
+        .await;
     assert_eq!(text, "Hello world");
-    let text = long_poll(
-        &test,
-        "amazon.titan-text-express-v1",
-        &json!({"inputs": [{"role": "user", "content": [{"text": "What is Amazon Bedrock?"}]}],
+    let text = test
+        .long_poll(
+            "amazon.titan-text-express-v1",
+            &json!({"inputs": [{"role": "user", "content": [{"text": "What is Amazon Bedrock?"}]}],
                 "parameters": {"maxTokens": 4096, "temperature": 0.2, "topP": 0.9}}),
-        true,
-    )
-    .await;
+            true,
+        )
+        .await;
     assert_eq!(text, "Hello world");
     let calls = test.calls();
     assert_eq!(calls.len(), 2, "each streamed call metered once");
@@ -474,13 +437,9 @@ async fn cells_60_and_66_an_image_block_reaches_converse_also_when_streamed() {
     // Decoded by the gateway, sent by the SDK as the blob's base64: the same bytes.
     assert_eq!(image["source"]["bytes"], byte_file.as_str());
 
-    let text = long_poll(
-        &test,
-        "anthropic.claude-3-sonnet-20240229-v1:0",
-        &body,
-        true,
-    )
-    .await;
+    let text = test
+        .long_poll("anthropic.claude-3-sonnet-20240229-v1:0", &body, true)
+        .await;
     assert_eq!(text, "Hello world");
     let streamed = server.requests_to("/converse-stream");
     assert_eq!(

@@ -51,6 +51,29 @@ struct Counts {
     documents: usize,
 }
 
+impl Counts {
+    /// Counts one more image at `path`, refusing the one past Converse's limit.
+    fn image(&mut self, path: &str) -> Result<(), ApiError> {
+        self.images += 1;
+        if self.images > MAX_IMAGES {
+            return Err(bad(format!(
+                "'{path}': a request takes at most {MAX_IMAGES} images"
+            )));
+        }
+        Ok(())
+    }
+
+    fn document(&mut self, path: &str) -> Result<(), ApiError> {
+        self.documents += 1;
+        if self.documents > MAX_DOCUMENTS {
+            return Err(bad(format!(
+                "'{path}': a request takes at most {MAX_DOCUMENTS} documents"
+            )));
+        }
+        Ok(())
+    }
+}
+
 fn turn(item: &Value, path: &str, counts: &mut Counts) -> Result<Message, ApiError> {
     let role = match item.get("role").and_then(Value::as_str) {
         Some("user") => Role::User,
@@ -125,12 +148,7 @@ fn block(part: &Value, path: &str, counts: &mut Counts) -> Result<Block, ApiErro
             .ok_or_else(|| bad(format!("'{path}.text' must be a string")));
     }
     if let Some(image) = fields.get("image") {
-        counts.images += 1;
-        if counts.images > MAX_IMAGES {
-            return Err(bad(format!(
-                "'{path}': a request takes at most {MAX_IMAGES} images"
-            )));
-        }
+        counts.image(path)?;
         return converse_media(
             image,
             &format!("{path}.image"),
@@ -140,12 +158,7 @@ fn block(part: &Value, path: &str, counts: &mut Counts) -> Result<Block, ApiErro
         .map(Block::Image);
     }
     if let Some(document) = fields.get("document") {
-        counts.documents += 1;
-        if counts.documents > MAX_DOCUMENTS {
-            return Err(bad(format!(
-                "'{path}': a request takes at most {MAX_DOCUMENTS} documents"
-            )));
-        }
+        counts.document(path)?;
         let path = format!("{path}.document");
         let name = document
             .get("name")
@@ -305,12 +318,7 @@ fn openai_part(
             .map(|text| Block::Text(text.to_owned()))
             .ok_or_else(|| bad(format!("'{path}.text' must be a string"))),
         "image_url" => {
-            counts.images += 1;
-            if counts.images > MAX_IMAGES {
-                return Err(bad(format!(
-                    "'{path}': a request takes at most {MAX_IMAGES} images"
-                )));
-            }
+            counts.image(path)?;
             let url = match fields.get("image_url") {
                 Some(Value::String(url)) => url.as_str(),
                 Some(object) => object

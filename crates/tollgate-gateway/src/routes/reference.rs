@@ -207,12 +207,11 @@ fn chat_request(
 
 /// `generated_text` as the reference's Lambda answers it: the text, or, when the model calls
 /// tools, the list of its `toolUse` blocks (which a client sends back in the next turn).
-fn generated_text(answer: &tollgate_providers::ChatResponse) -> Value {
-    if answer.tool_calls.is_empty() {
-        return Value::from(answer.text.as_str());
+fn generated_text(text: &str, tool_calls: &[tollgate_providers::ToolCall]) -> Value {
+    if tool_calls.is_empty() {
+        return Value::from(text);
     }
-    answer
-        .tool_calls
+    tool_calls
         .iter()
         .map(|call| {
             json!({ "toolUse": { "toolUseId": call.id, "name": call.name, "input": call.input } })
@@ -277,7 +276,7 @@ pub async fn invoke_model(
         "" | "text" => {}
         "embeddings" | "embeddings-image" => {
             let images = kind == "embeddings-image";
-            return embeddings(&gateway, &headers, &team, &model_id, &body, images).await;
+            return embeddings(&gateway, caller, &team, &model_id, &body, images).await;
         }
         "image" => {
             return super::images::reference(&gateway, &headers, &team, &model_id, &body).await;
@@ -311,9 +310,9 @@ pub async fn invoke_model(
             .text_only(model.config.provider().display_name())
             .map_err(ApiError::from)?;
     }
-    let call = Call::begin(
+    let call = Call::begin_as(
         &gateway,
-        &headers,
+        caller,
         Some(&team),
         &model_id,
         estimate_tokens(prompt_chars, request.max_tokens),
@@ -377,7 +376,9 @@ pub async fn invoke_model(
         call.model.provider.chat(request).await,
         |answer| answer.usage,
     )?;
-    let mut response = Json(json!([{ "generated_text": generated_text(&answer) }])).into_response();
+    let mut response =
+        Json(json!([{ "generated_text": generated_text(&answer.text, &answer.tool_calls) }]))
+            .into_response();
     call.decorate(response.headers_mut());
     Ok(response)
 }
@@ -419,19 +420,19 @@ impl Collected {
 
     /// As [`generated_text`] answers a call that was not streamed.
     fn generated_text(self) -> Value {
-        if self.tools.is_empty() {
-            return Value::String(self.text);
-        }
-        self.tools
+        let calls: Vec<tollgate_providers::ToolCall> = self
+            .tools
             .into_iter()
-            .map(|(id, name, arguments)| {
-                let input = serde_json::from_str::<Value>(&arguments)
+            .map(|(id, name, arguments)| tollgate_providers::ToolCall {
+                id,
+                name,
+                input: serde_json::from_str::<Value>(&arguments)
                     .ok()
                     .filter(Value::is_object)
-                    .unwrap_or_else(|| json!({}));
-                json!({ "toolUse": { "toolUseId": id, "name": name, "input": input } })
+                    .unwrap_or_else(|| json!({})),
             })
-            .collect()
+            .collect();
+        generated_text(&self.text, &calls)
     }
 }
 
@@ -485,7 +486,7 @@ fn sse(gateway: Gateway, call: Call, request: ChatRequest) -> Response {
 
 async fn embeddings(
     gateway: &Gateway,
-    headers: &HeaderMap,
+    caller: std::sync::Arc<crate::auth::Caller>,
     team: &str,
     model_id: &str,
     body: &Map<String, Value>,
@@ -523,12 +524,13 @@ async fn embeddings(
     };
     let native_chars = native_inputs
         .as_ref()
-        .map_or(0, |inputs| Value::Object(inputs.clone()).to_string().len());
+        .and_then(|inputs| serde_json::to_string(inputs).ok())
+        .map_or(0, |text| text.len());
     let chars =
         inputs.iter().map(String::len).sum::<usize>() + pictures.len() * 4000 + native_chars;
-    let call = Call::begin(
+    let call = Call::begin_as(
         gateway,
-        headers,
+        caller,
         Some(team),
         model_id,
         estimate_tokens(chars, Some(0)),

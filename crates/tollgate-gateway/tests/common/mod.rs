@@ -246,6 +246,16 @@ impl Answer {
             .unwrap_or_else(|error| panic!("not JSON ({error}): {}", self.text))
     }
 
+    /// The JSON events of an SSE answer (OpenAI's chunks), without the closing `[DONE]`.
+    pub fn sse_json(&self) -> Vec<Value> {
+        self.text
+            .lines()
+            .filter_map(|line| line.strip_prefix("data: "))
+            .filter(|data| *data != "[DONE]")
+            .map(|data| serde_json::from_str(data).unwrap())
+            .collect()
+    }
+
     /// The reference API's error text with Tollgate's reason: API Gateway's `message` and its
     /// `detail`, or the Lambda's `[{"generated_text"}]`, or the admin API's `message`.
     pub fn message(&self) -> String {
@@ -299,6 +309,40 @@ impl TestGateway {
             .header("content-type", "application/json")
             .body(Body::from(body.to_string()))
             .unwrap()
+    }
+
+    /// The reference notebooks' streaming loop: `POST` with `streaming: true` (and
+    /// `messages_api: true` when asked), take `request_id`, poll with `{}` until the answer holds
+    /// `generated_text`, which is returned.
+    pub async fn long_poll(&self, model: &str, body: &Value, messages_api: bool) -> Value {
+        let mut start = Request::post(format!("/invoke_model?model_id={model}"))
+            .header("x-api-key", &self.secret)
+            .header("team_id", "alpha")
+            .header("streaming", "true");
+        if messages_api {
+            start = start.header("messages_api", "true");
+        }
+        let started = self
+            .send(start.body(Body::from(body.to_string())).unwrap())
+            .await;
+        assert_eq!(started.status, StatusCode::OK, "{}", started.text);
+        let request_id = started.json()[0]["request_id"].as_str().unwrap().to_owned();
+        for _ in 0..200 {
+            let poll = Request::post(format!(
+                "/invoke_model?model_id={model}&requestId={request_id}"
+            ))
+            .header("x-api-key", &self.secret)
+            .header("team_id", "alpha")
+            .body(Body::from("{}"))
+            .unwrap();
+            let answer = self.send(poll).await;
+            if let Some(text) = answer.json()[0].get("generated_text") {
+                assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+                return text.clone();
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("no generated_text for {request_id}");
     }
 
     pub async fn invoke_text(&self, model: &str, prompt: &str) -> Answer {

@@ -56,6 +56,18 @@ pub struct SageMakerProvider {
     config: SageMakerConfig,
 }
 
+/// InvokeEndpoint and its streaming twin take the same input through builders of different types.
+macro_rules! endpoint_input {
+    ($builder:expr, $config:expr, $component:expr, $body:expr) => {
+        $builder
+            .endpoint_name(&$config.endpoint)
+            .set_inference_component_name($component)
+            .content_type("application/json")
+            .accept("application/json")
+            .body(Blob::new($body.to_string()))
+    };
+}
+
 impl SageMakerProvider {
     pub fn new(sdk: &SdkConfig, config: SageMakerConfig) -> SageMakerProvider {
         SageMakerProvider {
@@ -70,6 +82,33 @@ impl SageMakerProvider {
             client: LazyClient::deferred(settings.clone(), aws_sdk_sagemakerruntime::Client::new),
             config,
         }
+    }
+
+    /// One InvokeEndpoint call of `body` to `component` (or the endpoint's default model): the
+    /// answer as JSON, and how long the endpoint took.
+    async fn invoke_json(
+        &self,
+        body: &Value,
+        component: Option<String>,
+    ) -> Result<(Value, Duration), ProviderError> {
+        let started = Instant::now();
+        let call = endpoint_input!(
+            self.client.get().await.invoke_endpoint(),
+            self.config,
+            component,
+            body
+        )
+        .send();
+        let output = tokio::time::timeout(self.config.timeout, call)
+            .await
+            .map_err(|_| self.timed_out())?
+            .map_err(|error| sdk_error(&error))?;
+        let elapsed = started.elapsed();
+        let bytes = output.body.map(Blob::into_inner).unwrap_or_default();
+        let value = serde_json::from_slice(&bytes).map_err(|error| {
+            ProviderError::Protocol(format!("the endpoint's answer is not JSON: {error}"))
+        })?;
+        Ok((value, elapsed))
     }
 
     fn timed_out(&self) -> ProviderError {
@@ -108,37 +147,15 @@ fn usage(
     .bounded()
 }
 
-/// InvokeEndpoint and its streaming twin take the same input through builders of different types.
-macro_rules! endpoint_input {
-    ($builder:expr, $config:expr, $body:expr) => {
-        $builder
-            .endpoint_name(&$config.endpoint)
-            .set_inference_component_name($config.inference_component.clone())
-            .content_type("application/json")
-            .accept("application/json")
-            .body(Blob::new($body.to_string()))
-    };
-}
-
 impl Provider for SageMakerProvider {
     fn chat(&self, request: ChatRequest) -> BoxFuture<'_, Result<ChatResponse, ProviderError>> {
         Box::pin(async move {
             request.text_only("SageMaker")?;
             let body =
                 payload::request_body(self.config.format, self.config.template, &request, false);
-            let started = Instant::now();
-            let call =
-                endpoint_input!(self.client.get().await.invoke_endpoint(), self.config, body)
-                    .send();
-            let output = tokio::time::timeout(self.config.timeout, call)
-                .await
-                .map_err(|_| self.timed_out())?
-                .map_err(|error| sdk_error(&error))?;
-            let elapsed = started.elapsed();
-            let bytes = output.body.map(Blob::into_inner).unwrap_or_default();
-            let value: Value = serde_json::from_slice(&bytes).map_err(|error| {
-                ProviderError::Protocol(format!("the endpoint's answer is not JSON: {error}"))
-            })?;
+            let (value, elapsed) = self
+                .invoke_json(&body, self.config.inference_component.clone())
+                .await?;
             let answer = payload::answer(self.config.format, &value)?;
             let usage = usage(
                 &self.config,
@@ -171,6 +188,7 @@ impl Provider for SageMakerProvider {
                     .await
                     .invoke_endpoint_with_response_stream(),
                 self.config,
+                self.config.inference_component.clone(),
                 body
             )
             .send();
@@ -212,27 +230,7 @@ impl Provider for SageMakerProvider {
                 }
             };
             let (body, chars) = payload::embedding_body(&request, parameters);
-            let started = Instant::now();
-            let call = self
-                .client
-                .get()
-                .await
-                .invoke_endpoint()
-                .endpoint_name(&self.config.endpoint)
-                .set_inference_component_name(component)
-                .content_type("application/json")
-                .accept("application/json")
-                .body(Blob::new(body.to_string()))
-                .send();
-            let output = tokio::time::timeout(self.config.timeout, call)
-                .await
-                .map_err(|_| self.timed_out())?
-                .map_err(|error| sdk_error(&error))?;
-            let elapsed = started.elapsed();
-            let bytes = output.body.map(Blob::into_inner).unwrap_or_default();
-            let value: Value = serde_json::from_slice(&bytes).map_err(|error| {
-                ProviderError::Protocol(format!("the endpoint's answer is not JSON: {error}"))
-            })?;
+            let (value, elapsed) = self.invoke_json(&body, component).await?;
             let embeddings = payload::embeddings_in(&value)?;
             Ok(EmbeddingResponse {
                 embeddings,
