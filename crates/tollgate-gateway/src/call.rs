@@ -11,7 +11,7 @@ use tollgate_providers::Usage;
 
 use crate::auth::{Caller, presented_secret};
 use crate::error::ApiError;
-use crate::limiter::{Admission, LimitKind, Subject};
+use crate::limiter::{Admission, Ask, LimitKind, Subject};
 use crate::state::{Gateway, RoutedModel};
 
 // Names built once: inserting a `&str` name copies it into a new allocation on every response.
@@ -47,9 +47,69 @@ pub fn authenticate(gateway: &Gateway, headers: &HeaderMap) -> Result<Arc<Caller
         .authenticate(&secret, tollgate_store::now_ms())
 }
 
-/// A rough token count for reservations: four characters a token.
-pub fn estimate_tokens(prompt_chars: usize, max_tokens: Option<u32>) -> u64 {
-    (prompt_chars as u64).div_ceil(4) + u64::from(max_tokens.unwrap_or(1024))
+/// Output tokens a reservation counts on when neither the call nor the model caps them.
+pub const DEFAULT_OUTPUT_RESERVATION: u32 = 1024;
+
+/// What a call may use at most, as far as is known before it runs: its reservations (tokens per
+/// minute, and the worst-case cost held against hard budgets) are taken from it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Expected {
+    /// Estimated from the prompt: four characters a token.
+    pub input_tokens: u64,
+    /// The call's `max_tokens` (already capped by the model's `max_output_tokens`); absent:
+    /// [`DEFAULT_OUTPUT_RESERVATION`].
+    pub max_output_tokens: Option<u32>,
+    /// What an image call asked for (count, size, steps, quality).
+    pub images: Quantities,
+}
+
+impl Expected {
+    pub fn chat(prompt_chars: usize, max_tokens: Option<u32>) -> Expected {
+        Expected {
+            input_tokens: (prompt_chars as u64).div_ceil(4),
+            max_output_tokens: max_tokens,
+            images: Quantities::default(),
+        }
+    }
+
+    pub fn embedding(input_chars: usize) -> Expected {
+        Expected::chat(input_chars, Some(0))
+    }
+
+    pub fn images(asked: Quantities) -> Expected {
+        Expected {
+            input_tokens: 0,
+            max_output_tokens: Some(0),
+            images: asked,
+        }
+    }
+
+    fn quantities(&self, model: &RoutedModel) -> Quantities {
+        let output = self.max_output_tokens.unwrap_or(DEFAULT_OUTPUT_RESERVATION);
+        Quantities {
+            input_tokens: self.input_tokens,
+            output_tokens: u64::from(output),
+            // Endpoint time is priced per second: at worst the call runs until its timeout.
+            endpoint_ms: model
+                .config
+                .timeout_secs
+                .unwrap_or(120)
+                .saturating_mul(1000),
+            ..self.images
+        }
+    }
+}
+
+/// Runs a store read from async code so that the runtime moves its other tasks elsewhere while
+/// it waits (a busy database slows only this caller). On a single-threaded runtime (tests) it
+/// just runs.
+fn off_the_async_workers<T>(read: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current() {
+        Ok(handle) if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(read)
+        }
+        _ => read(),
+    }
 }
 
 impl Call {
@@ -60,10 +120,10 @@ impl Call {
         headers: &HeaderMap,
         team_header: Option<&str>,
         model_id: &str,
-        estimated_tokens: u64,
+        expected: Expected,
     ) -> Result<Call, ApiError> {
         let caller = authenticate(gateway, headers)?;
-        Call::begin_as(gateway, caller, team_header, model_id, estimated_tokens)
+        Call::begin_as(gateway, caller, team_header, model_id, expected)
     }
 
     /// [`Call::begin`] for a caller the route has authenticated already.
@@ -72,7 +132,7 @@ impl Call {
         caller: Arc<Caller>,
         team_header: Option<&str>,
         model_id: &str,
-        estimated_tokens: u64,
+        expected: Expected,
     ) -> Result<Call, ApiError> {
         gateway.key_used(caller.key.id.as_str(), tollgate_store::now_ms());
         if let Some(team) = team_header
@@ -94,16 +154,22 @@ impl Call {
             )));
         }
         let scopes = caller.scopes();
+        let now = tollgate_store::now_ms();
+        let worst_case = expected.quantities(&model);
+        let worst_case_cost = || {
+            let day = gateway.inner.zone.local_date(now);
+            gateway.price(&model, day, &worst_case).0.total()
+        };
+        let ask = Ask {
+            tokens: worst_case.input_tokens + worst_case.output_tokens,
+            worst_case_cost: &worst_case_cost,
+        };
         let admission = gateway
             .inner
             .limiter
-            .admit(
-                &scopes,
-                tollgate_store::now_ms(),
-                gateway.mono_ns(),
-                estimated_tokens,
-                &|subject, period| gateway.baseline(subject, period),
-            )
+            .admit(&scopes, now, gateway.mono_ns(), &ask, &|subject, period| {
+                off_the_async_workers(|| gateway.baseline(subject, period))
+            })
             .map_err(|denial| {
                 gateway
                     .inner
@@ -117,6 +183,19 @@ impl Call {
                     Subject::Tenant(team) => format!("team '{team}'"),
                     Subject::Key(key) => format!("key '{key}'"),
                 };
+                let verdict = match denial.budget_short {
+                    None => "is reached".to_owned(),
+                    Some(short) => format!(
+                        "has ${} left and this call could cost up to ${}; {}",
+                        short.left.to_decimal_string(),
+                        short.could_cost.to_decimal_string(),
+                        match denial.retry_after_secs {
+                            None => "that is more than the whole budget: ask for fewer tokens (max_tokens)",
+                            Some(1) => "ask for fewer tokens (max_tokens), or retry when calls in flight have finished",
+                            Some(_) => "ask for fewer tokens (max_tokens), or wait for the next month",
+                        }
+                    ),
+                };
                 let mut error = ApiError::new(
                     StatusCode::TOO_MANY_REQUESTS,
                     match denial.kind {
@@ -125,7 +204,7 @@ impl Call {
                         LimitKind::Quota => "quota_exceeded",
                         LimitKind::Budget => "budget_exceeded",
                     },
-                    format!("{message}: the {} of {whose} is reached", denial.detail),
+                    format!("{message}: the {} of {whose} {verdict}", denial.detail),
                 );
                 error.retry_after = denial.retry_after_secs;
                 error
@@ -244,13 +323,10 @@ impl Call {
         }
         let scopes = self.caller.scopes();
         let tokens = usage.input_tokens + usage.output_tokens + usage.cache_read_tokens;
-        gateway.inner.limiter.settle(
-            &scopes,
-            gateway.mono_ns(),
-            self.admission.reserved_tokens,
-            tokens,
-            cost,
-        );
+        gateway
+            .inner
+            .limiter
+            .settle(&scopes, gateway.mono_ns(), &self.admission, tokens, cost);
         gateway.inner.metrics.usage(
             self.caller.tenant.team_id.as_str(),
             &config.id,

@@ -157,6 +157,10 @@ pub struct ModelConfig {
     pub provider_name: Option<String>,
     pub timeout_secs: Option<u64>,
     pub max_retries: Option<u32>,
+    /// The most a call may generate: sent upstream when a call names no `max_tokens`, a larger
+    /// one refused; what budget and tokens-per-minute reservations count on [default: none,
+    /// reservations count 1,024].
+    pub max_output_tokens: Option<u32>,
     pub backend: Backend,
 }
 
@@ -173,9 +177,10 @@ struct Common {
     provider_name: Option<String>,
     timeout_secs: Option<u64>,
     max_retries: Option<u32>,
+    max_output_tokens: Option<u32>,
 }
 
-const COMMON: [&str; 8] = [
+const COMMON: [&str; 9] = [
     "id",
     "kind",
     "region",
@@ -184,6 +189,7 @@ const COMMON: [&str; 8] = [
     "provider_name",
     "timeout_secs",
     "max_retries",
+    "max_output_tokens",
 ];
 
 impl<'de> Deserialize<'de> for ModelConfig {
@@ -242,6 +248,7 @@ impl<'de> Deserialize<'de> for ModelConfig {
             provider_name: common.provider_name,
             timeout_secs: common.timeout_secs,
             max_retries: common.max_retries,
+            max_output_tokens: common.max_output_tokens,
             backend,
         })
     }
@@ -259,6 +266,7 @@ impl ModelConfig {
             provider_name: None,
             timeout_secs: None,
             max_retries: None,
+            max_output_tokens: None,
             backend,
         }
     }
@@ -280,6 +288,20 @@ impl ModelConfig {
             Backend::Local(_) | Backend::Sagemaker(_) => None,
         };
         named.unwrap_or(&self.id)
+    }
+
+    /// The output cap a call runs with: its own `max_tokens` if within the model's
+    /// `max_output_tokens`, else the model's; a larger ask is refused, naming the cap.
+    pub fn output_cap(&self, asked: Option<u32>) -> Result<Option<u32>, crate::error::ApiError> {
+        match (asked, self.max_output_tokens) {
+            (Some(asked), Some(cap)) if asked > cap => {
+                Err(crate::error::ApiError::bad_request(format!(
+                    "max_tokens {asked} is more than model '{}' may generate ({cap}): ask for at most {cap}",
+                    self.id
+                )))
+            }
+            (asked, cap) => Ok(asked.or(cap)),
+        }
     }
 
     pub fn region(&self) -> &str {

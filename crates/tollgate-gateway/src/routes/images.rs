@@ -12,7 +12,7 @@ use tollgate_core::price_book::{ImageQuality, Quantities};
 use tollgate_providers::{ImageRequest, ImageResponse};
 
 use super::body::{json_object, number, whole};
-use crate::call::{Call, Outcome};
+use crate::call::{Call, Expected, Outcome};
 use crate::config::ModelKind;
 use crate::error::{ApiError, OaiError, RefError};
 use crate::state::Gateway;
@@ -94,7 +94,15 @@ async fn generate(
             "model '{model_id}' does not generate images"
         )));
     }
-    let call = Call::begin(gateway, headers, team, model_id, 0)?;
+    let asked = Quantities {
+        images: wanted.count,
+        image_width: wanted.width,
+        image_height: wanted.height,
+        image_steps: wanted.steps.unwrap_or_default(),
+        image_quality: wanted.quality,
+        ..Quantities::default()
+    };
+    let call = Call::begin(gateway, headers, team, model_id, Expected::images(asked))?;
     let request = ImageRequest {
         model: model.config.upstream_model().to_owned(),
         prompt: wanted.prompt,

@@ -19,7 +19,7 @@ use tollgate_providers::{ChatRequest, EmbeddingRequest, Message};
 use super::body::{body_bytes, json_object, model_field, texts, whole};
 use super::chat_body::ChatBody;
 use super::image_urls;
-use crate::call::{Call, authenticate, estimate_tokens};
+use crate::call::{Call, Expected, authenticate};
 use crate::config::{ModelKind, ProviderKind};
 use crate::error::{ApiError, OaiError};
 use crate::state::Gateway;
@@ -117,6 +117,7 @@ pub async fn chat_completion(
     } else {
         Map::new()
     };
+    let max_tokens = model.config.output_cap(max_tokens)?;
     let provider = model.config.provider();
     let tools = match body.field("tools") {
         None | Some(Value::Null) => None,
@@ -168,7 +169,7 @@ pub async fn chat_completion(
         headers,
         None,
         &model_id,
-        estimate_tokens(prompt_chars, max_tokens),
+        Expected::chat(prompt_chars, max_tokens),
     )
     .map_err(unauthorized)?;
     request.attribution = call.attribution();
@@ -421,7 +422,7 @@ pub async fn embeddings(
         &headers,
         None,
         &model_id,
-        estimate_tokens(chars, Some(0)),
+        Expected::embedding(chars),
     )
     .map_err(unauthorized)?;
     let request = EmbeddingRequest {

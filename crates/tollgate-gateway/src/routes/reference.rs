@@ -18,7 +18,7 @@ use tollgate_providers::{ChatRequest, EmbeddingRequest, Message, Role};
 use super::body::{json_object, number, stops, texts, whole};
 use super::content::messages;
 use crate::auth::single_header;
-use crate::call::{Call, authenticate, estimate_tokens};
+use crate::call::{Call, Expected, authenticate};
 use crate::config::{ModelKind, ProviderKind};
 use crate::error::{ApiError, RefError};
 use crate::polls::Poll;
@@ -305,6 +305,7 @@ pub async fn invoke_model(
         caller.tenant.team_id.as_str(),
     )?;
     let (mut request, prompt_chars) = chat_request(&body, messages_api, upstream)?;
+    request.max_tokens = model.config.output_cap(request.max_tokens)?;
     if !model.config.provider().takes_content_blocks() {
         request
             .text_only(model.config.provider().display_name())
@@ -315,7 +316,7 @@ pub async fn invoke_model(
         caller,
         Some(&team),
         &model_id,
-        estimate_tokens(prompt_chars, request.max_tokens),
+        Expected::chat(prompt_chars, request.max_tokens),
     )?;
     request.attribution = call.attribution();
 
@@ -533,7 +534,7 @@ async fn embeddings(
         caller,
         Some(team),
         model_id,
-        estimate_tokens(chars, Some(0)),
+        Expected::embedding(chars),
     )?;
     let request = EmbeddingRequest {
         model: model.config.upstream_model().to_owned(),

@@ -38,27 +38,119 @@ pub struct Upstream {
     pub last_chat: std::sync::Mutex<Option<Value>>,
 }
 
+/// The mock's knobs, read from the upstream model name: `upstream-chat+delay300+no-usage`.
+/// - `upstream-slow`: 40 words, streamed 15 ms apart; `upstream-broken`: a 400.
+/// - `delay<ms>`: wait before answering; `silent`: answer nothing (streams: one word, then
+///   nothing with the connection held open).
+/// - `no-usage`: no usage in the answer; `absurd`: token counts near `u64::MAX`; `honest`:
+///   output tokens are the `max_tokens` asked for (default 500), not the fixed 500.
+/// - `echo-401`, `echo-400`, `echo-500`: errors that echo [`UPSTREAM_KEY`] and an internal URL.
+#[derive(Debug, Default, Clone, Copy)]
+struct Knobs {
+    slow: bool,
+    broken: bool,
+    delay_ms: u64,
+    silent: bool,
+    no_usage: bool,
+    absurd: bool,
+    honest: bool,
+    echo: Option<u16>,
+}
+
+/// The key an echoing upstream leaks in its errors.
+pub const UPSTREAM_KEY: &str = "sk-gw-SECRETKEY1234567890";
+
+impl Knobs {
+    fn of(model: &str) -> Knobs {
+        let mut knobs = Knobs::default();
+        for part in model.split('+') {
+            match part {
+                "upstream-slow" => knobs.slow = true,
+                "upstream-broken" => knobs.broken = true,
+                "silent" => knobs.silent = true,
+                "no-usage" => knobs.no_usage = true,
+                "absurd" => knobs.absurd = true,
+                "honest" => knobs.honest = true,
+                "echo-401" => knobs.echo = Some(401),
+                "echo-400" => knobs.echo = Some(400),
+                "echo-500" => knobs.echo = Some(500),
+                other => {
+                    if let Some(ms) = other.strip_prefix("delay") {
+                        knobs.delay_ms = ms.parse().unwrap();
+                    }
+                }
+            }
+        }
+        knobs
+    }
+}
+
+fn echoed_error(status: u16) -> Response {
+    match status {
+        // OpenAI's own wording for a bad key.
+        401 => (
+            StatusCode::UNAUTHORIZED,
+            Json(json!({"error": {"message": format!("Incorrect API key provided: {UPSTREAM_KEY}. You can find your API key at https://platform.openai.com/account/api-keys."), "type": "invalid_request_error"}})),
+        )
+            .into_response(),
+        400 => (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"error": {"message": format!("max_tokens is too large for key {UPSTREAM_KEY}")}})),
+        )
+            .into_response(),
+        _ => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("proxy error at http://10.1.2.3:9000/v1 with Authorization: Bearer {UPSTREAM_KEY}"),
+        )
+            .into_response(),
+    }
+}
+
 async fn chat(State(upstream): State<Arc<Upstream>>, Json(body): Json<Value>) -> Response {
     upstream.chat_calls.fetch_add(1, Ordering::SeqCst);
     *upstream.last_chat.lock().unwrap() = Some(body.clone());
-    let model = body["model"].as_str().unwrap_or_default().to_owned();
-    if model == "upstream-broken" {
+    let knobs = Knobs::of(body["model"].as_str().unwrap_or_default());
+    if knobs.broken {
         return (
             StatusCode::BAD_REQUEST,
             Json(json!({"error": {"message": "this upstream is broken on purpose"}})),
         )
             .into_response();
     }
-    let words: Vec<String> = (0..if model == "upstream-slow" { 40 } else { 3 })
+    if let Some(status) = knobs.echo {
+        return echoed_error(status);
+    }
+    if knobs.delay_ms > 0 {
+        tokio::time::sleep(Duration::from_millis(knobs.delay_ms)).await;
+    }
+    let words: Vec<String> = (0..if knobs.slow { 40 } else { 3 })
         .map(|index| format!("w{index} "))
         .collect();
+    let asked = body["max_tokens"]
+        .as_u64()
+        .or(body["max_completion_tokens"].as_u64());
+    let (input, output) = if knobs.absurd {
+        (u64::MAX, u64::MAX - 1)
+    } else if knobs.honest {
+        (1000, asked.unwrap_or(500))
+    } else {
+        (1000, 500)
+    };
     if body["stream"] == true {
-        let slow = model == "upstream-slow";
+        let (slow, silent, no_usage) = (knobs.slow, knobs.silent, knobs.no_usage);
+        let streamed_usage = if knobs.absurd {
+            (input, output)
+        } else {
+            (11, words.len() as u64)
+        };
         let events = futures_util::stream::unfold(0usize, move |index| {
             let words = words.clone();
             async move {
                 if slow && index > 0 {
                     tokio::time::sleep(Duration::from_millis(15)).await;
+                }
+                if silent && index > 0 {
+                    futures_util::future::pending::<()>().await;
                 }
                 let text = if index < words.len() {
                     format!(
@@ -70,11 +162,13 @@ async fn chat(State(upstream): State<Arc<Upstream>>, Json(body): Json<Value>) ->
                         "data: {}\n\n",
                         json!({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
                     );
-                    let _ = write!(
-                        text,
-                        "data: {}\n\n",
-                        json!({"choices": [], "usage": {"prompt_tokens": 11, "completion_tokens": words.len()}})
-                    );
+                    if !no_usage {
+                        let _ = write!(
+                            text,
+                            "data: {}\n\n",
+                            json!({"choices": [], "usage": {"prompt_tokens": streamed_usage.0, "completion_tokens": streamed_usage.1}})
+                        );
+                    }
                     text.push_str("data: [DONE]\n\n");
                     text
                 } else {
@@ -88,11 +182,17 @@ async fn chat(State(upstream): State<Arc<Upstream>>, Json(body): Json<Value>) ->
             .body(Body::from_stream(events))
             .unwrap();
     }
-    Json(json!({
+    if knobs.silent {
+        futures_util::future::pending::<()>().await;
+    }
+    let mut answer = json!({
         "choices": [{"message": {"role": "assistant", "content": words.concat().trim_end()}, "finish_reason": "stop"}],
-        "usage": {"prompt_tokens": 1000, "completion_tokens": 500}
-    }))
-    .into_response()
+        "usage": {"prompt_tokens": input, "completion_tokens": output}
+    });
+    if knobs.no_usage {
+        answer.as_object_mut().unwrap().remove("usage");
+    }
+    Json(answer).into_response()
 }
 
 pub async fn start_upstream() -> (String, Arc<Upstream>) {
@@ -144,6 +244,33 @@ pub async fn gateway_with(limits: Limits, server: ServerConfig) -> TestGateway {
     build(limits, server, Vec::new(), None).await
 }
 
+/// A model on the mock upstream: `upstream` is the name the mock sees, knobs included (see
+/// [`Knobs`]); `toml` adds settings (`timeout_secs = 1`).
+pub struct MockModel<'a> {
+    pub id: &'a str,
+    pub upstream: &'a str,
+    pub price_as: &'a str,
+    pub toml: &'a str,
+}
+
+/// [`gateway_with`] plus `mocks`, models served by the mock upstream.
+pub async fn gateway_with_mocks(
+    limits: Limits,
+    server: ServerConfig,
+    mocks: &[MockModel<'_>],
+) -> TestGateway {
+    let mocks: Vec<String> = mocks
+        .iter()
+        .map(|mock| {
+            format!(
+                "id = \"{}\"\nupstream_model = \"{}\"\nprice_as = \"{}\"\nmax_retries = 0\n{}\n",
+                mock.id, mock.upstream, mock.price_as, mock.toml
+            )
+        })
+        .collect();
+    build_on_mock(limits, server, Vec::new(), None, &mocks).await
+}
+
 /// [`gateway`] plus `extra` models (none of them AWS ones).
 pub async fn gateway_with_models(extra: Vec<ModelConfig>) -> TestGateway {
     build(Limits::default(), ServerConfig::default(), extra, None).await
@@ -160,7 +287,22 @@ async fn build(
     extra: Vec<ModelConfig>,
     aws: Option<&aws_config::SdkConfig>,
 ) -> TestGateway {
+    build_on_mock(limits, server, extra, aws, &[]).await
+}
+
+async fn build_on_mock(
+    limits: Limits,
+    server: ServerConfig,
+    extra: Vec<ModelConfig>,
+    aws: Option<&aws_config::SdkConfig>,
+    mocks: &[String],
+) -> TestGateway {
     let (base, upstream) = start_upstream().await;
+    let extra: Vec<ModelConfig> = mocks
+        .iter()
+        .map(|mock| toml_model(&format!("base_url = \"{base}\"\n{mock}")))
+        .chain(extra)
+        .collect();
     let dir = tempfile::tempdir().unwrap();
     let database = dir.path().join("tollgate.db");
     let (secret, key_id) = {
@@ -266,7 +408,11 @@ impl Answer {
         match (body["message"].as_str(), body["detail"].as_str()) {
             (Some(message), Some(detail)) => format!("{message} | {detail}"),
             (Some(message), None) => message.to_owned(),
-            _ => String::new(),
+            // OpenAI's error shape.
+            _ => body["error"]["message"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
         }
     }
 }

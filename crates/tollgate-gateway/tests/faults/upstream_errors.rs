@@ -1,72 +1,30 @@
 //! Upstreams that misbehave: errors that echo the gateway's key and its own address (tenants get
 //! the status and a safe message through both APIs, streamed or not; the call is still metered),
-//! and impossible token counts (metered at a bound, never wrapping a tenant's month).
+//! impossible token counts (metered at a bound, never wrapping a tenant's month), and a stream
+//! that goes silent (ended and metered).
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod common;
-
-use axum::Json;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
-use futures_util::StreamExt as _;
-use serde_json::{Value, json};
+use serde_json::json;
+use tollgate_core::Limits;
+use tollgate_gateway::ServerConfig;
 
-const KEY: &str = "sk-gw-SECRETKEY1234567890";
-
-async fn echoing(Json(body): Json<Value>) -> Response {
-    match body["model"].as_str().unwrap_or_default() {
-        // One token, then silence with the connection held open.
-        "silent" => {
-            let first = format!(
-                "data: {}\n\n",
-                json!({"choices": [{"index": 0, "delta": {"content": "Hel"}}]})
-            );
-            let events = futures_util::stream::once(async move { Ok::<_, std::io::Error>(first) })
-                .chain(futures_util::stream::pending());
-            Response::builder()
-                .header("content-type", "text/event-stream")
-                .body(axum::body::Body::from_stream(events))
-                .unwrap()
-        }
-        "absurd" => Json(json!({
-            "choices": [{"message": {"role": "assistant", "content": "ok"}, "finish_reason": "stop"}],
-            "usage": {"prompt_tokens": u64::MAX, "completion_tokens": u64::MAX - 1}
-        }))
-        .into_response(),
-        // OpenAI's own wording for a bad key.
-        "echo-401" => (
-            StatusCode::UNAUTHORIZED,
-            Json(json!({"error": {"message": format!("Incorrect API key provided: {KEY}. You can find your API key at https://platform.openai.com/account/api-keys."), "type": "invalid_request_error"}})),
-        )
-            .into_response(),
-        "echo-400" => (
-            StatusCode::BAD_REQUEST,
-            Json(json!({"error": {"message": format!("max_tokens is too large for key {KEY}")}})),
-        )
-            .into_response(),
-        _ => (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("proxy error at http://10.1.2.3:9000/v1 with Authorization: Bearer {KEY}"),
-        )
-            .into_response(),
-    }
-}
+use crate::common::{self, MockModel};
 
 async fn gateway() -> common::TestGateway {
-    let app = axum::Router::new().route("/v1/chat/completions", axum::routing::post(echoing));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}/v1", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    let models = ["echo-401", "echo-400", "echo-500", "absurd", "silent"]
-        .iter()
-        .map(|id| {
-            common::toml_model(&format!(
-                "id = \"{id}\"\nbase_url = \"{base}\"\nmax_retries = 0\ntimeout_secs = 1\nprice_as = \"anthropic.claude-v2\""
-            ))
-        })
-        .collect();
-    common::gateway_with_models(models).await
+    let mock = |id, upstream| MockModel {
+        id,
+        upstream,
+        price_as: "anthropic.claude-v2",
+        toml: "timeout_secs = 1",
+    };
+    let mocks = [
+        mock("echo-401", "echo-401"),
+        mock("echo-400", "echo-400"),
+        mock("echo-500", "echo-500"),
+        mock("absurd", "absurd"),
+        mock("silent", "upstream-chat+silent"),
+    ];
+    common::gateway_with_mocks(Limits::default(), ServerConfig::default(), &mocks).await
 }
 
 fn chat(
@@ -150,7 +108,7 @@ async fn a_stream_whose_upstream_goes_silent_is_ended_and_metered() {
     )
     .await
     .expect("the stream ends");
-    assert!(answer.text.contains("Hel"), "{}", answer.text);
+    assert!(answer.text.contains("w0"), "{}", answer.text);
     assert!(
         answer.text.contains("sent nothing for 1 s"),
         "{}",
