@@ -243,6 +243,75 @@ impl Call {
         }
     }
 
+    /// Runs a non-streamed call's upstream request and its metering in a task of their own, so
+    /// that a client hanging up (which drops the route's future) stops neither: the call is
+    /// metered with its true usage as long as the upstream answers within
+    /// `drain_after_disconnect_secs` of the client leaving, and recorded as 499 with no tokens
+    /// if it does not (its reservations are given back either way). `finish` meters the result.
+    pub async fn complete<T, R>(
+        self,
+        gateway: &Gateway,
+        upstream: impl Future<Output = Result<T, tollgate_providers::ProviderError>> + Send + 'static,
+        finish: impl FnOnce(&Call, &Gateway, Result<T, tollgate_providers::ProviderError>) -> R
+        + Send
+        + 'static,
+    ) -> Result<(Call, R), ApiError>
+    where
+        T: Send + 'static,
+        R: Send + 'static,
+    {
+        // Dropped with the route's future: when the client leaves before the answer.
+        let (present, gone) = tokio::sync::oneshot::channel::<()>();
+        let gateway = gateway.clone();
+        // Counted with the streams, so a graceful stop waits for the metering too.
+        gateway
+            .inner
+            .streams_running
+            .send_modify(|count| *count += 1);
+        let task = tokio::spawn(async move {
+            let call = self;
+            let mut upstream = std::pin::pin!(upstream);
+            let result = tokio::select! {
+                biased;
+                result = &mut upstream => Some(result),
+                _ = gone => {
+                    let drain = gateway.config().drain_after_disconnect();
+                    tokio::time::timeout(drain, &mut upstream).await.ok()
+                }
+            };
+            let finished = if let Some(result) = result {
+                Some(finish(&call, &gateway, result))
+            } else {
+                // Nobody waits and the upstream kept silent: the attempt stays visible.
+                call.meter(
+                    &gateway,
+                    Outcome {
+                        status: 499,
+                        ..Outcome::default()
+                    },
+                    Quantities::default(),
+                );
+                None
+            };
+            gateway
+                .inner
+                .streams_running
+                .send_modify(|count| *count -= 1);
+            finished.map(|finished| (call, finished))
+        });
+        let finished = task.await;
+        drop(present);
+        match finished {
+            Ok(Some(done)) => Ok(done),
+            // Only when the client left, and then nobody reads this.
+            Ok(None) => Err(ApiError::unavailable("the client left before the answer")),
+            Err(error) => {
+                tracing::error!("a call's task failed: {error}");
+                Err(ApiError::internal("the call failed inside the gateway"))
+            }
+        }
+    }
+
     /// Meters a finished non-streamed call whichever way it ended; returns the answer and its cost.
     pub fn settle<T>(
         &self,

@@ -118,36 +118,46 @@ async fn generate(
         native: wanted.native,
         attribution: call.attribution(),
     };
-    match call.model.provider.images(request).await {
-        Ok(answer) => {
-            let quantities = Quantities {
-                images: answer.images.len() as u32,
-                image_width: answer.width,
-                image_height: answer.height,
-                image_steps: answer.steps,
-                image_quality: wanted.quality,
-                ..Quantities::default()
-            };
-            let outcome = Outcome {
-                status: 200,
-                usage: answer.usage,
-                time_to_first_token: None,
-            };
-            let cost = call.meter(gateway, outcome, quantities);
-            Ok((call, answer, cost))
-        }
-        Err(error) => {
-            call.meter(
-                gateway,
-                Outcome {
-                    status: error.http_status(),
-                    ..Outcome::default()
-                },
-                Quantities::default(),
-            );
-            Err(error.into())
-        }
-    }
+    let quality = wanted.quality;
+    let provider = std::sync::Arc::clone(&call.model.provider);
+    let (call, settled) = call
+        .complete(
+            gateway,
+            async move { provider.images(request).await },
+            move |call, gateway, result| match result {
+                Ok(answer) => {
+                    let quantities = Quantities {
+                        images: answer.images.len() as u32,
+                        image_width: answer.width,
+                        image_height: answer.height,
+                        image_steps: answer.steps,
+                        image_quality: quality,
+                        ..Quantities::default()
+                    };
+                    let outcome = Outcome {
+                        status: 200,
+                        usage: answer.usage,
+                        time_to_first_token: None,
+                    };
+                    let cost = call.meter(gateway, outcome, quantities);
+                    Ok((answer, cost))
+                }
+                Err(error) => {
+                    call.meter(
+                        gateway,
+                        Outcome {
+                            status: error.http_status(),
+                            ..Outcome::default()
+                        },
+                        Quantities::default(),
+                    );
+                    Err(ApiError::from(error))
+                }
+            },
+        )
+        .await?;
+    let (answer, cost) = settled?;
+    Ok((call, answer, cost))
 }
 
 /// `type: image` on the reference API: `inputs` is the prompt; `parameters` holds width, height,

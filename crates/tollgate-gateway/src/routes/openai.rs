@@ -3,6 +3,7 @@
 //! `x-api-key`; errors in OpenAI's shape.
 
 use std::convert::Infallible;
+use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::State;
@@ -220,11 +221,15 @@ pub async fn chat_completion(
         response.headers_mut().extend(headers);
         return Ok(response);
     }
-    let (answer, cost) = call.settle(
-        &gateway,
-        call.model.provider.chat(request).await,
-        |answer| answer.usage,
-    )?;
+    let provider = Arc::clone(&call.model.provider);
+    let (call, settled) = call
+        .complete(
+            &gateway,
+            async move { provider.chat(request).await },
+            |call, gateway, result| call.settle(gateway, result, |answer| answer.usage),
+        )
+        .await?;
+    let (answer, cost) = settled?;
     let tool_calls: Vec<Value> = answer
         .tool_calls
         .iter()
@@ -433,11 +438,15 @@ pub async fn embeddings(
         native_inputs: None,
         attribution: call.attribution(),
     };
-    let (answer, cost) = call.settle(
-        &gateway,
-        call.model.provider.embeddings(request).await,
-        |answer| answer.usage,
-    )?;
+    let provider = Arc::clone(&call.model.provider);
+    let (call, settled) = call
+        .complete(
+            &gateway,
+            async move { provider.embeddings(request).await },
+            |call, gateway, result| call.settle(gateway, result, |answer| answer.usage),
+        )
+        .await?;
+    let (answer, cost) = settled?;
     let data: Vec<Value> = answer
         .embeddings
         .into_iter()

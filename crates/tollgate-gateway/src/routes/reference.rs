@@ -2,6 +2,7 @@
 //! its headers, query parameters, body and answers, plus token streaming over SSE.
 
 use std::convert::Infallible;
+use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::rejection::BytesRejection;
@@ -372,11 +373,15 @@ pub async fn invoke_model(
         return Ok(response);
     }
 
-    let (answer, _) = call.settle(
-        &gateway,
-        call.model.provider.chat(request).await,
-        |answer| answer.usage,
-    )?;
+    let provider = Arc::clone(&call.model.provider);
+    let (call, settled) = call
+        .complete(
+            &gateway,
+            async move { provider.chat(request).await },
+            |call, gateway, result| call.settle(gateway, result, |answer| answer.usage),
+        )
+        .await?;
+    let (answer, _) = settled?;
     let mut response =
         Json(json!([{ "generated_text": generated_text(&answer.text, &answer.tool_calls) }]))
             .into_response();
@@ -544,11 +549,15 @@ async fn embeddings(
         native_inputs,
         attribution: call.attribution(),
     };
-    let (answer, _) = call.settle(
-        gateway,
-        call.model.provider.embeddings(request).await,
-        |answer| answer.usage,
-    )?;
+    let provider = Arc::clone(&call.model.provider);
+    let (call, settled) = call
+        .complete(
+            gateway,
+            async move { provider.embeddings(request).await },
+            |call, gateway, result| call.settle(gateway, result, |answer| answer.usage),
+        )
+        .await?;
+    let (answer, _) = settled?;
     let items: Vec<Value> = answer
         .embeddings
         .into_iter()

@@ -8,4 +8,5 @@ mod common;
 
 mod budget_reservations;
 mod busy_database;
+mod client_hangs_up;
 mod upstream_errors;
