@@ -485,7 +485,11 @@ export type ConsoleSettings = {
  * The port of the engine on 127.0.0.1 (0: any free port).
  */
 gateway_port: number; theme: Theme }
-export type CostRow = { name: string; cost_center: string; invocations: number; input_tokens: number; output_tokens: number; cost: string }
+export type CostRow = { name: string; cost_center: string; invocations: number; input_tokens: number; output_tokens: number; 
+/**
+ * Of those tokens, the ones Tollgate counted because the model reported none.
+ */
+estimated_tokens: number; cost: string }
 /**
  * What the user is looking at.
  */
@@ -515,7 +519,12 @@ cumulative: ([string, string])[];
 /**
  * The monthly budgets in scope, summed; `None` when no tenant in scope has one.
  */
-budget: string | null; forecast: Forecast | null; top_tenants: Ranked[]; top_models: Ranked[]; rows_by: RowsBy; rows: CostRow[] }
+budget: string | null; forecast: Forecast | null; top_tenants: Ranked[]; top_models: Ranked[]; rows_by: RowsBy; rows: CostRow[]; 
+/**
+ * Calls in the view whose tokens Tollgate counted (the model reported no usage), and those
+ * tokens: priced like the rest, shown apart.
+ */
+estimated_calls: number; estimated_tokens: number }
 /**
  * Inclusive days.
  */

@@ -66,6 +66,8 @@ pub struct CostRow {
     pub invocations: u64,
     pub input_tokens: u64,
     pub output_tokens: u64,
+    /// Of those tokens, the ones Tollgate counted because the model reported none.
+    pub estimated_tokens: u64,
     #[specta(type = String)]
     pub cost: Nanos,
 }
@@ -96,6 +98,10 @@ pub struct CostView {
     pub top_models: Vec<Ranked>,
     pub rows_by: RowsBy,
     pub rows: Vec<CostRow>,
+    /// Calls in the view whose tokens Tollgate counted (the model reported no usage), and those
+    /// tokens: priced like the rest, shown apart.
+    pub estimated_calls: u64,
+    pub estimated_tokens: u64,
 }
 
 fn query(range: &DateRange, scope: &CostScope, group_by: Vec<GroupBy>) -> UsageQuery {
@@ -188,8 +194,16 @@ pub fn cost_view(
         RowsBy::Tenant => vec![GroupBy::Tenant, GroupBy::CostCenter],
         RowsBy::Label => vec![GroupBy::Label],
     };
-    let mut rows: Vec<CostRow> = store
-        .usage(&query(&range, scope, group))?
+    let grouped = store.usage(&query(&range, scope, group))?;
+    // The rows cover the whole scope once, so their sums are the view's.
+    let (estimated_calls, estimated_tokens) =
+        grouped.iter().fold((0, 0), |(calls, tokens), row| {
+            (
+                calls + row.totals.estimated_calls,
+                tokens + row.totals.estimated_tokens,
+            )
+        });
+    let mut rows: Vec<CostRow> = grouped
         .into_iter()
         .map(|row| CostRow {
             name: name(match rows_by {
@@ -203,9 +217,11 @@ pub fn cost_view(
             invocations: row.totals.invocations,
             input_tokens: row.totals.input_tokens,
             output_tokens: row.totals.output_tokens,
+            estimated_tokens: row.totals.estimated_tokens,
             cost: row.total_cost,
         })
         .collect();
+
     rows.sort_by(|a, b| b.cost.cmp(&a.cost).then(a.name.cmp(&b.name)));
     let top_tenants = if rows_by == RowsBy::Tenant {
         ranked(
@@ -253,6 +269,8 @@ pub fn cost_view(
         top_models,
         rows_by,
         rows,
+        estimated_calls,
+        estimated_tokens,
     })
 }
 
@@ -272,17 +290,19 @@ pub fn rows_csv(view: &CostView) -> String {
             text.to_owned()
         }
     };
-    let mut out =
-        format!("{first},cost_center,invocations,input_tokens,output_tokens,cost_usd,from,to\n");
+    let mut out = format!(
+        "{first},cost_center,invocations,input_tokens,output_tokens,estimated_tokens,cost_usd,from,to\n"
+    );
     for row in &view.rows {
         let _ = writeln!(
             out,
-            "{},{},{},{},{},{},{},{}",
+            "{},{},{},{},{},{},{},{},{}",
             quote(&row.name),
             quote(&row.cost_center),
             row.invocations,
             row.input_tokens,
             row.output_tokens,
+            row.estimated_tokens,
             row.cost.to_decimal_string(),
             view.range.from,
             view.range.to
@@ -291,10 +311,11 @@ pub fn rows_csv(view: &CostView) -> String {
     let sum = |field: fn(&CostRow) -> u64| view.rows.iter().map(field).sum::<u64>();
     let _ = writeln!(
         out,
-        "TOTAL,,{},{},{},{},{},{}",
+        "TOTAL,,{},{},{},{},{},{},{}",
         sum(|row| row.invocations),
         sum(|row| row.input_tokens),
         sum(|row| row.output_tokens),
+        sum(|row| row.estimated_tokens),
         view.total.to_decimal_string(),
         view.range.from,
         view.range.to

@@ -235,8 +235,8 @@ fn the_playground_calls_as_the_team_and_the_cost_shows_in_charts_and_exports() {
     let csv = std::fs::read_to_string(&csv_path).unwrap();
     let lines: Vec<&str> = csv.lines().collect();
     assert_eq!(lines.len(), 3, "{csv}");
-    assert!(lines[1].starts_with("chat,,1,1000,500,0.02,"), "{csv}");
-    assert!(lines[2].starts_with("TOTAL,,1,1000,500,0.02,"), "{csv}");
+    assert!(lines[1].starts_with("chat,,1,1000,500,0,0.02,"), "{csv}");
+    assert!(lines[2].starts_with("TOTAL,,1,1000,500,0,0.02,"), "{csv}");
 
     // JSON: the whole view, money as exact decimal strings.
     let json_path = console

@@ -43,14 +43,14 @@ fn this_month_for_everyone() {
     let lines: Vec<&str> = csv.lines().collect();
     assert_eq!(
         lines[0],
-        "team_id,cost_center,invocations,input_tokens,output_tokens,cost_usd,from,to"
+        "team_id,cost_center,invocations,input_tokens,output_tokens,estimated_tokens,cost_usd,from,to"
     );
     assert_eq!(
         lines[1],
-        "alpha,CC-A,21,2100,210,15.00,2026-03-01,2026-03-10"
+        "alpha,CC-A,21,2100,210,0,15.00,2026-03-01,2026-03-10"
     );
     assert_eq!(lines.len(), 5, "{csv}");
-    assert_eq!(lines[4], "TOTAL,,23,2300,230,17.25,2026-03-01,2026-03-10");
+    assert_eq!(lines[4], "TOTAL,,23,2300,230,0,17.25,2026-03-01,2026-03-10");
 }
 
 #[test]
@@ -117,4 +117,51 @@ fn drill_down_tenant_model_key_and_cost_centers() {
     };
     let error = cost_view(&store, RangePreset::ThisMonth, &orphan, today).unwrap_err();
     assert_eq!(error.code, ErrorCode::Invalid);
+}
+
+#[test]
+fn estimated_usage_is_shown_apart() {
+    let (_dir, store) = seeded();
+    let writer = store
+        .ledger_writer(tollgate_store::WriterConfig::default())
+        .unwrap();
+    let at_ms = day("2026-03-06")
+        .and_hms_opt(12, 0, 0)
+        .unwrap()
+        .and_utc()
+        .timestamp_millis();
+    for estimated in [true, false] {
+        writer
+            .record(tollgate_core::UsageRecord {
+                at_ms,
+                request_id: format!("r-{estimated}"),
+                team_id: "beta".into(),
+                key_id: "kb".into(),
+                model_id: "m1".into(),
+                used: tollgate_core::price_book::Quantities {
+                    input_tokens: 40,
+                    output_tokens: 2,
+                    ..Default::default()
+                },
+                status: 200,
+                priced: true,
+                estimated,
+                ..Default::default()
+            })
+            .unwrap();
+    }
+    writer.shutdown().unwrap();
+    let view = cost_view(
+        &store,
+        RangePreset::ThisMonth,
+        &CostScope::default(),
+        day("2026-03-10"),
+    )
+    .unwrap();
+    assert_eq!((view.estimated_calls, view.estimated_tokens), (1, 42));
+    let beta = view.rows.iter().find(|row| row.name == "beta").unwrap();
+    assert_eq!(beta.estimated_tokens, 42);
+    let csv = rows_csv(&view);
+    assert!(csv.lines().next().unwrap().contains(",estimated_tokens,"));
+    assert!(csv.contains("\nbeta,CC-B,3,"), "{csv}");
 }

@@ -157,3 +157,44 @@ fn bad_report_and_import_input() {
     assert_ne!(run.status, 0);
     assert!(run.stderr.contains("no 'team_id' column"), "{}", run.stderr);
 }
+
+#[test]
+fn the_report_says_how_much_usage_tollgate_estimated() {
+    let cli = Cli::new();
+    cli.run(&["tenant", "create", "alpha"]).ok();
+    {
+        let store = tollgate_store::Store::open(&cli.data_dir().join("tollgate.db")).unwrap();
+        let writer = store
+            .ledger_writer(tollgate_store::WriterConfig::default())
+            .unwrap();
+        for (index, estimated) in [true, true, false].into_iter().enumerate() {
+            writer
+                .record(tollgate_core::UsageRecord {
+                    at_ms: 1_795_000_000_000 + index as i64,
+                    request_id: format!("r{index}"),
+                    team_id: "alpha".into(),
+                    key_id: "k".into(),
+                    model_id: "m".into(),
+                    used: tollgate_core::price_book::Quantities {
+                        input_tokens: 10,
+                        output_tokens: 5,
+                        ..Default::default()
+                    },
+                    status: 200,
+                    priced: true,
+                    estimated,
+                    ..Default::default()
+                })
+                .unwrap();
+        }
+        writer.shutdown().unwrap();
+    }
+    let table = cli
+        .run(&["report", "--from", "2026-11-01", "--to", "2026-11-30"])
+        .ok()
+        .stdout;
+    assert!(
+        table.contains("2 calls (30 tokens) came back without a token count"),
+        "{table}"
+    );
+}

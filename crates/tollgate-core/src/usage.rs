@@ -30,6 +30,10 @@ pub struct UsageRecord {
     pub cost: Cost,
     /// False when no price was found: the call is kept at zero cost and flagged.
     pub priced: bool,
+    /// The upstream reported no usage: the tokens are Tollgate's count (the model's tokenizer,
+    /// or four characters a token).
+    #[serde(default)]
+    pub estimated: bool,
 }
 
 impl UsageRecord {
@@ -82,6 +86,12 @@ pub struct RollupTotals {
     pub input_cost: Nanos,
     pub output_cost: Nanos,
     pub latency_ms_sum: u64,
+    /// Calls whose tokens Tollgate counted because the upstream reported none.
+    #[serde(default)]
+    pub estimated_calls: u64,
+    /// Their input and output tokens (already inside `input_tokens` and `output_tokens`).
+    #[serde(default)]
+    pub estimated_tokens: u64,
 }
 
 impl RollupTotals {
@@ -98,6 +108,12 @@ impl RollupTotals {
             input_cost: record.cost.input_side(),
             output_cost: record.cost.output_side(),
             latency_ms_sum: u64::from(record.latency_ms),
+            estimated_calls: u64::from(record.estimated),
+            estimated_tokens: if record.estimated {
+                record.used.input_tokens + record.used.output_tokens
+            } else {
+                0
+            },
         }
     }
 
@@ -113,6 +129,8 @@ impl RollupTotals {
         self.input_cost += other.input_cost;
         self.output_cost += other.output_cost;
         self.latency_ms_sum += other.latency_ms_sum;
+        self.estimated_calls += other.estimated_calls;
+        self.estimated_tokens += other.estimated_tokens;
     }
 
     pub fn total_cost(&self) -> Nanos {

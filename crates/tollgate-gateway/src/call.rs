@@ -29,6 +29,9 @@ pub struct Call {
     pub request_id: String,
     pub started: Instant,
     pub admission: Admission,
+    /// The prompt's size estimated at admission (four characters a token), for calls that end
+    /// without the upstream's count.
+    pub estimated_input_tokens: u64,
 }
 
 /// How a call ended, for the ledger.
@@ -231,6 +234,7 @@ impl Call {
             caller,
             model,
             admission,
+            estimated_input_tokens: expected.input_tokens,
         })
     }
 
@@ -376,6 +380,7 @@ impl Call {
             status: outcome.status,
             cost: price,
             priced,
+            estimated: usage.estimated,
         };
         match gateway.inner.ledger.try_record(record) {
             Ok(None) => {}

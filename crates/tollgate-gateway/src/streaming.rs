@@ -74,11 +74,12 @@ async fn run(gateway: Gateway, call: Call, request: ChatRequest, sender: mpsc::S
         }
     };
     let mut first_token: Option<Duration> = None;
-    // Without the model's own count, output is estimated from the text seen (four characters a token).
+    // Without the model's own count: the prompt as estimated at admission, and the text seen,
+    // at four characters a token; flagged estimated.
     let meter_estimate = |status: u16, chars: usize, first_token: Option<Duration>| {
         let usage = Usage {
-            output_tokens: (chars as u64).div_ceil(4),
-            ..Usage::default()
+            input_tokens: call.estimated_input_tokens,
+            ..Usage::estimate(0, chars)
         };
         let cost = call.meter(
             &gateway,

@@ -215,6 +215,10 @@ pub struct Usage {
     pub cache_write_tokens: u64,
     /// Endpoint time for models priced per second (SageMaker endpoints without token counts).
     pub endpoint_ms: u64,
+    /// The upstream reported no counts: Tollgate counted the tokens itself, with the model's
+    /// tokenizer where it has one, else at four characters a token (as the reference Lambda does).
+    #[serde(default)]
+    pub estimated: bool,
 }
 
 impl Usage {
@@ -222,6 +226,16 @@ impl Usage {
     pub const MAX_TOKENS: u64 = 10_000_000;
     /// An hour of endpoint time, longer than any call is let run.
     pub const MAX_ENDPOINT_MS: u64 = 3_600_000;
+
+    /// Counts for an upstream that reported none: four characters a token, rounded up, flagged.
+    pub fn estimate(input_chars: usize, output_chars: usize) -> Usage {
+        Usage {
+            input_tokens: chars_to_tokens(input_chars),
+            output_tokens: chars_to_tokens(output_chars),
+            estimated: true,
+            ..Usage::default()
+        }
+    }
 
     /// Each count clamped to what one call can hold, with the reason logged: a broken or hostile
     /// upstream's `u64::MAX` must not wrap a sum or saturate a tenant's month.
@@ -250,7 +264,20 @@ impl Usage {
                 "cache-write count",
             ),
             endpoint_ms: clamp(self.endpoint_ms, Self::MAX_ENDPOINT_MS, "endpoint time"),
+            estimated: self.estimated,
         }
+    }
+}
+
+/// The documented estimate where no tokenizer is at hand: four characters a token, rounded up.
+pub fn chars_to_tokens(chars: usize) -> u64 {
+    (chars as u64).div_ceil(4)
+}
+
+impl ChatRequest {
+    /// The characters of every message and the system prompt, for estimates.
+    pub fn estimate_chars(&self) -> usize {
+        self.messages.iter().map(Message::estimate_chars).sum()
     }
 }
 

@@ -109,13 +109,20 @@ async fn a_container_without_counts_is_counted_by_the_configured_tokenizer() {
     assert_eq!(answer.usage.input_tokens, prompt);
     assert!(prompt > output);
 
-    // Without a tokenizer there are no tokens to price, only endpoint time.
+    assert!(
+        answer.usage.estimated,
+        "counted by Tollgate, not the container"
+    );
+
+    // Without a tokenizer: four characters a token, flagged, and the endpoint time.
     let (sagemaker, _server) = provider(SageMakerConfig::new("bare-endpoint"), 1).await;
     let answer = sagemaker.chat(chat("Say hello")).await.unwrap();
+    let prompt_chars = "System: Answer in one word.\nUser: Say hello\nAssistant:".len();
     assert_eq!(
         (answer.usage.input_tokens, answer.usage.output_tokens),
-        (0, 0)
+        ((prompt_chars as u64).div_ceil(4), 3)
     );
+    assert!(answer.usage.estimated);
     assert!(answer.usage.endpoint_ms >= 1);
 }
 

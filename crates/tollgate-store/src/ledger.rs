@@ -484,9 +484,9 @@ pub(crate) const INSERT_LEDGER_SQL: &str = "INSERT INTO usage_ledger (
     at_ms, day, request_id, team, key, model, provider, region, input_tokens, output_tokens,
     cache_read_tokens, cache_write_tokens, images, image_width, image_height, image_steps, image_quality,
     endpoint_ms, latency_ms, ttft_ms, status, cost_input, cost_output, cost_cache_read, cost_cache_write,
-    cost_image, cost_endpoint, priced, price_model)
+    cost_image, cost_endpoint, priced, price_model, estimated)
     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20,
-            ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29)";
+            ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30)";
 
 const UPSERT_ROLLUP_SQL: &str = "INSERT INTO daily_rollups (grain, day, team, model, key, origin, totals)
     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
@@ -604,6 +604,7 @@ fn write_batch(
             cost.endpoint.0,
             record.priced,
             price_model,
+            record.estimated,
         ])?;
         sums.entry((day, team, model, key))
             .or_default()

@@ -138,6 +138,8 @@ pub struct CallRow {
     pub time_to_first_token_ms: Option<u64>,
     pub cost: Nanos,
     pub priced: bool,
+    /// Tollgate counted the tokens: the upstream reported none.
+    pub estimated: bool,
 }
 
 /// A group's key: day, team, model, key ids, a cost-center index and a label id; -1 where not
@@ -468,7 +470,8 @@ impl Store {
     pub fn recent_calls(&self, limit: usize) -> Result<Vec<CallRow>> {
         let mut statement = self.connection.prepare(
             "SELECT at_ms, request_id, team_id, key_id, model_id, status, input_tokens, output_tokens, latency_ms, ttft_ms,
-                    cost_input + cost_output + cost_cache_read + cost_cache_write + cost_image + cost_endpoint, priced
+                    cost_input + cost_output + cost_cache_read + cost_cache_write + cost_image + cost_endpoint, priced,
+                    estimated
              FROM usage_ledger_named ORDER BY id DESC LIMIT ?1",
         )?;
         let rows = statement.query_map([limit as i64], |row| {
@@ -485,6 +488,7 @@ impl Store {
                 time_to_first_token_ms: row.get::<_, Option<i64>>(9)?.map(|ms| ms as u64),
                 cost: Nanos(row.get(10)?),
                 priced: row.get(11)?,
+                estimated: row.get(12)?,
             })
         })?;
         Ok(rows.collect::<Result<Vec<_>, _>>()?)

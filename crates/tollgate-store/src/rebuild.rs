@@ -41,7 +41,7 @@ pub(crate) fn rebuild_rollups(
         let mut statement = transaction.prepare(
             "SELECT day, team, model, key, status, priced, input_tokens, output_tokens, cache_read_tokens,
                     cache_write_tokens, images, latency_ms, cost_input + cost_cache_read + cost_cache_write,
-                    cost_output + cost_image + cost_endpoint
+                    cost_output + cost_image + cost_endpoint, estimated
              FROM usage_ledger WHERE day BETWEEN ?1 AND ?2",
         )?;
         let mut rows = statement.query([from, to])?;
@@ -51,6 +51,7 @@ pub(crate) fn rebuild_rollups(
             let priced: bool = row.get(5)?;
             let count =
                 |index: usize| -> rusqlite::Result<u64> { Ok(row.get::<_, i64>(index)? as u64) };
+            let estimated: bool = row.get(14)?;
             sums.entry(key).or_default().add(&RollupTotals {
                 invocations: 1,
                 errors: u64::from(!(200..300).contains(&status)),
@@ -63,6 +64,8 @@ pub(crate) fn rebuild_rollups(
                 latency_ms_sum: count(11)?,
                 input_cost: Nanos(row.get(12)?),
                 output_cost: Nanos(row.get(13)?),
+                estimated_calls: u64::from(estimated),
+                estimated_tokens: if estimated { count(6)? + count(7)? } else { 0 },
             });
         }
     }

@@ -1,4 +1,5 @@
-//! Rollup counters packed into one BLOB per row: eleven little-endian i64 in a fixed order.
+//! Rollup counters packed into one BLOB per row: thirteen little-endian i64 in a fixed order
+//! (rows written before schema 4 hold the first eleven; the estimated counts read as zero).
 //! A year-long report reads hundreds of thousands of rollup rows, and SQLite charges per column
 //! returned; one BLOB instead of eleven integer columns makes such reports several times faster.
 //! `tollgate_add_totals(a, b)` sums two blobs inside SQL, so upserts stay single statements.
@@ -7,8 +8,10 @@ use rusqlite::Connection;
 use rusqlite::functions::FunctionFlags;
 use tollgate_core::{Nanos, RollupTotals};
 
-const FIELDS: usize = 11;
+const FIELDS: usize = 13;
 pub(crate) const TOTALS_BYTES: usize = FIELDS * 8;
+/// Before schema 4: no estimated counts.
+const OLD_TOTALS_BYTES: usize = 11 * 8;
 
 fn fields(totals: &RollupTotals) -> [i64; FIELDS] {
     [
@@ -23,6 +26,8 @@ fn fields(totals: &RollupTotals) -> [i64; FIELDS] {
         totals.input_cost.0,
         totals.output_cost.0,
         totals.latency_ms_sum as i64,
+        totals.estimated_calls as i64,
+        totals.estimated_tokens as i64,
     ]
 }
 
@@ -36,7 +41,7 @@ pub(crate) fn encode(totals: &RollupTotals) -> [u8; TOTALS_BYTES] {
 
 /// `None` when the blob is not a totals blob.
 pub(crate) fn decode(bytes: &[u8]) -> Option<RollupTotals> {
-    if bytes.len() != TOTALS_BYTES {
+    if bytes.len() != TOTALS_BYTES && bytes.len() != OLD_TOTALS_BYTES {
         return None;
     }
     let mut values = [0i64; FIELDS];
@@ -56,6 +61,8 @@ pub(crate) fn decode(bytes: &[u8]) -> Option<RollupTotals> {
         input_cost: Nanos(values[8]),
         output_cost: Nanos(values[9]),
         latency_ms_sum: count(10),
+        estimated_calls: count(11),
+        estimated_tokens: count(12),
     })
 }
 
@@ -98,6 +105,11 @@ mod tests {
         };
         assert_eq!(decode(&encode(&totals)), Some(totals));
         assert_eq!(decode(&[0u8; 7]), None);
+        assert_eq!(
+            decode(&encode(&totals)[..OLD_TOTALS_BYTES]),
+            Some(totals),
+            "a row written before the estimated counts"
+        );
         let connection = Connection::open_in_memory().unwrap();
         register(&connection).unwrap();
         let sum: Vec<u8> = connection

@@ -197,6 +197,51 @@ CREATE TABLE label_rollups (
     PRIMARY KEY (day, team, label, model, key)
 ) WITHOUT ROWID;
 ",
+    // 4: calls whose upstream reported no usage are flagged `estimated` (Tollgate counted their
+    // tokens), and the rollups count them apart: their blobs grow from 11 to 13 counters. Rows
+    // already written keep 11; the codec reads both.
+    r"
+ALTER TABLE usage_ledger ADD COLUMN estimated INTEGER NOT NULL DEFAULT 0;
+
+CREATE TABLE daily_rollups_4 (
+    grain   INTEGER NOT NULL CHECK (grain IN (0, 1)),
+    day     INTEGER NOT NULL,
+    team    INTEGER NOT NULL,
+    model   INTEGER NOT NULL,
+    key     INTEGER NOT NULL,
+    origin  INTEGER NOT NULL CHECK (origin IN (0, 1)),
+    totals  BLOB NOT NULL CHECK (length(totals) IN (88, 104)),
+    PRIMARY KEY (grain, day, team, model, key, origin)
+) WITHOUT ROWID;
+INSERT INTO daily_rollups_4 SELECT grain, day, team, model, key, origin, totals FROM daily_rollups;
+DROP TABLE daily_rollups;
+ALTER TABLE daily_rollups_4 RENAME TO daily_rollups;
+CREATE INDEX daily_rollups_team_day ON daily_rollups (grain, team, day);
+
+CREATE TABLE label_rollups_4 (
+    day     INTEGER NOT NULL,
+    team    INTEGER NOT NULL,
+    label   INTEGER NOT NULL,
+    model   INTEGER NOT NULL,
+    key     INTEGER NOT NULL,
+    totals  BLOB NOT NULL CHECK (length(totals) IN (88, 104)),
+    PRIMARY KEY (day, team, label, model, key)
+) WITHOUT ROWID;
+INSERT INTO label_rollups_4 SELECT day, team, label, model, key, totals FROM label_rollups;
+DROP TABLE label_rollups;
+ALTER TABLE label_rollups_4 RENAME TO label_rollups;
+
+DROP VIEW usage_ledger_named;
+CREATE VIEW usage_ledger_named AS
+SELECT l.id, l.at_ms, date(l.day * 86400, 'unixepoch') AS day, l.request_id, t.name AS team_id, k.name AS key_id,
+       m.name AS model_id, pm.name AS price_model_id, p.name AS provider, r.name AS region, l.input_tokens, l.output_tokens,
+       l.cache_read_tokens, l.cache_write_tokens, l.images, l.image_width, l.image_height, l.image_steps,
+       l.image_quality, l.endpoint_ms, l.latency_ms, l.ttft_ms, l.status, l.cost_input, l.cost_output,
+       l.cost_cache_read, l.cost_cache_write, l.cost_image, l.cost_endpoint, l.priced, l.estimated
+FROM usage_ledger l JOIN names t ON t.id = l.team JOIN names k ON k.id = l.key JOIN names m ON m.id = l.model
+     JOIN names pm ON pm.id = l.price_model
+     JOIN names p ON p.id = l.provider JOIN names r ON r.id = l.region;
+",
 ];
 
 /// The schema version this build writes.
@@ -279,4 +324,87 @@ fn migrate(connection: &mut Connection) -> Result<()> {
 /// The schema version of an open database.
 pub fn schema_version(connection: &Connection) -> Result<i64> {
     Ok(connection.pragma_query_value(None, "user_version", |row| row.get(0))?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rollup_codec;
+    use tollgate_core::{Nanos, RollupTotals};
+
+    /// A database as schema 3 left it, with one call and its 11-counter rollup, reads the same
+    /// after migration 4 and takes estimated calls beside it.
+    #[test]
+    fn schema_4_keeps_old_rollups_and_counts_estimated_calls_apart() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tollgate.db");
+        {
+            let connection = Connection::open(&path).unwrap();
+            for (index, sql) in MIGRATIONS.iter().take(3).enumerate() {
+                connection.execute_batch(sql).unwrap();
+                connection
+                    .pragma_update(None, "user_version", index as i64 + 1)
+                    .unwrap();
+            }
+            connection
+                .pragma_update(None, "application_id", APPLICATION_ID)
+                .unwrap();
+            connection
+                .execute_batch(
+                    "INSERT INTO names (id, kind, name) VALUES (1, 'team', 'alpha'), (2, 'key', 'k'), (3, 'model', 'm');",
+                )
+                .unwrap();
+            let old = RollupTotals {
+                invocations: 1,
+                input_tokens: 10,
+                input_cost: Nanos(7),
+                ..RollupTotals::default()
+            };
+            let bytes = rollup_codec::encode(&old)[..88].to_vec();
+            connection
+                .execute(
+                    "INSERT INTO daily_rollups (grain, day, team, model, key, origin, totals) VALUES (0, 20000, 1, 3, 2, 0, ?1)",
+                    [bytes],
+                )
+                .unwrap();
+        }
+        let (connection, created) = open_checked(&path).unwrap();
+        assert!(!created);
+        assert_eq!(schema_version(&connection).unwrap(), SCHEMA_VERSION);
+        let estimated = RollupTotals {
+            invocations: 1,
+            input_tokens: 4,
+            estimated_calls: 1,
+            estimated_tokens: 4,
+            ..RollupTotals::default()
+        };
+        connection
+            .execute(
+                "UPDATE daily_rollups SET totals = tollgate_add_totals(totals, ?1)",
+                [rollup_codec::encode(&estimated).to_vec()],
+            )
+            .unwrap();
+        let bytes: Vec<u8> = connection
+            .query_row("SELECT totals FROM daily_rollups", [], |row| row.get(0))
+            .unwrap();
+        let totals = rollup_codec::decode(&bytes).unwrap();
+        assert_eq!(
+            (
+                totals.invocations,
+                totals.input_tokens,
+                totals.input_cost,
+                totals.estimated_calls,
+                totals.estimated_tokens
+            ),
+            (2, 14, Nanos(7), 1, 4)
+        );
+        let column: i64 = connection
+            .query_row(
+                "SELECT count(*) FROM pragma_table_info('usage_ledger') WHERE name = 'estimated'",
+                [],
+                |row| row.get(0),
+            )
+            .unwrap();
+        assert_eq!(column, 1);
+    }
 }

@@ -48,6 +48,31 @@ describe("Costs", () => {
     await screen.findByRole("table", { name: "Costs by Tenant" });
   });
 
+  it("shows estimated usage apart, and only when there is some", async () => {
+    fakeBackend({
+      tenant_choices: () => [tenant("alpha")],
+      cost_screen: () => costScreen("tenant", ["alpha", "beta"], 1234),
+    });
+    render(Costs, { theme: "light" });
+    const note = await screen.findByTestId("estimated");
+    expect(note).toHaveTextContent("3 calls (1,234 tokens)");
+    const table = screen.getByRole("table", { name: "Costs by Tenant" });
+    expect(within(table).getByRole("columnheader", { name: "Of which estimated" })).toBeInTheDocument();
+    const alpha = within(table).getByRole("button", { name: "alpha" }).closest("tr") as HTMLElement;
+    expect(within(alpha).getByText("1,234")).toBeInTheDocument();
+  });
+
+  it("has no estimated note or column when every count came from the models", async () => {
+    fakeBackend({
+      tenant_choices: () => [tenant("alpha")],
+      cost_screen: () => costScreen("tenant", ["alpha"]),
+    });
+    render(Costs, { theme: "light" });
+    await screen.findByTestId("total");
+    expect(screen.queryByTestId("estimated")).not.toBeInTheDocument();
+    expect(screen.queryByRole("columnheader", { name: "Of which estimated" })).not.toBeInTheDocument();
+  });
+
   it("sends a custom range as dates", async () => {
     const backend = fakeBackend({ tenant_choices: () => [], cost_screen: () => costScreen("tenant", []) });
     render(Costs, { theme: "light" });

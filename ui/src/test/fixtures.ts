@@ -28,7 +28,7 @@ export const overview: Overview = {
   settings: { gateway_port: 8787, theme: "light" },
 };
 
-export function costScreen(rowsBy: "tenant" | "model", names: string[]): CostScreen {
+export function costScreen(rowsBy: "tenant" | "model", names: string[], estimatedTokens = 0): CostScreen {
   return {
     view: {
       range: { from: "2026-11-01", to: "2026-11-27", period_end: "2026-11-30" },
@@ -41,7 +41,9 @@ export function costScreen(rowsBy: "tenant" | "model", names: string[]): CostScr
       top_tenants: [],
       top_models: [{ name: "chat", cost: "30", share_bp: 10000 }],
       rows_by: rowsBy,
-      rows: names.map((name, index) => ({ name, cost_center: "CC-1", invocations: 10 * (index + 1), input_tokens: 1000, output_tokens: 500, cost: index === 0 ? "20" : "10" })),
+      rows: names.map((name, index) => ({ name, cost_center: "CC-1", invocations: 10 * (index + 1), input_tokens: 1000, output_tokens: 500, estimated_tokens: index === 0 ? estimatedTokens : 0, cost: index === 0 ? "20" : "10" })),
+      estimated_calls: estimatedTokens > 0 ? 3 : 0,
+      estimated_tokens: estimatedTokens,
     },
     daily_svg: "<svg data-chart=\"daily\"></svg>",
     cumulative_svg: "<svg data-chart=\"cumulative\"></svg>",

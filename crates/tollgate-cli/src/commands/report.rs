@@ -198,8 +198,16 @@ fn table(
     } else {
         String::new()
     };
+    let estimated = if totals.estimated_calls > 0 {
+        format!(
+            "{} calls ({} tokens) came back without a token count from their model: Tollgate counted them (the model's tokenizer, or four characters a token) and priced them like the rest.\n",
+            totals.estimated_calls, totals.estimated_tokens
+        )
+    } else {
+        String::new()
+    };
     format!(
-        "Usage from {from} to {to} ({zone}):\n{}{unpriced}",
+        "Usage from {from} to {to} ({zone}):\n{}{unpriced}{estimated}",
         table.render()
     )
 }

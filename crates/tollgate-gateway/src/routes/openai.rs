@@ -358,6 +358,9 @@ struct UsageJson {
     prompt_tokens_details: CachedTokens,
     #[serde(skip_serializing_if = "Option::is_none")]
     cost_usd: Option<String>,
+    /// Present (true) when the upstream reported no usage and Tollgate counted the tokens.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    estimated: bool,
 }
 
 #[derive(Serialize)]
@@ -375,6 +378,7 @@ fn usage_json(usage: tollgate_providers::Usage, cost: Option<tollgate_core::Nano
             cached_tokens: usage.cache_read_tokens,
         },
         cost_usd: cost.map(tollgate_core::Nanos::to_decimal_string),
+        estimated: usage.estimated,
     }
 }
 

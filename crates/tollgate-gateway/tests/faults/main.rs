@@ -9,4 +9,5 @@ mod common;
 mod budget_reservations;
 mod busy_database;
 mod client_hangs_up;
+mod no_usage;
 mod upstream_errors;

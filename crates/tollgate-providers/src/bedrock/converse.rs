@@ -221,9 +221,10 @@ pub(crate) fn answer(message: &BedrockMessage) -> (String, Vec<ToolCall>) {
     (text, calls)
 }
 
-pub(crate) fn usage(usage: Option<&TokenUsage>, latency_ms: Option<i64>) -> Usage {
+/// Bedrock's counts; `None` when it sent none (callers estimate).
+pub(crate) fn usage(usage: Option<&TokenUsage>, latency_ms: Option<i64>) -> Option<Usage> {
     let count = |value: i32| u64::try_from(value).unwrap_or(0);
-    usage.map_or_else(Usage::default, |usage| {
+    usage.map(|usage| {
         Usage {
             input_tokens: count(usage.input_tokens),
             output_tokens: count(usage.output_tokens),
@@ -232,6 +233,7 @@ pub(crate) fn usage(usage: Option<&TokenUsage>, latency_ms: Option<i64>) -> Usag
             endpoint_ms: latency_ms
                 .and_then(|ms| u64::try_from(ms).ok())
                 .unwrap_or(0),
+            estimated: false,
         }
         .bounded()
     })

@@ -205,11 +205,13 @@ fn metadata(attribution: &Attribution) -> HashMap<String, String> {
 
 /// Turns a ConverseStream event receiver into our stream: text deltas as they come, then one
 /// `Done` with the stop reason and the usage from the final metadata event.
+/// `input_chars` sizes the prompt for the estimate if no metadata event comes.
 fn events(
     receiver: aws_sdk_bedrockruntime::primitives::event_stream::EventReceiver<
         ConverseStreamOutput,
         aws_sdk_bedrockruntime::types::error::ConverseStreamOutputError,
     >,
+    input_chars: usize,
 ) -> ChatStream {
     struct State {
         receiver: aws_sdk_bedrockruntime::primitives::event_stream::EventReceiver<
@@ -217,7 +219,9 @@ fn events(
             aws_sdk_bedrockruntime::types::error::ConverseStreamOutputError,
         >,
         stop_reason: Option<String>,
-        usage: Usage,
+        usage: Option<Usage>,
+        input_chars: usize,
+        output_chars: usize,
         finished: bool,
         /// Content block index -> tool call ordinal, for the tool calls begun so far.
         tools: Vec<i32>,
@@ -226,7 +230,9 @@ fn events(
         receiver,
         tools: Vec::new(),
         stop_reason: None,
-        usage: Usage::default(),
+        usage: None,
+        input_chars,
+        output_chars: 0,
         finished: false,
     };
     Box::pin(futures_util::stream::unfold(
@@ -251,6 +257,7 @@ fn events(
                     }
                     Ok(Some(ConverseStreamOutput::ContentBlockDelta(event))) => match event.delta {
                         Some(ContentBlockDelta::Text(text)) if !text.is_empty() => {
+                            state.output_chars += text.len();
                             return Some((Ok(ChatEvent::Delta(text)), state));
                         }
                         Some(ContentBlockDelta::ToolUse(delta)) => {
@@ -261,6 +268,7 @@ fn events(
                             else {
                                 continue;
                             };
+                            state.output_chars += delta.input.len();
                             let piece = ChatEvent::ToolCall {
                                 index: index as u32,
                                 id: None,
@@ -278,14 +286,17 @@ fn events(
                         state.usage = converse::usage(
                             event.usage.as_ref(),
                             event.metrics.as_ref().map(|metrics| metrics.latency_ms),
-                        );
+                        )
+                        .or(state.usage);
                     }
                     Ok(Some(_)) => {}
                     Ok(None) => {
                         state.finished = true;
                         let done = ChatEvent::Done {
                             finish_reason: state.stop_reason.take(),
-                            usage: state.usage,
+                            usage: state.usage.unwrap_or_else(|| {
+                                Usage::estimate(state.input_chars, state.output_chars)
+                            }),
                         };
                         return Some((Ok(done), state));
                     }
@@ -330,13 +341,21 @@ impl Provider for BedrockProvider {
                 Some(ConverseOutput::Message(message)) => converse::answer(message),
                 _ => (String::new(), Vec::new()),
             };
+            let usage = converse::usage(
+                output.usage.as_ref(),
+                output.metrics.as_ref().map(|metrics| metrics.latency_ms),
+            )
+            .unwrap_or_else(|| {
+                let arguments: usize = tool_calls
+                    .iter()
+                    .map(|call| call.input.to_string().len())
+                    .sum();
+                Usage::estimate(request.estimate_chars(), text.len() + arguments)
+            });
             Ok(ChatResponse {
                 text,
                 finish_reason: Some(output.stop_reason.as_str().to_owned()),
-                usage: converse::usage(
-                    output.usage.as_ref(),
-                    output.metrics.as_ref().map(|metrics| metrics.latency_ms),
-                ),
+                usage,
                 tool_calls,
             })
         })
@@ -362,7 +381,7 @@ impl Provider for BedrockProvider {
                 .map_err(|error| sdk_error(&error))
             };
             let output = self.within("ConverseStream", Box::pin(call)).await?;
-            Ok(events(output.stream))
+            Ok(events(output.stream, request.estimate_chars()))
         })
     }
 
@@ -413,9 +432,14 @@ impl Provider for BedrockProvider {
             let mut usage = Usage::default();
             for (answer, (input, _)) in answers {
                 embeddings.extend(invoke::embeddings_in(&answer)?);
-                usage.input_tokens += input
-                    .or_else(|| answer.get("inputTextTokenCount").and_then(Value::as_u64))
-                    .unwrap_or(0);
+                match input.or_else(|| answer.get("inputTextTokenCount").and_then(Value::as_u64)) {
+                    Some(count) => usage.input_tokens += count,
+                    None => usage.estimated = true,
+                }
+            }
+            if usage.estimated {
+                // Bedrock counted none of it (or not all): the whole call is estimated.
+                usage = Usage::estimate(request.inputs.iter().map(String::len).sum(), 0);
             }
             Ok(EmbeddingResponse { embeddings, usage })
         })

@@ -21,7 +21,7 @@ use self::transport::{Endpoint, Transport};
 use self::wire::{UpstreamAnswer, UpstreamChat, usage_from};
 use crate::{
     ChatRequest, ChatResponse, ChatStream, EmbeddingRequest, EmbeddingResponse, Provider,
-    ProviderError, UpstreamModel,
+    ProviderError, UpstreamModel, Usage,
 };
 
 /// How to reach an OpenAI-compatible server.
@@ -209,7 +209,7 @@ impl Provider for OpenAiCompatible {
                 .message
                 .map(|message| (message.content, message.tool_calls))
                 .unwrap_or_default();
-            let tool_calls = calls
+            let tool_calls: Vec<crate::ToolCall> = calls
                 .unwrap_or_default()
                 .into_iter()
                 .map(|call| crate::ToolCall {
@@ -219,11 +219,22 @@ impl Provider for OpenAiCompatible {
                     name: call.function.name,
                 })
                 .collect();
+            let text = text.unwrap_or_default();
+            let usage = answer.usage.as_ref().map_or_else(
+                || {
+                    let arguments: usize = tool_calls
+                        .iter()
+                        .map(|call| call.input.to_string().len())
+                        .sum();
+                    Usage::estimate(request.estimate_chars(), text.len() + arguments)
+                },
+                usage_from,
+            );
             Ok(ChatResponse {
                 tool_calls,
-                text: text.unwrap_or_default(),
+                text,
                 finish_reason: choice.finish_reason,
-                usage: answer.usage.as_ref().map(usage_from).unwrap_or_default(),
+                usage,
             })
         }
         .boxed()
@@ -245,7 +256,8 @@ impl Provider for OpenAiCompatible {
                         .await
                 })
                 .await?;
-            let stream: ChatStream = Box::pin(chat_events(answer.into_stream()));
+            let input_chars = request.estimate_chars();
+            let stream: ChatStream = Box::pin(chat_events(answer.into_stream(), input_chars));
             Ok(stream)
         }
         .boxed()
@@ -283,7 +295,10 @@ impl Provider for OpenAiCompatible {
                 .collect::<Result<Vec<Vec<f64>>, _>>()?;
             Ok(EmbeddingResponse {
                 embeddings,
-                usage: value.get("usage").map(usage_from).unwrap_or_default(),
+                usage: value.get("usage").map_or_else(
+                    || Usage::estimate(request.inputs.iter().map(String::len).sum(), 0),
+                    usage_from,
+                ),
             })
         }
         .boxed()

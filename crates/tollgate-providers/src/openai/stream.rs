@@ -9,9 +9,26 @@ use serde_json::Value;
 use super::wire::usage_from;
 use crate::{ChatEvent, ProviderError, SseParser, Usage};
 
+/// What a stream's usage is: the upstream's count when it sent one, else an estimate from the
+/// prompt and the text seen.
+struct Counts {
+    reported: Option<Usage>,
+    input_chars: usize,
+    output_chars: usize,
+}
+
+impl Counts {
+    fn usage(&self) -> Usage {
+        self.reported
+            .unwrap_or_else(|| Usage::estimate(self.input_chars, self.output_chars))
+    }
+}
+
 /// Turns an OpenAI SSE byte stream into chat events; the final event carries the usage.
+/// `input_chars` is the prompt's size, for the estimate when the upstream reports no usage.
 pub(super) fn chat_events<S>(
     bytes: S,
+    input_chars: usize,
 ) -> impl Stream<Item = Result<ChatEvent, ProviderError>> + Send
 where
     S: Stream<Item = Result<Bytes, ProviderError>> + Send + Unpin + 'static,
@@ -21,7 +38,7 @@ where
         parser: SseParser,
         pending: VecDeque<Result<ChatEvent, ProviderError>>,
         finish_reason: Option<String>,
-        usage: Usage,
+        counts: Counts,
         done: bool,
     }
     let state = State {
@@ -29,7 +46,11 @@ where
         parser: SseParser::default(),
         pending: VecDeque::new(),
         finish_reason: None,
-        usage: Usage::default(),
+        counts: Counts {
+            reported: None,
+            input_chars,
+            output_chars: 0,
+        },
         done: false,
     };
     futures_util::stream::unfold(state, |mut state| async move {
@@ -53,7 +74,7 @@ where
                     handle(
                         &mut state.pending,
                         &mut state.finish_reason,
-                        &mut state.usage,
+                        &mut state.counts,
                         &tail,
                     );
                     if !state
@@ -63,7 +84,7 @@ where
                     {
                         state.pending.push_back(Ok(ChatEvent::Done {
                             finish_reason: state.finish_reason.take(),
-                            usage: state.usage,
+                            usage: state.counts.usage(),
                         }));
                     }
                     continue;
@@ -72,7 +93,7 @@ where
             if handle(
                 &mut state.pending,
                 &mut state.finish_reason,
-                &mut state.usage,
+                &mut state.counts,
                 &data,
             ) {
                 state.done = true;
@@ -85,14 +106,14 @@ where
 fn handle(
     pending: &mut VecDeque<Result<ChatEvent, ProviderError>>,
     finish_reason: &mut Option<String>,
-    usage: &mut Usage,
+    counts: &mut Counts,
     data: &[String],
 ) -> bool {
     for payload in data {
         if payload.trim() == "[DONE]" {
             pending.push_back(Ok(ChatEvent::Done {
                 finish_reason: finish_reason.take(),
-                usage: *usage,
+                usage: counts.usage(),
             }));
             return true;
         }
@@ -113,7 +134,7 @@ fn handle(
             return true;
         }
         if let Some(reported) = value.get("usage").filter(|usage| usage.is_object()) {
-            *usage = usage_from(reported);
+            counts.reported = Some(usage_from(reported));
         }
         if let Some(choice) = value.pointer("/choices/0") {
             if let Some(text) = choice
@@ -121,6 +142,7 @@ fn handle(
                 .and_then(Value::as_str)
                 .filter(|text| !text.is_empty())
             {
+                counts.output_chars += text.len();
                 pending.push_back(Ok(ChatEvent::Delta(text.to_owned())));
             }
             for call in choice
@@ -130,6 +152,7 @@ fn handle(
                 .flatten()
             {
                 let text = |pointer: &str| call.pointer(pointer).and_then(Value::as_str);
+                counts.output_chars += text("/function/arguments").map_or(0, str::len);
                 pending.push_back(Ok(ChatEvent::ToolCall {
                     index: call
                         .get("index")

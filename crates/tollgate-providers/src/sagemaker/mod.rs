@@ -120,8 +120,8 @@ impl SageMakerProvider {
     }
 }
 
-/// A call's usage: the container's counts where it gave them, else the tokenizer's; always the
-/// endpoint time.
+/// A call's usage: the container's counts where it gave them, else the tokenizer's, else four
+/// characters a token (flagged estimated either way); always the endpoint time.
 fn usage(
     config: &SageMakerConfig,
     request: &ChatRequest,
@@ -130,10 +130,10 @@ fn usage(
     elapsed: Duration,
 ) -> Usage {
     let count = |piece: &str| {
-        config
-            .tokenizer
-            .as_ref()
-            .map_or(0, |tokenizer| tokenizer.encode(piece).len() as u64)
+        config.tokenizer.as_ref().map_or_else(
+            || crate::chars_to_tokens(piece.len()),
+            |tokenizer| tokenizer.encode(piece).len() as u64,
+        )
     };
     Usage {
         input_tokens: counted
@@ -142,6 +142,7 @@ fn usage(
         output_tokens: counted.1.unwrap_or_else(|| count(text)),
         // Rounded up: a call always occupies the endpoint for some time.
         endpoint_ms: elapsed.as_micros().div_ceil(1000) as u64,
+        estimated: counted.0.is_none() || counted.1.is_none(),
         ..Usage::default()
     }
     .bounded()
@@ -237,9 +238,8 @@ impl Provider for SageMakerProvider {
                 usage: Usage {
                     // The container counts nothing: estimated as the reference's Lambda does,
                     // four characters a token.
-                    input_tokens: (chars as u64) / 4,
                     endpoint_ms: elapsed.as_micros().div_ceil(1000) as u64,
-                    ..Usage::default()
+                    ..Usage::estimate(chars, 0)
                 },
             })
         })
