@@ -27,6 +27,8 @@ pub enum StoreError {
     WriterStopped(String),
     #[error("the ledger could not commit: {0}")]
     LedgerCommit(String),
+    #[error("{0}")]
+    Journal(String),
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
 }
@@ -50,6 +52,7 @@ impl StoreError {
             StoreError::Invalid(_) => "invalid",
             StoreError::WriterStopped(_) => "writer_stopped",
             StoreError::LedgerCommit(_) => "ledger_commit",
+            StoreError::Journal(_) => "journal",
             StoreError::Sqlite(_) => "database",
         }
     }

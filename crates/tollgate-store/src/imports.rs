@@ -8,7 +8,7 @@ use tollgate_core::RollupTotals;
 use tollgate_core::report_csv::ReportRow;
 
 use crate::error::Result;
-use crate::ledger::{Grains, Origin, RollupMap, upsert_rollups};
+use crate::ledger_sql::{Grains, Origin, RollupMap, upsert_rollups};
 use crate::names::{NameCache, NameKind, day_number};
 use crate::{Store, now_ms, rollup_codec};
 

@@ -43,7 +43,10 @@ mod error;
 mod imports;
 mod keys;
 mod labels;
+mod journal;
 mod ledger;
+mod ledger_sql;
+mod ledger_worker;
 mod limits_table;
 mod names;
 mod prices;
@@ -64,7 +67,11 @@ pub use error::{Result, StoreError};
 pub use imports::{ImportSummary, SyncedObject};
 pub use keys::KeyFilter;
 pub use labels::LabelUsage;
-pub use ledger::{LedgerHandle, LedgerWriter, WriterConfig, WriterStats};
+pub use journal::journal_dir;
+pub use ledger::{
+    Durability, Durable, LedgerHandle, LedgerHealth, LedgerWriter, Submitted, WriterConfig,
+    WriterStats,
+};
 pub use prices::PriceVersion;
 pub use queries::{CallRow, GroupBy, UsageQuery, UsageRow};
 pub use rebuild::RecomputeSummary;

@@ -14,7 +14,7 @@ use tollgate_core::{Nanos, Period, RollupTotals, TeamId};
 
 use crate::Store;
 use crate::error::{Result, StoreError};
-use crate::ledger::{GRAIN_KEY, GRAIN_MODEL};
+use crate::ledger_sql::{GRAIN_KEY, GRAIN_MODEL};
 use crate::names::{NameKind, all_names, date_of, day_number, find_id};
 use crate::rollup_codec;
 

@@ -11,7 +11,7 @@ use tollgate_core::{Nanos, RollupTotals, Zone};
 
 use crate::Store;
 use crate::error::{Result, StoreError};
-use crate::ledger::{Grains, Origin, RollupMap, upsert_rollups};
+use crate::ledger_sql::{Grains, Origin, RollupMap, upsert_rollups};
 use crate::names::{date_of, day_number};
 
 /// What a cost recomputation changed.

@@ -242,6 +242,18 @@ FROM usage_ledger l JOIN names t ON t.id = l.team JOIN names k ON k.id = l.key J
      JOIN names pm ON pm.id = l.price_model
      JOIN names p ON p.id = l.provider JOIN names r ON r.id = l.region;
 ",
+    // 5: records the database refused (a batch that cannot commit is split until the bad record
+    // is alone), kept whole with the reason instead of jamming the writer.
+    r"
+CREATE TABLE ledger_quarantine (
+    id                 INTEGER PRIMARY KEY,
+    at_ms              INTEGER NOT NULL,
+    request_id         TEXT NOT NULL,
+    record             TEXT NOT NULL,
+    reason             TEXT NOT NULL,
+    quarantined_at_ms  INTEGER NOT NULL
+);
+",
 ];
 
 /// The schema version this build writes.

@@ -10,6 +10,8 @@ use std::process::{Command, Stdio};
 use tollgate_store::{Store, WriterConfig};
 
 const CHILD_ENV: &str = "TOLLGATE_CRASH_CHILD_DB";
+const JOURNAL_CHILD_ENV: &str = "TOLLGATE_CRASH_JOURNAL_CHILD_DB";
+const JOURNAL_TEST_NAME: &str = "a_killed_process_loses_no_journaled_call_while_the_database_is_locked";
 const TEST_NAME: &str = "a_killed_writer_keeps_every_flushed_event";
 
 /// The child: writes forever, reporting each completed flush on stdout.
@@ -19,6 +21,7 @@ fn run_child(path: &str) {
         capacity: 4_096,
         max_batch: 700,
         max_wait: std::time::Duration::from_millis(1),
+        ..WriterConfig::default()
     };
     let writer = store.ledger_writer(config).unwrap();
     let mut sent: i64 = 0;
@@ -43,6 +46,9 @@ fn run_child(path: &str) {
 
 #[test]
 fn a_killed_writer_keeps_every_flushed_event() {
+    if std::env::var(JOURNAL_CHILD_ENV).is_ok() {
+        return;
+    }
     if let Ok(path) = std::env::var(CHILD_ENV) {
         run_child(&path);
         return;
@@ -103,4 +109,96 @@ fn a_killed_writer_keeps_every_flushed_event() {
         "rollups committed with their events, never apart"
     );
     drop(store);
+}
+
+/// The child: submits records with the journal, printing each one's number once it is taken
+/// (the point where the gateway answers the call), while the database is locked by the parent.
+fn run_journal_child(path: &str) {
+    let store = Store::open(std::path::Path::new(path)).unwrap();
+    let config = WriterConfig {
+        max_wait: std::time::Duration::from_millis(1),
+        durability: tollgate_store::Durability::Journal,
+        ..WriterConfig::default()
+    };
+    let writer = store.ledger_writer(config).unwrap();
+    let handle = writer.handle();
+    for sent in 1.. {
+        let record = common::record(
+            "alpha",
+            "key_a",
+            "anthropic.claude-v2",
+            common::NOON_2026_11_20 + sent,
+            10,
+            5,
+        );
+        match handle.submit(record).unwrap() {
+            tollgate_store::Submitted::Kept(_) => println!("kept {sent}"),
+            tollgate_store::Submitted::Full(_) => panic!("a journal never refuses for room"),
+        }
+    }
+}
+
+#[test]
+fn a_killed_process_loses_no_journaled_call_while_the_database_is_locked() {
+    if let Ok(path) = std::env::var(JOURNAL_CHILD_ENV) {
+        run_journal_child(&path);
+        return;
+    }
+    let temp = common::temp_store();
+    let path = temp.path();
+    drop(temp.store);
+    // Another process holds the write lock for the whole run: the child's writer cannot commit.
+    let locker = rusqlite::Connection::open(&path).unwrap();
+    locker.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args([JOURNAL_TEST_NAME, "--exact", "--nocapture", "--test-threads=1"])
+        .env(JOURNAL_CHILD_ENV, &path)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut kept: i64 = 0;
+    while kept < 3_000 {
+        let line = lines.next().expect("child ended early").unwrap();
+        if let Some(count) = line.strip_prefix("kept ") {
+            kept = count.parse().unwrap();
+        }
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let rows_before: i64 = locker
+        .query_row("SELECT count(*) FROM usage_ledger", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(rows_before, 0, "nothing reached the locked database");
+    locker.execute_batch("ROLLBACK").unwrap();
+    drop(locker);
+
+    // The next start replays the journal, once.
+    for _ in 0..2 {
+        let store = Store::open(&path).unwrap();
+        let writer = store
+            .ledger_writer(WriterConfig {
+                durability: tollgate_store::Durability::Journal,
+                ..WriterConfig::default()
+            })
+            .unwrap();
+        writer.shutdown().unwrap();
+    }
+    let connection = rusqlite::Connection::open(&path).unwrap();
+    let (rows, distinct, max_at): (i64, i64, i64) = connection
+        .query_row(
+            "SELECT count(*), count(DISTINCT at_ms), max(at_ms) FROM usage_ledger",
+            [],
+            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+        )
+        .unwrap();
+    assert!(rows >= kept, "{rows} rows, but {kept} calls were answered");
+    assert_eq!(distinct, rows, "replayed once, never twice");
+    assert_eq!(max_at - common::NOON_2026_11_20, rows, "an unbroken prefix");
+    let leftovers = tollgate_store::journal_dir(&path)
+        .read_dir()
+        .unwrap()
+        .count();
+    assert_eq!(leftovers, 1, "only the new, empty segment remains");
 }

@@ -48,6 +48,7 @@ fn many_concurrent_producers_lose_nothing_and_rollups_match() {
         capacity: 256,
         max_batch: 500,
         max_wait: Duration::from_millis(2),
+        ..WriterConfig::default()
     };
     let writer = temp.store.ledger_writer(config).unwrap();
     let producers: u32 = 8;
@@ -128,6 +129,7 @@ fn flush_makes_everything_sent_before_it_visible() {
         capacity: 1024,
         max_batch: 10_000,
         max_wait: Duration::from_secs(1),
+        ..WriterConfig::default()
     };
     let writer = temp.store.ledger_writer(config).unwrap();
     for index in 0..10 {
@@ -159,6 +161,7 @@ fn shutdown_commits_what_is_queued_and_refuses_more() {
         capacity: 100_000,
         max_batch: 64,
         max_wait: Duration::from_millis(50),
+        ..WriterConfig::default()
     };
     let writer = temp.store.ledger_writer(config).unwrap();
     let handle = writer.handle();
@@ -192,6 +195,7 @@ fn a_full_channel_pushes_back() {
         capacity: 1,
         max_batch: 1,
         max_wait: Duration::from_millis(1),
+        ..WriterConfig::default()
     };
     let writer = LedgerWriter::start(&temp.path(), temp.store.zone(), config).unwrap();
     let handle = writer.handle();
@@ -199,7 +203,7 @@ fn a_full_channel_pushes_back() {
     let mut accepted = 0;
     for index in 0..2_000 {
         match handle
-            .try_record(common::record(
+            .submit(common::record(
                 "alpha",
                 "key_a",
                 "anthropic.claude-v2",
@@ -209,8 +213,8 @@ fn a_full_channel_pushes_back() {
             ))
             .unwrap()
         {
-            Some(_) => given_back += 1,
-            None => accepted += 1,
+            tollgate_store::Submitted::Full(_) => given_back += 1,
+            tollgate_store::Submitted::Kept(_) => accepted += 1,
         }
     }
     assert!(
@@ -269,6 +273,7 @@ fn admin_changes_succeed_while_the_ledger_commits() {
         capacity: 1024,
         max_batch: 16,
         max_wait: Duration::from_micros(200),
+        ..WriterConfig::default()
     };
     let writer = temp.store.ledger_writer(config).unwrap();
     let handle = writer.handle();
@@ -309,4 +314,109 @@ fn admin_changes_succeed_while_the_ledger_commits() {
         temp.store.tenant(&common::team("alpha")).unwrap().name,
         "Alpha 199"
     );
+}
+
+/// A batch the database refuses is split until the refused record is alone; that one goes to
+/// `ledger_quarantine` with the reason, the rest commits, and the writer goes on.
+#[test]
+fn a_poisoned_record_is_quarantined_and_the_rest_of_its_batch_commits() {
+    let temp = common::temp_store();
+    let path = temp.path();
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute_batch(
+            "CREATE TRIGGER poison BEFORE INSERT ON usage_ledger WHEN NEW.request_id = 'poison'
+             BEGIN SELECT RAISE(ABORT, 'this row is poisoned'); END;",
+        )
+        .unwrap();
+    let writer = temp
+        .store
+        .ledger_writer(WriterConfig {
+            max_wait: Duration::from_millis(50),
+            ..WriterConfig::default()
+        })
+        .unwrap();
+    for index in 0..100 {
+        let mut record = common::record(
+            "alpha",
+            "key_a",
+            "anthropic.claude-v2",
+            common::NOON_2026_11_20 + index,
+            10,
+            5,
+        );
+        if index == 37 {
+            "poison".clone_into(&mut record.request_id);
+        }
+        writer.record(record).unwrap();
+    }
+    writer.flush().unwrap();
+    assert_eq!(ledger_count(&path), 99);
+    let (request_id, reason, record): (String, String, String) = rusqlite::Connection::open(&path)
+        .unwrap()
+        .query_row(
+            "SELECT request_id, reason, record FROM ledger_quarantine",
+            [],
+            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+        )
+        .unwrap();
+    assert_eq!(request_id, "poison");
+    assert!(reason.contains("this row is poisoned"), "{reason}");
+    let kept: tollgate_core::UsageRecord = serde_json::from_str(&record).unwrap();
+    assert_eq!(kept.at_ms, common::NOON_2026_11_20 + 37, "kept whole");
+    // The writer goes on.
+    writer
+        .record(common::record(
+            "alpha",
+            "key_a",
+            "anthropic.claude-v2",
+            common::NOON_2026_11_20 + 500,
+            1,
+            1,
+        ))
+        .unwrap();
+    let stats = writer.shutdown().unwrap();
+    assert_eq!(stats.quarantined, 1);
+    assert_eq!(ledger_count(&path), 100);
+}
+
+/// A database locked by another process shows in the writer's health while it lasts, and the
+/// records commit once it is free.
+#[test]
+fn a_locked_database_shows_in_the_health_and_nothing_is_lost() {
+    let temp = common::temp_store();
+    let path = temp.path();
+    let writer = temp
+        .store
+        .ledger_writer(WriterConfig {
+            max_wait: Duration::from_millis(1),
+            durability: tollgate_store::Durability::Journal,
+            ..WriterConfig::default()
+        })
+        .unwrap();
+    let handle = writer.handle();
+    let locker = rusqlite::Connection::open(&path).unwrap();
+    locker.busy_timeout(Duration::from_secs(5)).unwrap();
+    locker.execute_batch("BEGIN IMMEDIATE").unwrap();
+    for index in 0..20 {
+        handle
+            .record(common::record(
+                "alpha",
+                "key_a",
+                "anthropic.claude-v2",
+                common::NOON_2026_11_20 + index,
+                10,
+                5,
+            ))
+            .unwrap();
+    }
+    let health = handle.health();
+    assert!(health.running);
+    assert_eq!(health.pending, 20, "{health:?}");
+    locker.execute_batch("ROLLBACK").unwrap();
+    handle.flush().unwrap();
+    let health = handle.health();
+    assert_eq!((health.pending, health.failing_for_ms), (0, 0), "{health:?}");
+    assert_eq!(ledger_count(&path), 20);
+    writer.shutdown().unwrap();
 }
