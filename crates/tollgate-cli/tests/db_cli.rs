@@ -119,3 +119,125 @@ fn data_dir_flag_beats_the_environment_and_config_can_name_it() {
             .to_string()
     );
 }
+
+/// An OpenAI-compatible upstream answering every chat at once with 10 in / 5 out tokens.
+fn instant_upstream() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            listener.set_nonblocking(true).unwrap();
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            let app = axum::Router::new().route(
+                "/v1/chat/completions",
+                axum::routing::post(|| async {
+                    axum::Json(serde_json::json!({
+                        "choices": [{"message": {"role": "assistant", "content": "ok"}, "finish_reason": "stop"}],
+                        "usage": {"prompt_tokens": 10, "completion_tokens": 5}
+                    }))
+                }),
+            );
+            axum::serve(listener, app).await.unwrap();
+        });
+    });
+    port
+}
+
+/// One chat call over a fresh connection; the status, or 0 when the server went away.
+fn chat_status(port: u16, key: &str) -> u16 {
+    use std::io::{Read, Write};
+    let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return 0;
+    };
+    let body = r#"{"model":"chat","max_tokens":5,"messages":[{"role":"user","content":"hi"}]}"#;
+    let request = format!(
+        "POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {key}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    if stream.write_all(request.as_bytes()).is_err() {
+        return 0;
+    }
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    answer
+        .split(' ')
+        .nth(1)
+        .and_then(|status| status.parse().ok())
+        .unwrap_or(0)
+}
+
+#[test]
+fn a_killed_serve_loses_no_answered_call_while_the_database_is_locked() {
+    let upstream = instant_upstream();
+    let cli = Cli::new();
+    let port = common::free_port();
+    std::fs::write(
+        cli.path("tollgate.toml"),
+        format!(
+            "[server]\nlisten = \"127.0.0.1:{port}\"\n\n[[models]]\nid = \"chat\"\nbase_url = \"http://127.0.0.1:{upstream}/v1\"\nprice_as = \"anthropic.claude-v2\"\n"
+        ),
+    )
+    .unwrap();
+    cli.run(&["tenant", "create", "alpha"]).ok();
+    let key = cli.run(&["--json", "key", "create", "alpha"]).ok().json()["secret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut server = cli.serve(port);
+    assert_eq!(chat_status(port, &key), 200, "a warm-up call");
+
+    // Another process holds the database's write lock: no ledger commit can happen.
+    let locker = rusqlite::Connection::open(cli.path("tollgate.db")).unwrap();
+    locker.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let answered = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(1));
+    let callers: Vec<_> = (0..4)
+        .map(|_| {
+            let (key, answered) = (key.clone(), std::sync::Arc::clone(&answered));
+            std::thread::spawn(move || {
+                loop {
+                    match chat_status(port, &key) {
+                        200 => {
+                            answered.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        }
+                        0 => return,
+                        other => panic!("a call answered {other}"),
+                    }
+                }
+            })
+        })
+        .collect();
+    while answered.load(std::sync::atomic::Ordering::SeqCst) < 300 {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    // kill -9, mid-load, with the database still locked.
+    server.0.kill().unwrap();
+    server.0.wait().unwrap();
+    for caller in callers {
+        caller.join().unwrap();
+    }
+    let acknowledged = answered.load(std::sync::atomic::Ordering::SeqCst);
+    locker.execute_batch("ROLLBACK").unwrap();
+    drop(locker);
+    drop(server);
+
+    // The next start replays the journal.
+    let server = cli.serve(port);
+    drop(server);
+    let connection = rusqlite::Connection::open(cli.path("tollgate.db")).unwrap();
+    let (rows, distinct): (i64, i64) = connection
+        .query_row(
+            "SELECT count(*), count(DISTINCT request_id) FROM usage_ledger",
+            [],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
+        .unwrap();
+    assert!(
+        rows >= acknowledged as i64,
+        "{rows} ledger rows, but {acknowledged} calls were answered 200"
+    );
+    assert_eq!(distinct, rows, "no call recorded twice");
+}

@@ -32,7 +32,20 @@ pub struct Call {
     /// The prompt's size estimated at admission (four characters a token), for calls that end
     /// without the upstream's count.
     pub estimated_input_tokens: u64,
+    /// How the metered record is kept, until the answer waits for it ([`Call::recorded`]).
+    kept: std::sync::Mutex<Option<Kept>>,
 }
+
+/// What became of a call's record.
+#[derive(Debug)]
+enum Kept {
+    Durable(tollgate_store::Durable),
+    /// The journal refused it: the call must not be answered as if recorded.
+    Failed(String),
+}
+
+/// Longest an answer waits for its record to reach the disk (journal-fsync).
+const RECORD_WAIT: Duration = Duration::from_secs(10);
 
 /// How a call ended, for the ledger.
 #[derive(Debug, Clone, Copy, Default)]
@@ -138,6 +151,12 @@ impl Call {
         expected: Expected,
     ) -> Result<Call, ApiError> {
         gateway.key_used(caller.key.id.as_str(), tollgate_store::now_ms());
+        // Refused before the model is called: a call whose record cannot be kept is not made.
+        if gateway.inner.ledger.journal_failing(Duration::from_secs(1)) {
+            return Err(ApiError::unavailable(
+                "the gateway cannot record usage right now (its ledger journal cannot be written); try again shortly",
+            ));
+        }
         if let Some(team) = team_header
             && team != caller.tenant.team_id.as_str()
         {
@@ -235,6 +254,7 @@ impl Call {
             model,
             admission,
             estimated_input_tokens: expected.input_tokens,
+            kept: std::sync::Mutex::new(None),
         })
     }
 
@@ -284,7 +304,11 @@ impl Call {
                 }
             };
             let finished = if let Some(result) = result {
-                Some(finish(&call, &gateway, result))
+                let finished = finish(&call, &gateway, result);
+                match call.recorded().await {
+                    Ok(()) => Some(Ok(finished)),
+                    Err(error) => Some(Err(error)),
+                }
             } else {
                 // Nobody waits and the upstream kept silent: the attempt stays visible.
                 call.meter(
@@ -301,12 +325,13 @@ impl Call {
                 .inner
                 .streams_running
                 .send_modify(|count| *count -= 1);
-            finished.map(|finished| (call, finished))
+            finished.map(|finished| finished.map(|finished| (call, finished)))
         });
         let finished = task.await;
         drop(present);
         match finished {
-            Ok(Some(done)) => Ok(done),
+            Ok(Some(Ok(done))) => Ok(done),
+            Ok(Some(Err(error))) => Err(error),
             // Only when the client left, and then nobody reads this.
             Ok(None) => Err(ApiError::unavailable("the client left before the answer")),
             Err(error) => {
@@ -382,19 +407,30 @@ impl Call {
             priced,
             estimated: usage.estimated,
         };
-        match gateway.inner.ledger.try_record(record) {
-            Ok(None) => {}
-            Ok(Some(record)) => {
+        let kept = match gateway.inner.ledger.submit(record) {
+            Ok(tollgate_store::Submitted::Kept(durable)) => Some(Kept::Durable(durable)),
+            Ok(tollgate_store::Submitted::Full(record)) => {
                 // The ledger is backed up: wait for room off the async workers rather than drop it.
                 let ledger = gateway.inner.ledger.clone();
                 tokio::task::spawn_blocking(move || {
-                    if let Err(error) = ledger.record(record) {
+                    if let Err(error) = ledger.record(*record) {
                         tracing::error!("a usage record could not be queued: {error}");
                     }
                 });
+                None
             }
-            Err(error) => tracing::error!("a usage record could not be queued: {error}"),
-        }
+            Err(error) => {
+                tracing::error!(
+                    request_id = self.request_id,
+                    "a usage record could not be kept: {error}"
+                );
+                Some(Kept::Failed(error.to_string()))
+            }
+        };
+        *self
+            .kept
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = kept;
         let scopes = self.caller.scopes();
         let tokens = usage.input_tokens + usage.output_tokens + usage.cache_read_tokens;
         gateway
@@ -409,6 +445,43 @@ impl Call {
             cost,
         );
         cost
+    }
+
+    /// Waits until the metered record is kept as `ledger_durability` promises; an answer goes out
+    /// only then. A record that could not be kept turns the answer into a 503: the call must
+    /// not look recorded when a crash could lose it.
+    pub async fn recorded(&self) -> Result<(), ApiError> {
+        let kept = self
+            .kept
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        let unrecorded = |reason: String| {
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "ledger_unavailable",
+                format!(
+                    "the call ran but its usage could not be recorded safely ({reason}); the gateway's operator can see why"
+                ),
+            )
+        };
+        match kept {
+            None => Ok(()),
+            Some(Kept::Failed(reason)) => Err(unrecorded(reason)),
+            Some(Kept::Durable(durable)) => {
+                match tokio::time::timeout(RECORD_WAIT, durable.wait()).await {
+                    Ok(Ok(())) => Ok(()),
+                    Ok(Err(error)) => {
+                        tracing::error!(request_id = self.request_id, "{error}");
+                        Err(unrecorded("the ledger journal stopped".to_owned()))
+                    }
+                    Err(_) => Err(unrecorded(format!(
+                        "the journal did not reach the disk within {} s",
+                        RECORD_WAIT.as_secs()
+                    ))),
+                }
+            }
+        }
     }
 
     /// Adds `X-RateLimit-*`, the request id, and the soft-budget warning to a response.

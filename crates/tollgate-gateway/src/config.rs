@@ -60,6 +60,15 @@ pub struct ServerConfig {
     /// windows mean fewer, larger commits (less CPU per call under load); a crash can lose calls of
     /// at most this window (a graceful stop commits everything).
     pub ledger_commit_ms: Option<u64>,
+    /// When a call counts as recorded, and so may be answered [default journal]: `journal`
+    /// writes its record to the ledger's journal first (a killed process loses no answered
+    /// call, even while the database is locked); `journal-fsync` also waits for the journal to
+    /// reach the disk (a power cut loses none either); `queued` answers once the record is
+    /// queued (a crash loses at most one commit window).
+    pub ledger_durability: Option<tollgate_store::Durability>,
+    /// `/healthz` answers 503 once the ledger writer has held a call uncommitted this long (the
+    /// database locked, full or failing) [default 30 s].
+    pub ledger_stuck_after_secs: Option<u64>,
 }
 
 impl ServerConfig {
@@ -103,6 +112,10 @@ impl ServerConfig {
 
     pub fn long_poll_capacity(&self) -> usize {
         self.long_poll_capacity.unwrap_or(10_000)
+    }
+
+    pub fn ledger_stuck_after(&self) -> Duration {
+        Duration::from_secs(self.ledger_stuck_after_secs.unwrap_or(30).max(1))
     }
 
     pub fn ledger_commit_window(&self) -> Duration {

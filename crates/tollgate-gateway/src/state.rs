@@ -127,6 +127,7 @@ impl Gateway {
         let zone = store.zone();
         let writer = store.ledger_writer(WriterConfig {
             max_wait: config.ledger_commit_window(),
+            durability: config.ledger_durability.unwrap_or_default(),
             ..WriterConfig::default()
         })?;
         let mut routed = HashMap::new();

@@ -164,6 +164,11 @@ async fn run(gateway: Gateway, call: Call, request: ChatRequest, sender: mpsc::S
                     },
                     Quantities::default(),
                 );
+                // The stream's end (its usage, the long poll's answer) waits for the record.
+                if let Err(error) = call.recorded().await {
+                    let _ = sender.send(StreamItem::Failed(error)).await;
+                    return;
+                }
                 let _ = sender
                     .send(StreamItem::Done {
                         finish_reason,

@@ -132,12 +132,18 @@ pub(crate) fn segments(dir: &Path) -> std::io::Result<Vec<(u64, PathBuf)>> {
     Ok(found)
 }
 
-/// The records above `committed`, in order, and the highest number seen. A line cut short by a
-/// crash (never answered) or otherwise unreadable is skipped and reported.
-pub(crate) fn replayable(
-    dir: &Path,
-    committed: u64,
-) -> std::io::Result<(Vec<(u64, UsageRecord)>, u64, usize)> {
+/// What a journal holds beyond the database.
+pub(crate) struct Replay {
+    /// The records above the committed mark, in order, with their numbers.
+    pub(crate) records: Vec<(u64, UsageRecord)>,
+    /// The highest number seen (or the mark).
+    pub(crate) highest: u64,
+    /// Lines cut short by a crash (never answered) or otherwise unreadable, skipped.
+    pub(crate) unreadable: usize,
+}
+
+/// Reads the journal in `dir` against the database's `committed` mark.
+pub(crate) fn replayable(dir: &Path, committed: u64) -> std::io::Result<Replay> {
     let mut records = Vec::new();
     let mut highest = committed;
     let mut unreadable = 0;
@@ -161,7 +167,11 @@ pub(crate) fn replayable(
     }
     records.sort_by_key(|(seq, _)| *seq);
     records.dedup_by_key(|(seq, _)| *seq);
-    Ok((records, highest, unreadable))
+    Ok(Replay {
+        records,
+        highest,
+        unreadable,
+    })
 }
 
 /// Deletes the segments whose every record is at or below `committed`; never the newest, which
@@ -221,13 +231,16 @@ impl Journal {
         &self,
         record: UsageRecord,
         forward: impl FnOnce(u64, UsageRecord),
-    ) -> Result<u64, (std::io::Error, UsageRecord)> {
+    ) -> Result<u64, Box<(std::io::Error, UsageRecord)>> {
         let mut guard = self
             .active
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let Some(active) = guard.as_mut() else {
-            return Err((std::io::Error::other("the journal is closed"), record));
+            return Err(Box::new((
+                std::io::Error::other("the journal is closed"),
+                record,
+            )));
         };
         let seq = active.next_seq;
         active.line.clear();
@@ -238,14 +251,14 @@ impl Journal {
                 record: &record,
             },
         ) {
-            return Err((std::io::Error::other(error), record));
+            return Err(Box::new((std::io::Error::other(error), record)));
         }
         active.line.push(b'\n');
         if let Err(error) = active.file.write_all(&active.line) {
             // A torn line would glue onto the next one: cut it off.
             let _ = active.file.set_len(active.bytes);
             self.failed(&error);
-            return Err((error, record));
+            return Err(Box::new((error, record)));
         }
         active.bytes += active.line.len() as u64;
         active.next_seq += 1;
@@ -281,9 +294,12 @@ impl Journal {
 
     fn failed(&self, error: &std::io::Error) {
         let now = crate::now_ms();
-        let _ = self
-            .failing_since_ms
-            .compare_exchange(0, now.max(1), Ordering::Relaxed, Ordering::Relaxed);
+        let _ = self.failing_since_ms.compare_exchange(
+            0,
+            now.max(1),
+            Ordering::Relaxed,
+            Ordering::Relaxed,
+        );
         if let Ok(mut last) = self.last_error.lock() {
             *last = Some(format!("the ledger journal cannot be written: {error}"));
         }

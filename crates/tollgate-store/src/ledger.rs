@@ -69,8 +69,9 @@ pub struct LedgerHealth {
     pub running: bool,
     /// Records submitted and not yet committed.
     pub pending: u64,
-    /// How long the batch being written has failed to commit, in milliseconds (0: it has not).
-    pub failing_for_ms: u64,
+    /// Age of the oldest record the writer holds uncommitted, in milliseconds (0: none). Grows
+    /// while the database is locked or failing; a healthy writer keeps it near its commit window.
+    pub oldest_pending_ms: u64,
     pub last_error: Option<String>,
     /// How long the journal has refused writes, in milliseconds (0: it takes them).
     pub journal_failing_for_ms: u64,
@@ -102,8 +103,9 @@ pub(crate) struct Shared {
     pub(crate) failed_commits: AtomicU64,
     pub(crate) quarantined: AtomicU64,
     pub(crate) replayed: AtomicU64,
-    /// When the batch being written first failed (ms since the epoch), 0 when it has not.
-    pub(crate) failing_since_ms: AtomicI64,
+    /// When the writer took the oldest record it has not committed (ms since the epoch), 0 when
+    /// it holds none.
+    pub(crate) batch_since_ms: AtomicI64,
     pub(crate) last_error: Mutex<Option<String>>,
 }
 
@@ -224,7 +226,8 @@ impl LedgerHandle {
                 }))
             }
             Ok(_) => Ok(Submitted::Kept(Durable::Now)),
-            Err((error, record)) => {
+            Err(unwritten) => {
+                let (error, record) = *unwritten;
                 // Not lost while the process lives: the database may still take it.
                 let _ = self.sender.send(Command::Record(Box::new((0, record))));
                 Err(StoreError::Journal(format!(
@@ -279,13 +282,18 @@ impl LedgerHandle {
                 (now - since).max(1) as u64
             }
         };
-        let journal_failing_for_ms = self
-            .journal
-            .as_ref()
-            .map_or(0, |journal| age(journal.failing_since_ms.load(Ordering::Relaxed)));
+        let journal_failing_for_ms = self.journal.as_ref().map_or(0, |journal| {
+            age(journal.failing_since_ms.load(Ordering::Relaxed))
+        });
         let journal_error = self.journal.as_ref().and_then(|journal| {
             (journal_failing_for_ms > 0)
-                .then(|| journal.last_error.lock().ok().and_then(|error| error.clone()))
+                .then(|| {
+                    journal
+                        .last_error
+                        .lock()
+                        .ok()
+                        .and_then(|error| error.clone())
+                })
                 .flatten()
         });
         let submitted = self.shared.submitted.load(Ordering::Relaxed);
@@ -294,7 +302,7 @@ impl LedgerHandle {
         LedgerHealth {
             running: self.shared.running.load(Ordering::SeqCst),
             pending: submitted.saturating_sub(done),
-            failing_for_ms: age(self.shared.failing_since_ms.load(Ordering::Relaxed)),
+            oldest_pending_ms: age(self.shared.batch_since_ms.load(Ordering::Relaxed)),
             last_error: self.last_error().or(journal_error),
             journal_failing_for_ms,
             quarantined: self.shared.quarantined.load(Ordering::Relaxed),
@@ -358,8 +366,12 @@ impl LedgerWriter {
         let dir = journal::journal_dir(path);
         let next_seq = worker.replay(&dir)?;
         let journal = if journaled {
-            let journal = Journal::open(&dir, next_seq, config.durability == Durability::JournalFsync)
-                .map_err(|error| StoreError::Journal(error.to_string()))?;
+            let journal = Journal::open(
+                &dir,
+                next_seq,
+                config.durability == Durability::JournalFsync,
+            )
+            .map_err(|error| StoreError::Journal(error.to_string()))?;
             Some(Arc::new(journal))
         } else {
             None

@@ -98,8 +98,11 @@ impl Worker {
                 dir.display()
             ))
         };
-        let (records, highest, unreadable) =
-            journal::replayable(dir, committed).map_err(journal_error)?;
+        let journal::Replay {
+            records,
+            highest,
+            unreadable,
+        } = journal::replayable(dir, committed).map_err(journal_error)?;
         if unreadable > 0 {
             tracing::warn!(
                 unreadable,
@@ -166,6 +169,14 @@ impl Worker {
             }
             // An empty window ends the busy spell: the next wait blocks on the channel again.
             busy = !batch.is_empty();
+            if busy {
+                let _ = self.shared.batch_since_ms.compare_exchange(
+                    0,
+                    crate::now_ms(),
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                );
+            }
             let attempts = if stopping {
                 COMMIT_ATTEMPTS_AT_SHUTDOWN
             } else {
@@ -276,7 +287,7 @@ impl Worker {
             };
             match result {
                 Ok(()) => {
-                    self.shared.failing_since_ms.store(0, Ordering::Relaxed);
+                    self.shared.batch_since_ms.store(0, Ordering::Relaxed);
                     self.shared.set_error(None);
                     batch.clear();
                     for waiter in waiters.drain(..) {
@@ -286,12 +297,6 @@ impl Worker {
                 }
                 Err(error) => {
                     self.shared.failed_commits.fetch_add(1, Ordering::Relaxed);
-                    let _ = self.shared.failing_since_ms.compare_exchange(
-                        0,
-                        crate::now_ms(),
-                        Ordering::Relaxed,
-                        Ordering::Relaxed,
-                    );
                     tracing::warn!(
                         records = batch.len(),
                         "the ledger could not commit (retrying): {error}"
@@ -366,7 +371,10 @@ impl Worker {
 
     fn commit(&mut self, batch: &[Entry]) -> std::result::Result<(), Refusal> {
         let highest = batch.iter().map(|(seq, _)| *seq).max().unwrap_or(0);
-        let transaction = self.connection.transaction().map_err(refusal)?;
+        let transaction = self
+            .connection
+            .transaction()
+            .map_err(|error| refusal(&error))?;
         // A panic while writing (a record no code path expected) is a refusal like any other.
         let written = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             write_batch(
@@ -384,8 +392,8 @@ impl Worker {
                 Ok(())
             })
             .and_then(|()| transaction.commit())
-            .map_err(refusal),
-            Ok(Err(error)) => Err(refusal(error)),
+            .map_err(|error| refusal(&error)),
+            Ok(Err(error)) => Err(refusal(&error)),
             Err(panic) => Err(Refusal::Bad(format!(
                 "writing it panicked: {}",
                 panic
@@ -413,7 +421,7 @@ impl Worker {
 }
 
 /// Whether an error is the database's state of the moment or the batch's fault.
-fn refusal(error: rusqlite::Error) -> Refusal {
+fn refusal(error: &rusqlite::Error) -> Refusal {
     let passing = matches!(
         error.sqlite_error_code(),
         Some(

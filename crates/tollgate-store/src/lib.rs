@@ -41,9 +41,9 @@
 mod audit;
 mod error;
 mod imports;
+mod journal;
 mod keys;
 mod labels;
-mod journal;
 mod ledger;
 mod ledger_sql;
 mod ledger_worker;
@@ -65,9 +65,9 @@ use tollgate_core::Zone;
 pub use audit::AuditEntry;
 pub use error::{Result, StoreError};
 pub use imports::{ImportSummary, SyncedObject};
+pub use journal::journal_dir;
 pub use keys::KeyFilter;
 pub use labels::LabelUsage;
-pub use journal::journal_dir;
 pub use ledger::{
     Durability, Durable, LedgerHandle, LedgerHealth, LedgerWriter, Submitted, WriterConfig,
     WriterStats,

@@ -11,7 +11,8 @@ use tollgate_store::{Store, WriterConfig};
 
 const CHILD_ENV: &str = "TOLLGATE_CRASH_CHILD_DB";
 const JOURNAL_CHILD_ENV: &str = "TOLLGATE_CRASH_JOURNAL_CHILD_DB";
-const JOURNAL_TEST_NAME: &str = "a_killed_process_loses_no_journaled_call_while_the_database_is_locked";
+const JOURNAL_TEST_NAME: &str =
+    "a_killed_process_loses_no_journaled_call_while_the_database_is_locked";
 const TEST_NAME: &str = "a_killed_writer_keeps_every_flushed_event";
 
 /// The child: writes forever, reporting each completed flush on stdout.
@@ -151,7 +152,12 @@ fn a_killed_process_loses_no_journaled_call_while_the_database_is_locked() {
     let locker = rusqlite::Connection::open(&path).unwrap();
     locker.execute_batch("BEGIN IMMEDIATE").unwrap();
     let mut child = Command::new(std::env::current_exe().unwrap())
-        .args([JOURNAL_TEST_NAME, "--exact", "--nocapture", "--test-threads=1"])
+        .args([
+            JOURNAL_TEST_NAME,
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env(JOURNAL_CHILD_ENV, &path)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

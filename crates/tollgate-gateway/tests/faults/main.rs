@@ -10,4 +10,5 @@ mod budget_reservations;
 mod busy_database;
 mod client_hangs_up;
 mod no_usage;
+mod stuck_ledger;
 mod upstream_errors;
