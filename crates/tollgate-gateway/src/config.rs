@@ -22,6 +22,15 @@ pub struct ServerConfig {
     /// A file holding the admin token (its first line), so it appears neither in tollgate.toml
     /// nor in `ps`; also `$TOLLGATE_ADMIN_TOKEN_FILE`. `admin_token` wins when both are set.
     pub admin_token_file: Option<std::path::PathBuf>,
+    /// Bearer token for `/metrics` and for `/healthz`'s details; also `$TOLLGATE_OPS_TOKEN`.
+    /// Without one both are open (the default, for a gateway on loopback); with one, `/metrics`
+    /// answers 401 without it and `/healthz` gives only its status to a probe without it.
+    pub ops_token: Option<String>,
+    /// `Host` names (optionally with a port) requests may carry; others get 421, so a web page
+    /// cannot reach the gateway through a DNS name rebound to it. [default: on a loopback
+    /// `listen`, only `localhost`, `127.0.0.1` and `[::1]`; otherwise any]
+    #[serde(default)]
+    pub allowed_hosts: Vec<String>,
     /// Largest request body accepted [default 10 MiB, API Gateway's own limit, so a notebook's
     /// image or document fits]; larger ones get 413.
     pub max_body_bytes: Option<usize>,
@@ -66,6 +75,9 @@ pub struct ServerConfig {
     /// reach the disk (a power cut loses none either); `queued` answers once the record is
     /// queued (a crash loses at most one commit window).
     pub ledger_durability: Option<tollgate_store::Durability>,
+    /// A stream's client that reads nothing for this long counts as gone [default 30 s]: the
+    /// model is still read to its end and metered, but no longer waits for the client.
+    pub client_write_timeout_secs: Option<u64>,
     /// `/healthz` answers 503 once the ledger writer has held a call uncommitted this long (the
     /// database locked, full or failing) [default 30 s].
     pub ledger_stuck_after_secs: Option<u64>,
@@ -114,6 +126,27 @@ impl ServerConfig {
         self.long_poll_capacity.unwrap_or(10_000)
     }
 
+    /// Whether a request's `Host` header may be served (see `allowed_hosts`); a request without
+    /// one (HTTP/1.0, in-process callers) may.
+    pub fn host_allowed(&self, host: Option<&str>) -> bool {
+        let Some(host) = host.map(str::trim).filter(|host| !host.is_empty()) else {
+            return true;
+        };
+        let name = host_name(host);
+        if self.allowed_hosts.is_empty() {
+            return !is_loopback(host_name(self.listen())) || is_loopback(name);
+        }
+        self.allowed_hosts.iter().any(|allowed| {
+            allowed.eq_ignore_ascii_case(host)
+                || (!allowed.contains(':') || allowed.starts_with('['))
+                    && host_name(allowed).eq_ignore_ascii_case(name)
+        })
+    }
+
+    pub fn client_write_timeout(&self) -> Duration {
+        Duration::from_secs(self.client_write_timeout_secs.unwrap_or(30).max(1))
+    }
+
     pub fn ledger_stuck_after(&self) -> Duration {
         Duration::from_secs(self.ledger_stuck_after_secs.unwrap_or(30).max(1))
     }
@@ -122,6 +155,22 @@ impl ServerConfig {
         self.ledger_commit_ms
             .map_or_else(|| WriterConfig::default().max_wait, Duration::from_millis)
     }
+}
+
+/// A `Host` value without its port: `gateway.example:8787` → `gateway.example`, `[::1]:80` → `[::1]`.
+fn host_name(host: &str) -> &str {
+    if host.starts_with('[') {
+        return host.find(']').map_or(host, |end| &host[..=end]);
+    }
+    host.rsplit_once(':').map_or(host, |(name, _)| name)
+}
+
+fn is_loopback(name: &str) -> bool {
+    name.eq_ignore_ascii_case("localhost")
+        || name == "[::1]"
+        || name
+            .parse::<std::net::Ipv4Addr>()
+            .is_ok_and(|address| address.is_loopback())
 }
 
 /// The reference deployment's SageMaker endpoint map (`[sagemaker]` in `tollgate.toml`): one model

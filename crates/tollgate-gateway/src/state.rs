@@ -68,6 +68,8 @@ pub(crate) struct Inner {
     pub polls: LongPolls,
     pub config: ServerConfig,
     pub admin_token: Option<String>,
+    /// Guards `/metrics` and `/healthz`'s details when set.
+    pub ops_token: Option<String>,
     pub clock: Instant,
     pub book_version: AtomicU64,
     /// The newest audit line seen, to notice changes made by others.
@@ -190,6 +192,11 @@ impl Gateway {
                     config.long_poll_per_key(),
                 ),
                 admin_token,
+                ops_token: config
+                    .ops_token
+                    .clone()
+                    .or_else(|| std::env::var("TOLLGATE_OPS_TOKEN").ok())
+                    .filter(|token| !token.trim().is_empty()),
                 config,
                 clock: Instant::now(),
                 book_version: AtomicU64::new(0),

@@ -92,6 +92,18 @@ async fn run(gateway: Gateway, call: Call, request: ChatRequest, sender: mpsc::S
         );
         (usage, cost)
     };
+    // A client that stops reading fills the channel: past this wait it counts as gone, so the
+    // model (a local model's only slot, say) is read to its end and freed, not held.
+    let write_timeout = gateway.config().client_write_timeout();
+    let forward = |item: StreamItem| {
+        let sender = &sender;
+        async move {
+            matches!(
+                tokio::time::timeout(write_timeout, sender.send(item)).await,
+                Ok(Ok(()))
+            )
+        }
+    };
     let mut client_left: Option<Instant> = None;
     let mut generated_chars = 0usize;
     loop {
@@ -109,7 +121,7 @@ async fn run(gateway: Gateway, call: Call, request: ChatRequest, sender: mpsc::S
                             idle.as_secs()
                         ),
                     );
-                    let _ = sender.send(StreamItem::Failed(error)).await;
+                    let _ = forward(StreamItem::Failed(error)).await;
                     return;
                 };
                 next
@@ -129,7 +141,7 @@ async fn run(gateway: Gateway, call: Call, request: ChatRequest, sender: mpsc::S
             Some(Ok(ChatEvent::Delta(text))) => {
                 first_token.get_or_insert_with(|| call.started.elapsed());
                 generated_chars += text.len();
-                if client_left.is_none() && sender.send(StreamItem::Delta(text)).await.is_err() {
+                if client_left.is_none() && !forward(StreamItem::Delta(text)).await {
                     client_left = Some(Instant::now());
                 }
             }
@@ -147,7 +159,7 @@ async fn run(gateway: Gateway, call: Call, request: ChatRequest, sender: mpsc::S
                     name,
                     arguments,
                 };
-                if client_left.is_none() && sender.send(piece).await.is_err() {
+                if client_left.is_none() && !forward(piece).await {
                     client_left = Some(Instant::now());
                 }
             }
@@ -166,33 +178,31 @@ async fn run(gateway: Gateway, call: Call, request: ChatRequest, sender: mpsc::S
                 );
                 // The stream's end (its usage, the long poll's answer) waits for the record.
                 if let Err(error) = call.recorded().await {
-                    let _ = sender.send(StreamItem::Failed(error)).await;
+                    let _ = forward(StreamItem::Failed(error)).await;
                     return;
                 }
-                let _ = sender
-                    .send(StreamItem::Done {
-                        finish_reason,
-                        usage,
-                        cost,
-                    })
-                    .await;
+                let _ = forward(StreamItem::Done {
+                    finish_reason,
+                    usage,
+                    cost,
+                })
+                .await;
                 return;
             }
             Some(Err(error)) => {
                 meter_estimate(error.http_status(), generated_chars, first_token);
-                let _ = sender.send(StreamItem::Failed(error.into())).await;
+                let _ = forward(StreamItem::Failed(error.into())).await;
                 return;
             }
             None => {
                 // Providers always end with Done; an empty end is metered as what was seen.
                 let (usage, cost) = meter_estimate(200, generated_chars, first_token);
-                let _ = sender
-                    .send(StreamItem::Done {
-                        finish_reason: None,
-                        usage,
-                        cost,
-                    })
-                    .await;
+                let _ = forward(StreamItem::Done {
+                    finish_reason: None,
+                    usage,
+                    cost,
+                })
+                .await;
                 return;
             }
         }

@@ -34,7 +34,7 @@ async fn read_to_close(stream: &mut TcpStream, wait: Duration) -> Option<Vec<u8>
     Some(bytes)
 }
 
-const HEALTH: &[u8] = b"GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n";
+const HEALTH: &[u8] = b"GET /healthz HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n";
 
 #[tokio::test]
 async fn silent_dribbling_and_idle_clients_are_let_go_after_the_header_timeout() {
@@ -47,7 +47,7 @@ async fn silent_dribbling_and_idle_clients_are_let_go_after_the_header_timeout()
     let mut silent = TcpStream::connect(address).await.unwrap();
     let mut dribbling = TcpStream::connect(address).await.unwrap();
     dribbling
-        .write_all(b"POST /invoke_model HTTP/1.1\r\nhost: x\r\n")
+        .write_all(b"POST /invoke_model HTTP/1.1\r\nhost: 127.0.0.1\r\n")
         .await
         .unwrap();
     let mut idle = TcpStream::connect(address).await.unwrap();
@@ -125,7 +125,8 @@ async fn an_oversized_request_head_gets_431() {
     .await;
     let mut stream = TcpStream::connect(address).await.unwrap();
     let padding = "a".repeat(64 << 10);
-    let request = format!("GET /healthz HTTP/1.1\r\nhost: x\r\nx-padding: {padding}\r\n\r\n");
+    let request =
+        format!("GET /healthz HTTP/1.1\r\nhost: 127.0.0.1\r\nx-padding: {padding}\r\n\r\n");
     let _ = stream.write_all(request.as_bytes()).await;
     let answer = read_to_close(&mut stream, Duration::from_secs(5))
         .await

@@ -45,11 +45,6 @@ fn stored<T>(
     gateway.with_store(work).map_err(store_error)
 }
 
-/// Compares without an early exit, so timing says nothing about the token.
-fn same(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |diff, (x, y)| diff | (x ^ y)) == 0
-}
-
 fn guard(gateway: &Gateway, headers: &HeaderMap) -> Result<(), ApiError> {
     let Some(expected) = gateway.inner.admin_token.as_deref() else {
         return Err(ApiError::forbidden(
@@ -59,7 +54,7 @@ fn guard(gateway: &Gateway, headers: &HeaderMap) -> Result<(), ApiError> {
     let presented = single_header(headers, "authorization")?
         .and_then(|value| value.strip_prefix("Bearer "))
         .unwrap_or("");
-    if same(presented.as_bytes(), expected.as_bytes()) {
+    if crate::auth::same_token(presented.as_bytes(), expected.as_bytes()) {
         Ok(())
     } else {
         Err(ApiError::new(

@@ -55,6 +55,22 @@ where
     }
 
     fn call(&mut self, mut request: Request<B>) -> Self::Future {
+        let host = request
+            .headers()
+            .get(axum::http::header::HOST)
+            .and_then(|host| host.to_str().ok());
+        if !self.gateway.config().host_allowed(host) {
+            let refusal = crate::error::ApiError::new(
+                StatusCode::MISDIRECTED_REQUEST,
+                "host_not_allowed",
+                format!(
+                    "this gateway does not answer for host '{}'; add it to [server] allowed_hosts",
+                    host.unwrap_or_default()
+                ),
+            )
+            .openai();
+            return Box::pin(async move { Ok(refusal) });
+        }
         if request.method() == Method::POST && request.uri().path() == CHAT_COMPLETIONS {
             return Box::pin(chat_completions(self.gateway.clone(), request));
         }

@@ -39,7 +39,7 @@ pub struct Upstream {
 }
 
 /// The mock's knobs, read from the upstream model name: `upstream-chat+delay300+no-usage`.
-/// - `upstream-slow`: 40 words, streamed 15 ms apart; `upstream-broken`: a 400.
+/// - `upstream-slow`: 40 words, streamed 15 ms apart; `long`: 2,000 words; `upstream-broken`: a 400.
 /// - `delay<ms>`: wait before answering; `silent`: answer nothing (streams: one word, then
 ///   nothing with the connection held open).
 /// - `no-usage`: no usage in the answer; `absurd`: token counts near `u64::MAX`; `honest`:
@@ -48,6 +48,7 @@ pub struct Upstream {
 #[derive(Debug, Default, Clone, Copy)]
 struct Knobs {
     slow: bool,
+    long: bool,
     broken: bool,
     delay_ms: u64,
     silent: bool,
@@ -66,6 +67,7 @@ impl Knobs {
         for part in model.split('+') {
             match part {
                 "upstream-slow" => knobs.slow = true,
+                "long" => knobs.long = true,
                 "upstream-broken" => knobs.broken = true,
                 "silent" => knobs.silent = true,
                 "no-usage" => knobs.no_usage = true,
@@ -123,9 +125,14 @@ async fn chat(State(upstream): State<Arc<Upstream>>, Json(body): Json<Value>) ->
     if knobs.delay_ms > 0 {
         tokio::time::sleep(Duration::from_millis(knobs.delay_ms)).await;
     }
-    let words: Vec<String> = (0..if knobs.slow { 40 } else { 3 })
-        .map(|index| format!("w{index} "))
-        .collect();
+    let count = if knobs.long {
+        2_000
+    } else if knobs.slow {
+        40
+    } else {
+        3
+    };
+    let words: Vec<String> = (0..count).map(|index| format!("w{index} ")).collect();
     let asked = body["max_tokens"]
         .as_u64()
         .or(body["max_completion_tokens"].as_u64());

@@ -10,5 +10,7 @@ mod budget_reservations;
 mod busy_database;
 mod client_hangs_up;
 mod no_usage;
+mod ops_access;
+mod slow_reader;
 mod stuck_ledger;
 mod upstream_errors;
