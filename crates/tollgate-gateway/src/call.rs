@@ -341,6 +341,42 @@ impl Call {
         }
     }
 
+    /// A non-streamed chat call through [`Call::complete`], metered with the answer's usage.
+    pub async fn chat(
+        self,
+        gateway: &Gateway,
+        request: tollgate_providers::ChatRequest,
+    ) -> Result<(Call, tollgate_providers::ChatResponse, Nanos), ApiError> {
+        let provider = Arc::clone(&self.model.provider);
+        let (call, settled) = self
+            .complete(
+                gateway,
+                async move { provider.chat(request).await },
+                |call, gateway, result| call.settle(gateway, result, |answer| answer.usage),
+            )
+            .await?;
+        let (answer, cost) = settled?;
+        Ok((call, answer, cost))
+    }
+
+    /// An embeddings call through [`Call::complete`], metered with the answer's usage.
+    pub async fn embeddings(
+        self,
+        gateway: &Gateway,
+        request: tollgate_providers::EmbeddingRequest,
+    ) -> Result<(Call, tollgate_providers::EmbeddingResponse, Nanos), ApiError> {
+        let provider = Arc::clone(&self.model.provider);
+        let (call, settled) = self
+            .complete(
+                gateway,
+                async move { provider.embeddings(request).await },
+                |call, gateway, result| call.settle(gateway, result, |answer| answer.usage),
+            )
+            .await?;
+        let (answer, cost) = settled?;
+        Ok((call, answer, cost))
+    }
+
     /// Meters a finished non-streamed call whichever way it ended; returns the answer and its cost.
     pub fn settle<T>(
         &self,

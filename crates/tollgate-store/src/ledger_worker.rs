@@ -79,11 +79,9 @@ impl Worker {
         self.journal_dir = dir;
     }
 
-    /// Commits what the journal in `dir` holds beyond the database's mark, then deletes the
-    /// journal; returns the number the next record gets.
-    pub(crate) fn replay(&mut self, dir: &Path) -> Result<u64> {
-        let committed: u64 = self
-            .connection
+    /// The highest journal number the database holds (0 when none).
+    fn committed_mark(&self) -> u64 {
+        self.connection
             .query_row(
                 "SELECT value FROM settings WHERE key = ?1",
                 [journal::COMMITTED_SETTING],
@@ -91,7 +89,13 @@ impl Worker {
             )
             .ok()
             .and_then(|value| value.parse().ok())
-            .unwrap_or(0);
+            .unwrap_or(0)
+    }
+
+    /// Commits what the journal in `dir` holds beyond the database's mark, then deletes the
+    /// journal; returns the number the next record gets.
+    pub(crate) fn replay(&mut self, dir: &Path) -> Result<u64> {
+        let committed = self.committed_mark();
         let journal_error = |error: std::io::Error| {
             StoreError::Journal(format!(
                 "the ledger journal {} cannot be read: {error}",
@@ -203,16 +207,7 @@ impl Worker {
             return;
         }
         self.last_prune = Instant::now();
-        let committed = self
-            .connection
-            .query_row(
-                "SELECT value FROM settings WHERE key = ?1",
-                [journal::COMMITTED_SETTING],
-                |row| row.get::<_, String>(0),
-            )
-            .ok()
-            .and_then(|value| value.parse().ok())
-            .unwrap_or(0);
+        let committed = self.committed_mark();
         if let Err(error) = journal::prune(dir, committed) {
             tracing::warn!("old ledger journal segments could not be deleted: {error}");
         }

@@ -3,7 +3,6 @@
 //! `x-api-key`; errors in OpenAI's shape.
 
 use std::convert::Infallible;
-use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::State;
@@ -221,15 +220,7 @@ pub async fn chat_completion(
         response.headers_mut().extend(headers);
         return Ok(response);
     }
-    let provider = Arc::clone(&call.model.provider);
-    let (call, settled) = call
-        .complete(
-            &gateway,
-            async move { provider.chat(request).await },
-            |call, gateway, result| call.settle(gateway, result, |answer| answer.usage),
-        )
-        .await?;
-    let (answer, cost) = settled?;
+    let (call, answer, cost) = call.chat(&gateway, request).await?;
     let tool_calls: Vec<Value> = answer
         .tool_calls
         .iter()
@@ -442,15 +433,7 @@ pub async fn embeddings(
         native_inputs: None,
         attribution: call.attribution(),
     };
-    let provider = Arc::clone(&call.model.provider);
-    let (call, settled) = call
-        .complete(
-            &gateway,
-            async move { provider.embeddings(request).await },
-            |call, gateway, result| call.settle(gateway, result, |answer| answer.usage),
-        )
-        .await?;
-    let (answer, cost) = settled?;
+    let (call, answer, cost) = call.embeddings(&gateway, request).await?;
     let data: Vec<Value> = answer
         .embeddings
         .into_iter()

@@ -2,7 +2,6 @@
 //! its headers, query parameters, body and answers, plus token streaming over SSE.
 
 use std::convert::Infallible;
-use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::rejection::BytesRejection;
@@ -373,15 +372,7 @@ pub async fn invoke_model(
         return Ok(response);
     }
 
-    let provider = Arc::clone(&call.model.provider);
-    let (call, settled) = call
-        .complete(
-            &gateway,
-            async move { provider.chat(request).await },
-            |call, gateway, result| call.settle(gateway, result, |answer| answer.usage),
-        )
-        .await?;
-    let (answer, _) = settled?;
+    let (call, answer, _) = call.chat(&gateway, request).await?;
     let mut response =
         Json(json!([{ "generated_text": generated_text(&answer.text, &answer.tool_calls) }]))
             .into_response();
@@ -549,15 +540,7 @@ async fn embeddings(
         native_inputs,
         attribution: call.attribution(),
     };
-    let provider = Arc::clone(&call.model.provider);
-    let (call, settled) = call
-        .complete(
-            gateway,
-            async move { provider.embeddings(request).await },
-            |call, gateway, result| call.settle(gateway, result, |answer| answer.usage),
-        )
-        .await?;
-    let (answer, _) = settled?;
+    let (call, answer, _) = call.embeddings(gateway, request).await?;
     let items: Vec<Value> = answer
         .embeddings
         .into_iter()
