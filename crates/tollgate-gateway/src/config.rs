@@ -75,6 +75,9 @@ pub struct ServerConfig {
     /// reach the disk (a power cut loses none either); `queued` answers once the record is
     /// queued (a crash loses at most one commit window).
     pub ledger_durability: Option<tollgate_store::Durability>,
+    /// Longest a client may take to send a request's body once its headers are in [default 60 s];
+    /// then the request fails with 400 and the connection is closed.
+    pub body_read_timeout_secs: Option<u64>,
     /// A stream's client that reads nothing for this long counts as gone [default 30 s]: the
     /// model is still read to its end and metered, but no longer waits for the client.
     pub client_write_timeout_secs: Option<u64>,
@@ -141,6 +144,10 @@ impl ServerConfig {
                 || (!allowed.contains(':') || allowed.starts_with('['))
                     && host_name(allowed).eq_ignore_ascii_case(name)
         })
+    }
+
+    pub fn body_read_timeout(&self) -> Duration {
+        Duration::from_secs(self.body_read_timeout_secs.unwrap_or(60).max(1))
     }
 
     pub fn client_write_timeout(&self) -> Duration {

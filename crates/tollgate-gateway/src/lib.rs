@@ -3,6 +3,7 @@
 
 mod auth;
 mod backends;
+mod body_deadline;
 mod call;
 pub mod config;
 mod error;

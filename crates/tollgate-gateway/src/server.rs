@@ -101,11 +101,16 @@ async fn serve_connections<L>(
             continue;
         }
         let header_timeout = gateway.config().header_read_timeout();
+        let body_timeout = gateway.config().body_read_timeout();
         let header_bytes = gateway.config().max_header_bytes();
         let (routes, mut stop, open) = (routes.clone(), stop.clone(), open_receiver.clone());
         tokio::spawn(async move {
             let _slot = slot;
-            let service = hyper::service::service_fn(move |request| routes.clone().call(request));
+            let service = hyper::service::service_fn(move |request: hyper::Request<_>| {
+                routes.clone().call(
+                    request.map(|body| crate::body_deadline::DeadlineBody::new(body, body_timeout)),
+                )
+            });
             let connection = hyper::server::conn::http1::Builder::new()
                 // A client that sends nothing, or dribbles its headers, or holds a keep-alive
                 // connection idle, is let go after the timeout.

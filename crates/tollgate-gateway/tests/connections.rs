@@ -150,3 +150,28 @@ async fn an_oversized_request_head_gets_431() {
         .unwrap();
     assert_eq!(answer.status().as_u16(), 401);
 }
+
+#[tokio::test]
+async fn a_body_that_does_not_arrive_in_time_is_cut_off() {
+    let (test, address) = serving(tollgate_gateway::ServerConfig {
+        body_read_timeout_secs: Some(1),
+        ..tollgate_gateway::ServerConfig::default()
+    })
+    .await;
+    for path in ["/v1/chat/completions", "/invoke_model?model_id=chat-model"] {
+        let mut stream = TcpStream::connect(address).await.unwrap();
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nhost: 127.0.0.1\r\nx-api-key: {}\r\nteam_id: alpha\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n{{\"mod",
+            test.secret
+        );
+        stream.write_all(head.as_bytes()).await.unwrap();
+        // ...and the other 995 bytes never come.
+        let answer = read_to_close(&mut stream, Duration::from_secs(5))
+            .await
+            .expect("cut off, not held");
+        let text = String::from_utf8_lossy(&answer);
+        assert!(text.starts_with("HTTP/1.1 400"), "{path}: {text}");
+        assert!(text.contains("did not arrive within 1 s"), "{path}: {text}");
+    }
+    assert!(test.calls().is_empty(), "no call was made");
+}
