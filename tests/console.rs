@@ -178,9 +178,18 @@ async fn a_tenant_a_key_a_streamed_prompt_and_its_cost_in_the_report() {
     assert!(lines[1].starts_with("smollm2,"), "{csv}");
     assert!(lines[2].starts_with("TOTAL,"), "{csv}");
     // The exported cost is exactly the one on screen (under a cent, shown to the last digit).
+    // Columns are found by their header's name, so a column added later cannot shift them.
+    let header: Vec<&str> = lines[0].split(',').collect();
+    let column = |name: &str| {
+        header
+            .iter()
+            .position(|heading| *heading == name)
+            .unwrap_or_else(|| panic!("no {name} column: {csv}"))
+    };
     let exported: Vec<&str> = lines[1].split(',').collect();
-    assert_eq!(exported[2], "1", "one call: {csv}");
-    assert_eq!(total.trim_start_matches('$'), exported[5], "{csv}");
+    let exported_cost = exported[column("cost_usd")];
+    assert_eq!(exported[column("invocations")], "1", "one call: {csv}");
+    assert_eq!(total.trim_start_matches('$'), exported_cost, "{csv}");
     // The JSON export holds the same view, the total to the last digit.
     console.button("Export JSON").await;
     let json_path = csv_path.with_extension("json");
@@ -192,7 +201,7 @@ async fn a_tenant_a_key_a_streamed_prompt_and_its_cost_in_the_report() {
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     };
-    assert_eq!(json["total"], exported[5], "{json:#}");
+    assert_eq!(json["total"], exported_cost, "{json:#}");
     assert_eq!(json["rows"][0]["name"], "smollm2", "{json:#}");
 
     // Playground again: the same prompt to two models side by side, both streamed and metered.

@@ -147,6 +147,26 @@ fn instant_upstream() -> u16 {
     port
 }
 
+/// Waits until `/healthz` answers: the listener takes connections before the gateway has
+/// started (replaying its journal first), and a stop before then would cut the replay short.
+fn wait_until_serving(port: u16) {
+    use std::io::{Read, Write};
+    for _ in 0..200 {
+        if let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            let _ = stream.write_all(
+                b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+            );
+            let mut answer = String::new();
+            let _ = stream.read_to_string(&mut answer);
+            if answer.starts_with("HTTP/1.1 200") {
+                return;
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("tollgate serve on port {port} never answered /healthz");
+}
+
 /// One chat call over a fresh connection; the status, or 0 when the server went away.
 fn chat_status(port: u16, key: &str) -> u16 {
     use std::io::{Read, Write};
@@ -222,10 +242,11 @@ fn a_killed_serve_loses_no_answered_call_while_the_database_is_locked() {
     let acknowledged = answered.load(std::sync::atomic::Ordering::SeqCst);
     locker.execute_batch("ROLLBACK").unwrap();
     drop(locker);
-    drop(server);
+    std::mem::forget(server);
 
     // The next start replays the journal.
     let server = cli.serve(port);
+    wait_until_serving(port);
     drop(server);
     let connection = rusqlite::Connection::open(cli.path("tollgate.db")).unwrap();
     let (rows, distinct): (i64, i64) = connection
@@ -238,6 +259,90 @@ fn a_killed_serve_loses_no_answered_call_while_the_database_is_locked() {
     assert!(
         rows >= acknowledged as i64,
         "{rows} ledger rows, but {acknowledged} calls were answered 200"
+    );
+    assert_eq!(distinct, rows, "no call recorded twice");
+}
+
+#[test]
+fn a_full_disk_fails_calls_it_cannot_record_and_loses_no_answered_one() {
+    let upstream = instant_upstream();
+    let cli = Cli::new();
+    let port = common::free_port();
+    std::fs::write(
+        cli.path("tollgate.toml"),
+        format!(
+            "[server]\nlisten = \"127.0.0.1:{port}\"\n\n[[models]]\nid = \"chat\"\nbase_url = \"http://127.0.0.1:{upstream}/v1\"\nprice_as = \"anthropic.claude-v2\"\n"
+        ),
+    )
+    .unwrap();
+    cli.run(&["tenant", "create", "alpha"]).ok();
+    let key = cli.run(&["--json", "key", "create", "alpha"]).ok().json()["secret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // No file of this process may grow past 1 MiB, as if the disk filled: the journal's segment
+    // gets there after some 2,500 calls (SIGXFSZ ignored, so writes fail with EFBIG instead).
+    let mut server = common::Running(
+        Command::new("bash")
+            .args([
+                "-c",
+                &format!(
+                    "trap '' XFSZ; ulimit -f 1024; exec {} serve",
+                    env!("CARGO_BIN_EXE_tollgate")
+                ),
+            ])
+            .env("TOLLGATE_DATA_DIR", cli.data_dir())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    for _ in 0..200 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let (mut answered, mut refused) = (0u64, 0u64);
+    for _ in 0..20_000 {
+        match chat_status(port, &key) {
+            200 => answered += 1,
+            503 => {
+                refused += 1;
+                if refused >= 20 {
+                    break;
+                }
+            }
+            other => panic!("a call answered {other}"),
+        }
+    }
+    assert!(
+        refused >= 20,
+        "the journal never filled: {answered} calls answered"
+    );
+    assert!(
+        answered > 1_000,
+        "{answered} calls answered before the disk filled"
+    );
+    server.0.kill().unwrap();
+    server.0.wait().unwrap();
+    // Already reaped: nothing left for its drop to stop.
+    std::mem::forget(server);
+
+    // With room again, the next start replays the journal.
+    let server = cli.serve(port);
+    wait_until_serving(port);
+    drop(server);
+    let connection = rusqlite::Connection::open(cli.path("tollgate.db")).unwrap();
+    let (rows, distinct): (i64, i64) = connection
+        .query_row(
+            "SELECT count(*), count(DISTINCT request_id) FROM usage_ledger",
+            [],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
+        .unwrap();
+    assert!(
+        rows >= answered as i64,
+        "{rows} ledger rows, but {answered} calls were answered 200"
     );
     assert_eq!(distinct, rows, "no call recorded twice");
 }
