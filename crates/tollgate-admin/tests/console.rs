@@ -3,41 +3,25 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-#[path = "support/upstream.rs"]
-mod upstream;
-
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
-use axum::Json;
-use serde_json::{Value, json};
+use serde_json::Value;
 use tollgate_admin::{
     AdminError, ChartKind, Console, CostScope, ErrorCode, ExportFormat, PlaygroundRequest,
     PriceForm, RangePreset, TenantForm, Theme, prices, recompute, run_playground, save_price,
 };
+use tollgate_testkit::{MockUpstream, Script};
 
-/// A mock OpenAI-compatible model answering every stream with two words.
-async fn chat(Json(body): Json<Value>) -> axum::response::Response {
-    use axum::response::IntoResponse;
-    use axum::response::sse::{Event, Sse};
-    assert_eq!(body["stream"], true);
-    let data = [
-        json!({"choices": [{"index": 0, "delta": {"content": "Hi"}}]}).to_string(),
-        json!({"choices": [{"index": 0, "delta": {"content": " there"}}]}).to_string(),
-        json!({"choices": [], "usage": {"prompt_tokens": 1000, "completion_tokens": 500}})
-            .to_string(),
-        "[DONE]".to_owned(),
-    ];
-    let events = futures_util::stream::iter(
-        data.into_iter()
-            .map(|data| Ok::<_, std::convert::Infallible>(Event::default().data(data))),
-    );
-    Sse::new(events).into_response()
-}
-
+/// The shared mock upstream answering with two words, 1,000 tokens in and 500 out.
 fn start_upstream(runtime: &tokio::runtime::Runtime) -> String {
-    upstream::serve_chat(runtime, chat)
+    runtime
+        .block_on(MockUpstream::start_with(Script::saying(
+            &["Hi", " there"],
+            (1000, 500),
+        )))
+        .base_url
 }
 
 /// A data directory with two models in `tollgate.toml`, an AWS workspace, and the engine on a

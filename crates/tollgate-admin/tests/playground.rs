@@ -3,53 +3,34 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-#[path = "support/upstream.rs"]
-mod upstream;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
 
-use axum::Json;
-use axum::response::sse::{Event, Sse};
-use axum::response::{IntoResponse, Response};
-use serde_json::{Value, json};
 use tollgate_admin::{
     Engine, ErrorCode, LocalWorkspace, PlaygroundRequest, TenantForm, run_playground,
 };
+use tollgate_testkit::{MockUpstream, Script};
 
 #[derive(serde::Deserialize)]
 struct Models {
     models: Vec<tollgate_gateway::ModelConfig>,
 }
 
-/// A mock OpenAI-compatible model streaming four words, 50 ms apart.
-async fn chat(Json(body): Json<Value>) -> Response {
-    assert_eq!(body["stream"], true);
-    let events = futures_util::stream::unfold(0, |step| async move {
-        let data = match step {
-            0..=3 => {
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                let word = ["Hello", " from", " the", " model"][step];
-                json!({"choices": [{"index": 0, "delta": {"content": word}}]}).to_string()
-            }
-            4 => json!({"choices": [], "usage": {"prompt_tokens": 5, "completion_tokens": 3}})
-                .to_string(),
-            5 => "[DONE]".to_owned(),
-            _ => return None,
-        };
-        Some((
-            Ok::<_, std::convert::Infallible>(Event::default().data(data)),
-            step + 1,
-        ))
-    });
-    Sse::new(events).into_response()
+/// The shared mock upstream streaming four words (the first after 50 ms, then 50 ms apart: the model's
+/// `upstream_model = "chat+delay50+gap50"`), 5 tokens in and 3 out.
+fn start_upstream(runtime: &tokio::runtime::Runtime) -> String {
+    runtime
+        .block_on(MockUpstream::start_with(Script::saying(
+            &["Hello", " from", " the", " model"],
+            (5, 3),
+        )))
+        .base_url
 }
 
 #[test]
 fn a_prompt_streams_as_the_team_and_is_metered() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let upstream = upstream::serve_chat(&runtime, chat);
+    let upstream = start_upstream(&runtime);
     let dir = tempfile::tempdir().unwrap();
     let local = LocalWorkspace::open(dir.path()).unwrap();
     local
@@ -62,7 +43,7 @@ fn a_prompt_streams_as_the_team_and_is_metered() {
     let now = chrono::Utc::now().timestamp_millis();
     let key = local.playground_key("alpha", now).unwrap();
     let models: Models = toml::from_str(&format!(
-        "[[models]]\nid = \"chat\"\nbase_url = \"{upstream}\"\nprice_as = \"anthropic.claude-v2\"\nmax_retries = 0\n"
+        "[[models]]\nid = \"chat\"\nbase_url = \"{upstream}\"\nupstream_model = \"chat+delay50+gap50\"\nprice_as = \"anthropic.claude-v2\"\nmax_retries = 0\n"
     ))
     .unwrap();
     let engine = Engine::start(dir.path(), 0, &models.models).unwrap();

@@ -120,31 +120,14 @@ fn data_dir_flag_beats_the_environment_and_config_can_name_it() {
     );
 }
 
-/// An OpenAI-compatible upstream answering every chat at once with 10 in / 5 out tokens.
+/// The shared mock upstream answering every chat at once with 10 in / 5 out tokens, on a thread
+/// of its own (the test's thread blocks on the `tollgate serve` process).
 fn instant_upstream() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        runtime.block_on(async move {
-            listener.set_nonblocking(true).unwrap();
-            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-            let app = axum::Router::new().route(
-                "/v1/chat/completions",
-                axum::routing::post(|| async {
-                    axum::Json(serde_json::json!({
-                        "choices": [{"message": {"role": "assistant", "content": "ok"}, "finish_reason": "stop"}],
-                        "usage": {"prompt_tokens": 10, "completion_tokens": 5}
-                    }))
-                }),
-            );
-            axum::serve(listener, app).await.unwrap();
-        });
-    });
-    port
+    tollgate_testkit::MockUpstream::start_on_own_thread(tollgate_testkit::Script::saying(
+        &["ok"],
+        (10, 5),
+    ))
+    .port
 }
 
 /// Waits until `/healthz` answers: the listener takes connections before the gateway has

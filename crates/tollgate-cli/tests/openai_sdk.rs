@@ -4,9 +4,8 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use common::Cli;
 
@@ -22,18 +21,11 @@ fn the_openai_python_sdk_works_unchanged() {
         "the openai Python package is missing: run scripts/ensure-toolchain.sh (pip install openai)"
     );
 
-    let mut mock = common::Running(
-        Command::new("python3")
-            .arg(sdk_dir.join("mock_upstream.py"))
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
-    let mut port_line = String::new();
-    BufReader::new(mock.0.stdout.take().unwrap())
-        .read_line(&mut port_line)
-        .unwrap();
-    let upstream_port: u16 = port_line.trim().parse().unwrap();
+    // The shared mock upstream (tools, images and embeddings answered as OpenAI does).
+    let upstream_port = tollgate_testkit::MockUpstream::start_on_own_thread(
+        tollgate_testkit::Script::saying(&["Hello", " from", " upstream"], (5, 3)),
+    )
+    .port;
 
     let cli = Cli::new();
     let port = common::free_port();

@@ -78,8 +78,10 @@ async fn embeddings_in_openai_shape() {
     let json = answer.json();
     assert_eq!(json["data"].as_array().unwrap().len(), 2);
     assert_eq!(json["data"][1]["index"], 1);
+    // Each input's own vector, in order (the mock's vector i is [0.25 + i, 0.5]).
     assert_eq!(json["data"][0]["embedding"], json!([0.25, 0.5]));
-    assert_eq!(json["usage"]["prompt_tokens"], 4);
+    assert_eq!(json["data"][1]["embedding"], json!([1.25, 0.5]));
+    assert_eq!(json["usage"]["prompt_tokens"], 8);
     let reference = test
         .send(
             Request::post("/invoke_model?model_id=embed-model")
@@ -94,13 +96,11 @@ async fn embeddings_in_openai_shape() {
         .await;
     assert_eq!(reference.status, StatusCode::OK, "{}", reference.text);
     assert_eq!(reference.json(), json!([{"embedding": [0.25, 0.5]}]));
-    // titan-embed-text-v1 in us-east-1: 4 tokens x 0.0001/1k, twice.
-    let calls = test.calls();
-    assert_eq!(calls.len(), 2);
-    assert!(
-        calls
-            .iter()
-            .all(|call| call.cost == tollgate_core::Nanos(400))
+    // titan-embed-text-v1 in us-east-1 at 0.0001/1k: 8 tokens for two inputs, 4 for one.
+    let costs: Vec<_> = test.calls().iter().map(|call| call.cost).collect();
+    assert_eq!(
+        costs,
+        [tollgate_core::Nanos(400), tollgate_core::Nanos(800)]
     );
 }
 

@@ -1,107 +1,26 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! The OpenAI-compatible provider against a mock upstream started by the test.
 
-use std::fmt::Write as _;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use axum::body::Body;
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use futures_util::StreamExt;
-use serde_json::{Value, json};
+use serde_json::json;
 use tollgate_providers::{
     ChatEvent, ChatRequest, EmbeddingRequest, Message, OpenAiCompatible, OpenAiConfig, Provider,
     ProviderError, Role,
 };
+use tollgate_testkit::{MockUpstream, Script, Seen};
 
-#[derive(Default)]
-struct Calls {
-    chat: AtomicU32,
-}
-
-async fn chat(
-    State(calls): State<Arc<Calls>>,
-    headers: HeaderMap,
-    Json(body): Json<Value>,
-) -> Response {
-    let call = calls.chat.fetch_add(1, Ordering::SeqCst);
-    assert_eq!(headers.get("authorization").unwrap(), "Bearer sk-test");
-    let model = body["model"].as_str().unwrap_or_default().to_owned();
-    match model.as_str() {
-        "flaky" if call < 2 => {
-            return (StatusCode::SERVICE_UNAVAILABLE, "overloaded").into_response();
-        }
-        "bad" => {
-            return (
-                StatusCode::BAD_REQUEST,
-                Json(json!({"error": {"message": "max_tokens is too large"}})),
-            )
-                .into_response();
-        }
-        "throttled" => {
-            return (
-                StatusCode::TOO_MANY_REQUESTS,
-                [("retry-after", "0")],
-                Json(json!({"error": {"message": "slow down"}})),
-            )
-                .into_response();
-        }
-        "slow" => tokio::time::sleep(Duration::from_secs(5)).await,
-        _ => {}
-    }
-    if body["stream"] == true {
-        assert_eq!(body["stream_options"]["include_usage"], true);
-        let chunks = [
-            json!({"choices": [{"delta": {"role": "assistant"}, "index": 0}]}),
-            json!({"choices": [{"delta": {"content": "Hel"}, "index": 0}]}),
-            json!({"choices": [{"delta": {"content": "lo"}, "index": 0, "finish_reason": "stop"}]}),
-            json!({"choices": [], "usage": {"prompt_tokens": 12, "completion_tokens": 2}}),
-        ];
-        let mut text = String::new();
-        for chunk in chunks {
-            let _ = write!(text, "data: {chunk}\n\n");
-        }
-        text.push_str("data: [DONE]\n\n");
-        // Deliver in awkward pieces so events straddle reads.
-        let pieces: Vec<Result<Vec<u8>, std::io::Error>> = text
-            .into_bytes()
-            .chunks(7)
-            .map(|piece| Ok(piece.to_vec()))
-            .collect();
-        return Response::builder()
-            .header("content-type", "text/event-stream")
-            .body(Body::from_stream(futures_util::stream::iter(pieces)))
-            .unwrap();
-    }
-    assert_eq!(body["max_tokens"], 64);
-    assert_eq!(body["stop"], json!(["\n\n"]));
-    assert_eq!(body["seed"], 7, "extra fields pass through");
-    Json(json!({
-        "choices": [{"message": {"role": "assistant", "content": "Hello there"}, "finish_reason": "stop"}],
-        "usage": {"prompt_tokens": 30, "completion_tokens": 3, "prompt_tokens_details": {"cached_tokens": 10}}
-    }))
-    .into_response()
-}
-
-async fn mock() -> (String, Arc<Calls>) {
-    let calls = Arc::new(Calls::default());
-    let app = Router::new()
-        .route("/v1/chat/completions", post(chat))
-        .route("/v1/embeddings", post(|Json(body): Json<Value>| async move {
-            let inputs = body["input"].as_array().unwrap().len();
-            Json(json!({"data": (0..inputs).map(|index| json!({"embedding": [index as f64, 0.5]})).collect::<Vec<_>>(), "usage": {"prompt_tokens": 8}}))
-        }))
-        .route("/v1/models", get(|| async { Json(json!({"data": [{"id": "gpt-test"}, {"id": "other"}]})) }))
-        .with_state(Arc::clone(&calls));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (format!("http://{address}/v1"), calls)
+/// The shared mock upstream: "Hel", "lo"; 30 tokens in (10 of them from the prompt cache) and
+/// 3 out; two models listed.
+async fn mock() -> (String, Arc<Seen>) {
+    let mut script = Script::saying(&["Hel", "lo"], (30, 3));
+    script.cached_tokens = Some(10);
+    script.models = vec!["gpt-test".to_owned(), "other".to_owned()];
+    let mock = MockUpstream::start_with(script).await;
+    (mock.base_url, mock.seen)
 }
 
 fn provider(base: &str) -> OpenAiCompatible {
@@ -126,9 +45,17 @@ fn request(model: &str) -> ChatRequest {
 
 #[tokio::test]
 async fn chat_reports_text_and_true_usage() {
-    let (base, _) = mock().await;
+    let (base, seen) = mock().await;
     let answer = provider(&base).chat(request("gpt-test")).await.unwrap();
-    assert_eq!(answer.text, "Hello there");
+    let sent = seen.last_chat();
+    assert_eq!(sent["max_tokens"], 64);
+    assert_eq!(sent["stop"], json!(["\n\n"]));
+    assert_eq!(sent["seed"], 7, "extra fields pass through");
+    assert_eq!(
+        seen.last_authorization.lock().unwrap().as_deref(),
+        Some("Bearer sk-test")
+    );
+    assert_eq!(answer.text, "Hello");
     assert_eq!(answer.finish_reason.as_deref(), Some("stop"));
     assert_eq!(
         (
@@ -142,12 +69,14 @@ async fn chat_reports_text_and_true_usage() {
 
 #[tokio::test]
 async fn streams_deltas_in_order_then_usage() {
-    let (base, _) = mock().await;
+    let (base, seen) = mock().await;
+    // Delivered in 7-byte pieces, so events straddle reads.
     let stream = provider(&base)
-        .chat_stream(request("gpt-test"))
+        .chat_stream(request("gpt-test+pieces7"))
         .await
         .unwrap();
     let events: Vec<ChatEvent> = stream.map(Result::unwrap).collect().await;
+    assert_eq!(seen.last_chat()["stream_options"]["include_usage"], true);
     assert_eq!(events[0], ChatEvent::Delta("Hel".into()));
     assert_eq!(events[1], ChatEvent::Delta("lo".into()));
     match &events[2] {
@@ -156,7 +85,14 @@ async fn streams_deltas_in_order_then_usage() {
             usage,
         } => {
             assert_eq!(finish_reason.as_deref(), Some("stop"));
-            assert_eq!((usage.input_tokens, usage.output_tokens), (12, 2));
+            assert_eq!(
+                (
+                    usage.input_tokens,
+                    usage.cache_read_tokens,
+                    usage.output_tokens
+                ),
+                (20, 10, 3)
+            );
         }
         other => panic!("expected the end, got {other:?}"),
     }
@@ -165,32 +101,26 @@ async fn streams_deltas_in_order_then_usage() {
 
 #[tokio::test]
 async fn retries_server_errors_but_not_client_errors() {
-    let (base, calls) = mock().await;
+    let (base, seen) = mock().await;
+    let calls = &seen.chat_calls;
     let provider = provider(&base);
+    assert_eq!(provider.chat(request("flaky")).await.unwrap().text, "Hello");
     assert_eq!(
-        provider.chat(request("flaky")).await.unwrap().text,
-        "Hello there"
-    );
-    assert_eq!(
-        calls.chat.load(Ordering::SeqCst),
+        calls.load(Ordering::SeqCst),
         3,
         "two 503s retried, third call answered"
     );
 
-    calls.chat.store(0, Ordering::SeqCst);
-    let error = provider.chat(request("bad")).await.unwrap_err();
+    calls.store(0, Ordering::SeqCst);
+    let error = provider.chat(request("upstream-broken")).await.unwrap_err();
     assert_eq!(
         error,
-        ProviderError::BadRequest("max_tokens is too large".into())
+        ProviderError::BadRequest("this upstream is broken on purpose".into())
     );
     assert_eq!(error.http_status(), 400);
-    assert_eq!(
-        calls.chat.load(Ordering::SeqCst),
-        1,
-        "a 400 is never retried"
-    );
+    assert_eq!(calls.load(Ordering::SeqCst), 1, "a 400 is never retried");
 
-    calls.chat.store(0, Ordering::SeqCst);
+    calls.store(0, Ordering::SeqCst);
     let error = provider.chat(request("throttled")).await.unwrap_err();
     assert!(
         matches!(error, ProviderError::RateLimited { .. }),
@@ -198,7 +128,7 @@ async fn retries_server_errors_but_not_client_errors() {
     );
     assert_eq!(error.http_status(), 429);
     assert_eq!(
-        calls.chat.load(Ordering::SeqCst),
+        calls.load(Ordering::SeqCst),
         3,
         "throttling is retried up to the limit"
     );
@@ -207,7 +137,10 @@ async fn retries_server_errors_but_not_client_errors() {
 #[tokio::test]
 async fn timeouts_and_unreachable_upstreams() {
     let (base, _) = mock().await;
-    let error = provider(&base).chat(request("slow")).await.unwrap_err();
+    let error = provider(&base)
+        .chat(request("delay5000"))
+        .await
+        .unwrap_err();
     assert!(matches!(error, ProviderError::Timeout(_)), "{error:?}");
     assert_eq!(error.http_status(), 504);
     let closed = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -235,7 +168,7 @@ async fn embeddings_and_models() {
         })
         .await
         .unwrap();
-    assert_eq!(answer.embeddings, vec![vec![0.0, 0.5], vec![1.0, 0.5]]);
+    assert_eq!(answer.embeddings, vec![vec![0.25, 0.5], vec![1.25, 0.5]]);
     assert_eq!(answer.usage.input_tokens, 8);
     let models: Vec<String> = provider
         .list_models()
@@ -264,70 +197,16 @@ fn a_base_url_that_is_not_a_url_is_refused_up_front() {
     assert!(error.to_string().contains("API key"), "{error}");
 }
 
-/// A mock that answers chats (whole or streamed, the stream chunked) and notes each connection.
-async fn counting_mock() -> (
-    String,
-    Arc<std::sync::Mutex<std::collections::HashSet<u16>>>,
-) {
-    use axum::extract::ConnectInfo;
-    let peers = Arc::new(std::sync::Mutex::new(std::collections::HashSet::new()));
-    let app = Router::new()
-        .route(
-            "/v1/chat/completions",
-            post(
-                |State(peers): State<Arc<std::sync::Mutex<std::collections::HashSet<u16>>>>,
-                 ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
-                 Json(body): Json<Value>| async move {
-                    peers.lock().unwrap().insert(peer.port());
-                    if body["stream"] == true {
-                        let events = [
-                            format!("data: {}\n\n", json!({"choices": [{"delta": {"content": "Hi"}, "index": 0}]})),
-                            format!("data: {}\n\n", json!({"choices": [], "usage": {"prompt_tokens": 1, "completion_tokens": 1}})),
-                            "data: [DONE]\n\n".to_owned(),
-                        ];
-                        // "whole-stream": the same events with a content-length, not chunked.
-                        let body = if body["model"] == "whole-stream" {
-                            Body::from(events.concat())
-                        } else {
-                            Body::from_stream(futures_util::stream::iter(
-                                events.map(|event| Ok::<_, std::io::Error>(event.into_bytes())),
-                            ))
-                        };
-                        return Response::builder()
-                            .header("content-type", "text/event-stream")
-                            .body(body)
-                            .unwrap();
-                    }
-                    Json(json!({"choices": [{"message": {"content": "Hi"}, "finish_reason": "stop"}],
-                                "usage": {"prompt_tokens": 1, "completion_tokens": 1}}))
-                    .into_response()
-                },
-            ),
-        )
-        .with_state(Arc::clone(&peers));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-        )
-        .await
-        .unwrap();
-    });
-    (format!("http://{address}/v1"), peers)
-}
-
 #[tokio::test]
 async fn one_connection_carries_call_after_call_whole_or_streamed() {
-    let (base, peers) = counting_mock().await;
-    let provider = OpenAiCompatible::new(OpenAiConfig::new(&base)).unwrap();
+    let (base, seen) = mock().await;
+    let provider = provider(&base);
     for _ in 0..3 {
         let answer = provider.chat(request("gpt-test")).await.unwrap();
-        assert_eq!(answer.text, "Hi");
-        // A stream of known length ("whole-stream") is done at [DONE]: its connection is free at
+        assert_eq!(answer.text, "Hello");
+        // A stream of known length ("whole") is done at [DONE]: its connection is free at
         // once. A chunked one ("gpt-test") has its body's last chunk read after, by a task.
-        for model in ["whole-stream", "gpt-test"] {
+        for model in ["whole", "gpt-test"] {
             let events: Vec<ChatEvent> = provider
                 .chat_stream(request(model))
                 .await
@@ -335,13 +214,13 @@ async fn one_connection_carries_call_after_call_whole_or_streamed() {
                 .map(Result::unwrap)
                 .collect()
                 .await;
-            assert_eq!(events.len(), 2, "{model}: {events:?}");
+            assert_eq!(events.len(), 3, "{model}: {events:?}");
         }
         // A chat stream ends at [DONE]; the chunked body's last chunk is read after, by a task.
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(
-        peers.lock().unwrap().len(),
+        seen.peers.lock().unwrap().len(),
         1,
         "nine sequential calls, whole and streamed (chunked or not), used one connection"
     );
@@ -418,5 +297,5 @@ async fn a_stream_dropped_early_leaves_the_provider_working() {
     );
     drop(stream);
     let answer = provider.chat(request("gpt-test")).await.unwrap();
-    assert_eq!(answer.text, "Hello there");
+    assert_eq!(answer.text, "Hello");
 }

@@ -66,9 +66,9 @@ print("vision prompt ok")
 embedded = client.embeddings.create(model="sdk-embed", input=["a", "b"])
 # The SDK asks for base64 (f32s) by default and decodes it; asked for floats, they come exact.
 assert len(embedded.data) == 2, embedded
-assert all(abs(a - b) < 1e-7 for a, b in zip(embedded.data[1].embedding, [0.1, 0.2])), embedded
+assert all(abs(a - b) < 1e-7 for a, b in zip(embedded.data[1].embedding, [1.25, 0.5])), embedded
 exact = client.embeddings.create(model="sdk-embed", input="a", encoding_format="float")
-assert exact.data[0].embedding == [0.1, 0.2], exact
+assert exact.data[0].embedding == [0.25, 0.5], exact
 print("embeddings.create ok")
 
 try:

@@ -1,24 +1,19 @@
 //! A gateway on a temporary database, driven in-process, with a mock OpenAI-compatible upstream
-//! started by the test. The mock is test code only.
+//! started by the test (the shared one, `tollgate-testkit`). The mock is test code only.
 #![allow(
     dead_code,
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::panic,
+    unused_imports,
     clippy::comparison_chain
 )]
 
-use std::fmt::Write as _;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::extract::State;
 use axum::http::{HeaderMap, Request, StatusCode};
-use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use tempfile::TempDir;
@@ -29,194 +24,8 @@ use tower::ServiceExt;
 
 pub const ADMIN_TOKEN: &str = "admin-secret-for-tests";
 
-/// What the mock saw.
-#[derive(Debug, Default)]
-pub struct Upstream {
-    pub chat_calls: AtomicU32,
-    pub address: std::sync::Mutex<String>,
-    /// The body of the latest chat call.
-    pub last_chat: std::sync::Mutex<Option<Value>>,
-}
-
-/// The mock's knobs, read from the upstream model name: `upstream-chat+delay300+no-usage`.
-/// - `upstream-slow`: 40 words, streamed 15 ms apart; `long`: 2,000 words; `upstream-broken`: a 400.
-/// - `delay<ms>`: wait before answering; `silent`: answer nothing (streams: one word, then
-///   nothing with the connection held open).
-/// - `no-usage`: no usage in the answer; `absurd`: token counts near `u64::MAX`; `honest`:
-///   output tokens are the `max_tokens` asked for (default 500), not the fixed 500.
-/// - `echo-401`, `echo-400`, `echo-500`: errors that echo [`UPSTREAM_KEY`] and an internal URL.
-#[derive(Debug, Default, Clone, Copy)]
-struct Knobs {
-    slow: bool,
-    long: bool,
-    broken: bool,
-    delay_ms: u64,
-    silent: bool,
-    no_usage: bool,
-    absurd: bool,
-    honest: bool,
-    echo: Option<u16>,
-}
-
-/// The key an echoing upstream leaks in its errors.
-pub const UPSTREAM_KEY: &str = "sk-gw-SECRETKEY1234567890";
-
-impl Knobs {
-    fn of(model: &str) -> Knobs {
-        let mut knobs = Knobs::default();
-        for part in model.split('+') {
-            match part {
-                "upstream-slow" => knobs.slow = true,
-                "long" => knobs.long = true,
-                "upstream-broken" => knobs.broken = true,
-                "silent" => knobs.silent = true,
-                "no-usage" => knobs.no_usage = true,
-                "absurd" => knobs.absurd = true,
-                "honest" => knobs.honest = true,
-                "echo-401" => knobs.echo = Some(401),
-                "echo-400" => knobs.echo = Some(400),
-                "echo-500" => knobs.echo = Some(500),
-                other => {
-                    if let Some(ms) = other.strip_prefix("delay") {
-                        knobs.delay_ms = ms.parse().unwrap();
-                    }
-                }
-            }
-        }
-        knobs
-    }
-}
-
-fn echoed_error(status: u16) -> Response {
-    match status {
-        // OpenAI's own wording for a bad key.
-        401 => (
-            StatusCode::UNAUTHORIZED,
-            Json(json!({"error": {"message": format!("Incorrect API key provided: {UPSTREAM_KEY}. You can find your API key at https://platform.openai.com/account/api-keys."), "type": "invalid_request_error"}})),
-        )
-            .into_response(),
-        400 => (
-            StatusCode::BAD_REQUEST,
-            Json(json!({"error": {"message": format!("max_tokens is too large for key {UPSTREAM_KEY}")}})),
-        )
-            .into_response(),
-        _ => (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("proxy error at http://10.1.2.3:9000/v1 with Authorization: Bearer {UPSTREAM_KEY}"),
-        )
-            .into_response(),
-    }
-}
-
-async fn chat(State(upstream): State<Arc<Upstream>>, Json(body): Json<Value>) -> Response {
-    upstream.chat_calls.fetch_add(1, Ordering::SeqCst);
-    *upstream.last_chat.lock().unwrap() = Some(body.clone());
-    let knobs = Knobs::of(body["model"].as_str().unwrap_or_default());
-    if knobs.broken {
-        return (
-            StatusCode::BAD_REQUEST,
-            Json(json!({"error": {"message": "this upstream is broken on purpose"}})),
-        )
-            .into_response();
-    }
-    if let Some(status) = knobs.echo {
-        return echoed_error(status);
-    }
-    if knobs.delay_ms > 0 {
-        tokio::time::sleep(Duration::from_millis(knobs.delay_ms)).await;
-    }
-    let count = if knobs.long {
-        2_000
-    } else if knobs.slow {
-        40
-    } else {
-        3
-    };
-    let words: Vec<String> = (0..count).map(|index| format!("w{index} ")).collect();
-    let asked = body["max_tokens"]
-        .as_u64()
-        .or(body["max_completion_tokens"].as_u64());
-    let (input, output) = if knobs.absurd {
-        (u64::MAX, u64::MAX - 1)
-    } else if knobs.honest {
-        (1000, asked.unwrap_or(500))
-    } else {
-        (1000, 500)
-    };
-    if body["stream"] == true {
-        let (slow, silent, no_usage) = (knobs.slow, knobs.silent, knobs.no_usage);
-        let streamed_usage = if knobs.absurd {
-            (input, output)
-        } else {
-            (11, words.len() as u64)
-        };
-        let events = futures_util::stream::unfold(0usize, move |index| {
-            let words = words.clone();
-            async move {
-                if slow && index > 0 {
-                    tokio::time::sleep(Duration::from_millis(15)).await;
-                }
-                if silent && index > 0 {
-                    futures_util::future::pending::<()>().await;
-                }
-                let text = if index < words.len() {
-                    format!(
-                        "data: {}\n\n",
-                        json!({"choices": [{"index": 0, "delta": {"content": words[index]}}]})
-                    )
-                } else if index == words.len() {
-                    let mut text = format!(
-                        "data: {}\n\n",
-                        json!({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
-                    );
-                    if !no_usage {
-                        let _ = write!(
-                            text,
-                            "data: {}\n\n",
-                            json!({"choices": [], "usage": {"prompt_tokens": streamed_usage.0, "completion_tokens": streamed_usage.1}})
-                        );
-                    }
-                    text.push_str("data: [DONE]\n\n");
-                    text
-                } else {
-                    return None;
-                };
-                Some((Ok::<_, std::io::Error>(text.into_bytes()), index + 1))
-            }
-        });
-        return Response::builder()
-            .header("content-type", "text/event-stream")
-            .body(Body::from_stream(events))
-            .unwrap();
-    }
-    if knobs.silent {
-        futures_util::future::pending::<()>().await;
-    }
-    let mut answer = json!({
-        "choices": [{"message": {"role": "assistant", "content": words.concat().trim_end()}, "finish_reason": "stop"}],
-        "usage": {"prompt_tokens": input, "completion_tokens": output}
-    });
-    if knobs.no_usage {
-        answer.as_object_mut().unwrap().remove("usage");
-    }
-    Json(answer).into_response()
-}
-
-pub async fn start_upstream() -> (String, Arc<Upstream>) {
-    let upstream = Arc::new(Upstream::default());
-    let app = Router::new()
-        .route("/v1/chat/completions", post(chat))
-        .route("/v1/embeddings", post(|Json(body): Json<Value>| async move {
-            let count = body["input"].as_array().map_or(1, Vec::len);
-            Json(json!({"data": (0..count).map(|_| json!({"embedding": [0.25, 0.5]})).collect::<Vec<_>>(), "usage": {"prompt_tokens": 4}}))
-        }))
-        .route("/v1/models", get(|| async { Json(json!({"data": []})) }))
-        .with_state(Arc::clone(&upstream));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (format!("http://{address}/v1"), upstream)
-}
+pub use tollgate_testkit::UPSTREAM_KEY;
+use tollgate_testkit::{MockUpstream, Seen};
 
 fn model(id: &str, upstream_model: &str, base: &str, price_as: &str) -> ModelConfig {
     toml_model(&format!(
@@ -237,7 +46,7 @@ pub struct TestGateway {
     pub dir: TempDir,
     pub gateway: Gateway,
     pub router: tollgate_gateway::Routes,
-    pub upstream: Arc<Upstream>,
+    pub upstream: Arc<Seen>,
     /// A key of tenant `alpha` (limits: none; all models allowed).
     pub secret: String,
     pub key_id: String,
@@ -252,7 +61,7 @@ pub async fn gateway_with(limits: Limits, server: ServerConfig) -> TestGateway {
 }
 
 /// A model on the mock upstream: `upstream` is the name the mock sees, knobs included (see
-/// [`Knobs`]); `toml` adds settings (`timeout_secs = 1`).
+/// [`tollgate_testkit::knobs`]); `toml` adds settings (`timeout_secs = 1`).
 pub struct MockModel<'a> {
     pub id: &'a str,
     pub upstream: &'a str,
@@ -304,7 +113,11 @@ async fn build_on_mock(
     aws: Option<&aws_config::SdkConfig>,
     mocks: &[String],
 ) -> TestGateway {
-    let (base, upstream) = start_upstream().await;
+    let MockUpstream {
+        base_url: base,
+        seen: upstream,
+        ..
+    } = MockUpstream::start().await;
     let extra: Vec<ModelConfig> = mocks
         .iter()
         .map(|mock| toml_model(&format!("base_url = \"{base}\"\n{mock}")))

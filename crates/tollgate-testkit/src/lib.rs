@@ -1,0 +1,17 @@
+//! Test doubles shared by Tollgate's tests, so each crate's tests drive the same peer rather than
+//! a copy of their own: one mock OpenAI-compatible upstream ([`MockUpstream`]) whose behaviour a
+//! test picks through the upstream model name (`upstream-chat+delay300+no-usage`, see [`knobs`]).
+//!
+//! Test code only: product crates take it as a dev-dependency and nothing else.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test code: a mock that cannot bind or parse should fail the test at once, loudly"
+)]
+
+pub mod knobs;
+mod upstream;
+
+pub use knobs::UPSTREAM_KEY;
+pub use upstream::{MockUpstream, Script, Seen};
