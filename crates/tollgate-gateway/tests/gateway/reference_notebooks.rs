@@ -3,13 +3,9 @@
 //! cell reads it, against the Bedrock and SageMaker wire-protocol server, with what reached the
 //! model and what was metered checked too. Cell numbers are the notebook's own.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-#[path = "../../tollgate-providers/tests/support/aws_server.rs"]
-mod aws_server;
-mod common;
-#[path = "../../tollgate-providers/tests/support/sdk.rs"]
-mod sdk;
+use crate::aws_server;
+use crate::common;
+use crate::sdk;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};

@@ -1,9 +1,7 @@
 //! Peers that stall a real listener: a client that sends nothing, one that dribbles its headers,
 //! an idle keep-alive connection, and a flood of connections past the cap.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

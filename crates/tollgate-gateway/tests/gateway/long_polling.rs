@@ -1,8 +1,7 @@
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! The reference API's long polling: `streaming: true` answers a request id at once; polls with
 //! `requestId` answer the id while it runs and the text once done, to the key that started it only.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -1,8 +1,7 @@
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! Bad input gets a 4xx whose message names the problem, never a 5xx or a panic; and a property
 //! test throws arbitrary bodies and headers at the parser.
 
-mod common;
+use crate::common;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};

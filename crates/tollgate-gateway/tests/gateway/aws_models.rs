@@ -1,13 +1,9 @@
 //! Bedrock and SageMaker models served through both APIs, driven in-process, with the AWS side
 //! played by a server speaking the services' wire protocols (shared with the provider tests).
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-#[path = "../../tollgate-providers/tests/support/aws_server.rs"]
-mod aws_server;
-mod common;
-#[path = "../../tollgate-providers/tests/support/sdk.rs"]
-mod sdk;
+use crate::aws_server;
+use crate::common;
+use crate::sdk;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};

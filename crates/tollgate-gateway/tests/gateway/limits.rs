@@ -1,7 +1,6 @@
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! Each limit answers 429 before the model is called, with Retry-After.
 
-mod common;
+use crate::common;
 
 use std::sync::atomic::Ordering;
 

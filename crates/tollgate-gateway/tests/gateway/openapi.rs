@@ -1,7 +1,6 @@
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! `/openapi.json` describes exactly the routes the router serves.
 
-mod common;
+use crate::common;
 
 use axum::body::Body;
 use axum::http::{Method, Request};

@@ -1,7 +1,6 @@
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! Graceful shutdown: stop accepting, finish what is in flight, commit the ledger.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

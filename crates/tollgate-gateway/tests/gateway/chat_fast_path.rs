@@ -1,8 +1,7 @@
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! `POST /v1/chat/completions` is answered before the router; it must answer exactly as the
 //! router's own route does: the same statuses and errors, the same body limit, the same metrics.
 
-mod common;
+use crate::common;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};

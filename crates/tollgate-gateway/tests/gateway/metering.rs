@@ -1,8 +1,7 @@
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! One ledger row per call with the provider's true usage, priced at write time, including a
 //! streamed call whose client leaves early.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -1,8 +1,5 @@
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! The built-in local model served through both APIs, metered with its real token counts. Needs
 //! the GGUF file (scripts/ensure-toolchain.sh fetches it); without it, it fails and says so.
-
-mod common;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};

@@ -1,8 +1,7 @@
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! Serving on threads of their own: connections are spread over the threads, every call is
 //! answered and metered, and stopping ends the threads.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
