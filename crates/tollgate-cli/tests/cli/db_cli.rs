@@ -1,0 +1,330 @@
+//! `tollgate db ...`, data-dir resolution, config files.
+
+use crate::common;
+
+use std::process::Command;
+
+use common::Cli;
+
+#[test]
+fn path_migrate_info_vacuum() {
+    let cli = Cli::new();
+    let path = cli.run(&["db", "path"]).ok().stdout;
+    assert_eq!(path.trim(), cli.path("tollgate.db").display().to_string());
+    let vacuum_first = cli.run(&["db", "vacuum"]).fails();
+    assert!(vacuum_first.stderr.contains("does not exist yet"));
+    cli.run(&["db", "migrate"]).ok();
+    let info = cli.run(&["--json", "db", "info"]).ok().json();
+    assert_eq!(
+        info["schema_version"],
+        tollgate_store::schema::SCHEMA_VERSION
+    );
+    assert!(info["price_entries"].as_i64().unwrap() > 200);
+    cli.run(&["db", "vacuum"]).ok();
+}
+
+#[test]
+fn a_foreign_file_is_refused_untouched() {
+    let cli = Cli::new();
+    std::fs::write(
+        cli.path("tollgate.db"),
+        b"definitely not sqlite".repeat(100),
+    )
+    .unwrap();
+    let run = cli.run(&["tenant", "list"]).fails();
+    assert!(
+        run.stderr.contains("is not an SQLite database")
+            && run.stderr.contains("nothing was changed"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        std::fs::read(cli.path("tollgate.db")).unwrap(),
+        b"definitely not sqlite".repeat(100)
+    );
+}
+
+#[test]
+fn config_file_sets_the_zone_and_rejects_unknown_keys() {
+    let cli = Cli::new();
+    std::fs::write(
+        cli.path("tollgate.toml"),
+        "time_zone = \"America/New_York\"\n",
+    )
+    .unwrap();
+    let info = cli.run(&["--json", "db", "info"]).ok().json();
+    assert_eq!(info["time_zone"], "America/New_York");
+
+    std::fs::write(
+        cli.path("tollgate.toml"),
+        "time_zone = \"UTC\"\ncolour = \"blue\"\n",
+    )
+    .unwrap();
+    let run = cli.run(&["tenant", "list"]).fails();
+    assert!(
+        run.stderr.contains("unknown field `colour`") && run.stderr.contains("tollgate.toml"),
+        "{}",
+        run.stderr
+    );
+
+    std::fs::write(cli.path("tollgate.toml"), "time_zone = \"Mars/Base\"\n").unwrap();
+    assert!(
+        cli.run(&["tenant", "list"])
+            .fails()
+            .stderr
+            .contains("Mars/Base")
+    );
+}
+
+#[test]
+fn data_dir_flag_beats_the_environment_and_config_can_name_it() {
+    let cli = Cli::new();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let run = cli
+        .run(&[
+            "--data-dir",
+            elsewhere.path().to_str().unwrap(),
+            "db",
+            "path",
+        ])
+        .ok();
+    assert!(
+        run.stdout
+            .trim()
+            .starts_with(elsewhere.path().to_str().unwrap())
+    );
+
+    let config = cli.path("custom.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "data_dir = {:?}\n",
+            elsewhere.path().join("inner").display().to_string()
+        ),
+    )
+    .unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_tollgate"))
+        .args(["--config", config.to_str().unwrap(), "db", "path"])
+        .env_remove("TOLLGATE_DATA_DIR")
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout).trim(),
+        elsewhere
+            .path()
+            .join("inner/tollgate.db")
+            .display()
+            .to_string()
+    );
+}
+
+/// The shared mock upstream answering every chat at once with 10 in / 5 out tokens, on a thread
+/// of its own (the test's thread blocks on the `tollgate serve` process).
+fn instant_upstream() -> u16 {
+    tollgate_testkit::MockUpstream::start_on_own_thread(tollgate_testkit::Script::saying(
+        &["ok"],
+        (10, 5),
+    ))
+    .port
+}
+
+/// Waits until `/healthz` answers: the listener takes connections before the gateway has
+/// started (replaying its journal first), and a stop before then would cut the replay short.
+fn wait_until_serving(port: u16) {
+    use std::io::{Read, Write};
+    for _ in 0..200 {
+        if let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            let _ = stream.write_all(
+                b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+            );
+            let mut answer = String::new();
+            let _ = stream.read_to_string(&mut answer);
+            if answer.starts_with("HTTP/1.1 200") {
+                return;
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("tollgate serve on port {port} never answered /healthz");
+}
+
+/// One chat call over a fresh connection; the status, or 0 when the server went away.
+fn chat_status(port: u16, key: &str) -> u16 {
+    use std::io::{Read, Write};
+    let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return 0;
+    };
+    let body = r#"{"model":"chat","max_tokens":5,"messages":[{"role":"user","content":"hi"}]}"#;
+    let request = format!(
+        "POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {key}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    if stream.write_all(request.as_bytes()).is_err() {
+        return 0;
+    }
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    answer
+        .split(' ')
+        .nth(1)
+        .and_then(|status| status.parse().ok())
+        .unwrap_or(0)
+}
+
+#[test]
+fn a_killed_serve_loses_no_answered_call_while_the_database_is_locked() {
+    let upstream = instant_upstream();
+    let cli = Cli::new();
+    let port = common::free_port();
+    std::fs::write(
+        cli.path("tollgate.toml"),
+        format!(
+            "[server]\nlisten = \"127.0.0.1:{port}\"\n\n[[models]]\nid = \"chat\"\nbase_url = \"http://127.0.0.1:{upstream}/v1\"\nprice_as = \"anthropic.claude-v2\"\n"
+        ),
+    )
+    .unwrap();
+    cli.run(&["tenant", "create", "alpha"]).ok();
+    let key = cli.run(&["--json", "key", "create", "alpha"]).ok().json()["secret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut server = cli.serve(port);
+    assert_eq!(chat_status(port, &key), 200, "a warm-up call");
+
+    // Another process holds the database's write lock: no ledger commit can happen.
+    let locker = rusqlite::Connection::open(cli.path("tollgate.db")).unwrap();
+    locker.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let answered = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(1));
+    let callers: Vec<_> = (0..4)
+        .map(|_| {
+            let (key, answered) = (key.clone(), std::sync::Arc::clone(&answered));
+            std::thread::spawn(move || {
+                loop {
+                    match chat_status(port, &key) {
+                        200 => {
+                            answered.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        }
+                        0 => return,
+                        other => panic!("a call answered {other}"),
+                    }
+                }
+            })
+        })
+        .collect();
+    while answered.load(std::sync::atomic::Ordering::SeqCst) < 300 {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    // kill -9, mid-load, with the database still locked.
+    server.0.kill().unwrap();
+    server.0.wait().unwrap();
+    for caller in callers {
+        caller.join().unwrap();
+    }
+    let acknowledged = answered.load(std::sync::atomic::Ordering::SeqCst);
+    locker.execute_batch("ROLLBACK").unwrap();
+    drop(locker);
+    std::mem::forget(server);
+
+    // The next start replays the journal.
+    let server = cli.serve(port);
+    wait_until_serving(port);
+    drop(server);
+    let connection = rusqlite::Connection::open(cli.path("tollgate.db")).unwrap();
+    let (rows, distinct): (i64, i64) = connection
+        .query_row(
+            "SELECT count(*), count(DISTINCT request_id) FROM usage_ledger",
+            [],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
+        .unwrap();
+    assert!(
+        rows >= acknowledged as i64,
+        "{rows} ledger rows, but {acknowledged} calls were answered 200"
+    );
+    assert_eq!(distinct, rows, "no call recorded twice");
+}
+
+#[test]
+fn a_full_disk_fails_calls_it_cannot_record_and_loses_no_answered_one() {
+    let upstream = instant_upstream();
+    let cli = Cli::new();
+    let port = common::free_port();
+    std::fs::write(
+        cli.path("tollgate.toml"),
+        format!(
+            "[server]\nlisten = \"127.0.0.1:{port}\"\n\n[[models]]\nid = \"chat\"\nbase_url = \"http://127.0.0.1:{upstream}/v1\"\nprice_as = \"anthropic.claude-v2\"\n"
+        ),
+    )
+    .unwrap();
+    cli.run(&["tenant", "create", "alpha"]).ok();
+    let key = cli.run(&["--json", "key", "create", "alpha"]).ok().json()["secret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // No file of this process may grow past 1 MiB, as if the disk filled: the journal's segment
+    // gets there after some 2,500 calls (SIGXFSZ ignored, so writes fail with EFBIG instead).
+    let mut server = common::Running(
+        Command::new("bash")
+            .args([
+                "-c",
+                &format!(
+                    "trap '' XFSZ; ulimit -f 1024; exec {} serve",
+                    env!("CARGO_BIN_EXE_tollgate")
+                ),
+            ])
+            .env("TOLLGATE_DATA_DIR", cli.data_dir())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    for _ in 0..200 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let (mut answered, mut refused) = (0u64, 0u64);
+    for _ in 0..20_000 {
+        match chat_status(port, &key) {
+            200 => answered += 1,
+            503 => {
+                refused += 1;
+                if refused >= 20 {
+                    break;
+                }
+            }
+            other => panic!("a call answered {other}"),
+        }
+    }
+    assert!(
+        refused >= 20,
+        "the journal never filled: {answered} calls answered"
+    );
+    assert!(
+        answered > 1_000,
+        "{answered} calls answered before the disk filled"
+    );
+    server.0.kill().unwrap();
+    server.0.wait().unwrap();
+    // Already reaped: nothing left for its drop to stop.
+    std::mem::forget(server);
+
+    // With room again, the next start replays the journal.
+    let server = cli.serve(port);
+    wait_until_serving(port);
+    drop(server);
+    let connection = rusqlite::Connection::open(cli.path("tollgate.db")).unwrap();
+    let (rows, distinct): (i64, i64) = connection
+        .query_row(
+            "SELECT count(*), count(DISTINCT request_id) FROM usage_ledger",
+            [],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
+        .unwrap();
+    assert!(
+        rows >= answered as i64,
+        "{rows} ledger rows, but {answered} calls were answered 200"
+    );
+    assert_eq!(distinct, rows, "no call recorded twice");
+}
