@@ -578,7 +578,12 @@ export type ErrorCode =
  * A CloudFormation stack owns what would change (the message names it); the UI offers to
  * do it anyway, with the stack's drift spelled out.
  */
-"stack_owned"
+"stack_owned" | 
+/**
+ * Another engine (a `tollgate serve`, another console) already serves this database and
+ * enforces its limits; the message names it. The console does not start a second one.
+ */
+"engine_running"
 /**
  * What a costs export is written as.
  */

@@ -5,7 +5,8 @@
 use std::net::SocketAddr;
 use std::path::Path;
 
-use tollgate_gateway::{Gateway, ModelConfig, ServerConfig};
+use tollgate_gateway::{Gateway, ModelConfig, ServerConfig, StartError};
+use tollgate_store::StoreError;
 
 use crate::error::{AdminError, ErrorCode};
 
@@ -106,10 +107,11 @@ impl Engine {
         let gateway = {
             let _guard = runtime.enter();
             Gateway::start(database, ServerConfig::default(), models).map_err(|error| {
-                AdminError::new(
-                    ErrorCode::Storage,
-                    format!("cannot start the engine: {error}"),
-                )
+                let code = match &error {
+                    StartError::Store(StoreError::EngineRunning { .. }) => ErrorCode::EngineRunning,
+                    _ => ErrorCode::Storage,
+                };
+                AdminError::new(code, format!("cannot start the engine: {error}"))
             })?
         };
         Ok((runtime, listener, gateway))

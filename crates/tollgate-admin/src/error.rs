@@ -21,6 +21,9 @@ pub enum ErrorCode {
     /// A CloudFormation stack owns what would change (the message names it); the UI offers to
     /// do it anyway, with the stack's drift spelled out.
     StackOwned,
+    /// Another engine (a `tollgate serve`, another console) already serves this database and
+    /// enforces its limits; the message names it. The console does not start a second one.
+    EngineRunning,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error, specta::Type)]

@@ -17,6 +17,10 @@ pub enum StoreError {
     },
     #[error("cannot open {path}: {reason}")]
     Open { path: PathBuf, reason: String },
+    #[error(
+        "{path} is already served by {holder}: one engine enforces a database's limits, so stop that one or manage it instead (the tollgate CLI works beside it)"
+    )]
+    EngineRunning { path: PathBuf, holder: String },
     #[error("{what} '{id}' does not exist")]
     NotFound { what: &'static str, id: String },
     #[error("{what} '{id}' already exists")]
@@ -47,6 +51,7 @@ impl StoreError {
             StoreError::NotSqlite { .. } => "not_sqlite",
             StoreError::NewerSchema { .. } => "newer_schema",
             StoreError::Open { .. } => "open_failed",
+            StoreError::EngineRunning { .. } => "engine_running",
             StoreError::NotFound { .. } => "not_found",
             StoreError::AlreadyExists { .. } => "already_exists",
             StoreError::Invalid(_) => "invalid",

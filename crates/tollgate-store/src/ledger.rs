@@ -14,6 +14,7 @@ use std::time::Duration;
 use crossbeam_channel::{Sender, TrySendError};
 use tollgate_core::{UsageRecord, Zone};
 
+use crate::engine_lock::EngineLock;
 use crate::error::{Result, StoreError};
 pub use crate::journal::Durability;
 use crate::journal::{self, Journal};
@@ -343,13 +344,17 @@ pub struct LedgerWriter {
     handle: LedgerHandle,
     thread: Option<JoinHandle<WriterStats>>,
     flusher: Option<JoinHandle<()>>,
+    /// One writer per database (see [`EngineLock`]); released once the writer has stopped.
+    lock: Option<EngineLock>,
 }
 
 impl LedgerWriter {
     /// Opens its own connection to `path` (which must already be a Tollgate database), replays
-    /// what the journal holds beyond the database, and starts.
+    /// what the journal holds beyond the database, and starts. Refused with
+    /// [`StoreError::EngineRunning`] while another writer serves the database.
     pub fn start(path: &Path, zone: Zone, config: WriterConfig) -> Result<LedgerWriter> {
         let (connection, _) = schema::open_checked(path)?;
+        let lock = EngineLock::acquire(path)?;
         // Checkpoint the WAL every 64 MiB rather than every 4 MiB: rollup and index pages change
         // in every batch, and each checkpoint writes them back again.
         connection.pragma_update(None, "wal_autocheckpoint", 16_384)?;
@@ -410,6 +415,7 @@ impl LedgerWriter {
             },
             thread: Some(thread),
             flusher,
+            lock: Some(lock),
         })
     }
 
@@ -447,6 +453,7 @@ impl LedgerWriter {
         if let Some(flusher) = self.flusher.take() {
             let _ = flusher.join();
         }
+        self.lock = None;
         if stats.lost > 0 {
             let reason = self.handle.last_error().unwrap_or_default();
             return Err(StoreError::LedgerCommit(format!(

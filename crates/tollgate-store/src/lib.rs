@@ -39,6 +39,7 @@
 //! ```
 
 mod audit;
+mod engine_lock;
 mod error;
 mod imports;
 mod journal;
@@ -63,6 +64,7 @@ use rusqlite::{Connection, OptionalExtension};
 use tollgate_core::Zone;
 
 pub use audit::AuditEntry;
+pub use engine_lock::{EngineLock, engine_lock_path};
 pub use error::{Result, StoreError};
 pub use imports::{ImportSummary, SyncedObject};
 pub use journal::journal_dir;

@@ -41,6 +41,7 @@ const titles: Record<ErrorCode, string> = {
   unavailable: "AWS could not be reached",
   cancelled: "Stopped",
   stack_owned: "A CloudFormation stack owns this",
+  engine_running: "Another Tollgate engine serves this database",
 };
 
 /** Shows an error from a command (or anything thrown) as a banner. */

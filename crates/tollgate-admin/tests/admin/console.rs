@@ -459,3 +459,59 @@ fn settings_persist_and_bad_files_are_named() {
     assert_eq!(error.code, ErrorCode::Invalid);
     assert!(error.message.contains("console.toml"), "{error}");
 }
+
+/// A database already served by another engine (here a gateway in this process, as a
+/// `tollgate serve` would) gets no second engine from the console: its limits would be enforced
+/// twice. The console says who serves it, and its screens keep working on the database.
+#[test]
+fn the_console_starts_no_second_engine_on_a_served_database() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let upstream = start_upstream(&runtime);
+    let dir = tempfile::tempdir().unwrap();
+    let data = data_dir(dir.path(), &upstream);
+    // The database exists (as a console's first start leaves it) and is served elsewhere.
+    drop(Console::open(&data).unwrap());
+    let serving = {
+        let _guard = runtime.enter();
+        tollgate_gateway::Gateway::start(
+            &data.join("tollgate.db"),
+            tollgate_gateway::ServerConfig::default(),
+            &[],
+        )
+        .unwrap()
+    };
+
+    let error = tollgate_admin::Engine::start(&data, 0, &[]).unwrap_err();
+    assert_eq!(error.code, ErrorCode::EngineRunning, "{error}");
+    assert!(
+        error
+            .message
+            .contains(&format!("(pid {}", std::process::id())),
+        "{error}"
+    );
+
+    let mut console = Console::open(&data).unwrap();
+    let engine = console.overview().engine;
+    assert!(!engine.running);
+    assert!(
+        engine
+            .error
+            .as_deref()
+            .is_some_and(|error| error.contains("is already served by")),
+        "{engine:?}"
+    );
+    console
+        .apply(|local| {
+            local.create_tenant(&TenantForm {
+                team_id: "beside".to_owned(),
+                ..TenantForm::default()
+            })
+        })
+        .unwrap();
+
+    // Once the other engine has stopped, the console's starts (here on a settings change).
+    serving.shutdown_ledger().unwrap();
+    drop(serving);
+    let overview = console.set_gateway_port(0).unwrap();
+    assert!(overview.engine.running, "{:?}", overview.engine);
+}

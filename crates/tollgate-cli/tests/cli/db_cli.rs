@@ -119,62 +119,9 @@ fn data_dir_flag_beats_the_environment_and_config_can_name_it() {
     );
 }
 
-/// The shared mock upstream answering every chat at once with 10 in / 5 out tokens, on a thread
-/// of its own (the test's thread blocks on the `tollgate serve` process).
-fn instant_upstream() -> u16 {
-    tollgate_testkit::MockUpstream::start_on_own_thread(tollgate_testkit::Script::saying(
-        &["ok"],
-        (10, 5),
-    ))
-    .port
-}
-
-/// Waits until `/healthz` answers: the listener takes connections before the gateway has
-/// started (replaying its journal first), and a stop before then would cut the replay short.
-fn wait_until_serving(port: u16) {
-    use std::io::{Read, Write};
-    for _ in 0..200 {
-        if let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) {
-            let _ = stream.write_all(
-                b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
-            );
-            let mut answer = String::new();
-            let _ = stream.read_to_string(&mut answer);
-            if answer.starts_with("HTTP/1.1 200") {
-                return;
-            }
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    panic!("tollgate serve on port {port} never answered /healthz");
-}
-
-/// One chat call over a fresh connection; the status, or 0 when the server went away.
-fn chat_status(port: u16, key: &str) -> u16 {
-    use std::io::{Read, Write};
-    let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
-        return 0;
-    };
-    let body = r#"{"model":"chat","max_tokens":5,"messages":[{"role":"user","content":"hi"}]}"#;
-    let request = format!(
-        "POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {key}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    if stream.write_all(request.as_bytes()).is_err() {
-        return 0;
-    }
-    let mut answer = String::new();
-    let _ = stream.read_to_string(&mut answer);
-    answer
-        .split(' ')
-        .nth(1)
-        .and_then(|status| status.parse().ok())
-        .unwrap_or(0)
-}
-
 #[test]
 fn a_killed_serve_loses_no_answered_call_while_the_database_is_locked() {
-    let upstream = instant_upstream();
+    let upstream = common::instant_upstream();
     let cli = Cli::new();
     let port = common::free_port();
     std::fs::write(
@@ -190,7 +137,7 @@ fn a_killed_serve_loses_no_answered_call_while_the_database_is_locked() {
         .unwrap()
         .to_owned();
     let mut server = cli.serve(port);
-    assert_eq!(chat_status(port, &key), 200, "a warm-up call");
+    assert_eq!(common::chat_status(port, &key), 200, "a warm-up call");
 
     // Another process holds the database's write lock: no ledger commit can happen.
     let locker = rusqlite::Connection::open(cli.path("tollgate.db")).unwrap();
@@ -201,7 +148,7 @@ fn a_killed_serve_loses_no_answered_call_while_the_database_is_locked() {
             let (key, answered) = (key.clone(), std::sync::Arc::clone(&answered));
             std::thread::spawn(move || {
                 loop {
-                    match chat_status(port, &key) {
+                    match common::chat_status(port, &key) {
                         200 => {
                             answered.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                         }
@@ -228,7 +175,7 @@ fn a_killed_serve_loses_no_answered_call_while_the_database_is_locked() {
 
     // The next start replays the journal.
     let server = cli.serve(port);
-    wait_until_serving(port);
+    common::wait_until_serving(port);
     drop(server);
     let connection = rusqlite::Connection::open(cli.path("tollgate.db")).unwrap();
     let (rows, distinct): (i64, i64) = connection
@@ -247,7 +194,7 @@ fn a_killed_serve_loses_no_answered_call_while_the_database_is_locked() {
 
 #[test]
 fn a_full_disk_fails_calls_it_cannot_record_and_loses_no_answered_one() {
-    let upstream = instant_upstream();
+    let upstream = common::instant_upstream();
     let cli = Cli::new();
     let port = common::free_port();
     std::fs::write(
@@ -286,7 +233,7 @@ fn a_full_disk_fails_calls_it_cannot_record_and_loses_no_answered_one() {
     }
     let (mut answered, mut refused) = (0u64, 0u64);
     for _ in 0..20_000 {
-        match chat_status(port, &key) {
+        match common::chat_status(port, &key) {
             200 => answered += 1,
             503 => {
                 refused += 1;
@@ -312,7 +259,7 @@ fn a_full_disk_fails_calls_it_cannot_record_and_loses_no_answered_one() {
 
     // With room again, the next start replays the journal.
     let server = cli.serve(port);
-    wait_until_serving(port);
+    common::wait_until_serving(port);
     drop(server);
     let connection = rusqlite::Connection::open(cli.path("tollgate.db")).unwrap();
     let (rows, distinct): (i64, i64) = connection

@@ -17,6 +17,7 @@ mod stack;
 mod aws_cli;
 mod aws_workspace_cli;
 mod db_cli;
+mod engines;
 mod key_cli;
 mod openai_sdk;
 mod price_cli;

@@ -171,3 +171,56 @@ pub fn aws_test_env(cli: &Cli, with_credentials: bool) -> Vec<(&'static str, Str
     }
     env
 }
+
+/// The shared mock upstream answering every chat at once with 10 in / 5 out tokens, on a thread
+/// of its own (the test's thread blocks on the `tollgate serve` process).
+pub fn instant_upstream() -> u16 {
+    tollgate_testkit::MockUpstream::start_on_own_thread(tollgate_testkit::Script::saying(
+        &["ok"],
+        (10, 5),
+    ))
+    .port
+}
+
+/// Waits until `/healthz` answers: the listener takes connections before the gateway has
+/// started (replaying its journal first), and a stop before then would cut the replay short.
+pub fn wait_until_serving(port: u16) {
+    use std::io::{Read, Write};
+    for _ in 0..200 {
+        if let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            let _ = stream.write_all(
+                b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+            );
+            let mut answer = String::new();
+            let _ = stream.read_to_string(&mut answer);
+            if answer.starts_with("HTTP/1.1 200") {
+                return;
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("tollgate serve on port {port} never answered /healthz");
+}
+
+/// One chat call over a fresh connection; the status, or 0 when the server went away.
+pub fn chat_status(port: u16, key: &str) -> u16 {
+    use std::io::{Read, Write};
+    let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return 0;
+    };
+    let body = r#"{"model":"chat","max_tokens":5,"messages":[{"role":"user","content":"hi"}]}"#;
+    let request = format!(
+        "POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {key}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    if stream.write_all(request.as_bytes()).is_err() {
+        return 0;
+    }
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    answer
+        .split(' ')
+        .nth(1)
+        .and_then(|status| status.parse().ok())
+        .unwrap_or(0)
+}
