@@ -72,16 +72,16 @@ impl EngineLock {
 /// never its other arguments (they may hold secrets).
 fn holder_description() -> String {
     let mut args = std::env::args_os();
-    let program = args
-        .next()
-        .map(|program| {
+    let program = args.next().map_or_else(
+        || "a Tollgate engine".to_owned(),
+        |program| {
             Path::new(&program)
                 .file_name()
                 .map_or_else(|| program.clone(), ToOwned::to_owned)
                 .to_string_lossy()
                 .into_owned()
-        })
-        .unwrap_or_else(|| "a Tollgate engine".to_owned());
+        },
+    );
     let serving = args.any(|arg| arg == "serve");
     let since = chrono::Utc::now().format("%Y-%m-%d %H:%M:%S UTC");
     let pid = std::process::id();

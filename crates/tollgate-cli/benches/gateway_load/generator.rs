@@ -88,15 +88,24 @@ impl Target {
 
     /// One call: waits for a free connection (opening one if the pool has room), sends, reads the
     /// answer. Returns the time from `sent` to the whole body, or with `ttft` to the first chunk
-    /// that carries text; `None` for a failure or a status other than 200.
-    async fn call(&self, body: Bytes, sent: Instant, ttft: bool) -> Option<Duration> {
-        let _permit = self.connections.acquire().await.ok()?;
+    /// that carries text; for a failure or a status other than 200, what went wrong.
+    async fn call(&self, body: Bytes, sent: Instant, ttft: bool) -> Result<Duration, String> {
+        let _permit = self.connections.acquire().await.map_err(|_| "no permit")?;
         let taken = self.idle.lock().unwrap().pop();
+        let reused = taken.is_some();
         let mut sender = match taken {
             Some(sender) => sender,
-            None => self.connect().await?,
+            None => self.connect().await.ok_or("connect failed")?,
         };
-        sender.ready().await.ok()?;
+        let on = if reused {
+            "a kept-alive connection"
+        } else {
+            "a new connection"
+        };
+        sender
+            .ready()
+            .await
+            .map_err(|error| format!("{on} was not ready: {error}"))?;
         let mut request = Request::post(self.path.as_str());
         for (name, value) in &self.headers {
             request = request.header(name, value);
@@ -104,12 +113,13 @@ impl Target {
         let response = sender
             .send_request(request.body(Full::new(body)).unwrap())
             .await
-            .ok()?;
+            .map_err(|error| format!("sending on {on}: {error}"))?;
+        let status = response.status();
         let success = response.status().is_success();
         let mut incoming = response.into_body();
         let mut first = None;
         while let Some(frame) = incoming.frame().await {
-            let frame = frame.ok()?;
+            let frame = frame.map_err(|error| format!("reading the body: {error}"))?;
             if ttft
                 && first.is_none()
                 && frame
@@ -126,9 +136,13 @@ impl Target {
             self.idle.lock().unwrap().push(sender);
         }
         if !success {
-            return None;
+            return Err(format!("status {status}"));
         }
-        if ttft { first } else { Some(finished) }
+        if ttft {
+            first.ok_or_else(|| "no text in the stream".to_owned())
+        } else {
+            Ok(finished)
+        }
     }
 }
 
@@ -158,9 +172,10 @@ pub async fn open_loop(
     let mut latencies = Vec::with_capacity(tasks.len());
     let mut slow = Vec::new();
     let mut errors = 0;
+    let mut failures = std::collections::BTreeMap::new();
     for task in tasks {
         match task.await.unwrap() {
-            Some((sent, latency)) => {
+            Ok((sent, latency)) => {
                 latencies.push(latency);
                 if latency >= stalls::SLOW_MS {
                     slow.push(SlowCall {
@@ -169,7 +184,10 @@ pub async fn open_loop(
                     });
                 }
             }
-            None => errors += 1,
+            Err(failure) => {
+                errors += 1;
+                *failures.entry(failure).or_insert(0) += 1;
+            }
         }
     }
     let elapsed = started.elapsed().as_secs_f64();
@@ -179,6 +197,7 @@ pub async fn open_loop(
         achieved_rps: latencies.len() as f64 / elapsed,
         latencies_ms: latencies,
         errors,
+        failures,
         segments: 1,
         slow,
     }

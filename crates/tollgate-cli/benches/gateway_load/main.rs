@@ -78,6 +78,8 @@ struct Run {
     latencies_ms: Vec<f64>,
     ok: usize,
     errors: usize,
+    /// What went wrong with the failed calls, and how often.
+    failures: std::collections::BTreeMap<String, usize>,
     achieved_rps: f64,
     segments: usize,
     /// Calls slower than [`stalls::SLOW_MS`].
@@ -92,6 +94,9 @@ impl Run {
         self.slow.extend(segment.slow);
         self.ok += segment.ok;
         self.errors += segment.errors;
+        for (failure, count) in segment.failures {
+            *self.failures.entry(failure).or_insert(0) += count;
+        }
         // The mean of the segments' rates.
         self.achieved_rps = (self.achieved_rps * self.segments as f64 + segment.achieved_rps)
             / (self.segments + 1) as f64;
@@ -402,6 +407,11 @@ fn main() {
             let slow: Vec<&[SlowCall]> = runs.iter().map(|run| run.slow.as_slice()).collect();
             println!("{}", stalls::report(&names, &slow, samples.as_ref()));
             gateway_ok += runs[2].ok;
+            for ((name, _), run) in paths.iter().zip(&runs) {
+                for (failure, count) in &run.failures {
+                    println!("failed calls, {name}: {count} x {failure}");
+                }
+            }
             for ((name, _), run) in paths.iter().zip(&runs) {
                 let sorted = &run.latencies_ms;
                 println!(
