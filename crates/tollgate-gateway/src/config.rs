@@ -17,6 +17,12 @@ pub use crate::model_config::{
 pub struct ServerConfig {
     /// Address to listen on [default 127.0.0.1:8787].
     pub listen: Option<String>,
+    /// A PEM certificate chain (leaf first) to serve HTTPS with, beside `tls_key`; both are read
+    /// again on SIGHUP. Without them the gateway serves plain HTTP (on loopback, or behind a
+    /// proxy that terminates TLS).
+    pub tls_cert: Option<std::path::PathBuf>,
+    /// The PEM private key of `tls_cert`.
+    pub tls_key: Option<std::path::PathBuf>,
     /// Bearer token for `/admin/v1`; also `$TOLLGATE_ADMIN_TOKEN`. Without one the admin API is off.
     pub admin_token: Option<String>,
     /// A file holding the admin token (its first line), so it appears neither in tollgate.toml

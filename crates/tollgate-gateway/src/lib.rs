@@ -16,6 +16,7 @@ mod routes;
 mod server;
 mod state;
 mod streaming;
+mod tls;
 mod upstream_errors;
 mod workers;
 

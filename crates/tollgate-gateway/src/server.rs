@@ -74,7 +74,6 @@ async fn serve_connections<L>(
 ) where
     L: axum::serve::Listener,
 {
-    use tower_service::Service as _;
     let routes = service(gateway.clone());
     // Each connection holds a receiver; once all are dropped, `closed` resolves.
     let (open, open_receiver) = tokio::sync::watch::channel(());
@@ -100,31 +99,22 @@ async fn serve_connections<L>(
             });
             continue;
         }
-        let header_timeout = gateway.config().header_read_timeout();
-        let body_timeout = gateway.config().body_read_timeout();
-        let header_bytes = gateway.config().max_header_bytes();
-        let (routes, mut stop, open) = (routes.clone(), stop.clone(), open_receiver.clone());
+        let limits = ConnectionLimits::of(gateway);
+        let tls = gateway.inner.tls.as_ref().map(crate::tls::Tls::acceptor);
+        let (routes, stop, open) = (routes.clone(), stop.clone(), open_receiver.clone());
         tokio::spawn(async move {
             let _slot = slot;
-            let service = hyper::service::service_fn(move |request: hyper::Request<_>| {
-                routes.clone().call(
-                    request.map(|body| crate::body_deadline::DeadlineBody::new(body, body_timeout)),
-                )
-            });
-            let connection = hyper::server::conn::http1::Builder::new()
-                // A client that sends nothing, or dribbles its headers, or holds a keep-alive
-                // connection idle, is let go after the timeout.
-                .timer(hyper_util::rt::TokioTimer::new())
-                .header_read_timeout(header_timeout)
-                .max_buf_size(header_bytes)
-                .serve_connection(hyper_util::rt::TokioIo::new(io), service);
-            let mut connection = std::pin::pin!(connection);
-            tokio::select! {
-                biased;
-                _ = connection.as_mut() => {}
-                () = stopping(&mut stop) => {
-                    connection.as_mut().graceful_shutdown();
-                    let _ = connection.await;
+            match tls {
+                None => serve_connection(io, routes, limits, stop).await,
+                // The handshake is held to the header timeout, as a request's head is.
+                Some(acceptor) => {
+                    match tokio::time::timeout(limits.header_timeout, acceptor.accept(io)).await {
+                        Ok(Ok(stream)) => serve_connection(stream, routes, limits, stop).await,
+                        Ok(Err(error)) => tracing::debug!("TLS handshake failed: {error}"),
+                        Err(_) => {
+                            tracing::debug!("TLS handshake not done within the header timeout");
+                        }
+                    }
                 }
             }
             drop(open);
@@ -132,6 +122,58 @@ async fn serve_connections<L>(
     }
     drop(open_receiver);
     open.closed().await;
+}
+
+/// The limits every connection is served with, from `[server]`.
+#[derive(Debug, Clone, Copy)]
+struct ConnectionLimits {
+    header_timeout: std::time::Duration,
+    body_timeout: std::time::Duration,
+    header_bytes: usize,
+}
+
+impl ConnectionLimits {
+    fn of(gateway: &Gateway) -> ConnectionLimits {
+        ConnectionLimits {
+            header_timeout: gateway.config().header_read_timeout(),
+            body_timeout: gateway.config().body_read_timeout(),
+            header_bytes: gateway.config().max_header_bytes(),
+        }
+    }
+}
+
+/// Serves one connection (plain, or TLS once its handshake is done) until it closes, or until
+/// `stop` turns true and the request it is on has been answered.
+async fn serve_connection<Io>(
+    io: Io,
+    routes: crate::routes::Routes,
+    limits: ConnectionLimits,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) where
+    Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    use tower_service::Service as _;
+    let service = hyper::service::service_fn(move |request: hyper::Request<_>| {
+        routes.clone().call(
+            request.map(|body| crate::body_deadline::DeadlineBody::new(body, limits.body_timeout)),
+        )
+    });
+    let connection = hyper::server::conn::http1::Builder::new()
+        // A client that sends nothing, or dribbles its headers, or holds a keep-alive
+        // connection idle, is let go after the timeout.
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(limits.header_timeout)
+        .max_buf_size(limits.header_bytes)
+        .serve_connection(hyper_util::rt::TokioIo::new(io), service);
+    let mut connection = std::pin::pin!(connection);
+    tokio::select! {
+        biased;
+        _ = connection.as_mut() => {}
+        () = stopping(&mut stop) => {
+            connection.as_mut().graceful_shutdown();
+            let _ = connection.await;
+        }
+    }
 }
 
 /// A connection counted against `max_connections` while it lives.
@@ -182,10 +224,21 @@ pub(crate) fn stop_signal(
 /// made to the database by others (the CLI, another console) are picked up.
 pub(crate) fn spawn_housekeeping(gateway: &Gateway) -> tokio::task::JoinHandle<()> {
     let housekeeping = gateway.clone();
+    // Taken here rather than in the task, so SIGHUP is caught from the moment this returns.
+    let mut hangups = hangup_signals(gateway);
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(2));
         loop {
-            tick.tick().await;
+            tokio::select! {
+                _ = tick.tick() => {}
+                Some(()) = next_hangup(&mut hangups) => {
+                    match housekeeping.reload_tls() {
+                        Ok(()) => tracing::info!("SIGHUP: TLS certificate and key read again"),
+                        Err(error) => tracing::error!("SIGHUP: kept the TLS certificate in use: {error}"),
+                    }
+                    continue;
+                }
+            }
             let gateway = housekeeping.clone();
             let _ = tokio::task::spawn_blocking(move || {
                 let _ = gateway.flush_key_usage();
@@ -196,6 +249,35 @@ pub(crate) fn spawn_housekeeping(gateway: &Gateway) -> tokio::task::JoinHandle<(
             .await;
         }
     })
+}
+
+/// SIGHUP, when there is a certificate to read again on it.
+#[cfg(unix)]
+type Hangups = Option<tokio::signal::unix::Signal>;
+#[cfg(not(unix))]
+type Hangups = Option<std::convert::Infallible>;
+
+fn hangup_signals(gateway: &Gateway) -> Hangups {
+    #[cfg(unix)]
+    if gateway.serves_https() {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
+            Ok(signals) => return Some(signals),
+            Err(error) => tracing::warn!("SIGHUP will not reload the TLS certificate: {error}"),
+        }
+    }
+    let _ = gateway;
+    None
+}
+
+/// The next SIGHUP; never, without one to wait for.
+async fn next_hangup(hangups: &mut Hangups) -> Option<()> {
+    match hangups {
+        #[cfg(unix)]
+        Some(signals) => signals.recv().await,
+        #[cfg(not(unix))]
+        Some(never) => match *never {},
+        None => std::future::pending().await,
+    }
 }
 
 /// After the last request: the keys' last-use times and everything left in the ledger are

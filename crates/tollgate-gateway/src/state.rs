@@ -83,6 +83,8 @@ pub(crate) struct Inner {
     pub streams_running: tokio::sync::watch::Sender<usize>,
     /// Client connections open, across every serving thread, against `[server] max_connections`.
     pub connections_open: std::sync::atomic::AtomicUsize,
+    /// Set when the gateway serves HTTPS (`[server] tls_cert` and `tls_key`).
+    pub tls: Option<crate::tls::Tls>,
 }
 
 /// The first line of an admin token file.
@@ -158,6 +160,16 @@ impl Gateway {
             );
             order.push(model.id.clone());
         }
+        let tls = match (&config.tls_cert, &config.tls_key) {
+            (Some(cert), Some(key)) => Some(crate::tls::Tls::load(cert, key)?),
+            (None, None) => None,
+            _ => {
+                return Err(StartError::Config(
+                    "[server] tls_cert and tls_key go together: set both to serve HTTPS, or neither"
+                        .to_owned(),
+                ));
+            }
+        };
         let auth = AuthIndex::load(&store)?;
         let book = store.price_book()?;
         let mut prefix_bytes = [0u8; 4];
@@ -206,12 +218,27 @@ impl Gateway {
                 request_prefix: format!("{:08x}", u32::from_be_bytes(prefix_bytes)),
                 streams_running: tokio::sync::watch::Sender::new(0),
                 connections_open: std::sync::atomic::AtomicUsize::new(0),
+                tls,
             }),
         })
     }
 
     pub fn config(&self) -> &ServerConfig {
         &self.inner.config
+    }
+
+    /// Whether connections are served over TLS.
+    pub fn serves_https(&self) -> bool {
+        self.inner.tls.is_some()
+    }
+
+    /// Reads the TLS certificate and key again (what SIGHUP does); the one in use stays when
+    /// they cannot be read, and the reason is returned. Without TLS, nothing to do.
+    pub fn reload_tls(&self) -> Result<(), String> {
+        match &self.inner.tls {
+            Some(tls) => tls.reload(),
+            None => Ok(()),
+        }
     }
 
     /// A unique request id: a per-process random prefix and a counter.

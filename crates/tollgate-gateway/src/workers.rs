@@ -28,6 +28,8 @@ pub async fn serve_on_threads(
 ) -> Result<tollgate_store::WriterStats, StartError> {
     let listener = listener.into_std().map_err(|error| unshareable(&error))?;
     let stopped = stop_signal(shutdown);
+    // Before any connection is served, so a SIGHUP after the first answer is caught.
+    let toucher = spawn_housekeeping(&gateway);
     let mut workers = Vec::new();
     for index in 0..threads.max(1) {
         let handle = listener.try_clone().map_err(|error| unshareable(&error))?;
@@ -55,7 +57,6 @@ pub async fn serve_on_threads(
         workers.push(worker);
     }
     drop(listener);
-    let toucher = spawn_housekeeping(&gateway);
     let mut failure = None;
     for worker in workers {
         let outcome = tokio::task::spawn_blocking(move || worker.join()).await;

@@ -2,6 +2,8 @@
 //! a copy of their own: one mock OpenAI-compatible upstream ([`MockUpstream`]) whose behaviour a
 //! test picks through the upstream model name (`upstream-chat+delay300+no-usage`, see [`knobs`]).
 //!
+//! Also a certificate authority made in the test ([`TestCa`]) for TLS.
+//!
 //! Test code only: product crates take it as a dev-dependency and nothing else.
 #![allow(
     clippy::unwrap_used,
@@ -11,7 +13,9 @@
 )]
 
 pub mod knobs;
+mod tls;
 mod upstream;
 
 pub use knobs::UPSTREAM_KEY;
+pub use tls::{Issued, TestCa};
 pub use upstream::{MockUpstream, Script, Seen};

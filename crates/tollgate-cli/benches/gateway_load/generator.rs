@@ -33,6 +33,7 @@ pub struct Target {
     connections: Arc<Semaphore>,
     /// Connections opened so far, to report churn.
     opened: std::sync::atomic::AtomicUsize,
+    reconnects: std::sync::atomic::AtomicUsize,
 }
 
 impl Target {
@@ -66,11 +67,17 @@ impl Target {
             idle: Mutex::new(Vec::new()),
             connections: Arc::new(Semaphore::new(connections)),
             opened: std::sync::atomic::AtomicUsize::new(0),
+            reconnects: std::sync::atomic::AtomicUsize::new(0),
         })
     }
 
     pub fn connections_opened(&self) -> usize {
         self.opened.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Kept-alive connections found closed by the server when taken from the pool.
+    pub fn reconnects(&self) -> usize {
+        self.reconnects.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     async fn connect(&self) -> Option<SendRequest<Full<Bytes>>> {
@@ -94,7 +101,18 @@ impl Target {
         let taken = self.idle.lock().unwrap().pop();
         let reused = taken.is_some();
         let mut sender = match taken {
-            Some(sender) => sender,
+            Some(mut sender) => {
+                // A kept-alive connection the server has closed meanwhile (its idle timeout) is
+                // dropped for a new one, as clients' pools do; only a send on a connection that
+                // closes under it fails.
+                if sender.ready().await.is_ok() {
+                    sender
+                } else {
+                    self.reconnects
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    self.connect().await.ok_or("connect failed")?
+                }
+            }
             None => self.connect().await.ok_or("connect failed")?,
         };
         let on = if reused {

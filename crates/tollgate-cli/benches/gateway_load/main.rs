@@ -399,7 +399,7 @@ fn main() {
             let all_sent: usize = sent.iter().sum();
             let _ = write!(cpu_line, " bench (mock + generator, every path's calls) {:.0}", (cpu_ticks(std::process::id(), "").0 - bench_before) as f64 / TICKS_PER_SECOND * 1e6 / all_sent as f64);
             println!("{cpu_line}");
-            let opened: Vec<String> = paths.iter().map(|(name, target)| format!("{name} {}", target.connections_opened())).collect();
+            let opened: Vec<String> = paths.iter().map(|(name, target)| format!("{name} {} ({} found closed when reused)", target.connections_opened(), target.reconnects())).collect();
             println!("connections opened by the generator so far: {}", opened.join(", "));
             peak_rss = peak_rss.max(sampler.await.unwrap());
             let samples = probe.map(stalls::Probe::stop);

@@ -38,7 +38,8 @@ pub fn run(paths: &Paths, args: &ServeArgs) -> Result<()> {
         let local = listener.local_addr().map_or(address.clone(), |local| local.to_string());
         let gateway = Gateway::start(&paths.database(), server, &models).map_err(|error| CliError::usage(error.to_string()))?;
         eprintln!(
-            "Tollgate gateway listening on http://{local} ({} models, {threads} serving thread{}); reference API /invoke_model, OpenAI API /v1, admin API /admin/v1{}",
+            "Tollgate gateway listening on {}://{local} ({} models, {threads} serving thread{}); reference API /invoke_model, OpenAI API /v1, admin API /admin/v1{}",
+            if gateway.serves_https() { "https" } else { "http" },
             models.len(),
             if threads == 1 { "" } else { "s" },
             if gateway.admin_api_on() { "" } else { " (off: no admin token)" }

@@ -23,4 +23,5 @@ mod openai_sdk;
 mod price_cli;
 mod remote_cli;
 mod report_cli;
+mod serve_tls;
 mod tenant_cli;

@@ -28,3 +28,4 @@ mod shutdown;
 mod sse;
 mod team_binding;
 mod threads;
+mod tls;
