@@ -48,6 +48,11 @@ fn base32(bytes: &[u8]) -> String {
     out
 }
 
+/// `prefix` and 16 base32 characters (80 random bits): an id, not a secret.
+pub(crate) fn random_id(prefix: &str) -> Result<String, KeyError> {
+    Ok(format!("{prefix}{}", base32(&random_bytes::<10>()?)))
+}
+
 fn random_bytes<const N: usize>() -> Result<[u8; N], KeyError> {
     let mut bytes = [0u8; N];
     getrandom::fill(&mut bytes).map_err(|error| KeyError::Random(error.to_string()))?;
@@ -60,8 +65,14 @@ pub struct KeySecret(String);
 
 impl KeySecret {
     pub fn generate() -> Result<KeySecret, KeyError> {
+        KeySecret::generate_with(SECRET_PREFIX)
+    }
+
+    /// A secret as random as a key's, after `prefix` (`tga_` for admin tokens), so a leaked one
+    /// says what it is.
+    pub fn generate_with(prefix: &str) -> Result<KeySecret, KeyError> {
         Ok(KeySecret(format!(
-            "{SECRET_PREFIX}{}",
+            "{prefix}{}",
             base32(&random_bytes::<SECRET_BYTES>()?)
         )))
     }
@@ -81,10 +92,9 @@ impl KeySecret {
 
     /// `tg_abcdefgh`: enough to tell keys apart in a list, far too little to guess the rest.
     pub fn display_prefix(&self) -> String {
-        self.0
-            .chars()
-            .take(SECRET_PREFIX.len() + DISPLAY_CHARS)
-            .collect()
+        // The prefix runs to the first `_` (`tg_`, `tga_`).
+        let prefix = self.0.find('_').map_or(SECRET_PREFIX.len(), |at| at + 1);
+        self.0.chars().take(prefix + DISPLAY_CHARS).collect()
     }
 }
 
@@ -139,7 +149,7 @@ pub struct KeyId(String);
 
 impl KeyId {
     pub fn generate() -> Result<KeyId, KeyError> {
-        Ok(KeyId(format!("key_{}", base32(&random_bytes::<10>()?))))
+        Ok(KeyId(random_id("key_")?))
     }
 
     pub fn new(id: &str) -> Result<KeyId, KeyError> {

@@ -2,6 +2,7 @@
 //! and rollups, calendar periods and CSV reports. Pure logic, no I/O beyond the OS random source
 //! used to mint key secrets.
 
+pub mod admin_token;
 pub mod api_key;
 pub mod gcra;
 pub mod limits;
@@ -12,6 +13,7 @@ pub mod report_csv;
 pub mod tenant;
 pub mod usage;
 
+pub use admin_token::{AdminRole, AdminToken, AdminTokenError, AdminTokenRequest};
 pub use api_key::{ApiKey, KeyHash, KeyId, KeySecret, KeyStatus};
 pub use limits::{Budget, Enforcement, Limits, Quota, RateLimit};
 pub use money::Nanos;

@@ -38,6 +38,7 @@
 //! assert_eq!(rows[0].totals.invocations, 1);
 //! ```
 
+mod admin_tokens;
 mod audit;
 mod engine_lock;
 mod error;

@@ -254,6 +254,22 @@ CREATE TABLE ledger_quarantine (
     quarantined_at_ms  INTEGER NOT NULL
 );
 ",
+    // 6: admin tokens with roles (admin, viewer of cost centers, tester of teams), stored as the
+    // SHA-256 of their secret like API keys.
+    r"
+CREATE TABLE admin_tokens (
+    token_id        TEXT PRIMARY KEY,
+    role            TEXT NOT NULL CHECK (role IN ('admin', 'viewer', 'tester')),
+    label           TEXT NOT NULL,
+    cost_centers    TEXT NOT NULL,
+    teams           TEXT NOT NULL,
+    display_prefix  TEXT NOT NULL,
+    hash            TEXT NOT NULL UNIQUE,
+    created_at_ms   INTEGER NOT NULL,
+    expires_at_ms   INTEGER,
+    revoked_at_ms   INTEGER
+);
+",
 ];
 
 /// The schema version this build writes.

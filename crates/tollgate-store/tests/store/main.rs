@@ -6,6 +6,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod admin_tokens;
 mod crash;
 mod ledger;
 mod open;
