@@ -53,6 +53,9 @@ pub enum Command {
     /// Create, list, rotate and revoke API keys.
     #[command(subcommand)]
     Key(KeyCommand),
+    /// Admin tokens for the admin API, each with a role: admin, viewer (cost centers), tester (teams).
+    #[command(subcommand)]
+    AdminToken(AdminTokenCommand),
     /// The price book: import, list, set and show prices; recompute past costs.
     #[command(subcommand)]
     Price(PriceCommand),
@@ -221,6 +224,33 @@ pub enum TenantCommand {
         #[arg(long)]
         force: bool,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminTokenCommand {
+    /// Create a token; its secret is printed once.
+    Create {
+        /// admin (everything), viewer (reads the costs, reports and tenants of its cost centers)
+        /// or tester (the playground, as its teams).
+        #[arg(long, value_name = "ROLE")]
+        role: String,
+        /// A viewer's cost center; repeat for more.
+        #[arg(long = "cost-center", value_name = "CC")]
+        cost_centers: Vec<String>,
+        /// A tester's team; repeat for more.
+        #[arg(long = "team", value_name = "TEAM_ID")]
+        teams: Vec<String>,
+        /// Expire after a duration such as 90d, 12h or 30m.
+        #[arg(long, value_name = "DURATION")]
+        expires_in: Option<String>,
+        /// Who or what the token is for.
+        #[arg(long, default_value = "")]
+        label: String,
+    },
+    /// List tokens (never their secrets), revoked ones included.
+    List,
+    /// Revoke a token at once.
+    Revoke { token_id: String },
 }
 
 #[derive(Debug, Subcommand)]

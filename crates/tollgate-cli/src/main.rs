@@ -67,6 +67,7 @@ fn run(cli: Cli) -> Result<()> {
             match command {
                 Command::Tenant(command) => commands::tenant::run(&mut context, command),
                 Command::Key(command) => commands::key::run(&mut context, command),
+                Command::AdminToken(command) => commands::admin_token::run(&context, command),
                 Command::Price(command) => commands::price::run(&mut context, command),
                 Command::Report(args) => commands::report::refuse_labels(&args)
                     .and_then(|()| commands::report::run(&mut context, &args)),

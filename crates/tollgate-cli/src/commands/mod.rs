@@ -1,5 +1,6 @@
 //! One module per top-level command.
 
+pub mod admin_token;
 pub mod aws;
 pub mod db;
 pub mod key;

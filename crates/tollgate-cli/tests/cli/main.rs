@@ -14,6 +14,7 @@ mod moto;
 #[path = "../../../tollgate-aws/tests/support/stack.rs"]
 mod stack;
 
+mod admin_token_cli;
 mod aws_cli;
 mod aws_workspace_cli;
 mod db_cli;
