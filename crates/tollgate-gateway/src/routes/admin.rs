@@ -1,5 +1,5 @@
-//! The admin API under `/admin/v1`, guarded by the admin token; every change is audit-logged by the
-//! store and refreshes the key index at once.
+//! The admin API under `/admin/v1`, guarded by admin tokens and their roles (`admin_auth`); every
+//! change is audit-logged by the store and refreshes the key index at once.
 
 use axum::Json;
 use axum::extract::rejection::BytesRejection;
@@ -11,12 +11,13 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use tollgate_core::limits::{Budget, Enforcement, RateLimit};
 use tollgate_core::{
-    AllowedModels, ApiKey, KeyId, KeySecret, KeyStatus, Limits, Nanos, Quota, TeamId, TenantStatus,
+    AdminRole, AllowedModels, ApiKey, KeyId, KeySecret, KeyStatus, Limits, Nanos, Quota, TeamId,
+    TenantStatus,
 };
 use tollgate_store::{GroupBy, KeyFilter, NewTenant, StoreError, TenantUpdate, UsageQuery};
 
+use super::admin_auth::caller;
 use super::body::json_object;
-use crate::auth::single_header;
 use crate::error::{AdminApiError, ApiError};
 use crate::limiter::Subject;
 use crate::state::Gateway;
@@ -43,26 +44,6 @@ fn stored<T>(
     work: impl FnOnce(&tollgate_store::Store) -> Result<T, StoreError>,
 ) -> Result<T, ApiError> {
     gateway.with_store(work).map_err(store_error)
-}
-
-fn guard(gateway: &Gateway, headers: &HeaderMap) -> Result<(), ApiError> {
-    let Some(expected) = gateway.inner.admin_token.as_deref() else {
-        return Err(ApiError::forbidden(
-            "the admin API is off: set admin_token under [server] or TOLLGATE_ADMIN_TOKEN",
-        ));
-    };
-    let presented = single_header(headers, "authorization")?
-        .and_then(|value| value.strip_prefix("Bearer "))
-        .unwrap_or("");
-    if crate::auth::same_token(presented.as_bytes(), expected.as_bytes()) {
-        Ok(())
-    } else {
-        Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "invalid_admin_token",
-            "send the admin token as 'Authorization: Bearer <token>'",
-        ))
-    }
 }
 
 fn team(id: &str) -> Result<TeamId, ApiError> {
@@ -183,8 +164,13 @@ fn refreshed(gateway: &Gateway, subjects: &[Subject]) -> Result<(), ApiError> {
 }
 
 pub async fn list_tenants(State(gateway): State<Gateway>, headers: HeaderMap) -> AdminResult {
-    guard(&gateway, &headers)?;
-    let tenants = stored(&gateway, tollgate_store::Store::list_tenants)?;
+    let caller = caller(&gateway, &headers)?;
+    if caller.role() == AdminRole::Tester {
+        return Err(caller.refuse("list tenants").into());
+    }
+    let mut tenants = stored(&gateway, tollgate_store::Store::list_tenants)?;
+    // A viewer sees the tenants of its cost centers.
+    tenants.retain(|tenant| caller.sees(&tenant.cost_center));
     Ok(Json(tenants).into_response())
 }
 
@@ -193,9 +179,20 @@ pub async fn get_tenant(
     headers: HeaderMap,
     Path(team_id): Path<String>,
 ) -> AdminResult {
-    guard(&gateway, &headers)?;
+    let caller = caller(&gateway, &headers)?;
+    if caller.role() == AdminRole::Tester {
+        return Err(caller.refuse("see tenants").into());
+    }
     let team_id = team(&team_id)?;
     let tenant = stored(&gateway, |store| store.tenant(&team_id))?;
+    if !caller.sees(&tenant.cost_center) {
+        return Err(caller
+            .refuse(&format!(
+                "see tenant '{team_id}' of cost center '{}'",
+                tenant.cost_center
+            ))
+            .into());
+    }
     let burn = stored(&gateway, |store| {
         store.budget_burn(&team_id, tollgate_store::now_ms())
     })?;
@@ -211,7 +208,7 @@ pub async fn create_tenant(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> AdminResult {
-    guard(&gateway, &headers)?;
+    caller(&gateway, &headers)?.must_be_admin("create tenants")?;
     let body = json_object(body)?;
     let team_id = team(
         &text_field(&body, "team_id")?
@@ -239,7 +236,7 @@ pub async fn update_tenant(
     Path(team_id): Path<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> AdminResult {
-    guard(&gateway, &headers)?;
+    caller(&gateway, &headers)?.must_be_admin("change tenants")?;
     let team_id = team(&team_id)?;
     let body = json_object(body)?;
     let current = stored(&gateway, |store| store.tenant(&team_id))?;
@@ -268,7 +265,7 @@ pub async fn delete_tenant(
     headers: HeaderMap,
     Path(team_id): Path<String>,
 ) -> AdminResult {
-    guard(&gateway, &headers)?;
+    caller(&gateway, &headers)?.must_be_admin("delete tenants")?;
     let team_id = team(&team_id)?;
     stored(&gateway, |store| store.delete_tenant(&team_id))?;
     refreshed(&gateway, &[Subject::Tenant(team_id.as_str().into())])?;
@@ -280,7 +277,7 @@ pub async fn list_keys(
     headers: HeaderMap,
     Path(team_id): Path<String>,
 ) -> AdminResult {
-    guard(&gateway, &headers)?;
+    caller(&gateway, &headers)?.must_be_admin("list keys")?;
     let team_id = team(&team_id)?;
     let keys = stored(&gateway, |store| {
         store.tenant(&team_id)?;
@@ -303,7 +300,7 @@ pub async fn create_key(
     Path(team_id): Path<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> AdminResult {
-    guard(&gateway, &headers)?;
+    caller(&gateway, &headers)?.must_be_admin("create keys")?;
     let team_id = team(&team_id)?;
     let body = json_object(body)?;
     let name = text_field(&body, "name")?.unwrap_or_default();
@@ -349,7 +346,7 @@ pub async fn rotate_key(
     Path(id): Path<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> AdminResult {
-    guard(&gateway, &headers)?;
+    caller(&gateway, &headers)?.must_be_admin("rotate keys")?;
     let id = key_id(&id)?;
     let grace_ms = match body {
         Ok(bytes) if bytes.is_empty() => 0,
@@ -365,7 +362,7 @@ pub async fn revoke_key(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> AdminResult {
-    guard(&gateway, &headers)?;
+    caller(&gateway, &headers)?.must_be_admin("revoke keys")?;
     let id = key_id(&id)?;
     let key = stored(&gateway, |store| {
         store.set_key_status(&id, KeyStatus::Revoked)
@@ -380,7 +377,7 @@ pub async fn update_key(
     Path(id): Path<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> AdminResult {
-    guard(&gateway, &headers)?;
+    caller(&gateway, &headers)?.must_be_admin("change keys")?;
     let id = key_id(&id)?;
     let body = json_object(body)?;
     let mut key = None;
@@ -405,7 +402,10 @@ pub async fn update_key(
 }
 
 pub async fn list_prices(State(gateway): State<Gateway>, headers: HeaderMap) -> AdminResult {
-    guard(&gateway, &headers)?;
+    let caller = caller(&gateway, &headers)?;
+    if caller.role() == AdminRole::Tester {
+        return Err(caller.refuse("read prices").into());
+    }
     let book = gateway.book();
     let today = gateway.inner.zone.local_date(tollgate_store::now_ms());
     Ok(Json(book.in_force(today)).into_response())
@@ -418,6 +418,7 @@ pub struct UsageParams {
     group_by: Option<String>,
     team_id: Option<String>,
     model: Option<String>,
+    cost_center: Option<String>,
     top: Option<usize>,
 }
 
@@ -426,7 +427,28 @@ pub async fn usage(
     headers: HeaderMap,
     Query(params): Query<UsageParams>,
 ) -> AdminResult {
-    guard(&gateway, &headers)?;
+    let caller = caller(&gateway, &headers)?;
+    if caller.role() == AdminRole::Tester {
+        return Err(caller.refuse("read usage").into());
+    }
+    // A viewer reads its cost centers only: the one it names, or its only one.
+    let cost_center = match (caller.cost_centers(), params.cost_center.clone()) {
+        (None, asked) => asked,
+        (Some(mine), Some(asked)) if mine.contains(&asked) => Some(asked),
+        (Some(_), Some(asked)) => {
+            return Err(caller
+                .refuse(&format!("read the usage of cost center '{asked}'"))
+                .into());
+        }
+        (Some([only]), None) => Some(only.clone()),
+        (Some(mine), None) => {
+            return Err(ApiError::bad_request(format!(
+                "name one of this token's cost centers: cost_center={}",
+                mine.join(" or cost_center=")
+            ))
+            .into());
+        }
+    };
     let date = |text: Option<&String>,
                 default: chrono::NaiveDate|
      -> Result<chrono::NaiveDate, ApiError> {
@@ -452,6 +474,7 @@ pub async fn usage(
         .map_err(store_error)?;
     let mut query = UsageQuery::new(from, to, group_by);
     query.team_id = params.team_id;
+    query.cost_center = cost_center;
     query.model_id = params.model;
     query.top = params.top;
     // A report over a long ledger can take a while: off the serving thread, whose other
@@ -464,4 +487,47 @@ pub async fn usage(
         Json(json!({ "from": from.to_string(), "to": to.to_string(), "rows": rows }))
             .into_response(),
     )
+}
+
+/// `GET /admin/v1/whoami`: the caller's role and scope, so a console shows only what it may do.
+pub async fn whoami(State(gateway): State<Gateway>, headers: HeaderMap) -> AdminResult {
+    let caller = caller(&gateway, &headers)?;
+    Ok(Json(caller.describe()).into_response())
+}
+
+/// Longest a playground key lives.
+const PLAYGROUND_KEY_MAX_SECONDS: i64 = 24 * 3600;
+
+/// `POST /admin/v1/playground-keys` `{"team_id", "expires_in_seconds"?}`: a short-lived key of the
+/// team [default an hour, at most a day] for a prompt tester, so the playground's calls are
+/// limited, metered and charged as the team's. An admin may ask for any team, a tester for its own.
+pub async fn create_playground_key(
+    State(gateway): State<Gateway>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> AdminResult {
+    let caller = caller(&gateway, &headers)?;
+    let body = json_object(body)?;
+    let team_id = team(
+        &text_field(&body, "team_id")?
+            .ok_or_else(|| ApiError::bad_request("'team_id' is missing"))?,
+    )?;
+    if !caller.tests_as(&team_id) {
+        return Err(caller
+            .refuse(&format!("use the playground as '{team_id}'"))
+            .into());
+    }
+    let lifetime_ms = seconds(&body, "expires_in_seconds", 60)?.unwrap_or(3_600_000);
+    if lifetime_ms > PLAYGROUND_KEY_MAX_SECONDS * 1000 {
+        return Err(ApiError::bad_request(format!(
+            "'expires_in_seconds' is at most {PLAYGROUND_KEY_MAX_SECONDS} for a playground key (a day)"
+        ))
+        .into());
+    }
+    let expires_at = tollgate_store::now_ms() + lifetime_ms;
+    let (key, secret) = stored(&gateway, |store| {
+        store.create_key(&team_id, "playground", Some(expires_at))
+    })?;
+    refreshed(&gateway, &[])?;
+    Ok((StatusCode::CREATED, Json(key_json(&key, Some(&secret)))).into_response())
 }

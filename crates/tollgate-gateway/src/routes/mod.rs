@@ -1,6 +1,7 @@
 //! The router: every route, with the body limit and request metrics.
 
 mod admin;
+mod admin_auth;
 mod body;
 mod chat_body;
 mod content;
@@ -75,6 +76,11 @@ pub fn router(gateway: Gateway) -> Router {
         )
         .route("/admin/v1/prices", get(admin::list_prices))
         .route("/admin/v1/usage", get(admin::usage))
+        .route("/admin/v1/whoami", get(admin::whoami))
+        .route(
+            "/admin/v1/playground-keys",
+            post(admin::create_playground_key),
+        )
         .route("/healthz", get(ops::healthz))
         .route("/metrics", get(ops::metrics))
         .route("/openapi.json", get(ops::openapi))

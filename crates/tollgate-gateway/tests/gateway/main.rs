@@ -12,6 +12,7 @@ mod common;
 mod sdk;
 
 mod admin_api;
+mod admin_roles;
 mod auth;
 mod aws_models;
 mod bad_input;
