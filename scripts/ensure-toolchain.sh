@@ -75,6 +75,11 @@ if [ -n "$missing" ]; then
     echo "installing the desktop console's system libraries (WebKitGTK, Xvfb; Debian packages)" >&2
     as_root apt-get update -qq && as_root apt-get install -y -qq "${desktop_packages[@]}" >/dev/null
 fi
+# systemd-analyze checks the team server's unit file (the packaging tests).
+if ! command -v systemd-analyze >/dev/null 2>&1; then
+    echo "installing systemd (systemd-analyze, for the unit file's tests)" >&2
+    as_root apt-get update -qq && as_root apt-get install -y -qq systemd >/dev/null
+fi
 if ! command -v tauri-driver >/dev/null 2>&1; then
     echo "installing tauri-driver from crates.io (the console's end-to-end tests)" >&2
     cargo install tauri-driver --version '^2' --locked

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Builds the release console and `tollgate` command and packages them as a .deb, offline, with
-# dpkg-deb: /usr/bin/tollgate-console and /usr/bin/tollgate, a desktop entry and the icons.
+# dpkg-deb: /usr/bin/tollgate-console and /usr/bin/tollgate, a desktop entry and the icons, and
+# the team server as a systemd service (packaging/tollgate.service: its own `tollgate` user,
+# /var/lib/tollgate, /etc/tollgate/tollgate.toml), enabled but not started until configured.
 # (Tauri's own bundler refuses this repository's layout: tauri.conf.json at the root.)
 #
 #   bash scripts/package-deb.sh            -> target-dir/release/bundle/tollgate_VERSION_ARCH.deb
@@ -35,6 +37,46 @@ Categories=Development;Network;
 Terminal=false
 DESKTOP
 cp README.md "$root/usr/share/doc/tollgate/README.md"
+install -Dm644 packaging/tollgate.service "$root/usr/lib/systemd/system/tollgate.service"
+install -Dm640 packaging/tollgate.toml "$root/etc/tollgate/tollgate.toml"
+echo /etc/tollgate/tollgate.toml > "$root/DEBIAN/conffiles"
+cat > "$root/DEBIAN/postinst" <<'POSTINST'
+#!/bin/sh
+# The service's own user and data directory; the unit enabled, not started: it starts once
+# /etc/tollgate/tollgate.toml is set up (listen, TLS, models) and `systemctl start tollgate`.
+set -e
+if [ "$1" = configure ]; then
+    if ! getent passwd tollgate >/dev/null; then
+        adduser --system --group --home /var/lib/tollgate --no-create-home --quiet tollgate
+    fi
+    install -d -o tollgate -g tollgate -m 0750 /var/lib/tollgate
+    chgrp tollgate /etc/tollgate/tollgate.toml
+    if [ -d /run/systemd/system ]; then
+        systemctl daemon-reload >/dev/null || true
+    fi
+    if command -v deb-systemd-helper >/dev/null; then
+        deb-systemd-helper enable tollgate.service >/dev/null || true
+    fi
+fi
+POSTINST
+cat > "$root/DEBIAN/prerm" <<'PRERM'
+#!/bin/sh
+set -e
+if [ -d /run/systemd/system ] && [ "$1" = remove ]; then
+    systemctl stop tollgate.service >/dev/null 2>&1 || true
+fi
+PRERM
+cat > "$root/DEBIAN/postrm" <<'POSTRM'
+#!/bin/sh
+set -e
+if [ "$1" = purge ] && command -v deb-systemd-helper >/dev/null; then
+    deb-systemd-helper purge tollgate.service >/dev/null || true
+fi
+if [ -d /run/systemd/system ]; then
+    systemctl daemon-reload >/dev/null 2>&1 || true
+fi
+POSTRM
+chmod 755 "$root/DEBIAN/postinst" "$root/DEBIAN/prerm" "$root/DEBIAN/postrm"
 installed_kb=$(du -sk "$root/usr" | cut -f1)
 cat > "$root/DEBIAN/control" <<CONTROL
 Package: tollgate
@@ -42,7 +84,7 @@ Version: $version
 Architecture: $arch
 Maintainer: Tollgate <team@tollgate.dev>
 Installed-Size: $installed_kb
-Depends: libwebkit2gtk-4.1-0, libgtk-3-0
+Depends: libwebkit2gtk-4.1-0, libgtk-3-0, adduser
 Recommends: python3-pip
 Section: devel
 Priority: optional

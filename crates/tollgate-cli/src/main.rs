@@ -22,21 +22,33 @@ use crate::error::Result;
 
 fn main() -> ExitCode {
     // Tollgate's own warnings and errors (and `serve`'s info lines) on stderr, as plain lines: a
-    // command's output is one clear message, so the AWS SDK's own chatter stays out.
+    // command's output is one clear message, so the AWS SDK's own chatter stays out. As a service
+    // (TOLLGATE_LOG_FORMAT=json, set by tollgate.service) they are JSON lines on stdout instead,
+    // with time and fields, for journald and log shippers.
     {
         use std::io::IsTerminal as _;
         use tracing_subscriber::layer::SubscriberExt as _;
         use tracing_subscriber::util::SubscriberInitExt as _;
         let ours = tracing_subscriber::filter::Targets::new()
             .with_target("tollgate", tracing_subscriber::filter::LevelFilter::INFO);
-        tracing_subscriber::fmt()
-            .with_writer(std::io::stderr)
-            .with_ansi(std::io::stderr().is_terminal())
-            .without_time()
-            .with_target(false)
-            .finish()
-            .with(ours)
-            .init();
+        if output::logs_as_json() {
+            tracing_subscriber::fmt()
+                .json()
+                .with_writer(std::io::stdout)
+                .with_current_span(false)
+                .finish()
+                .with(ours)
+                .init();
+        } else {
+            tracing_subscriber::fmt()
+                .with_writer(std::io::stderr)
+                .with_ansi(std::io::stderr().is_terminal())
+                .without_time()
+                .with_target(false)
+                .finish()
+                .with(ours)
+                .init();
+        }
     }
     let cli = Cli::parse();
     match run(cli) {

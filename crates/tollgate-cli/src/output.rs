@@ -101,6 +101,20 @@ pub fn timestamp(at_ms: Option<i64>) -> String {
         )
 }
 
+/// Whether logs are JSON lines on stdout (`TOLLGATE_LOG_FORMAT=json`, as tollgate.service sets).
+pub fn logs_as_json() -> bool {
+    std::env::var("TOLLGATE_LOG_FORMAT").is_ok_and(|format| format.eq_ignore_ascii_case("json"))
+}
+
+/// A status line of a long-running command (`serve`): plain on stderr, or a JSON log line.
+pub fn announce(line: &str) {
+    if logs_as_json() {
+        tracing::info!(target: "tollgate", "{line}");
+    } else {
+        eprintln!("{line}");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

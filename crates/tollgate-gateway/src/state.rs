@@ -103,9 +103,14 @@ fn admin_token_from(path: &Path) -> Result<String, StartError> {
 }
 
 impl Gateway {
-    /// Whether the admin API is on (an admin token is set).
+    /// Whether the admin API is on: an admin token is configured, or one made with `tollgate
+    /// admin-token create` can be used.
     pub fn admin_api_on(&self) -> bool {
+        let now = tollgate_store::now_ms();
         self.inner.admin_token.is_some()
+            || self
+                .with_store(Store::admin_tokens)
+                .is_ok_and(|tokens| tokens.iter().any(|token| token.is_usable_at(now)))
     }
 
     /// Opens the database, loads keys and prices, starts the ledger writer and the model clients.

@@ -5,6 +5,7 @@ use tollgate_gateway::{Gateway, serve_on_threads, shutdown_signal};
 use crate::args::ServeArgs;
 use crate::config::Paths;
 use crate::error::{CliError, Result};
+use crate::output::announce;
 
 pub fn run(paths: &Paths, args: &ServeArgs) -> Result<()> {
     // Opening through the usual path creates the database and applies the configured zone.
@@ -16,10 +17,10 @@ pub fn run(paths: &Paths, args: &ServeArgs) -> Result<()> {
     let mut models = paths.config.models.clone();
     models.extend(super::model::default_local_model(paths));
     if models.is_empty() {
-        eprintln!(
+        announce(&format!(
             "note: no models: install the built-in one with `tollgate model install`, or add [[models]] to {} (see docs/config.md)",
             paths.data_dir.join("tollgate.toml").display()
-        );
+        ));
     }
     let threads = server.worker_threads.unwrap_or_else(|| {
         std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
@@ -37,18 +38,18 @@ pub fn run(paths: &Paths, args: &ServeArgs) -> Result<()> {
             .map_err(|error| CliError::usage(format!("cannot listen on {address}: {error}")))?;
         let local = listener.local_addr().map_or(address.clone(), |local| local.to_string());
         let gateway = Gateway::start(&paths.database(), server, &models).map_err(|error| CliError::usage(error.to_string()))?;
-        eprintln!(
+        announce(&format!(
             "Tollgate gateway listening on {}://{local} ({} models, {threads} serving thread{}); reference API /invoke_model, OpenAI API /v1, admin API /admin/v1{}",
             if gateway.serves_https() { "https" } else { "http" },
             models.len(),
             if threads == 1 { "" } else { "s" },
             if gateway.admin_api_on() { "" } else { " (off: no admin token)" }
-        );
+        ));
         if !args.no_aws_timers {
             start_aws_timers(paths).await;
         }
         let stats = serve_on_threads(gateway, listener, threads, shutdown_signal()).await.map_err(|error| CliError::usage(error.to_string()))?;
-        eprintln!("Stopped; {} usage records committed.", stats.records);
+        announce(&format!("Stopped; {} usage records committed.", stats.records));
         Ok(())
     })
 }
@@ -63,13 +64,15 @@ async fn start_aws_timers(paths: &Paths) {
                 tollgate_admin::spawn_timer(std::sync::Arc::new(tokio::sync::Mutex::new(aws)));
                 started.push(name.as_str());
             }
-            Err(error) => eprintln!("note: workspace {name}: no key-rotation timer: {error}"),
+            Err(error) => announce(&format!(
+                "note: workspace {name}: no key-rotation timer: {error}"
+            )),
         }
     }
     if !started.is_empty() {
-        eprintln!(
+        announce(&format!(
             "AWS workspaces {}: rotated keys are disabled when their grace ends, budget blocks lifted when the month starts over (--no-aws-timers to leave it to the next sync)",
             started.join(", ")
-        );
+        ));
     }
 }

@@ -21,6 +21,7 @@ mod db_cli;
 mod engines;
 mod key_cli;
 mod openai_sdk;
+mod packaging;
 mod price_cli;
 mod remote_cli;
 mod report_cli;
