@@ -121,21 +121,7 @@ fn data_dir_flag_beats_the_environment_and_config_can_name_it() {
 
 #[test]
 fn a_killed_serve_loses_no_answered_call_while_the_database_is_locked() {
-    let upstream = common::instant_upstream();
-    let cli = Cli::new();
-    let port = common::free_port();
-    std::fs::write(
-        cli.path("tollgate.toml"),
-        format!(
-            "[server]\nlisten = \"127.0.0.1:{port}\"\n\n[[models]]\nid = \"chat\"\nbase_url = \"http://127.0.0.1:{upstream}/v1\"\nprice_as = \"anthropic.claude-v2\"\n"
-        ),
-    )
-    .unwrap();
-    cli.run(&["tenant", "create", "alpha"]).ok();
-    let key = cli.run(&["--json", "key", "create", "alpha"]).ok().json()["secret"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let (cli, port, key) = common::served_tenant();
     let mut server = cli.serve(port);
     assert_eq!(common::chat_status(port, &key), 200, "a warm-up call");
 
@@ -177,38 +163,12 @@ fn a_killed_serve_loses_no_answered_call_while_the_database_is_locked() {
     let server = cli.serve(port);
     common::wait_until_serving(port);
     drop(server);
-    let connection = rusqlite::Connection::open(cli.path("tollgate.db")).unwrap();
-    let (rows, distinct): (i64, i64) = connection
-        .query_row(
-            "SELECT count(*), count(DISTINCT request_id) FROM usage_ledger",
-            [],
-            |row| Ok((row.get(0)?, row.get(1)?)),
-        )
-        .unwrap();
-    assert!(
-        rows >= acknowledged as i64,
-        "{rows} ledger rows, but {acknowledged} calls were answered 200"
-    );
-    assert_eq!(distinct, rows, "no call recorded twice");
+    common::assert_every_answer_recorded(&cli, acknowledged);
 }
 
 #[test]
 fn a_full_disk_fails_calls_it_cannot_record_and_loses_no_answered_one() {
-    let upstream = common::instant_upstream();
-    let cli = Cli::new();
-    let port = common::free_port();
-    std::fs::write(
-        cli.path("tollgate.toml"),
-        format!(
-            "[server]\nlisten = \"127.0.0.1:{port}\"\n\n[[models]]\nid = \"chat\"\nbase_url = \"http://127.0.0.1:{upstream}/v1\"\nprice_as = \"anthropic.claude-v2\"\n"
-        ),
-    )
-    .unwrap();
-    cli.run(&["tenant", "create", "alpha"]).ok();
-    let key = cli.run(&["--json", "key", "create", "alpha"]).ok().json()["secret"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let (cli, port, key) = common::served_tenant();
     // No file of this process may grow past 1 MiB, as if the disk filled: the journal's segment
     // gets there after some 2,500 calls (SIGXFSZ ignored, so writes fail with EFBIG instead).
     let mut server = common::Running(
@@ -261,17 +221,5 @@ fn a_full_disk_fails_calls_it_cannot_record_and_loses_no_answered_one() {
     let server = cli.serve(port);
     common::wait_until_serving(port);
     drop(server);
-    let connection = rusqlite::Connection::open(cli.path("tollgate.db")).unwrap();
-    let (rows, distinct): (i64, i64) = connection
-        .query_row(
-            "SELECT count(*), count(DISTINCT request_id) FROM usage_ledger",
-            [],
-            |row| Ok((row.get(0)?, row.get(1)?)),
-        )
-        .unwrap();
-    assert!(
-        rows >= answered as i64,
-        "{rows} ledger rows, but {answered} calls were answered 200"
-    );
-    assert_eq!(distinct, rows, "no call recorded twice");
+    common::assert_every_answer_recorded(&cli, answered);
 }

@@ -5,25 +5,11 @@
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::common::{self, Cli};
+use crate::common;
 
 #[test]
 fn a_second_serve_on_a_served_database_is_refused_naming_the_first() {
-    let upstream = common::instant_upstream();
-    let cli = Cli::new();
-    let port = common::free_port();
-    std::fs::write(
-        cli.path("tollgate.toml"),
-        format!(
-            "[server]\nlisten = \"127.0.0.1:{port}\"\n\n[[models]]\nid = \"chat\"\nbase_url = \"http://127.0.0.1:{upstream}/v1\"\nprice_as = \"anthropic.claude-v2\"\n"
-        ),
-    )
-    .unwrap();
-    cli.run(&["tenant", "create", "alpha"]).ok();
-    let key = cli.run(&["--json", "key", "create", "alpha"]).ok().json()["secret"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let (cli, port, key) = common::served_tenant();
     let first = cli.serve(port);
     common::wait_until_serving(port);
     let first_pid = first.0.id();

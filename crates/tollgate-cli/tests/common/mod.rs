@@ -224,3 +224,41 @@ pub fn chat_status(port: u16, key: &str) -> u16 {
         .and_then(|status| status.parse().ok())
         .unwrap_or(0)
 }
+
+/// A data directory whose `tollgate.toml` serves model `chat` (the instant mock upstream) on a
+/// free port, with tenant `alpha` and a key of it: the directory, the port and the key.
+pub fn served_tenant() -> (Cli, u16, String) {
+    let upstream = instant_upstream();
+    let cli = Cli::new();
+    let port = free_port();
+    std::fs::write(
+        cli.path("tollgate.toml"),
+        format!(
+            "[server]\nlisten = \"127.0.0.1:{port}\"\n\n[[models]]\nid = \"chat\"\nbase_url = \"http://127.0.0.1:{upstream}/v1\"\nprice_as = \"anthropic.claude-v2\"\n"
+        ),
+    )
+    .unwrap();
+    cli.run(&["tenant", "create", "alpha"]).ok();
+    let key = cli.run(&["--json", "key", "create", "alpha"]).ok().json()["secret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    (cli, port, key)
+}
+
+/// The ledger holds at least `answered` calls, none twice.
+pub fn assert_every_answer_recorded(cli: &Cli, answered: u64) {
+    let connection = rusqlite::Connection::open(cli.path("tollgate.db")).unwrap();
+    let (rows, distinct): (i64, i64) = connection
+        .query_row(
+            "SELECT count(*), count(DISTINCT request_id) FROM usage_ledger",
+            [],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
+        .unwrap();
+    assert!(
+        rows >= answered as i64,
+        "{rows} ledger rows, but {answered} calls were answered 200"
+    );
+    assert_eq!(distinct, rows, "no call recorded twice");
+}
