@@ -293,6 +293,19 @@ impl Gateway {
         self.models().filter(move |model| model.config.kind == kind)
     }
 
+    /// [`Gateway::with_store`] with the audit log naming `actor` for what `work` changes.
+    pub fn with_store_as<T>(&self, actor: &str, work: impl FnOnce(&Store) -> T) -> T {
+        let mut store = self
+            .inner
+            .store
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        store.set_actor(actor);
+        let result = work(&store);
+        store.set_actor("gateway");
+        result
+    }
+
     /// Runs `work` with the store (admin operations and baselines; never on the request hot path).
     pub fn with_store<T>(&self, work: impl FnOnce(&Store) -> T) -> T {
         let store = self

@@ -38,6 +38,17 @@ fn store_error(error: StoreError) -> ApiError {
     ApiError::new(status, error.code(), error.to_string())
 }
 
+/// [`stored`] for a change, audit-logged as made by `caller`.
+fn stored_as<T>(
+    gateway: &Gateway,
+    caller: &super::admin_auth::Caller,
+    work: impl FnOnce(&tollgate_store::Store) -> Result<T, StoreError>,
+) -> Result<T, ApiError> {
+    gateway
+        .with_store_as(&caller.actor(), work)
+        .map_err(store_error)
+}
+
 /// Runs `work` on the store, turning its errors into answers.
 fn stored<T>(
     gateway: &Gateway,
@@ -208,7 +219,8 @@ pub async fn create_tenant(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> AdminResult {
-    caller(&gateway, &headers)?.must_be_admin("create tenants")?;
+    let caller = caller(&gateway, &headers)?;
+    caller.must_be_admin("create tenants")?;
     let body = json_object(body)?;
     let team_id = team(
         &text_field(&body, "team_id")?
@@ -225,7 +237,7 @@ pub async fn create_tenant(
         limits,
         team_id,
     };
-    let tenant = stored(&gateway, |store| store.create_tenant(&new))?;
+    let tenant = stored_as(&gateway, &caller, |store| store.create_tenant(&new))?;
     refreshed(&gateway, &[])?;
     Ok((StatusCode::CREATED, Json(tenant)).into_response())
 }
@@ -236,10 +248,11 @@ pub async fn update_tenant(
     Path(team_id): Path<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> AdminResult {
-    caller(&gateway, &headers)?.must_be_admin("change tenants")?;
+    let caller = caller(&gateway, &headers)?;
+    caller.must_be_admin("change tenants")?;
     let team_id = team(&team_id)?;
     let body = json_object(body)?;
-    let current = stored(&gateway, |store| store.tenant(&team_id))?;
+    let current = stored_as(&gateway, &caller, |store| store.tenant(&team_id))?;
     let update = TenantUpdate {
         name: text_field(&body, "name")?,
         cost_center: text_field(&body, "cost_center")?,
@@ -255,7 +268,9 @@ pub async fn update_tenant(
             })
             .transpose()?,
     };
-    let tenant = stored(&gateway, |store| store.update_tenant(&team_id, &update))?;
+    let tenant = stored_as(&gateway, &caller, |store| {
+        store.update_tenant(&team_id, &update)
+    })?;
     refreshed(&gateway, &[Subject::Tenant(team_id.as_str().into())])?;
     Ok(Json(tenant).into_response())
 }
@@ -265,9 +280,10 @@ pub async fn delete_tenant(
     headers: HeaderMap,
     Path(team_id): Path<String>,
 ) -> AdminResult {
-    caller(&gateway, &headers)?.must_be_admin("delete tenants")?;
+    let caller = caller(&gateway, &headers)?;
+    caller.must_be_admin("delete tenants")?;
     let team_id = team(&team_id)?;
-    stored(&gateway, |store| store.delete_tenant(&team_id))?;
+    stored_as(&gateway, &caller, |store| store.delete_tenant(&team_id))?;
     refreshed(&gateway, &[Subject::Tenant(team_id.as_str().into())])?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
@@ -277,9 +293,10 @@ pub async fn list_keys(
     headers: HeaderMap,
     Path(team_id): Path<String>,
 ) -> AdminResult {
-    caller(&gateway, &headers)?.must_be_admin("list keys")?;
+    let caller = caller(&gateway, &headers)?;
+    caller.must_be_admin("list keys")?;
     let team_id = team(&team_id)?;
-    let keys = stored(&gateway, |store| {
+    let keys = stored_as(&gateway, &caller, |store| {
         store.tenant(&team_id)?;
         store.list_keys(&KeyFilter {
             team_id: Some(team_id.clone()),
@@ -300,7 +317,8 @@ pub async fn create_key(
     Path(team_id): Path<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> AdminResult {
-    caller(&gateway, &headers)?.must_be_admin("create keys")?;
+    let caller = caller(&gateway, &headers)?;
+    caller.must_be_admin("create keys")?;
     let team_id = team(&team_id)?;
     let body = json_object(body)?;
     let name = text_field(&body, "name")?.unwrap_or_default();
@@ -310,7 +328,7 @@ pub async fn create_key(
             ApiError::bad_request("'expires_in_seconds' reaches past the year 9999")
         })?),
     };
-    let (key, secret) = stored(&gateway, |store| {
+    let (key, secret) = stored_as(&gateway, &caller, |store| {
         store.create_key(&team_id, &name, expires_at)
     })?;
     refreshed(&gateway, &[])?;
@@ -346,13 +364,14 @@ pub async fn rotate_key(
     Path(id): Path<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> AdminResult {
-    caller(&gateway, &headers)?.must_be_admin("rotate keys")?;
+    let caller = caller(&gateway, &headers)?;
+    caller.must_be_admin("rotate keys")?;
     let id = key_id(&id)?;
     let grace_ms = match body {
         Ok(bytes) if bytes.is_empty() => 0,
         other => seconds(&json_object(other)?, "grace_seconds", 0)?.unwrap_or(0),
     };
-    let (key, secret) = stored(&gateway, |store| store.rotate_key(&id, grace_ms))?;
+    let (key, secret) = stored_as(&gateway, &caller, |store| store.rotate_key(&id, grace_ms))?;
     refreshed(&gateway, &[])?;
     Ok(Json(key_json(&key, Some(&secret))).into_response())
 }
@@ -362,9 +381,10 @@ pub async fn revoke_key(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> AdminResult {
-    caller(&gateway, &headers)?.must_be_admin("revoke keys")?;
+    let caller = caller(&gateway, &headers)?;
+    caller.must_be_admin("revoke keys")?;
     let id = key_id(&id)?;
-    let key = stored(&gateway, |store| {
+    let key = stored_as(&gateway, &caller, |store| {
         store.set_key_status(&id, KeyStatus::Revoked)
     })?;
     refreshed(&gateway, &[Subject::Key(id.as_str().into())])?;
@@ -377,7 +397,8 @@ pub async fn update_key(
     Path(id): Path<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> AdminResult {
-    caller(&gateway, &headers)?.must_be_admin("change keys")?;
+    let caller = caller(&gateway, &headers)?;
+    caller.must_be_admin("change keys")?;
     let id = key_id(&id)?;
     let body = json_object(body)?;
     let mut key = None;
@@ -385,12 +406,14 @@ pub async fn update_key(
         let status = status
             .parse::<KeyStatus>()
             .map_err(|error| ApiError::bad_request(error.to_string()))?;
-        key = Some(stored(&gateway, |store| store.set_key_status(&id, status))?);
+        key = Some(stored_as(&gateway, &caller, |store| {
+            store.set_key_status(&id, status)
+        })?);
     }
     if let Some(patch) = limits_patch(&body)? {
-        let current = stored(&gateway, |store| store.key(&id))?;
+        let current = stored_as(&gateway, &caller, |store| store.key(&id))?;
         let limits = apply_limits(current.limits, patch)?;
-        key = Some(stored(&gateway, |store| {
+        key = Some(stored_as(&gateway, &caller, |store| {
             store.set_key_limits(&id, &limits)
         })?);
     }
@@ -525,7 +548,7 @@ pub async fn create_playground_key(
         .into());
     }
     let expires_at = tollgate_store::now_ms() + lifetime_ms;
-    let (key, secret) = stored(&gateway, |store| {
+    let (key, secret) = stored_as(&gateway, &caller, |store| {
         store.create_key(&team_id, "playground", Some(expires_at))
     })?;
     refreshed(&gateway, &[])?;

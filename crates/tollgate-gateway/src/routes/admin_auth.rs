@@ -46,6 +46,15 @@ impl Caller {
         }
     }
 
+    /// Who the audit log says made a change: `admin API` for the configured token, else the
+    /// token (`viewer token adm_…`).
+    pub(super) fn actor(&self) -> String {
+        match &self.token {
+            None => "admin API".to_owned(),
+            Some(token) => format!("{} token {}", token.role, token.id),
+        }
+    }
+
     /// The role and scope, for `GET /admin/v1/whoami`.
     pub(super) fn describe(&self) -> serde_json::Value {
         match &self.token {

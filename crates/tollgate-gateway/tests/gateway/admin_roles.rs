@@ -257,6 +257,14 @@ async fn revoked_expired_and_unknown_tokens_are_refused() {
     )
     .await;
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+    // The audit log names the token that made the change.
+    let audit = test.gateway.with_store(|store| store.audit_log(5)).unwrap();
+    let made = audit
+        .iter()
+        .find(|entry| entry.action == "tenant.create")
+        .unwrap();
+    assert_eq!(made.actor, format!("admin token {id}"));
+    assert_eq!(made.target, "gamma");
     test.gateway
         .with_store(|store| store.revoke_admin_token(&id))
         .unwrap();
