@@ -80,7 +80,35 @@ describe("Costs", () => {
     await fireEvent.input(screen.getByLabelText("From"), { target: { value: "2026-01-01" } });
     await fireEvent.input(screen.getByLabelText("To"), { target: { value: "2026-01-31" } });
     await waitFor(() => expect(backend.callsOf("cost_screen").at(-1)).toMatchObject({ preset: { preset: "custom", from: "2026-01-01", to: "2026-01-31" } }));
-    expect(await screen.findByText(/No usage in this range/)).toBeInTheDocument();
+    // No usage: an empty state, no charts with $0–$0 axes and no empty table.
+    const empty = await screen.findByTestId("no-usage");
+    expect(empty).toHaveTextContent("No usage from 2026-11-01 to 2026-11-27");
+    expect(document.querySelector("[data-chart]")).toBeNull();
+    expect(screen.queryByRole("table")).not.toBeInTheDocument();
+  });
+
+  it("titles the top chart's card as the chart is drawn: tenants only when the rows are tenants", async () => {
+    fakeBackend({
+      tenant_choices: () => [tenant("alpha")],
+      cost_screen: ({ scope }) => {
+        const { team_id } = scope as { team_id: string | null };
+        return team_id ? costScreen("model", ["chat"]) : costScreen("tenant", ["alpha"]);
+      },
+    });
+    render(Costs, { theme: "light" });
+    expect(await screen.findByRole("img", { name: "Top tenants" })).toBeInTheDocument();
+    await fireEvent.click(within(screen.getByRole("table", { name: "Costs by Tenant" })).getByRole("button", { name: "alpha" }));
+    expect(await screen.findByRole("img", { name: "Top models" })).toBeInTheDocument();
+    expect(screen.queryByText("Top tenants")).not.toBeInTheDocument();
+  });
+
+  it("titles the top chart of cost-center rows as the models it ranks, not as tenants", async () => {
+    // All tenants, rows by cost center: the backend ranks models there (no tenants in the rows).
+    fakeBackend({ tenant_choices: () => [tenant("alpha")], cost_screen: () => costScreen("cost_center", ["CC-1"]) });
+    render(Costs, { theme: "light" });
+    await screen.findByTestId("total");
+    expect(screen.getByText("Top models")).toBeInTheDocument();
+    expect(screen.queryByText("Top tenants")).not.toBeInTheDocument();
   });
 
   it("pages a long table, 25 rows at a time by default", async () => {

@@ -28,7 +28,7 @@ export const overview: Overview = {
   settings: { gateway_port: 8787, theme: "light" },
 };
 
-export function costScreen(rowsBy: "tenant" | "model", names: string[], estimatedTokens = 0): CostScreen {
+export function costScreen(rowsBy: "tenant" | "model" | "cost_center", names: string[], estimatedTokens = 0): CostScreen {
   return {
     view: {
       range: { from: "2026-11-01", to: "2026-11-27", period_end: "2026-11-30" },
@@ -38,7 +38,8 @@ export function costScreen(rowsBy: "tenant" | "model", names: string[], estimate
       cumulative: [],
       budget: "100",
       forecast: { at_period_end: "33.33", period_end: "2026-11-30" },
-      top_tenants: [],
+      // As the backend ranks them: tenants only when the rows are tenants.
+      top_tenants: rowsBy === "tenant" ? names.map((name, index) => ({ name, cost: index === 0 ? "20" : "10", share_bp: index === 0 ? 6667 : 3333 })) : [],
       top_models: [{ name: "chat", cost: "30", share_bp: 10000 }],
       rows_by: rowsBy,
       rows: names.map((name, index) => ({ name, cost_center: "CC-1", invocations: 10 * (index + 1), input_tokens: 1000, output_tokens: 500, estimated_tokens: index === 0 ? estimatedTokens : 0, cost: index === 0 ? "20" : "10" })),
