@@ -26,6 +26,16 @@ export function showBanner(kind: BannerKind, title: string, message: string): vo
   }
 }
 
+/**
+ * On leaving a screen: its confirmations (and notes) go with it, so "Tenant created" does not
+ * follow you to Costs. Errors stay until dismissed: they may say what to do elsewhere.
+ */
+export function leaveScreen(): void {
+  for (let index = banners.length - 1; index >= 0; index--) {
+    if (banners[index].kind !== "error") banners.splice(index, 1);
+  }
+}
+
 export function dismissBanner(id: number): void {
   const index = banners.findIndex((banner) => banner.id === id);
   if (index >= 0) banners.splice(index, 1);
