@@ -95,7 +95,15 @@ if [ ! -f ui/node_modules/.package-lock.json ] || [ ui/package-lock.json -nt ui/
     echo "installing the console UI's npm packages" >&2
     (cd ui && npm ci --no-audit --no-fund --loglevel=error)
 fi
-(cd ui && npm run --silent build -- --logLevel error)
+# Only when the UI's sources changed since the last build: a rebuilt ui/dist makes cargo rebuild
+# and relink the console (minutes in release), so an unchanged UI must leave it untouched.
+ui_stamp=ui/node_modules/.tollgate-ui-built
+if [ ! -f "$ui_stamp" ] || [ ! -f ui/dist/index.html ] || \
+    [ -n "$(find ui/src ui/index.html ui/package.json ui/package-lock.json ui/vite.config.ts \
+        ui/svelte.config.js ui/tsconfig.json -newer "$ui_stamp" -print -quit)" ]; then
+    (cd ui && npm run --silent build -- --logLevel error)
+    touch "$ui_stamp"
+fi
 
 # Builds land outside the checkout so fresh clones (and CI) reuse earlier work.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/tollgate/target}"
