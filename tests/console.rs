@@ -109,6 +109,8 @@ async fn a_tenant_a_key_a_streamed_prompt_and_its_cost_in_the_report() {
         )
         .await;
     assert!(!keys.contains(&secret), "the secret is not listed again");
+    // The keys table in the side panel, at the window's 1280×800.
+    shots.push(console.screenshot("keys-table").await);
 
     // Playground: stream a prompt as the new team through the engine.
     open_playground_as(&console, "e2e-team", "Model", "smollm2").await;
