@@ -221,6 +221,14 @@ pub const ROUTES: &[RouteDoc] = &[
         body: false,
     },
     RouteDoc {
+        method: "get",
+        path: "/admin/v1/server",
+        summary: "The server: version, HTTPS, time zone, models, uptime",
+        tag: "admin",
+        parameters: &[],
+        body: false,
+    },
+    RouteDoc {
         method: "post",
         path: "/admin/v1/playground-keys",
         summary: "A short-lived key of a team for the playground (admin, or a tester of the team)",

@@ -554,3 +554,22 @@ pub async fn create_playground_key(
     refreshed(&gateway, &[])?;
     Ok((StatusCode::CREATED, Json(key_json(&key, Some(&secret)))).into_response())
 }
+
+/// `GET /admin/v1/server`: what a console shows of the server it manages: version, HTTPS, time
+/// zone, models, how long it has been up. Any role may ask.
+pub async fn server_info(State(gateway): State<Gateway>, headers: HeaderMap) -> AdminResult {
+    caller(&gateway, &headers)?;
+    let up_ms = u64::try_from(gateway.inner.clock.elapsed().as_millis()).unwrap_or(u64::MAX);
+    let models: Vec<&str> = gateway
+        .models()
+        .map(|model| model.config.id.as_str())
+        .collect();
+    Ok(Json(json!({
+        "version": env!("CARGO_PKG_VERSION"),
+        "https": gateway.serves_https(),
+        "time_zone": gateway.inner.zone.to_string(),
+        "models": models,
+        "up_ms": up_ms,
+    }))
+    .into_response())
+}

@@ -77,6 +77,7 @@ pub fn router(gateway: Gateway) -> Router {
         .route("/admin/v1/prices", get(admin::list_prices))
         .route("/admin/v1/usage", get(admin::usage))
         .route("/admin/v1/whoami", get(admin::whoami))
+        .route("/admin/v1/server", get(admin::server_info))
         .route(
             "/admin/v1/playground-keys",
             post(admin::create_playground_key),

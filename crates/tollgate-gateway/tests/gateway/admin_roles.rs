@@ -63,11 +63,13 @@ fn allowed(role: AdminRole, method: &str, path: &str) -> bool {
                     "/admin/v1/prices",
                     "/admin/v1/usage",
                     "/admin/v1/whoami",
+                    "/admin/v1/server",
                 ]
                 .contains(&path)
         }
         AdminRole::Tester => {
             (method, path) == ("get", "/admin/v1/whoami")
+                || (method, path) == ("get", "/admin/v1/server")
                 || (method, path) == ("post", "/admin/v1/playground-keys")
         }
     }
