@@ -22,7 +22,7 @@ use crate::error::{AdminApiError, ApiError};
 use crate::limiter::Subject;
 use crate::state::Gateway;
 
-type AdminResult = Result<Response, AdminApiError>;
+pub(super) type AdminResult = Result<Response, AdminApiError>;
 
 #[allow(
     clippy::needless_pass_by_value,
@@ -39,7 +39,7 @@ fn store_error(error: StoreError) -> ApiError {
 }
 
 /// [`stored`] for a change, audit-logged as made by `caller`.
-fn stored_as<T>(
+pub(super) fn stored_as<T>(
     gateway: &Gateway,
     caller: &super::admin_auth::Caller,
     work: impl FnOnce(&tollgate_store::Store) -> Result<T, StoreError>,
@@ -57,11 +57,11 @@ fn stored<T>(
     gateway.with_store(work).map_err(store_error)
 }
 
-fn team(id: &str) -> Result<TeamId, ApiError> {
+pub(super) fn team(id: &str) -> Result<TeamId, ApiError> {
     TeamId::new(id).map_err(|error| ApiError::bad_request(error.to_string()))
 }
 
-fn key_json(key: &ApiKey, secret: Option<&KeySecret>) -> Value {
+pub(super) fn key_json(key: &ApiKey, secret: Option<&KeySecret>) -> Value {
     serde_json::to_value(key.view(secret)).unwrap_or_default()
 }
 
@@ -149,7 +149,10 @@ fn allowed(value: Option<&Value>) -> Result<Option<AllowedModels>, ApiError> {
     }
 }
 
-fn text_field(body: &Map<String, Value>, field: &str) -> Result<Option<String>, ApiError> {
+pub(super) fn text_field(
+    body: &Map<String, Value>,
+    field: &str,
+) -> Result<Option<String>, ApiError> {
     match body.get(field) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(text)) => Ok(Some(text.clone())),
@@ -166,7 +169,7 @@ fn limits_patch(body: &Map<String, Value>) -> Result<Option<&Map<String, Value>>
 }
 
 /// After a change: a fresh key index, and limits recounted from the store.
-fn refreshed(gateway: &Gateway, subjects: &[Subject]) -> Result<(), ApiError> {
+pub(super) fn refreshed(gateway: &Gateway, subjects: &[Subject]) -> Result<(), ApiError> {
     gateway.reload_auth().map_err(store_error)?;
     for subject in subjects {
         gateway.inner.limiter.forget(subject);
@@ -339,7 +342,11 @@ pub async fn create_key(
 const MAX_SECONDS: i64 = 100 * 365 * 86_400;
 
 /// A duration field in whole seconds from `least` up to a hundred years, as milliseconds.
-fn seconds(body: &Map<String, Value>, field: &str, least: i64) -> Result<Option<i64>, ApiError> {
+pub(super) fn seconds(
+    body: &Map<String, Value>,
+    field: &str,
+    least: i64,
+) -> Result<Option<i64>, ApiError> {
     match body.get(field) {
         None | Some(Value::Null) => Ok(None),
         Some(value) => value
@@ -510,66 +517,4 @@ pub async fn usage(
         Json(json!({ "from": from.to_string(), "to": to.to_string(), "rows": rows }))
             .into_response(),
     )
-}
-
-/// `GET /admin/v1/whoami`: the caller's role and scope, so a console shows only what it may do.
-pub async fn whoami(State(gateway): State<Gateway>, headers: HeaderMap) -> AdminResult {
-    let caller = caller(&gateway, &headers)?;
-    Ok(Json(caller.describe()).into_response())
-}
-
-/// Longest a playground key lives.
-const PLAYGROUND_KEY_MAX_SECONDS: i64 = 24 * 3600;
-
-/// `POST /admin/v1/playground-keys` `{"team_id", "expires_in_seconds"?}`: a short-lived key of the
-/// team [default an hour, at most a day] for a prompt tester, so the playground's calls are
-/// limited, metered and charged as the team's. An admin may ask for any team, a tester for its own.
-pub async fn create_playground_key(
-    State(gateway): State<Gateway>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> AdminResult {
-    let caller = caller(&gateway, &headers)?;
-    let body = json_object(body)?;
-    let team_id = team(
-        &text_field(&body, "team_id")?
-            .ok_or_else(|| ApiError::bad_request("'team_id' is missing"))?,
-    )?;
-    if !caller.tests_as(&team_id) {
-        return Err(caller
-            .refuse(&format!("use the playground as '{team_id}'"))
-            .into());
-    }
-    let lifetime_ms = seconds(&body, "expires_in_seconds", 60)?.unwrap_or(3_600_000);
-    if lifetime_ms > PLAYGROUND_KEY_MAX_SECONDS * 1000 {
-        return Err(ApiError::bad_request(format!(
-            "'expires_in_seconds' is at most {PLAYGROUND_KEY_MAX_SECONDS} for a playground key (a day)"
-        ))
-        .into());
-    }
-    let expires_at = tollgate_store::now_ms() + lifetime_ms;
-    let (key, secret) = stored_as(&gateway, &caller, |store| {
-        store.create_key(&team_id, "playground", Some(expires_at))
-    })?;
-    refreshed(&gateway, &[])?;
-    Ok((StatusCode::CREATED, Json(key_json(&key, Some(&secret)))).into_response())
-}
-
-/// `GET /admin/v1/server`: what a console shows of the server it manages: version, HTTPS, time
-/// zone, models, how long it has been up. Any role may ask.
-pub async fn server_info(State(gateway): State<Gateway>, headers: HeaderMap) -> AdminResult {
-    caller(&gateway, &headers)?;
-    let up_ms = u64::try_from(gateway.inner.clock.elapsed().as_millis()).unwrap_or(u64::MAX);
-    let models: Vec<&str> = gateway
-        .models()
-        .map(|model| model.config.id.as_str())
-        .collect();
-    Ok(Json(json!({
-        "version": env!("CARGO_PKG_VERSION"),
-        "https": gateway.serves_https(),
-        "time_zone": gateway.inner.zone.to_string(),
-        "models": models,
-        "up_ms": up_ms,
-    }))
-    .into_response())
 }

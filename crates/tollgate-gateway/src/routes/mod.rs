@@ -2,6 +2,7 @@
 
 mod admin;
 mod admin_auth;
+mod admin_session;
 mod body;
 mod chat_body;
 mod content;
@@ -76,11 +77,11 @@ pub fn router(gateway: Gateway) -> Router {
         )
         .route("/admin/v1/prices", get(admin::list_prices))
         .route("/admin/v1/usage", get(admin::usage))
-        .route("/admin/v1/whoami", get(admin::whoami))
-        .route("/admin/v1/server", get(admin::server_info))
+        .route("/admin/v1/whoami", get(admin_session::whoami))
+        .route("/admin/v1/server", get(admin_session::server_info))
         .route(
             "/admin/v1/playground-keys",
-            post(admin::create_playground_key),
+            post(admin_session::create_playground_key),
         )
         .route("/healthz", get(ops::healthz))
         .route("/metrics", get(ops::metrics))
