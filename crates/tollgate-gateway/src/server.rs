@@ -39,8 +39,7 @@ pub(crate) async fn serve_until<L>(
     stop: tokio::sync::watch::Receiver<bool>,
 ) -> Result<(), StartError>
 where
-    L: axum::serve::Listener,
-    L::Addr: std::fmt::Debug,
+    L: axum::serve::Listener<Addr = std::net::SocketAddr>,
 {
     let grace = gateway.config().shutdown_grace();
     let mut stopped = stop.clone();
@@ -72,13 +71,13 @@ async fn serve_connections<L>(
     mut listener: L,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) where
-    L: axum::serve::Listener,
+    L: axum::serve::Listener<Addr = std::net::SocketAddr>,
 {
     let routes = service(gateway.clone());
     // Each connection holds a receiver; once all are dropped, `closed` resolves.
     let (open, open_receiver) = tokio::sync::watch::channel(());
     loop {
-        let (io, _) = tokio::select! {
+        let (io, peer) = tokio::select! {
             biased;
             () = stopping(&mut stop) => break,
             accepted = listener.accept() => accepted,
@@ -105,11 +104,13 @@ async fn serve_connections<L>(
         tokio::spawn(async move {
             let _slot = slot;
             match tls {
-                None => serve_connection(io, routes, limits, stop).await,
+                None => serve_connection(io, peer, routes, limits, stop).await,
                 // The handshake is held to the header timeout, as a request's head is.
                 Some(acceptor) => {
                     match tokio::time::timeout(limits.header_timeout, acceptor.accept(io)).await {
-                        Ok(Ok(stream)) => serve_connection(stream, routes, limits, stop).await,
+                        Ok(Ok(stream)) => {
+                            serve_connection(stream, peer, routes, limits, stop).await;
+                        }
                         Ok(Err(error)) => tracing::debug!("TLS handshake failed: {error}"),
                         Err(_) => {
                             tracing::debug!("TLS handshake not done within the header timeout");
@@ -146,6 +147,7 @@ impl ConnectionLimits {
 /// `stop` turns true and the request it is on has been answered.
 async fn serve_connection<Io>(
     io: Io,
+    peer: std::net::SocketAddr,
     routes: crate::routes::Routes,
     limits: ConnectionLimits,
     mut stop: tokio::sync::watch::Receiver<bool>,
@@ -154,9 +156,13 @@ async fn serve_connection<Io>(
 {
     use tower_service::Service as _;
     let service = hyper::service::service_fn(move |request: hyper::Request<_>| {
-        routes.clone().call(
-            request.map(|body| crate::body_deadline::DeadlineBody::new(body, limits.body_timeout)),
-        )
+        let mut request =
+            request.map(|body| crate::body_deadline::DeadlineBody::new(body, limits.body_timeout));
+        // Where the request came from, for the audit log of admin changes.
+        request
+            .extensions_mut()
+            .insert(crate::routes::ClientAddress(peer));
+        routes.clone().call(request)
     });
     let connection = hyper::server::conn::http1::Builder::new()
         // A client that sends nothing, or dribbles its headers, or holds a keep-alive

@@ -4,7 +4,7 @@
 use axum::Json;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use serde::Deserialize;
@@ -16,7 +16,7 @@ use tollgate_core::{
 };
 use tollgate_store::{GroupBy, KeyFilter, NewTenant, StoreError, TenantUpdate, UsageQuery};
 
-use super::admin_auth::caller;
+use super::admin_auth::Caller;
 use super::body::json_object;
 use crate::error::{AdminApiError, ApiError};
 use crate::limiter::Subject;
@@ -177,8 +177,7 @@ pub(super) fn refreshed(gateway: &Gateway, subjects: &[Subject]) -> Result<(), A
     Ok(())
 }
 
-pub async fn list_tenants(State(gateway): State<Gateway>, headers: HeaderMap) -> AdminResult {
-    let caller = caller(&gateway, &headers)?;
+pub async fn list_tenants(State(gateway): State<Gateway>, caller: Caller) -> AdminResult {
     if caller.role() == AdminRole::Tester {
         return Err(caller.refuse("list tenants").into());
     }
@@ -190,10 +189,9 @@ pub async fn list_tenants(State(gateway): State<Gateway>, headers: HeaderMap) ->
 
 pub async fn get_tenant(
     State(gateway): State<Gateway>,
-    headers: HeaderMap,
+    caller: Caller,
     Path(team_id): Path<String>,
 ) -> AdminResult {
-    let caller = caller(&gateway, &headers)?;
     if caller.role() == AdminRole::Tester {
         return Err(caller.refuse("see tenants").into());
     }
@@ -219,10 +217,9 @@ pub async fn get_tenant(
 
 pub async fn create_tenant(
     State(gateway): State<Gateway>,
-    headers: HeaderMap,
+    caller: Caller,
     body: Result<Bytes, BytesRejection>,
 ) -> AdminResult {
-    let caller = caller(&gateway, &headers)?;
     caller.must_be_admin("create tenants")?;
     let body = json_object(body)?;
     let team_id = team(
@@ -247,11 +244,10 @@ pub async fn create_tenant(
 
 pub async fn update_tenant(
     State(gateway): State<Gateway>,
-    headers: HeaderMap,
+    caller: Caller,
     Path(team_id): Path<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> AdminResult {
-    let caller = caller(&gateway, &headers)?;
     caller.must_be_admin("change tenants")?;
     let team_id = team(&team_id)?;
     let body = json_object(body)?;
@@ -280,10 +276,9 @@ pub async fn update_tenant(
 
 pub async fn delete_tenant(
     State(gateway): State<Gateway>,
-    headers: HeaderMap,
+    caller: Caller,
     Path(team_id): Path<String>,
 ) -> AdminResult {
-    let caller = caller(&gateway, &headers)?;
     caller.must_be_admin("delete tenants")?;
     let team_id = team(&team_id)?;
     stored_as(&gateway, &caller, |store| store.delete_tenant(&team_id))?;
@@ -293,10 +288,9 @@ pub async fn delete_tenant(
 
 pub async fn list_keys(
     State(gateway): State<Gateway>,
-    headers: HeaderMap,
+    caller: Caller,
     Path(team_id): Path<String>,
 ) -> AdminResult {
-    let caller = caller(&gateway, &headers)?;
     caller.must_be_admin("list keys")?;
     let team_id = team(&team_id)?;
     let keys = stored_as(&gateway, &caller, |store| {
@@ -316,11 +310,10 @@ pub async fn list_keys(
 
 pub async fn create_key(
     State(gateway): State<Gateway>,
-    headers: HeaderMap,
+    caller: Caller,
     Path(team_id): Path<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> AdminResult {
-    let caller = caller(&gateway, &headers)?;
     caller.must_be_admin("create keys")?;
     let team_id = team(&team_id)?;
     let body = json_object(body)?;
@@ -367,11 +360,10 @@ fn key_id(id: &str) -> Result<KeyId, ApiError> {
 
 pub async fn rotate_key(
     State(gateway): State<Gateway>,
-    headers: HeaderMap,
+    caller: Caller,
     Path(id): Path<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> AdminResult {
-    let caller = caller(&gateway, &headers)?;
     caller.must_be_admin("rotate keys")?;
     let id = key_id(&id)?;
     let grace_ms = match body {
@@ -385,10 +377,9 @@ pub async fn rotate_key(
 
 pub async fn revoke_key(
     State(gateway): State<Gateway>,
-    headers: HeaderMap,
+    caller: Caller,
     Path(id): Path<String>,
 ) -> AdminResult {
-    let caller = caller(&gateway, &headers)?;
     caller.must_be_admin("revoke keys")?;
     let id = key_id(&id)?;
     let key = stored_as(&gateway, &caller, |store| {
@@ -400,11 +391,10 @@ pub async fn revoke_key(
 
 pub async fn update_key(
     State(gateway): State<Gateway>,
-    headers: HeaderMap,
+    caller: Caller,
     Path(id): Path<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> AdminResult {
-    let caller = caller(&gateway, &headers)?;
     caller.must_be_admin("change keys")?;
     let id = key_id(&id)?;
     let body = json_object(body)?;
@@ -431,8 +421,7 @@ pub async fn update_key(
     Ok(Json(key_json(&key, None)).into_response())
 }
 
-pub async fn list_prices(State(gateway): State<Gateway>, headers: HeaderMap) -> AdminResult {
-    let caller = caller(&gateway, &headers)?;
+pub async fn list_prices(State(gateway): State<Gateway>, caller: Caller) -> AdminResult {
     if caller.role() == AdminRole::Tester {
         return Err(caller.refuse("read prices").into());
     }
@@ -454,10 +443,9 @@ pub struct UsageParams {
 
 pub async fn usage(
     State(gateway): State<Gateway>,
-    headers: HeaderMap,
+    caller: Caller,
     Query(params): Query<UsageParams>,
 ) -> AdminResult {
-    let caller = caller(&gateway, &headers)?;
     if caller.role() == AdminRole::Tester {
         return Err(caller.refuse("read usage").into());
     }

@@ -12,11 +12,33 @@ use crate::auth::single_header;
 use crate::error::ApiError;
 use crate::state::Gateway;
 
-/// The caller of an admin route.
+/// The address a request came from (set by the server for each connection).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientAddress(pub std::net::SocketAddr);
+
+/// The caller of an admin route; as an extractor, refused with the admin API's 401 or 403.
 #[derive(Debug)]
 pub(super) struct Caller {
     /// `None` for the configured admin token.
     token: Option<AdminToken>,
+    /// Where the request came from, when served from a socket.
+    from: Option<std::net::IpAddr>,
+}
+
+impl axum::extract::FromRequestParts<Gateway> for Caller {
+    type Rejection = crate::error::AdminApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        gateway: &Gateway,
+    ) -> Result<Caller, Self::Rejection> {
+        let mut caller = caller(gateway, &parts.headers)?;
+        caller.from = parts
+            .extensions
+            .get::<ClientAddress>()
+            .map(|address| address.0.ip());
+        Ok(caller)
+    }
 }
 
 impl Caller {
@@ -49,9 +71,13 @@ impl Caller {
     /// Who the audit log says made a change: `admin API` for the configured token, else the
     /// token (`viewer token adm_…`).
     pub(super) fn actor(&self) -> String {
-        match &self.token {
+        let who = match &self.token {
             None => "admin API".to_owned(),
             Some(token) => format!("{} token {}", token.role, token.id),
+        };
+        match self.from {
+            Some(address) => format!("{who} from {address}"),
+            None => who,
         }
     }
 
@@ -112,7 +138,7 @@ impl Caller {
     }
 }
 
-/// The caller, from `Authorization: Bearer <token>`: the configured admin token, or a usable
+/// The caller (its address unknown), from `Authorization: Bearer <token>`: the configured admin token, or a usable
 /// stored one; 401 for anything else, 403 when the admin API has no token at all.
 pub(super) fn caller(gateway: &Gateway, headers: &HeaderMap) -> Result<Caller, ApiError> {
     let presented = single_header(headers, "authorization")?
@@ -122,7 +148,10 @@ pub(super) fn caller(gateway: &Gateway, headers: &HeaderMap) -> Result<Caller, A
     if let Some(expected) = configured
         && crate::auth::same_token(presented.as_bytes(), expected.as_bytes())
     {
-        return Ok(Caller { token: None });
+        return Ok(Caller {
+            token: None,
+            from: None,
+        });
     }
     if presented.starts_with(ADMIN_SECRET_PREFIX) {
         let hash = KeySecret::presented(presented).hash();
@@ -130,9 +159,10 @@ pub(super) fn caller(gateway: &Gateway, headers: &HeaderMap) -> Result<Caller, A
             .with_store(|store| store.admin_token_by_hash(&hash))
             .map_err(|error| ApiError::internal(error.to_string()))?;
         return match found {
-            Some(token) if token.is_usable_at(tollgate_store::now_ms()) => {
-                Ok(Caller { token: Some(token) })
-            }
+            Some(token) if token.is_usable_at(tollgate_store::now_ms()) => Ok(Caller {
+                token: Some(token),
+                from: None,
+            }),
             Some(token) => Err(ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 "invalid_admin_token",

@@ -4,20 +4,19 @@
 use axum::Json;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use bytes::Bytes;
 use serde_json::json;
 
 use super::admin::{AdminResult, key_json, refreshed, seconds, stored_as, team, text_field};
-use super::admin_auth::caller;
+use super::admin_auth::Caller;
 use super::body::json_object;
 use crate::error::ApiError;
 use crate::state::Gateway;
 
 /// `GET /admin/v1/whoami`: the caller's role and scope, so a console shows only what it may do.
-pub async fn whoami(State(gateway): State<Gateway>, headers: HeaderMap) -> AdminResult {
-    let caller = caller(&gateway, &headers)?;
+pub async fn whoami(caller: Caller) -> AdminResult {
     Ok(Json(caller.describe()).into_response())
 }
 
@@ -29,10 +28,9 @@ const PLAYGROUND_KEY_MAX_SECONDS: i64 = 24 * 3600;
 /// limited, metered and charged as the team's. An admin may ask for any team, a tester for its own.
 pub async fn create_playground_key(
     State(gateway): State<Gateway>,
-    headers: HeaderMap,
+    caller: Caller,
     body: Result<Bytes, BytesRejection>,
 ) -> AdminResult {
-    let caller = caller(&gateway, &headers)?;
     let body = json_object(body)?;
     let team_id = team(
         &text_field(&body, "team_id")?
@@ -60,8 +58,7 @@ pub async fn create_playground_key(
 
 /// `GET /admin/v1/server`: what a console shows of the server it manages: version, HTTPS, time
 /// zone, models, how long it has been up. Any role may ask.
-pub async fn server_info(State(gateway): State<Gateway>, headers: HeaderMap) -> AdminResult {
-    caller(&gateway, &headers)?;
+pub async fn server_info(State(gateway): State<Gateway>, _caller: Caller) -> AdminResult {
     let up_ms = u64::try_from(gateway.inner.clock.elapsed().as_millis()).unwrap_or(u64::MAX);
     let models: Vec<&str> = gateway
         .models()

@@ -36,6 +36,7 @@ async fn not_found(uri: axum::http::Uri) -> Response {
     .reference()
 }
 
+pub use admin_auth::ClientAddress;
 pub use fast_path::Routes;
 
 /// What the gateway serves: [`router`], with its busiest route answered before it.

@@ -281,3 +281,43 @@ async fn revoked_expired_and_unknown_tokens_are_refused() {
         "admin"
     );
 }
+
+#[tokio::test]
+async fn the_audit_log_says_from_where_a_change_came() {
+    let test = common::gateway().await;
+    let (id, secret) = token(&test, AdminRole::Admin, &AdminTokenRequest::default());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(tollgate_gateway::serve(
+        test.gateway.clone(),
+        listener,
+        std::future::pending(),
+    ));
+    let client = reqwest::Client::new();
+    for (bearer, team) in [(common::ADMIN_TOKEN, "delta"), (secret.as_str(), "epsilon")] {
+        let answer = client
+            .post(format!("http://127.0.0.1:{port}/admin/v1/tenants"))
+            .bearer_auth(bearer)
+            .json(&json!({"team_id": team}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 201);
+    }
+    let audit = test
+        .gateway
+        .with_store(|store| store.audit_log(10))
+        .unwrap();
+    let actor_of = |team: &str| {
+        audit
+            .iter()
+            .find(|entry| entry.action == "tenant.create" && entry.target == team)
+            .map(|entry| entry.actor.clone())
+            .unwrap()
+    };
+    assert_eq!(actor_of("delta"), "admin API from 127.0.0.1");
+    assert_eq!(
+        actor_of("epsilon"),
+        format!("admin token {id} from 127.0.0.1")
+    );
+}
