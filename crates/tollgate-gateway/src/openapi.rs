@@ -222,6 +222,34 @@ pub const ROUTES: &[RouteDoc] = &[
     },
     RouteDoc {
         method: "get",
+        path: "/admin/v1/audit",
+        summary: "The audit log: who changed what, when and from where, newest first",
+        tag: "admin",
+        parameters: &[
+            ("limit", "query", false, "Lines in the page, 1-500 [50]"),
+            (
+                "before",
+                "query",
+                false,
+                "Only lines older than this id (next_before of the previous page)",
+            ),
+            (
+                "team_id",
+                "query",
+                false,
+                "Only this tenant's lines and its keys'",
+            ),
+            (
+                "action",
+                "query",
+                false,
+                "Only this action (tenant.create), or a family ending in a dot (key.)",
+            ),
+        ],
+        body: false,
+    },
+    RouteDoc {
+        method: "get",
         path: "/admin/v1/server",
         summary: "The server: version, HTTPS, time zone, models, uptime",
         tag: "admin",

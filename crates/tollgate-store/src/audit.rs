@@ -9,6 +9,8 @@ use crate::{Store, now_ms};
 /// One audit log line.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AuditEntry {
+    /// Grows with every line: pages of the log go by it.
+    pub id: i64,
     pub at_ms: i64,
     pub actor: String,
     pub action: String,
@@ -50,21 +52,67 @@ impl Store {
 
     /// Most recent audit lines first.
     pub fn audit_log(&self, limit: usize) -> Result<Vec<AuditEntry>> {
+        self.audit_page(&AuditFilter {
+            limit,
+            ..AuditFilter::default()
+        })
+    }
+
+    /// A page of the audit log, newest first: lines older than `before_id`, of one tenant (its
+    /// own lines and its keys') and of one action (`tenant.create`) or family (`key.`).
+    pub fn audit_page(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>> {
+        let action_pattern = filter.action.as_ref().map(|action| {
+            let escaped = action
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_");
+            if action.ends_with('.') {
+                format!("{escaped}%")
+            } else {
+                escaped
+            }
+        });
         let mut statement = self.connection.prepare(
-            "SELECT at_ms, actor, action, target, before_json, after_json FROM audit_log ORDER BY id DESC LIMIT ?1",
+            "SELECT id, at_ms, actor, action, target, before_json, after_json FROM audit_log
+             WHERE (?1 IS NULL OR id < ?1)
+               AND (?2 IS NULL OR target = ?2
+                    OR json_extract(CASE WHEN json_valid(after_json) THEN after_json END, '$.team_id') = ?2
+                    OR json_extract(CASE WHEN json_valid(before_json) THEN before_json END, '$.team_id') = ?2)
+               AND (?3 IS NULL OR action LIKE ?3 ESCAPE '\\')
+             ORDER BY id DESC LIMIT ?4",
         )?;
-        let rows = statement.query_map([limit as i64], |row| {
-            Ok(AuditEntry {
-                at_ms: row.get(0)?,
-                actor: row.get(1)?,
-                action: row.get(2)?,
-                target: row.get(3)?,
-                before: row.get(4)?,
-                after: row.get(5)?,
-            })
-        })?;
+        let rows = statement.query_map(
+            params![
+                filter.before_id,
+                filter.team_id,
+                action_pattern,
+                filter.limit.min(i64::MAX as usize) as i64
+            ],
+            |row| {
+                Ok(AuditEntry {
+                    id: row.get(0)?,
+                    at_ms: row.get(1)?,
+                    actor: row.get(2)?,
+                    action: row.get(3)?,
+                    target: row.get(4)?,
+                    before: row.get(5)?,
+                    after: row.get(6)?,
+                })
+            },
+        )?;
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
+}
+
+/// Which audit lines [`Store::audit_page`] returns.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditFilter {
+    /// Only lines older than this id (the last of the previous page).
+    pub before_id: Option<i64>,
+    pub limit: usize,
+    pub team_id: Option<String>,
+    /// An action (`tenant.create`), or a family when it ends with a dot (`key.`).
+    pub action: Option<String>,
 }
 
 /// Serialises a snapshot for the audit log.

@@ -64,7 +64,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use rusqlite::{Connection, OptionalExtension};
 use tollgate_core::Zone;
 
-pub use audit::AuditEntry;
+pub use audit::{AuditEntry, AuditFilter};
 pub use engine_lock::{EngineLock, engine_lock_path};
 pub use error::{Result, StoreError};
 pub use imports::{ImportSummary, SyncedObject};

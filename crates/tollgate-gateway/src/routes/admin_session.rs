@@ -73,3 +73,43 @@ pub async fn server_info(State(gateway): State<Gateway>, _caller: Caller) -> Adm
     }))
     .into_response())
 }
+
+#[derive(Debug, serde::Deserialize)]
+pub struct AuditParams {
+    before: Option<i64>,
+    limit: Option<usize>,
+    team_id: Option<String>,
+    action: Option<String>,
+}
+
+/// Most audit lines in one page.
+const AUDIT_PAGE_MAX: usize = 500;
+
+/// `GET /admin/v1/audit?limit=&before=&team_id=&action=`: who changed what, when and from where,
+/// newest first; `next_before` asks for the page after. Admins only.
+pub async fn audit(
+    State(gateway): State<Gateway>,
+    caller: Caller,
+    axum::extract::Query(params): axum::extract::Query<AuditParams>,
+) -> AdminResult {
+    caller.must_be_admin("read the audit log")?;
+    let limit = params.limit.unwrap_or(50);
+    if !(1..=AUDIT_PAGE_MAX).contains(&limit) {
+        return Err(
+            ApiError::bad_request(format!("'limit' must be from 1 to {AUDIT_PAGE_MAX}")).into(),
+        );
+    }
+    let filter = tollgate_store::AuditFilter {
+        before_id: params.before,
+        limit,
+        team_id: params.team_id,
+        action: params.action,
+    };
+    let entries = gateway
+        .with_store(|store| store.audit_page(&filter))
+        .map_err(|error| ApiError::internal(error.to_string()))?;
+    let next_before = (entries.len() == limit)
+        .then(|| entries.last().map(|entry| entry.id))
+        .flatten();
+    Ok(Json(json!({ "entries": entries, "next_before": next_before })).into_response())
+}

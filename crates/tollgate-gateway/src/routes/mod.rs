@@ -80,6 +80,7 @@ pub fn router(gateway: Gateway) -> Router {
         .route("/admin/v1/usage", get(admin::usage))
         .route("/admin/v1/whoami", get(admin_session::whoami))
         .route("/admin/v1/server", get(admin_session::server_info))
+        .route("/admin/v1/audit", get(admin_session::audit))
         .route(
             "/admin/v1/playground-keys",
             post(admin_session::create_playground_key),

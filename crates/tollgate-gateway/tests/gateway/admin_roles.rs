@@ -316,6 +316,26 @@ async fn the_audit_log_says_from_where_a_change_came() {
             .unwrap()
     };
     assert_eq!(actor_of("delta"), "admin API from 127.0.0.1");
+    // The same, through the API, a page at a time.
+    let page = test
+        .admin("GET", "/admin/v1/audit?action=tenant.create&limit=1", None)
+        .await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.text);
+    let page = page.json();
+    assert_eq!(page["entries"][0]["target"], "epsilon");
+    let before = page["next_before"].as_i64().unwrap();
+    let next = test
+        .admin(
+            "GET",
+            &format!("/admin/v1/audit?action=tenant.create&limit=1&before={before}"),
+            None,
+        )
+        .await
+        .json();
+    assert_eq!(next["entries"][0]["target"], "delta");
+    assert_eq!(next["entries"][0]["actor"], "admin API from 127.0.0.1");
+    let bad = test.admin("GET", "/admin/v1/audit?limit=0", None).await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
     assert_eq!(
         actor_of("epsilon"),
         format!("admin token {id} from 127.0.0.1")

@@ -7,6 +7,7 @@
 mod common;
 
 mod admin_tokens;
+mod audit_pages;
 mod crash;
 mod ledger;
 mod open;
