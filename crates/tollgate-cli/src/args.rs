@@ -61,6 +61,8 @@ pub enum Command {
     Price(PriceCommand),
     /// Usage and cost report for a date range.
     Report(ReportArgs),
+    /// The audit log: who changed what, when and from where, newest first.
+    Audit(AuditArgs),
     /// Usage data from elsewhere.
     #[command(subcommand)]
     Usage(UsageCommand),
@@ -374,6 +376,22 @@ pub enum ReportFormat {
     Table,
     Csv,
     Json,
+}
+
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// Only this tenant's lines and its keys'.
+    #[arg(long = "team", value_name = "TEAM_ID")]
+    pub team_id: Option<String>,
+    /// Only this action (tenant.create), or a family ending in a dot (key.).
+    #[arg(long)]
+    pub action: Option<String>,
+    /// Lines to show [default 50, at most 500].
+    #[arg(long, default_value_t = 50)]
+    pub limit: usize,
+    /// Only lines older than this id (to page back).
+    #[arg(long, value_name = "ID")]
+    pub before: Option<i64>,
 }
 
 #[derive(Debug, Args)]

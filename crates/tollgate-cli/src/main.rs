@@ -84,6 +84,7 @@ fn run(cli: Cli) -> Result<()> {
                 Command::Report(args) => commands::report::refuse_labels(&args)
                     .and_then(|()| commands::report::run(&mut context, &args)),
                 Command::Usage(command) => commands::usage::run(&mut context, command),
+                Command::Audit(args) => commands::audit::run(&context, &args),
                 Command::Db(_) | Command::Serve(_) | Command::Model(_) | Command::Workspace(_) => {
                     Ok(())
                 }

@@ -1,6 +1,7 @@
 //! One module per top-level command.
 
 pub mod admin_token;
+pub mod audit;
 pub mod aws;
 pub mod db;
 pub mod key;

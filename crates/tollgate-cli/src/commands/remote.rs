@@ -322,8 +322,40 @@ pub fn run(server: &str, token: Option<String>, json: bool, command: Command) ->
                 )?,
             )
         }
+        Command::Audit(args) => {
+            super::audit::check(&args)?;
+            let mut query = vec![format!("limit={}", args.limit)];
+            if let Some(before) = args.before {
+                query.push(format!("before={before}"));
+            }
+            for (name, value) in [("team_id", &args.team_id), ("action", &args.action)] {
+                if let Some(value) = value {
+                    query.push(format!("{name}={}", encode(value)));
+                }
+            }
+            let page = remote.call(
+                Method::GET,
+                &format!("/admin/v1/audit?{}", query.join("&")),
+                None,
+            )?;
+            let entries = page["entries"].as_array().cloned().unwrap_or_default();
+            super::audit::show(json, &entries, args.limit)
+        }
         _ => Err(CliError::usage(
             "this command works on the local database only; run it without --server on the gateway's machine",
         )),
     }
+}
+
+/// A query value, percent-encoded but for the characters ids and actions use.
+fn encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|byte| match byte {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' => {
+                char::from(byte).to_string()
+            }
+            other => format!("%{other:02X}"),
+        })
+        .collect()
 }

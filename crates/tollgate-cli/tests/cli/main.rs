@@ -15,6 +15,7 @@ mod moto;
 mod stack;
 
 mod admin_token_cli;
+mod audit_cli;
 mod aws_cli;
 mod aws_workspace_cli;
 mod db_cli;
