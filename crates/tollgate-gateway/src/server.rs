@@ -155,6 +155,14 @@ async fn serve_connection<Io>(
     Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     use tower_service::Service as _;
+    // Tells clients how long an idle connection is kept (a second short of the header timeout),
+    // so a pool that honours it (Node's undici: Claude Code, Codex CLI) retires the connection
+    // before the gateway closes it, instead of sending a request into the close.
+    let keep_alive = hyper::header::HeaderValue::from_str(&format!(
+        "timeout={}",
+        limits.header_timeout.as_secs().saturating_sub(1).max(1)
+    ))
+    .unwrap_or_else(|_| hyper::header::HeaderValue::from_static("timeout=29"));
     let service = hyper::service::service_fn(move |request: hyper::Request<_>| {
         let mut request =
             request.map(|body| crate::body_deadline::DeadlineBody::new(body, limits.body_timeout));
@@ -162,7 +170,16 @@ async fn serve_connection<Io>(
         request
             .extensions_mut()
             .insert(crate::routes::ClientAddress(peer));
-        routes.clone().call(request)
+        let keep_alive = keep_alive.clone();
+        futures_util::FutureExt::map(routes.clone().call(request), move |answered| {
+            answered.map(|mut response| {
+                response.headers_mut().insert(
+                    hyper::header::HeaderName::from_static("keep-alive"),
+                    keep_alive,
+                );
+                response
+            })
+        })
     });
     let connection = hyper::server::conn::http1::Builder::new()
         // A client that sends nothing, or dribbles its headers, or holds a keep-alive

@@ -173,3 +173,28 @@ async fn a_body_that_does_not_arrive_in_time_is_cut_off() {
     }
     assert!(test.calls().is_empty(), "no call was made");
 }
+
+/// Every answer says how long an idle connection is kept, a second short of the header timeout,
+/// so pools that honour the hint retire a connection before the gateway closes it.
+#[tokio::test]
+async fn answers_tell_clients_how_long_an_idle_connection_is_kept() {
+    let (_test, address) = serving(tollgate_gateway::ServerConfig {
+        header_read_timeout_secs: Some(30),
+        ..tollgate_gateway::ServerConfig::default()
+    })
+    .await;
+    let mut stream = TcpStream::connect(address).await.unwrap();
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let answer = read_to_close(&mut stream, Duration::from_secs(5))
+        .await
+        .unwrap();
+    let answer = String::from_utf8_lossy(&answer).to_lowercase();
+    assert!(answer.starts_with("http/1.1 200"), "{answer}");
+    assert!(
+        answer.contains("\r\nkeep-alive: timeout=29\r\n"),
+        "{answer}"
+    );
+}
