@@ -563,9 +563,14 @@ export type ErrorCode =
  */
 "storage" | 
 /**
- * AWS refused: no or expired credentials, or a missing permission (the message says which).
+ * AWS refused: no credentials, or a missing permission (the message says which).
  */
 "denied" | 
+/**
+ * The AWS session (SSO, or temporary credentials) has expired: sign in again (the message
+ * gives the command).
+ */
+"session_expired" | 
 /**
  * AWS could not be reached, or kept throttling.
  */

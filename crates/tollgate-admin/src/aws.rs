@@ -26,9 +26,8 @@ use crate::range::RangePreset;
 impl From<AwsError> for AdminError {
     fn from(error: AwsError) -> AdminError {
         let code = match error.kind {
-            AwsErrorKind::NoCredentials
-            | AwsErrorKind::ExpiredSession
-            | AwsErrorKind::AccessDenied => ErrorCode::Denied,
+            AwsErrorKind::NoCredentials | AwsErrorKind::AccessDenied => ErrorCode::Denied,
+            AwsErrorKind::ExpiredSession => ErrorCode::SessionExpired,
             AwsErrorKind::NotFound => ErrorCode::NotFound,
             AwsErrorKind::Conflict => ErrorCode::Conflict,
             AwsErrorKind::Invalid => ErrorCode::Invalid,

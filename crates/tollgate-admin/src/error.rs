@@ -12,8 +12,11 @@ pub enum ErrorCode {
     Conflict,
     /// The local database or data directory failed.
     Storage,
-    /// AWS refused: no or expired credentials, or a missing permission (the message says which).
+    /// AWS refused: no credentials, or a missing permission (the message says which).
     Denied,
+    /// The AWS session (SSO, or temporary credentials) has expired: sign in again (the message
+    /// gives the command).
+    SessionExpired,
     /// AWS could not be reached, or kept throttling.
     Unavailable,
     /// The user stopped long work before it finished; nothing half-done was kept.
@@ -56,5 +59,28 @@ impl From<tollgate_store::StoreError> for AdminError {
             _ => ErrorCode::Storage,
         };
         AdminError::new(code, error.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tollgate_aws::{AwsError, AwsErrorKind};
+
+    use super::{AdminError, ErrorCode};
+
+    /// Each way AWS can refuse gets its own code, so the console's banner says what happened:
+    /// an expired sign-in is not a missing permission, nor a network failure, nor local storage.
+    #[test]
+    fn aws_refusals_keep_their_own_codes() {
+        for (kind, code) in [
+            (AwsErrorKind::ExpiredSession, ErrorCode::SessionExpired),
+            (AwsErrorKind::AccessDenied, ErrorCode::Denied),
+            (AwsErrorKind::NoCredentials, ErrorCode::Denied),
+            (AwsErrorKind::Unavailable, ErrorCode::Unavailable),
+            (AwsErrorKind::Throttled, ErrorCode::Unavailable),
+        ] {
+            let error = AdminError::from(AwsError::new(kind, "listing usage plans"));
+            assert_eq!(error.code, code, "{kind:?}");
+        }
     }
 }

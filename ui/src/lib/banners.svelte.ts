@@ -48,6 +48,7 @@ const titles: Record<ErrorCode, string> = {
   conflict: "Cannot do that now",
   storage: "Tollgate could not save or read its data",
   denied: "AWS refused",
+  session_expired: "Your AWS session has expired",
   unavailable: "AWS could not be reached",
   cancelled: "Stopped",
   stack_owned: "A CloudFormation stack owns this",
