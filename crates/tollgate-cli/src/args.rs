@@ -31,6 +31,10 @@ pub struct Cli {
         hide_env_values = true
     )]
     pub admin_token: Option<String>,
+    /// A PEM certificate authority to trust for the server's HTTPS (an internal CA), beside the
+    /// system's (with --server).
+    #[arg(long, global = true, env = "TOLLGATE_CA_CERT", value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
     /// Manage the AWS deployment named in [workspaces.NAME] of tollgate.toml instead of the local
     /// database: tenants are usage plans, keys are API keys, reports come from its S3 bucket.
     #[arg(

@@ -62,7 +62,14 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<()> {
     if let Some(server) = cli.server.clone() {
-        return commands::remote::run(&server, cli.admin_token.clone(), cli.json, cli.command);
+        let client = commands::remote::client(cli.ca_cert.as_deref())?;
+        return commands::remote::run(
+            &server,
+            client,
+            cli.admin_token.clone(),
+            cli.json,
+            cli.command,
+        );
     }
     let paths = config::resolve(cli.data_dir.clone(), cli.config.clone())?;
     let json = cli.json;

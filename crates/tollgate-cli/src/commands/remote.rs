@@ -99,7 +99,34 @@ fn show(json: bool, value: &Value) -> Result<()> {
     }
 }
 
-pub fn run(server: &str, token: Option<String>, json: bool, command: Command) -> Result<()> {
+/// The HTTP client for `--server`: the system's roots, and `ca_cert`'s when given.
+pub fn client(ca_cert: Option<&std::path::Path>) -> Result<reqwest::Client> {
+    let mut builder = reqwest::Client::builder();
+    if let Some(path) = ca_cert {
+        let pem = std::fs::read(path)
+            .map_err(|error| CliError::usage(format!("--ca-cert {}: {error}", path.display())))?;
+        let certificates = reqwest::Certificate::from_pem_bundle(&pem)
+            .map_err(|error| CliError::usage(format!("--ca-cert {}: {error}", path.display())))?;
+        if certificates.is_empty() {
+            return Err(CliError::usage(format!(
+                "--ca-cert {}: no certificate in it (expected PEM)",
+                path.display()
+            )));
+        }
+        builder = builder.tls_certs_merge(certificates);
+    }
+    builder
+        .build()
+        .map_err(|error| CliError::usage(format!("cannot make the HTTP client: {error}")))
+}
+
+pub fn run(
+    server: &str,
+    client: reqwest::Client,
+    token: Option<String>,
+    json: bool,
+    command: Command,
+) -> Result<()> {
     let token = token.ok_or_else(|| {
         CliError::usage("--server needs the admin token: --admin-token or TOLLGATE_ADMIN_TOKEN")
     })?;
@@ -110,7 +137,7 @@ pub fn run(server: &str, token: Option<String>, json: bool, command: Command) ->
     let remote = Remote {
         base: server.trim_end_matches('/').to_owned(),
         token,
-        client: reqwest::Client::new(),
+        client,
         runtime,
     };
     match command {

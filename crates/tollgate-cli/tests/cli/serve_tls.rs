@@ -45,7 +45,7 @@ fn serve_speaks_https_and_takes_a_renewed_certificate_on_sighup() {
     std::fs::write(
         cli.path("tollgate.toml"),
         format!(
-            "[server]\nlisten = \"127.0.0.1:{port}\"\ntls_cert = \"{}\"\ntls_key = \"{}\"\n",
+            "[server]\nlisten = \"127.0.0.1:{port}\"\nadmin_token = \"t0ken\"\ntls_cert = \"{}\"\ntls_key = \"{}\"\n",
             cli.path("cert.pem").display(),
             cli.path("key.pem").display()
         ),
@@ -62,6 +62,48 @@ fn serve_speaks_https_and_takes_a_renewed_certificate_on_sighup() {
         std::thread::sleep(Duration::from_millis(50));
     }
     assert_eq!(status, Some(200), "https://localhost:{port}/healthz");
+
+    // The CLI drives it over HTTPS, trusting the team's CA with --ca-cert; without it, it says why.
+    std::fs::write(cli.path("ca.pem"), &first_ca.cert_pem).unwrap();
+    let url = format!("https://localhost:{port}");
+    let ca = cli.path("ca.pem").display().to_string();
+    let created = cli
+        .run(&[
+            "--server",
+            &url,
+            "--admin-token",
+            "t0ken",
+            "--ca-cert",
+            &ca,
+            "--json",
+            "tenant",
+            "create",
+            "tls-team",
+        ])
+        .ok()
+        .json();
+    assert_eq!(created["team_id"], "tls-team");
+    let untrusted = cli
+        .run(&["--server", &url, "--admin-token", "t0ken", "tenant", "list"])
+        .fails();
+    assert!(
+        untrusted.stderr.contains("cannot reach"),
+        "{}",
+        untrusted.stderr
+    );
+    let garbage = cli
+        .run(&[
+            "--server",
+            &url,
+            "--admin-token",
+            "t0ken",
+            "--ca-cert",
+            &cli.path("tollgate.toml").display().to_string(),
+            "tenant",
+            "list",
+        ])
+        .fails();
+    assert!(garbage.stderr.contains("--ca-cert"), "{}", garbage.stderr);
 
     let second_ca = TestCa::new("second test CA");
     let second = second_ca.issue(&["localhost"]);
