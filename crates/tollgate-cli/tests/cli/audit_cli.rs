@@ -1,7 +1,7 @@
 //! `tollgate audit`: the audit log from the local database, and the same table from a running
 //! gateway with `--server`, where changes say from where they came.
 
-use crate::common::{self, Cli};
+use crate::common::Cli;
 
 #[test]
 fn the_audit_log_locally_and_through_a_server() {
@@ -57,20 +57,8 @@ fn the_audit_log_locally_and_through_a_server() {
     );
 
     // Through a running gateway: a change made there says from where it came.
-    let port = common::free_port();
-    std::fs::write(
-        cli.path("tollgate.toml"),
-        format!("[server]\nlisten = \"127.0.0.1:{port}\"\nadmin_token = \"t0ken\"\n"),
-    )
-    .unwrap();
-    let server = cli.serve(port);
-    common::wait_until_serving(port);
-    let url = format!("http://127.0.0.1:{port}");
-    let remote = |args: &[&str]| {
-        let mut full = vec!["--server", url.as_str(), "--admin-token", "t0ken"];
-        full.extend_from_slice(args);
-        cli.run(&full)
-    };
+    let (server, url) = cli.serve_admin();
+    let remote = |args: &[&str]| cli.remote(&url, args);
     remote(&["tenant", "create", "gamma"]).ok();
     let lines = remote(&["--json", "audit", "--team", "gamma"]).ok().json();
     assert_eq!(lines[0]["action"], "tenant.create", "{lines}");

@@ -7,19 +7,8 @@ use common::Cli;
 #[test]
 fn the_cli_drives_a_running_gateway() {
     let cli = Cli::new();
-    let port = common::free_port();
-    std::fs::write(
-        cli.path("tollgate.toml"),
-        format!("[server]\nlisten = \"127.0.0.1:{port}\"\nadmin_token = \"t0ken\"\n"),
-    )
-    .unwrap();
-    let server = cli.serve(port);
-    let url = format!("http://127.0.0.1:{port}");
-    let remote = |args: &[&str]| {
-        let mut full = vec!["--server", url.as_str(), "--admin-token", "t0ken"];
-        full.extend_from_slice(args);
-        cli.run(&full)
-    };
+    let (server, url) = cli.serve_admin();
+    let remote = |args: &[&str]| cli.remote(&url, args);
     remote(&["tenant", "list"]).ok();
 
     let created = remote(&[

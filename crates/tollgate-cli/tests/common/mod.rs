@@ -262,3 +262,29 @@ pub fn assert_every_answer_recorded(cli: &Cli, answered: u64) {
     );
     assert_eq!(distinct, rows, "no call recorded twice");
 }
+
+/// The admin token [`Cli::serve_admin`]'s server takes.
+pub const ADMIN_TOKEN: &str = "t0ken";
+
+impl Cli {
+    /// `tollgate serve` on a free port with the admin API on ([`ADMIN_TOKEN`]), once it answers;
+    /// the server and its URL.
+    pub fn serve_admin(&self) -> (Running, String) {
+        let port = free_port();
+        std::fs::write(
+            self.path("tollgate.toml"),
+            format!("[server]\nlisten = \"127.0.0.1:{port}\"\nadmin_token = \"{ADMIN_TOKEN}\"\n"),
+        )
+        .unwrap();
+        let server = self.serve(port);
+        wait_until_serving(port);
+        (server, format!("http://127.0.0.1:{port}"))
+    }
+
+    /// `tollgate --server URL --admin-token ... ARGS`.
+    pub fn remote(&self, url: &str, args: &[&str]) -> Run {
+        let mut full = vec!["--server", url, "--admin-token", ADMIN_TOKEN];
+        full.extend_from_slice(args);
+        self.run(&full)
+    }
+}

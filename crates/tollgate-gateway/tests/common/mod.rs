@@ -337,6 +337,18 @@ impl TestGateway {
         self.send(request.unwrap()).await
     }
 
+    /// Serves this gateway on a free loopback port until the test ends; its address.
+    pub async fn listen(&self) -> std::net::SocketAddr {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        tokio::spawn(tollgate_gateway::serve(
+            self.gateway.clone(),
+            listener,
+            std::future::pending(),
+        ));
+        address
+    }
+
     /// Ledger rows so far, newest first (after a flush).
     pub fn calls(&self) -> Vec<tollgate_store::CallRow> {
         self.gateway.flush_ledger().unwrap();

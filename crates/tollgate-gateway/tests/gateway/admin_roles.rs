@@ -286,13 +286,7 @@ async fn revoked_expired_and_unknown_tokens_are_refused() {
 async fn the_audit_log_says_from_where_a_change_came() {
     let test = common::gateway().await;
     let (id, secret) = token(&test, AdminRole::Admin, &AdminTokenRequest::default());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    tokio::spawn(tollgate_gateway::serve(
-        test.gateway.clone(),
-        listener,
-        std::future::pending(),
-    ));
+    let port = test.listen().await.port();
     let client = reqwest::Client::new();
     for (bearer, team) in [(common::ADMIN_TOKEN, "delta"), (secret.as_str(), "epsilon")] {
         let answer = client

@@ -53,13 +53,7 @@ async fn calls_are_served_over_tls_and_a_renewed_certificate_is_taken_on_reload(
     let server = tls_config(files.path(), &first_ca.issue(&["localhost", "127.0.0.1"]));
     let test = common::gateway_with(tollgate_core::Limits::default(), server).await;
     assert!(test.gateway.serves_https());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    tokio::spawn(tollgate_gateway::serve(
-        test.gateway.clone(),
-        listener,
-        std::future::pending(),
-    ));
+    let port = test.listen().await.port();
 
     // A call over TLS is answered and metered like any.
     let trusting_first = client_trusting(&first_ca);
@@ -115,13 +109,7 @@ async fn a_client_that_never_starts_the_handshake_is_let_go() {
     let ca = TestCa::new("test CA");
     let server = tls_config(files.path(), &ca.issue(&["localhost"]));
     let test = common::gateway_with(tollgate_core::Limits::default(), server).await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    tokio::spawn(tollgate_gateway::serve(
-        test.gateway.clone(),
-        listener,
-        std::future::pending(),
-    ));
+    let address = test.listen().await;
     let mut silent = tokio::net::TcpStream::connect(address).await.unwrap();
     let mut bytes = Vec::new();
     // header_read_timeout_secs is 1: closed well before 5 s.

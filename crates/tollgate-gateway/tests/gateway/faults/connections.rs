@@ -12,13 +12,7 @@ async fn serving(
     server: tollgate_gateway::ServerConfig,
 ) -> (common::TestGateway, std::net::SocketAddr) {
     let test = common::gateway_with(tollgate_core::Limits::default(), server).await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    tokio::spawn(tollgate_gateway::serve(
-        test.gateway.clone(),
-        listener,
-        std::future::pending(),
-    ));
+    let address = test.listen().await;
     (test, address)
 }
 
