@@ -58,7 +58,8 @@ fn serve_speaks_https_and_takes_a_renewed_certificate_on_sighup() {
     std::fs::write(
         cli.path("tollgate.toml"),
         format!(
-            "[server]\nlisten = \"127.0.0.1:{port}\"\nadmin_token = \"t0ken\"\ntls_cert = \"{}\"\ntls_key = \"{}\"\n",
+            "[server]\nlisten = \"127.0.0.1:{port}\"\nadmin_token = \"{}\"\ntls_cert = \"{}\"\ntls_key = \"{}\"\n",
+            common::ADMIN_TOKEN,
             cli.path("cert.pem").display(),
             cli.path("key.pem").display()
         ),
@@ -77,40 +78,22 @@ fn serve_speaks_https_and_takes_a_renewed_certificate_on_sighup() {
     let url = format!("https://localhost:{port}");
     let ca = cli.path("ca.pem").display().to_string();
     let created = cli
-        .run(&[
-            "--server",
+        .remote(
             &url,
-            "--admin-token",
-            "t0ken",
-            "--ca-cert",
-            &ca,
-            "--json",
-            "tenant",
-            "create",
-            "tls-team",
-        ])
+            &["--ca-cert", &ca, "--json", "tenant", "create", "tls-team"],
+        )
         .ok()
         .json();
     assert_eq!(created["team_id"], "tls-team");
-    let untrusted = cli
-        .run(&["--server", &url, "--admin-token", "t0ken", "tenant", "list"])
-        .fails();
+    let untrusted = cli.remote(&url, &["tenant", "list"]).fails();
     assert!(
         untrusted.stderr.contains("cannot reach"),
         "{}",
         untrusted.stderr
     );
+    let not_pem = cli.path("tollgate.toml").display().to_string();
     let garbage = cli
-        .run(&[
-            "--server",
-            &url,
-            "--admin-token",
-            "t0ken",
-            "--ca-cert",
-            &cli.path("tollgate.toml").display().to_string(),
-            "tenant",
-            "list",
-        ])
+        .remote(&url, &["--ca-cert", &not_pem, "tenant", "list"])
         .fails();
     assert!(garbage.stderr.contains("--ca-cert"), "{}", garbage.stderr);
 
