@@ -270,7 +270,7 @@ pub(crate) async fn aws_export_costs(
     format: ExportFormat,
 ) -> Result<String, AdminError> {
     let view = cost_view(&state, &workspace, preset, &scope).await?;
-    let path = state.console()?.write_costs(&view, &scope, format)?;
+    let path = state.console()?.write_costs(&view, format)?;
     Ok(path.display().to_string())
 }
 
@@ -286,9 +286,7 @@ pub(crate) async fn aws_export_chart_png(
     theme: Theme,
 ) -> Result<String, AdminError> {
     let view = cost_view(&state, &workspace, preset, &scope).await?;
-    let path = state
-        .console()?
-        .write_chart_png(&view, &scope, kind, theme)?;
+    let path = state.console()?.write_chart_png(&view, kind, theme)?;
     Ok(path.display().to_string())
 }
 

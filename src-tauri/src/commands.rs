@@ -232,7 +232,10 @@ async fn list_prices(
     state: State<'_, AppState>,
     search: String,
 ) -> Result<Vec<PriceRow>, AdminError> {
-    tollgate_admin::prices(&state.console()?.local.store, &search)
+    Ok(tollgate_admin::prices(
+        &state.console()?.local.store,
+        &search,
+    )?)
 }
 
 #[tauri::command]
@@ -240,7 +243,7 @@ async fn list_prices(
 fn save_price(state: State<'_, AppState>, form: PriceForm) -> Result<(), AdminError> {
     state
         .console()?
-        .apply(|local| tollgate_admin::save_price(&local.store, &form))
+        .apply(|local| Ok(tollgate_admin::save_price(&local.store, &form, "console")?))
 }
 
 /// How far a recompute has come, for the progress bar.

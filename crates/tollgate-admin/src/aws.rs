@@ -17,11 +17,11 @@ use tollgate_core::{Nanos, Period};
 use tollgate_store::Store;
 
 use crate::aws_budgets::{BudgetBlock, BudgetChanges};
-use crate::costs::{CostScope, CostView, cost_view};
 use crate::error::{AdminError, ErrorCode};
 use crate::local::TenantForm;
 use crate::playground::{PlaygroundRequest, PlaygroundResult, run_bedrock};
-use crate::range::RangePreset;
+use tollgate_reports::RangePreset;
+use tollgate_reports::{CostScope, CostView, cost_view};
 
 impl From<AwsError> for AdminError {
     fn from(error: AwsError) -> AdminError {
@@ -455,7 +455,7 @@ impl AwsConsole {
         scope: &CostScope,
         today: NaiveDate,
     ) -> Result<CostView, AdminError> {
-        cost_view(&self.cache, preset, scope, today)
+        Ok(cost_view(&self.cache, preset, scope, today)?)
     }
 }
 

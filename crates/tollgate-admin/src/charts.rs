@@ -9,8 +9,8 @@ use plotters::prelude::*;
 use serde::{Deserialize, Serialize};
 use tollgate_core::Nanos;
 
-use crate::costs::CostView;
 use crate::error::{AdminError, ErrorCode};
+use tollgate_reports::CostView;
 
 const FONT: &[u8] = include_bytes!("../assets/DejaVuSans.ttf");
 /// The embedded font's family first, so the UI draws the SVG in the font of the exported PNG (and

@@ -12,14 +12,14 @@ use tollgate_gateway::ModelConfig;
 
 use crate::charts::{ChartKind, Theme, chart_png, chart_svg};
 use crate::config::{CONFIG_FILE, Config};
-use crate::costs::{CostScope, CostView, budget_left, cost_view, rows_csv};
 use crate::engine::Engine;
 use crate::error::{AdminError, ErrorCode};
 use crate::local::LocalWorkspace;
 use crate::local_model;
 use crate::playground::PlaygroundResult;
-use crate::range::RangePreset;
 use crate::settings::ConsoleSettings;
+use tollgate_reports::RangePreset;
+use tollgate_reports::{CostScope, CostView, budget_left, cost_view, rows_csv};
 
 /// A model the engine offers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type)]
@@ -416,7 +416,12 @@ impl Console {
         scope: &CostScope,
         now_ms: i64,
     ) -> Result<CostView, AdminError> {
-        cost_view(&self.local.store, preset, scope, self.today(now_ms))
+        Ok(cost_view(
+            &self.local.store,
+            preset,
+            scope,
+            self.today(now_ms),
+        )?)
     }
 
     pub fn cost_screen(
@@ -438,7 +443,7 @@ impl Console {
         now_ms: i64,
     ) -> Result<PathBuf, AdminError> {
         let view = self.cost_view(preset, scope, now_ms)?;
-        self.write_costs(&view, scope, format)
+        self.write_costs(&view, format)
     }
 
     /// Writes `view` to `exports/`, named after its scope and range: CSV, the table's rows and
@@ -447,15 +452,9 @@ impl Console {
     pub fn write_costs(
         &self,
         view: &CostView,
-        scope: &CostScope,
         format: ExportFormat,
     ) -> Result<PathBuf, AdminError> {
-        let stem = format!(
-            "costs-{}-{}_{}",
-            export_scope_name(scope),
-            view.range.from,
-            view.range.to
-        );
+        let stem = tollgate_reports::export_stem(view);
         match format {
             ExportFormat::Csv => {
                 self.write_export(&format!("{stem}.csv"), rows_csv(view).as_bytes())
@@ -482,14 +481,13 @@ impl Console {
         now_ms: i64,
     ) -> Result<PathBuf, AdminError> {
         let view = self.cost_view(preset, scope, now_ms)?;
-        self.write_chart_png(&view, scope, kind, theme)
+        self.write_chart_png(&view, kind, theme)
     }
 
     /// Writes one chart of a view computed elsewhere (an AWS workspace's) as PNG to `exports/`.
     pub fn write_chart_png(
         &self,
         view: &CostView,
-        scope: &CostScope,
         kind: ChartKind,
         theme: Theme,
     ) -> Result<PathBuf, AdminError> {
@@ -501,7 +499,7 @@ impl Console {
         };
         let name = format!(
             "chart-{kind_name}-{}-{}_{}.png",
-            export_scope_name(scope),
+            tollgate_reports::scope_file_name(&view.scope),
             view.range.from,
             view.range.to
         );
@@ -513,32 +511,6 @@ impl Console {
         if let Some(engine) = &self.engine {
             engine.flush()?;
         }
-        budget_left(&self.local.store, team_id, now_ms)
+        Ok(budget_left(&self.local.store, team_id, now_ms)?)
     }
-}
-
-/// A file-name-safe name of what the export covers.
-fn export_scope_name(scope: &CostScope) -> String {
-    let parts: Vec<&str> = [
-        scope.cost_center.as_deref(),
-        scope.team_id.as_deref(),
-        scope.model_id.as_deref(),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
-    let name = if parts.is_empty() {
-        "all".to_owned()
-    } else {
-        parts.join("-")
-    };
-    name.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
 }

@@ -49,6 +49,15 @@ impl AdminError {
     }
 }
 
+impl From<tollgate_reports::ReportError> for AdminError {
+    fn from(error: tollgate_reports::ReportError) -> AdminError {
+        match error {
+            tollgate_reports::ReportError::Invalid(message) => AdminError::invalid(message),
+            tollgate_reports::ReportError::Store(error) => error.into(),
+        }
+    }
+}
+
 impl From<tollgate_store::StoreError> for AdminError {
     fn from(error: tollgate_store::StoreError) -> AdminError {
         use tollgate_store::StoreError;

@@ -8,15 +8,12 @@ mod aws_timer;
 mod charts;
 mod config;
 mod console;
-mod costs;
 mod engine;
 mod error;
 mod local;
 pub mod local_model;
 mod model_install;
 mod playground;
-mod prices;
-mod range;
 mod settings;
 
 pub use aws::{
@@ -34,10 +31,6 @@ pub use console::{
     LocalModelStatus, ModelInfo, Overview, PlaygroundOutcome, WIDE_CHART_SIZE, cost_screen,
     workspace_from_stack,
 };
-pub use costs::{
-    CostRow, CostScope, CostView, DayCost, Forecast, Ranked, RowsBy, budget_left, cost_view,
-    rows_csv,
-};
 pub use engine::Engine;
 pub use error::{AdminError, ErrorCode};
 pub use local::{KeyRow, LocalWorkspace, NewKey, TenantChoice, TenantForm, TenantRow, TenantSort};
@@ -46,9 +39,13 @@ pub use model_install::{
     install as install_local_model,
 };
 pub use playground::{PlaygroundRequest, PlaygroundResult, run as run_playground, run_bedrock};
-pub use prices::{
+pub use settings::ConsoleSettings;
+pub use tollgate_reports::{
+    CostRow, CostScope, CostView, DayCost, Forecast, Ranked, ReportError, RowsBy, budget_left,
+    cost_view, rows_csv,
+};
+pub use tollgate_reports::{DateRange, RangePreset};
+pub use tollgate_reports::{
     PriceForm, PriceRow, RecomputeProgress, RecomputeResult, prices, recompute, recompute_in_steps,
     save_price,
 };
-pub use range::{DateRange, RangePreset};
-pub use settings::ConsoleSettings;

@@ -12,6 +12,7 @@ mod metrics;
 mod model_config;
 mod openapi;
 mod polls;
+mod recompute_jobs;
 mod routes;
 mod server;
 mod state;

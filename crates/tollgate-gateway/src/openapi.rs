@@ -181,9 +181,70 @@ pub const ROUTES: &[RouteDoc] = &[
     RouteDoc {
         method: "get",
         path: "/admin/v1/prices",
-        summary: "Prices in force today",
+        summary: "Every version of every price, newest first per model",
+        tag: "admin",
+        parameters: &[(
+            "search",
+            "query",
+            false,
+            "Only models or regions containing this",
+        )],
+        body: false,
+    },
+    RouteDoc {
+        method: "post",
+        path: "/admin/v1/prices",
+        summary: "Add a text model's price, in force from a date (a new version)",
         tag: "admin",
         parameters: &[],
+        body: true,
+    },
+    RouteDoc {
+        method: "get",
+        path: "/admin/v1/costs",
+        summary: "The Costs screen: totals, daily by model, cumulative vs budget, top lists, rows",
+        tag: "admin",
+        parameters: COST_PARAMETERS,
+        body: false,
+    },
+    RouteDoc {
+        method: "get",
+        path: "/admin/v1/costs/export",
+        summary: "The cost view as a CSV (rows and total) or JSON (the whole view) file",
+        tag: "admin",
+        parameters: EXPORT_PARAMETERS,
+        body: false,
+    },
+    RouteDoc {
+        method: "post",
+        path: "/admin/v1/recompute",
+        summary: "Price past days again with today's book, as a job (202)",
+        tag: "admin",
+        parameters: &[],
+        body: true,
+    },
+    RouteDoc {
+        method: "get",
+        path: "/admin/v1/recompute/{id}",
+        summary: "A recompute job's state, progress and result",
+        tag: "admin",
+        parameters: &[("id", "path", true, "Job id")],
+        body: false,
+    },
+    RouteDoc {
+        method: "delete",
+        path: "/admin/v1/recompute/{id}",
+        summary: "Stop a recompute job after the week it is on",
+        tag: "admin",
+        parameters: &[("id", "path", true, "Job id")],
+        body: false,
+    },
+    RouteDoc {
+        method: "get",
+        path: "/admin/v1/models",
+        summary: "The models offered, with provider and kind",
+        tag: "admin",
+        parameters: &[("team_id", "query", false, "Only those this tenant may call")],
         body: false,
     },
     RouteDoc {
@@ -291,6 +352,52 @@ pub const ROUTES: &[RouteDoc] = &[
 ];
 
 /// The OpenAPI 3.1 document.
+const COST_PARAMETERS: &[(&str, &str, bool, &str)] = &[
+    (
+        "preset",
+        "query",
+        false,
+        "this_month (default), last_month, last_30_days, last_90_days or custom",
+    ),
+    (
+        "from",
+        "query",
+        false,
+        "First day of a custom range, YYYY-MM-DD",
+    ),
+    (
+        "to",
+        "query",
+        false,
+        "Last day of a custom range, YYYY-MM-DD",
+    ),
+    (
+        "cost_center",
+        "query",
+        false,
+        "Only this cost center (a viewer token: one of its own)",
+    ),
+    ("team_id", "query", false, "Only this tenant"),
+    (
+        "model_id",
+        "query",
+        false,
+        "With team_id: one model of the tenant, rows per key",
+    ),
+    ("by_cost_center", "query", false, "Rows per cost center"),
+    ("by_label", "query", false, "Rows per caller label"),
+];
+
+const EXPORT_PARAMETERS: &[(&str, &str, bool, &str)] = &[
+    ("format", "query", false, "csv (default) or json"),
+    (
+        "preset",
+        "query",
+        false,
+        "As for /admin/v1/costs, with all its parameters",
+    ),
+];
+
 pub fn document() -> Value {
     let mut paths = Map::new();
     for route in ROUTES {

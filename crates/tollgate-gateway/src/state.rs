@@ -85,6 +85,8 @@ pub(crate) struct Inner {
     pub connections_open: std::sync::atomic::AtomicUsize,
     /// Set when the gateway serves HTTPS (`[server] tls_cert` and `tls_key`).
     pub tls: Option<crate::tls::Tls>,
+    /// Recomputing past costs, started through the admin API.
+    pub recompute_jobs: crate::recompute_jobs::RecomputeJobs,
 }
 
 /// The first line of an admin token file.
@@ -224,6 +226,7 @@ impl Gateway {
                 streams_running: tokio::sync::watch::Sender::new(0),
                 connections_open: std::sync::atomic::AtomicUsize::new(0),
                 tls,
+                recompute_jobs: crate::recompute_jobs::RecomputeJobs::default(),
             }),
         })
     }

@@ -254,17 +254,20 @@ fn prices_are_edited_from_a_date_and_past_days_recomputed() {
     let store = &console.local.store;
     let before = prices(store, "claude-v2").unwrap();
     assert!(!before.is_empty());
-    let bad = save_price(
-        store,
-        &PriceForm {
-            model_id: "my-model".to_owned(),
-            effective_from: chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(),
-            input_per_1k: "cheap".to_owned(),
-            output_per_1k: "0.002".to_owned(),
-            ..PriceForm::default()
-        },
-    )
-    .unwrap_err();
+    let bad = AdminError::from(
+        save_price(
+            store,
+            &PriceForm {
+                model_id: "my-model".to_owned(),
+                effective_from: chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(),
+                input_per_1k: "cheap".to_owned(),
+                output_per_1k: "0.002".to_owned(),
+                ..PriceForm::default()
+            },
+            "console",
+        )
+        .unwrap_err(),
+    );
     assert_eq!(bad.code, ErrorCode::Invalid);
     assert!(bad.message.starts_with("input per 1k tokens"), "{bad}");
     assert!(
@@ -281,6 +284,7 @@ fn prices_are_edited_from_a_date_and_past_days_recomputed() {
             output_per_1k: "0.002".to_owned(),
             ..PriceForm::default()
         },
+        "console",
     )
     .unwrap();
     let mine = prices(store, "my-model").unwrap();
@@ -291,7 +295,7 @@ fn prices_are_edited_from_a_date_and_past_days_recomputed() {
     let day = chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap();
     let summary = recompute(store, day, day).unwrap();
     assert_eq!(summary.rows, 0);
-    let backwards = recompute(store, day, day.pred_opt().unwrap()).unwrap_err();
+    let backwards = AdminError::from(recompute(store, day, day.pred_opt().unwrap()).unwrap_err());
     assert_eq!(backwards.code, ErrorCode::Invalid);
 }
 
@@ -313,7 +317,7 @@ fn recompute_goes_a_week_at_a_time_and_stops_between_weeks() {
     let never = AtomicBool::new(false);
     let mut steps = Vec::new();
     let mut reports = Vec::new();
-    let result = tollgate_admin::recompute_in_steps(
+    let result = tollgate_admin::recompute_in_steps::<AdminError>(
         |first, last| {
             steps.push((first, last));
             Ok(one_row_a_day(first, last))
@@ -347,7 +351,7 @@ fn recompute_goes_a_week_at_a_time_and_stops_between_weeks() {
     // Cancelled after the second week: two weeks done, the rest untouched.
     let cancel = AtomicBool::new(false);
     let mut calls = 0;
-    let result = tollgate_admin::recompute_in_steps(
+    let result = tollgate_admin::recompute_in_steps::<AdminError>(
         |first, last| {
             calls += 1;
             Ok(one_row_a_day(first, last))

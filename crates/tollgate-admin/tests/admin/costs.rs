@@ -112,7 +112,9 @@ fn drill_down_tenant_model_key_and_cost_centers() {
         model_id: Some("m1".to_owned()),
         ..CostScope::default()
     };
-    let error = cost_view(&store, RangePreset::ThisMonth, &orphan, today).unwrap_err();
+    let error = tollgate_admin::AdminError::from(
+        cost_view(&store, RangePreset::ThisMonth, &orphan, today).unwrap_err(),
+    );
     assert_eq!(error.code, ErrorCode::Invalid);
 }
 

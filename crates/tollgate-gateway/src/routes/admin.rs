@@ -28,7 +28,7 @@ pub(super) type AdminResult = Result<Response, AdminApiError>;
     clippy::needless_pass_by_value,
     reason = "used as map_err(store_error)"
 )]
-fn store_error(error: StoreError) -> ApiError {
+pub(super) fn store_error(error: StoreError) -> ApiError {
     let status = match &error {
         StoreError::NotFound { .. } => StatusCode::NOT_FOUND,
         StoreError::AlreadyExists { .. } => StatusCode::CONFLICT,
@@ -50,7 +50,7 @@ pub(super) fn stored_as<T>(
 }
 
 /// Runs `work` on the store, turning its errors into answers.
-fn stored<T>(
+pub(super) fn stored<T>(
     gateway: &Gateway,
     work: impl FnOnce(&tollgate_store::Store) -> Result<T, StoreError>,
 ) -> Result<T, ApiError> {
@@ -421,15 +421,6 @@ pub async fn update_key(
     Ok(Json(key_json(&key, None)).into_response())
 }
 
-pub async fn list_prices(State(gateway): State<Gateway>, caller: Caller) -> AdminResult {
-    if caller.role() == AdminRole::Tester {
-        return Err(caller.refuse("read prices").into());
-    }
-    let book = gateway.book();
-    let today = gateway.inner.zone.local_date(tollgate_store::now_ms());
-    Ok(Json(book.in_force(today)).into_response())
-}
-
 #[derive(Debug, Deserialize)]
 pub struct UsageParams {
     from: Option<String>,
@@ -450,23 +441,8 @@ pub async fn usage(
         return Err(caller.refuse("read usage").into());
     }
     // A viewer reads its cost centers only: the one it names, or its only one.
-    let cost_center = match (caller.cost_centers(), params.cost_center.clone()) {
-        (None, asked) => asked,
-        (Some(mine), Some(asked)) if mine.contains(&asked) => Some(asked),
-        (Some(_), Some(asked)) => {
-            return Err(caller
-                .refuse(&format!("read the usage of cost center '{asked}'"))
-                .into());
-        }
-        (Some([only]), None) => Some(only.clone()),
-        (Some(mine), None) => {
-            return Err(ApiError::bad_request(format!(
-                "name one of this token's cost centers: cost_center={}",
-                mine.join(" or cost_center=")
-            ))
-            .into());
-        }
-    };
+    let cost_center =
+        super::admin_reports::visible_cost_center(&caller, params.cost_center.clone(), "usage")?;
     let date = |text: Option<&String>,
                 default: chrono::NaiveDate|
      -> Result<chrono::NaiveDate, ApiError> {

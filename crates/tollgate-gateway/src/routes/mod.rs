@@ -2,6 +2,7 @@
 
 mod admin;
 mod admin_auth;
+mod admin_reports;
 mod admin_session;
 mod body;
 mod chat_body;
@@ -76,7 +77,18 @@ pub fn router(gateway: Gateway) -> Router {
             "/admin/v1/keys/{key_id}",
             delete(admin::revoke_key).patch(admin::update_key),
         )
-        .route("/admin/v1/prices", get(admin::list_prices))
+        .route(
+            "/admin/v1/prices",
+            get(admin_reports::list_prices).post(admin_reports::add_price),
+        )
+        .route("/admin/v1/costs", get(admin_reports::costs))
+        .route("/admin/v1/costs/export", get(admin_reports::export_costs))
+        .route("/admin/v1/recompute", post(admin_reports::start_recompute))
+        .route(
+            "/admin/v1/recompute/{id}",
+            get(admin_reports::recompute_status).delete(admin_reports::cancel_recompute),
+        )
+        .route("/admin/v1/models", get(admin_reports::models))
         .route("/admin/v1/usage", get(admin::usage))
         .route("/admin/v1/whoami", get(admin_session::whoami))
         .route("/admin/v1/server", get(admin_session::server_info))

@@ -62,6 +62,9 @@ fn allowed(role: AdminRole, method: &str, path: &str) -> bool {
                     "/admin/v1/tenants/{team_id}",
                     "/admin/v1/prices",
                     "/admin/v1/usage",
+                    "/admin/v1/costs",
+                    "/admin/v1/costs/export",
+                    "/admin/v1/models",
                     "/admin/v1/whoami",
                     "/admin/v1/server",
                 ]
@@ -70,6 +73,7 @@ fn allowed(role: AdminRole, method: &str, path: &str) -> bool {
         AdminRole::Tester => {
             (method, path) == ("get", "/admin/v1/whoami")
                 || (method, path) == ("get", "/admin/v1/server")
+                || (method, path) == ("get", "/admin/v1/models")
                 || (method, path) == ("post", "/admin/v1/playground-keys")
         }
     }

@@ -12,6 +12,7 @@ mod common;
 mod sdk;
 
 mod admin_api;
+mod admin_reports;
 mod admin_roles;
 mod auth;
 mod aws_models;

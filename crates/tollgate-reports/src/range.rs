@@ -3,7 +3,7 @@
 use chrono::{Datelike, Days, Months, NaiveDate};
 use serde::{Deserialize, Serialize};
 
-use crate::error::AdminError;
+use crate::error::ReportError;
 
 /// What the user picked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
@@ -24,7 +24,7 @@ pub enum RangePreset {
 }
 
 /// Inclusive days.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, specta::Type)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
 pub struct DateRange {
     pub from: NaiveDate,
     pub to: NaiveDate,
@@ -50,7 +50,7 @@ fn last_of_month(day: NaiveDate) -> NaiveDate {
 }
 
 impl RangePreset {
-    pub fn resolve(self, today: NaiveDate) -> Result<DateRange, AdminError> {
+    pub fn resolve(self, today: NaiveDate) -> Result<DateRange, ReportError> {
         let back = |days: u64| today.checked_sub_days(Days::new(days - 1)).unwrap_or(today);
         Ok(match self {
             RangePreset::ThisMonth => DateRange {
@@ -78,12 +78,12 @@ impl RangePreset {
             },
             RangePreset::Custom { from, to } => {
                 if to < from {
-                    return Err(AdminError::invalid(format!(
+                    return Err(ReportError::invalid(format!(
                         "the range ends ({to}) before it starts ({from})"
                     )));
                 }
                 if (to - from).num_days() > 3 * 366 {
-                    return Err(AdminError::invalid("a range may span at most three years"));
+                    return Err(ReportError::invalid("a range may span at most three years"));
                 }
                 DateRange {
                     from,
@@ -145,6 +145,6 @@ mod tests {
             to: day("2026-01-01"),
         }
         .resolve(today);
-        assert!(backwards.unwrap_err().message.contains("before it starts"));
+        assert!(backwards.unwrap_err().to_string().contains("before it starts"));
     }
 }

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use tollgate_core::{Nanos, TeamId};
 use tollgate_store::{GroupBy, Store, UsageQuery};
 
-use crate::error::AdminError;
+use crate::error::ReportError;
 use crate::range::{DateRange, RangePreset};
 
 /// What the user is looking at.
@@ -30,7 +30,7 @@ pub struct CostScope {
 }
 
 /// How the table groups its rows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, specta::Type)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
 #[serde(rename_all = "snake_case")]
 pub enum RowsBy {
     Tenant,
@@ -40,7 +40,7 @@ pub enum RowsBy {
     Label,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
 pub struct DayCost {
     pub day: NaiveDate,
     /// Model -> cost that day, largest first.
@@ -50,7 +50,7 @@ pub struct DayCost {
     pub total: Nanos,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
 pub struct Ranked {
     pub name: String,
     #[specta(type = String)]
@@ -59,7 +59,7 @@ pub struct Ranked {
     pub share_bp: u32,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
 pub struct CostRow {
     pub name: String,
     pub cost_center: String,
@@ -72,7 +72,7 @@ pub struct CostRow {
     pub cost: Nanos,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
 pub struct Forecast {
     /// Spend at the end of the range's period if the average so far goes on.
     #[specta(type = String)]
@@ -80,7 +80,7 @@ pub struct Forecast {
     pub period_end: NaiveDate,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
 pub struct CostView {
     pub range: DateRange,
     pub scope: CostScope,
@@ -139,9 +139,9 @@ pub fn cost_view(
     preset: RangePreset,
     scope: &CostScope,
     today: NaiveDate,
-) -> Result<CostView, AdminError> {
+) -> Result<CostView, ReportError> {
     if scope.model_id.is_some() && scope.team_id.is_none() {
-        return Err(AdminError::invalid(
+        return Err(ReportError::invalid(
             "a model drill-down needs a tenant: pick the tenant first",
         ));
     }
@@ -324,9 +324,45 @@ pub fn rows_csv(view: &CostView) -> String {
 }
 
 /// A tenant's budget in force, for the playground's "budget left".
-pub fn budget_left(store: &Store, team_id: &str, at_ms: i64) -> Result<Option<Nanos>, AdminError> {
-    let team = TeamId::new(team_id).map_err(|error| AdminError::invalid(error.to_string()))?;
+pub fn budget_left(store: &Store, team_id: &str, at_ms: i64) -> Result<Option<Nanos>, ReportError> {
+    let team = TeamId::new(team_id).map_err(|error| ReportError::invalid(error.to_string()))?;
     Ok(store
         .budget_burn(&team, at_ms)?
         .map(|burn| burn.remaining()))
+}
+
+/// A file-name-safe name of what the export covers.
+pub fn scope_file_name(scope: &CostScope) -> String {
+    let parts: Vec<&str> = [
+        scope.cost_center.as_deref(),
+        scope.team_id.as_deref(),
+        scope.model_id.as_deref(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    let name = if parts.is_empty() {
+        "all".to_owned()
+    } else {
+        parts.join("-")
+    };
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// The name (without extension) an export of `view` is saved under: what, and which days.
+pub fn export_stem(view: &CostView) -> String {
+    format!(
+        "costs-{}-{}_{}",
+        scope_file_name(&view.scope),
+        view.range.from,
+        view.range.to
+    )
 }

@@ -9,10 +9,10 @@ use tollgate_core::Nanos;
 use tollgate_core::price_book::{ModelPrice, PriceEntry};
 use tollgate_store::{RecomputeSummary, Store};
 
-use crate::error::{AdminError, ErrorCode};
+use crate::error::ReportError;
 
 /// One line of the price table (per 1,000 tokens, in USD as exact decimals).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
 pub struct PriceRow {
     pub model_id: String,
     pub region: String,
@@ -31,6 +31,7 @@ pub struct PriceRow {
 pub struct PriceForm {
     pub model_id: String,
     /// Empty for the book's default region.
+    #[serde(default)]
     pub region: String,
     pub effective_from: NaiveDate,
     pub input_per_1k: String,
@@ -38,7 +39,7 @@ pub struct PriceForm {
 }
 
 /// What a recompute changed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
 pub struct RecomputeResult {
     pub rows: u64,
     pub changed: u64,
@@ -67,7 +68,7 @@ pub struct RecomputeProgress {
 const RECOMPUTE_STEP_DAYS: u64 = 7;
 
 /// The prices in force, filtered by `search` on model or region, newest date first per model.
-pub fn prices(store: &Store, search: &str) -> Result<Vec<PriceRow>, AdminError> {
+pub fn prices(store: &Store, search: &str) -> Result<Vec<PriceRow>, ReportError> {
     let needle = search.trim().to_lowercase();
     let book = store.price_book()?;
     let mut rows: Vec<PriceRow> = book
@@ -95,17 +96,18 @@ pub fn prices(store: &Store, search: &str) -> Result<Vec<PriceRow>, AdminError> 
     Ok(rows)
 }
 
-/// Saves a text price as a new version of the book, in force from its date.
-pub fn save_price(store: &Store, form: &PriceForm) -> Result<(), AdminError> {
+/// Saves a text price as a new version of the book, in force from its date; `actor` is who the
+/// price book's history names ("console", or an admin token and its address).
+pub fn save_price(store: &Store, form: &PriceForm, actor: &str) -> Result<(), ReportError> {
     let model_id = form.model_id.trim();
     if model_id.is_empty() {
-        return Err(AdminError::invalid(
+        return Err(ReportError::invalid(
             "model: name the model id the price is for",
         ));
     }
     let money = |field: &str, text: &str| {
         Nanos::parse_price(text.trim().trim_start_matches('$'))
-            .map_err(|error| AdminError::invalid(format!("{field}: {error}")))
+            .map_err(|error| ReportError::invalid(format!("{field}: {error}")))
     };
     let input = money("input per 1k tokens", &form.input_per_1k)?;
     let output = money("output per 1k tokens", &form.output_per_1k)?;
@@ -123,7 +125,7 @@ pub fn save_price(store: &Store, form: &PriceForm) -> Result<(), AdminError> {
     store.save_prices(
         [&entry],
         book.default_region(),
-        "console",
+        actor,
         &format!("{model_id} from {}", form.effective_from),
     )?;
     Ok(())
@@ -134,7 +136,7 @@ pub fn recompute(
     store: &Store,
     from: NaiveDate,
     to: NaiveDate,
-) -> Result<RecomputeResult, AdminError> {
+) -> Result<RecomputeResult, ReportError> {
     let never = AtomicBool::new(false);
     recompute_in_steps(
         |first, last| Ok(store.recompute_costs(first, last)?),
@@ -148,18 +150,18 @@ pub fn recompute(
 /// [`recompute`] a week per `step` (one transaction each, given the store by the caller, who may
 /// hold a lock only that long), reporting after each and stopping between weeks when `cancel` is
 /// set. Weeks done stay done; a cancelled result says through which day.
-pub fn recompute_in_steps(
-    mut step: impl FnMut(NaiveDate, NaiveDate) -> Result<RecomputeSummary, AdminError>,
+pub fn recompute_in_steps<E: From<ReportError>>(
+    mut step: impl FnMut(NaiveDate, NaiveDate) -> Result<RecomputeSummary, E>,
     from: NaiveDate,
     to: NaiveDate,
     progress: &mut dyn FnMut(RecomputeProgress),
     cancel: &AtomicBool,
-) -> Result<RecomputeResult, AdminError> {
+) -> Result<RecomputeResult, E> {
     if from > to {
-        return Err(AdminError::new(
-            ErrorCode::Invalid,
-            format!("recompute: the range starts ({from}) after it ends ({to})"),
-        ));
+        return Err(ReportError::invalid(format!(
+            "recompute: the range starts ({from}) after it ends ({to})"
+        ))
+        .into());
     }
     let total_days = u32::try_from((to - from).num_days() + 1).unwrap_or(u32::MAX);
     let mut result = RecomputeResult {
