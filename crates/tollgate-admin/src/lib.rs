@@ -14,7 +14,9 @@ mod local;
 pub mod local_model;
 mod model_install;
 mod playground;
+mod server;
 mod settings;
+mod workspace;
 
 pub use aws::{
     AwsConsole, AwsKeyRow, AwsTenantRow, CheckRow, NewAwsKey, SyncResult, SyncSummary, cache_path,
@@ -39,6 +41,7 @@ pub use model_install::{
     install as install_local_model,
 };
 pub use playground::{PlaygroundRequest, PlaygroundResult, run as run_playground, run_bedrock};
+pub use server::{ServerStatus, ServerWorkspace};
 pub use settings::ConsoleSettings;
 pub use tollgate_reports::{
     CostRow, CostScope, CostView, DayCost, Forecast, Ranked, ReportError, RowsBy, budget_left,
@@ -48,4 +51,8 @@ pub use tollgate_reports::{DateRange, RangePreset};
 pub use tollgate_reports::{
     PriceForm, PriceRow, RecomputeProgress, RecomputeResult, prices, recompute, recompute_in_steps,
     save_price,
+};
+pub use workspace::{
+    AUDIT_PAGE_MAX, AuditLine, AuditPage, AuditQuery, LocalConsole, PlaygroundTarget, Role,
+    Session, Workspace,
 };

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use tollgate_core::{
     AllowedModels, Budget, Enforcement, KeyId, KeyStatus, Limits, Nanos, Period, Quota, RateLimit,
-    RollupTotals, TeamId, TenantStatus,
+    RollupTotals, TeamId, Tenant, TenantStatus,
 };
 use tollgate_store::{KeyFilter, NewTenant, Store, TenantUpdate};
 
@@ -118,7 +118,7 @@ impl TenantForm {
         })
     }
 
-    fn allowed(&self) -> Result<AllowedModels, AdminError> {
+    pub(crate) fn allowed(&self) -> Result<AllowedModels, AdminError> {
         let patterns: Vec<&str> = self
             .allowed_models
             .iter()
@@ -133,8 +133,99 @@ impl TenantForm {
     }
 }
 
-/// One line of the Keys table (never a secret).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type)]
+/// A Tenants table line for `tenant`, with this month's `spend` and its count of usable keys.
+pub(crate) fn tenant_row(tenant: &Tenant, spend: Nanos, active_keys: usize) -> TenantRow {
+    let budget = tenant.limits.budget.map(|budget| budget.monthly);
+    TenantRow {
+        budget_used_bp: budget.filter(|budget| budget.0 > 0).map(|budget| {
+            (i128::from(spend.0) * 10_000 / i128::from(budget.0)).min(i128::from(u32::MAX)) as u32
+        }),
+        active_keys,
+        team_id: tenant.team_id.to_string(),
+        name: tenant.name.clone(),
+        cost_center: tenant.cost_center.clone(),
+        status: tenant.status.as_str().to_owned(),
+        spend,
+        budget,
+        rate: tenant
+            .limits
+            .rate
+            .map(|rate| format!("{} burst {}", rate.rate_text(), rate.burst)),
+        quota: tenant
+            .limits
+            .quota
+            .map(|quota| format!("{}/{}", quota.requests, quota.period.as_str())),
+        tokens_per_minute: tenant.limits.tokens_per_minute,
+        allowed_models: tenant
+            .allowed_models
+            .0
+            .iter()
+            .map(|pattern| pattern.as_str().to_owned())
+            .collect(),
+    }
+}
+
+/// The lines `search` matches (team id, name or cost center, any case), sorted as asked.
+pub(crate) fn table(rows: Vec<TenantRow>, search: &str, sort: TenantSort) -> Vec<TenantRow> {
+    let needle = search.trim().to_lowercase();
+    let mut rows: Vec<TenantRow> = rows
+        .into_iter()
+        .filter(|row| {
+            needle.is_empty()
+                || [&row.team_id, &row.name, &row.cost_center]
+                    .iter()
+                    .any(|text| text.to_lowercase().contains(&needle))
+        })
+        .collect();
+    match sort {
+        TenantSort::TeamId => rows.sort_by(|a, b| a.team_id.cmp(&b.team_id)),
+        TenantSort::Name => {
+            rows.sort_by_key(|row| row.name.to_lowercase());
+        }
+        TenantSort::Spend => {
+            rows.sort_by(|a, b| b.spend.cmp(&a.spend).then(a.team_id.cmp(&b.team_id)));
+        }
+        TenantSort::BudgetUsed => rows.sort_by(|a, b| {
+            b.budget_used_bp
+                .cmp(&a.budget_used_bp)
+                .then(a.team_id.cmp(&b.team_id))
+        }),
+    }
+    rows
+}
+
+/// The edit form of `tenant`, filled as the user would type it.
+pub(crate) fn tenant_form(tenant: &Tenant) -> TenantForm {
+    let limits = &tenant.limits;
+    TenantForm {
+        team_id: tenant.team_id.to_string(),
+        name: tenant.name.clone(),
+        cost_center: tenant.cost_center.clone(),
+        rate: limits.rate.map(|rate| rate.rate_text()).unwrap_or_default(),
+        burst: limits.rate.map(|rate| rate.burst),
+        quota: limits
+            .quota
+            .map(|quota| format!("{}/{}", quota.requests, quota.period.as_str()))
+            .unwrap_or_default(),
+        tokens_per_minute: limits.tokens_per_minute,
+        budget: limits
+            .budget
+            .map(|budget| budget.monthly.to_decimal_string())
+            .unwrap_or_default(),
+        hard_budget: limits
+            .budget
+            .is_some_and(|budget| budget.enforcement == Enforcement::Hard),
+        allowed_models: tenant
+            .allowed_models
+            .0
+            .iter()
+            .map(|pattern| pattern.as_str().to_owned())
+            .collect(),
+    }
+}
+
+/// One line of the Keys table (never a secret); read as the admin API lists keys.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
 pub struct KeyRow {
     pub key_id: String,
     pub team_id: String,
@@ -167,11 +258,11 @@ fn key_row(key: &tollgate_core::ApiKey) -> KeyRow {
     }
 }
 
-fn team(team_id: &str) -> Result<TeamId, AdminError> {
+pub(crate) fn team(team_id: &str) -> Result<TeamId, AdminError> {
     TeamId::new(team_id.trim()).map_err(|error| AdminError::invalid(format!("team id: {error}")))
 }
 
-fn key_id(key_id: &str) -> Result<KeyId, AdminError> {
+pub(crate) fn key_id(key_id: &str) -> Result<KeyId, AdminError> {
     KeyId::new(key_id.trim()).map_err(|error| AdminError::invalid(format!("key id: {error}")))
 }
 
@@ -213,72 +304,27 @@ impl LocalWorkspace {
         sort: TenantSort,
         now_ms: i64,
     ) -> Result<Vec<TenantRow>, AdminError> {
-        let needle = search.trim().to_lowercase();
         let keys = self.store.list_keys(&KeyFilter::default())?;
         let spends = self
             .store
             .spend_by_tenant_in_period(Period::Month, now_ms)?;
-        let mut rows = Vec::new();
-        for tenant in self.store.list_tenants()? {
-            let matches = needle.is_empty()
-                || [tenant.team_id.as_str(), &tenant.name, &tenant.cost_center]
-                    .iter()
-                    .any(|text| text.to_lowercase().contains(&needle));
-            if !matches {
-                continue;
-            }
-            let spend = spends
-                .get(tenant.team_id.as_str())
-                .map(RollupTotals::total_cost)
-                .unwrap_or_default();
-            let budget = tenant.limits.budget.map(|budget| budget.monthly);
-            rows.push(TenantRow {
-                budget_used_bp: budget.filter(|budget| budget.0 > 0).map(|budget| {
-                    (i128::from(spend.0) * 10_000 / i128::from(budget.0)).min(i128::from(u32::MAX))
-                        as u32
-                }),
-                active_keys: keys
+        let rows = self
+            .store
+            .list_tenants()?
+            .iter()
+            .map(|tenant| {
+                let spend = spends
+                    .get(tenant.team_id.as_str())
+                    .map(RollupTotals::total_cost)
+                    .unwrap_or_default();
+                let active = keys
                     .iter()
                     .filter(|key| key.team_id == tenant.team_id && key.status == KeyStatus::Active)
-                    .count(),
-                team_id: tenant.team_id.to_string(),
-                name: tenant.name.clone(),
-                cost_center: tenant.cost_center.clone(),
-                status: tenant.status.as_str().to_owned(),
-                spend,
-                budget,
-                rate: tenant
-                    .limits
-                    .rate
-                    .map(|rate| format!("{} burst {}", rate.rate_text(), rate.burst)),
-                quota: tenant
-                    .limits
-                    .quota
-                    .map(|quota| format!("{}/{}", quota.requests, quota.period.as_str())),
-                tokens_per_minute: tenant.limits.tokens_per_minute,
-                allowed_models: tenant
-                    .allowed_models
-                    .0
-                    .iter()
-                    .map(|pattern| pattern.as_str().to_owned())
-                    .collect(),
-            });
-        }
-        match sort {
-            TenantSort::TeamId => rows.sort_by(|a, b| a.team_id.cmp(&b.team_id)),
-            TenantSort::Name => {
-                rows.sort_by_key(|row| row.name.to_lowercase());
-            }
-            TenantSort::Spend => {
-                rows.sort_by(|a, b| b.spend.cmp(&a.spend).then(a.team_id.cmp(&b.team_id)));
-            }
-            TenantSort::BudgetUsed => rows.sort_by(|a, b| {
-                b.budget_used_bp
-                    .cmp(&a.budget_used_bp)
-                    .then(a.team_id.cmp(&b.team_id))
-            }),
-        }
-        Ok(rows)
+                    .count();
+                tenant_row(tenant, spend, active)
+            })
+            .collect();
+        Ok(table(rows, search, sort))
     }
 
     /// Every tenant's team id and cost center, for filters: one query, however many tenants.
@@ -296,33 +342,7 @@ impl LocalWorkspace {
 
     /// The edit form of a stored tenant, filled as the user would type it.
     pub fn tenant_form(&self, team_id: &str) -> Result<TenantForm, AdminError> {
-        let tenant = self.store.tenant(&team(team_id)?)?;
-        let limits = &tenant.limits;
-        Ok(TenantForm {
-            team_id: tenant.team_id.to_string(),
-            name: tenant.name.clone(),
-            cost_center: tenant.cost_center.clone(),
-            rate: limits.rate.map(|rate| rate.rate_text()).unwrap_or_default(),
-            burst: limits.rate.map(|rate| rate.burst),
-            quota: limits
-                .quota
-                .map(|quota| format!("{}/{}", quota.requests, quota.period.as_str()))
-                .unwrap_or_default(),
-            tokens_per_minute: limits.tokens_per_minute,
-            budget: limits
-                .budget
-                .map(|budget| budget.monthly.to_decimal_string())
-                .unwrap_or_default(),
-            hard_budget: limits
-                .budget
-                .is_some_and(|budget| budget.enforcement == Enforcement::Hard),
-            allowed_models: tenant
-                .allowed_models
-                .0
-                .iter()
-                .map(|pattern| pattern.as_str().to_owned())
-                .collect(),
-        })
+        Ok(tenant_form(&self.store.tenant(&team(team_id)?)?))
     }
 
     pub fn create_tenant(&self, form: &TenantForm) -> Result<(), AdminError> {

@@ -145,6 +145,11 @@ mod tests {
             to: day("2026-01-01"),
         }
         .resolve(today);
-        assert!(backwards.unwrap_err().to_string().contains("before it starts"));
+        assert!(
+            backwards
+                .unwrap_err()
+                .to_string()
+                .contains("before it starts")
+        );
     }
 }

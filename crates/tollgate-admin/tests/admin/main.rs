@@ -24,3 +24,4 @@ mod costs;
 mod model_install;
 mod playground;
 mod tenants;
+mod workspaces;

@@ -8,6 +8,7 @@ pub mod key;
 pub mod model;
 pub mod price;
 pub mod remote;
+mod remote_price;
 pub mod report;
 pub mod serve;
 pub mod tenant;

@@ -3,12 +3,12 @@
 use reqwest::Method;
 use serde_json::{Map, Value, json};
 
-use crate::args::{Command, KeyCommand, LimitArgs, PriceCommand, TenantCommand};
+use crate::args::{Command, KeyCommand, LimitArgs, TenantCommand};
 use crate::error::{CliError, Result};
 use crate::output::{Table, print, print_json};
 use crate::parse::duration_ms;
 
-struct Remote {
+pub(super) struct Remote {
     base: String,
     token: String,
     client: reqwest::Client,
@@ -16,7 +16,12 @@ struct Remote {
 }
 
 impl Remote {
-    fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Result<Value> {
+    pub(super) fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Value> {
         let url = format!("{}{path}", self.base);
         self.runtime.block_on(async {
             let mut request = self.client.request(method, &url).bearer_auth(&self.token);
@@ -90,7 +95,7 @@ fn tenants_table(tenants: &[Value]) -> String {
     table.render()
 }
 
-fn show(json: bool, value: &Value) -> Result<()> {
+pub(super) fn show(json: bool, value: &Value) -> Result<()> {
     if json {
         print_json(value)
     } else {
@@ -321,9 +326,7 @@ pub fn run(
                 Some(json!({"status": "active"})),
             )?,
         ),
-        Command::Price(PriceCommand::List { .. }) => {
-            show(json, &remote.call(Method::GET, "/admin/v1/prices", None)?)
-        }
+        Command::Price(command) => super::remote_price::run(&remote, json, command),
         Command::Report(args) => {
             super::report::refuse_labels(&args)?;
             let mut query = vec![format!("group_by={}", args.group_by.join(","))];
@@ -375,7 +378,7 @@ pub fn run(
 }
 
 /// A query value, percent-encoded but for the characters ids and actions use.
-fn encode(value: &str) -> String {
+pub(super) fn encode(value: &str) -> String {
     value
         .bytes()
         .map(|byte| match byte {

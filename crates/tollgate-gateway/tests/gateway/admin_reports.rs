@@ -123,7 +123,10 @@ async fn the_costs_view_is_the_console_s_own_and_a_viewer_sees_only_its_cost_cen
         serde_json::to_value(in_process(&test, RangePreset::Last30Days, &scope)).unwrap()
     );
     // A tenant's rows are its keys, as on the console's drill-down.
-    assert_eq!(row_names(&narrowed.json()), std::slice::from_ref(&test.key_id));
+    assert_eq!(
+        row_names(&narrowed.json()),
+        std::slice::from_ref(&test.key_id)
+    );
 
     // A viewer of CC-100 reads CC-100, whatever it asks for.
     let viewer = token(
