@@ -13,14 +13,15 @@ use serde::{Deserialize, Serialize};
 use tauri::State;
 use tauri_specta::Event as _;
 use tollgate_admin::{
-    AdminError, AwsConsole, AwsKeyRow, AwsTenantRow, ChartKind, CheckRow, CostScope, CostScreen,
-    CostView, ErrorCode, ExportFormat, NewAwsKey, PlaygroundOutcome, PlaygroundRequest,
-    RangePreset, SyncResult, TenantForm, Theme,
+    AdminError, AwsConsole, AwsKeyRow, AwsTenantRow, CheckRow, CostScope, CostView, ErrorCode,
+    NewAwsKey, PlaygroundOutcome, PlaygroundRequest, RangePreset, SyncResult, TenantChoice,
+    TenantForm,
 };
 use tollgate_aws::{SyncControl, SyncOptions};
 
 use crate::AppState;
-use crate::commands::{PlaygroundToken, now_ms};
+use crate::commands::now_ms;
+use crate::workspace_commands::PlaygroundToken;
 
 /// Runs `work` on the workspace on a blocking thread of the runtime: the workspace's cache is a
 /// `SQLite` connection, which may move between threads but not be shared, so its futures are not
@@ -227,26 +228,8 @@ pub(crate) fn aws_cancel_sync(state: State<'_, AppState>, workspace: String) {
     state.sync_cancel(&workspace).store(true, Ordering::Relaxed);
 }
 
-#[tauri::command]
-#[specta::specta]
-pub(crate) async fn aws_cost_screen(
-    state: State<'_, AppState>,
-    workspace: String,
-    preset: RangePreset,
-    scope: CostScope,
-    theme: Theme,
-) -> Result<CostScreen, AdminError> {
-    let today = state.console()?.today(now_ms());
-    on_aws(&state, &workspace, move |aws| {
-        Box::pin(async move {
-            tollgate_admin::cost_screen(&aws.cost_view(preset, &scope, today)?, theme)
-        })
-    })
-    .await
-}
-
 /// The workspace's cached costs for `preset` and `scope`, as of today.
-async fn cost_view(
+pub(crate) async fn cost_view(
     state: &AppState,
     workspace: &str,
     preset: RangePreset,
@@ -260,34 +243,23 @@ async fn cost_view(
     .await
 }
 
-#[tauri::command]
-#[specta::specta]
-pub(crate) async fn aws_export_costs(
-    state: State<'_, AppState>,
-    workspace: String,
-    preset: RangePreset,
-    scope: CostScope,
-    format: ExportFormat,
-) -> Result<String, AdminError> {
-    let view = cost_view(&state, &workspace, preset, &scope).await?;
-    let path = state.console()?.write_costs(&view, format)?;
-    Ok(path.display().to_string())
-}
-
-/// One chart of the workspace's costs as PNG in `exports/`, as for the Local workspace.
-#[tauri::command]
-#[specta::specta]
-pub(crate) async fn aws_export_chart_png(
-    state: State<'_, AppState>,
-    workspace: String,
-    preset: RangePreset,
-    scope: CostScope,
-    kind: ChartKind,
-    theme: Theme,
-) -> Result<String, AdminError> {
-    let view = cost_view(&state, &workspace, preset, &scope).await?;
-    let path = state.console()?.write_chart_png(&view, kind, theme)?;
-    Ok(path.display().to_string())
+/// The workspace's tenants as the Costs screen's filters list them.
+pub(crate) async fn tenant_choices(
+    state: &AppState,
+    workspace: &str,
+) -> Result<Vec<TenantChoice>, AdminError> {
+    let now = now_ms();
+    let rows = on_aws(state, workspace, move |aws| {
+        Box::pin(async move { aws.tenants("", now).await })
+    })
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| TenantChoice {
+            team_id: row.team_id,
+            cost_center: row.cost_center,
+        })
+        .collect())
 }
 
 #[tauri::command]

@@ -4,19 +4,29 @@
 mod aws_commands;
 mod commands;
 mod model_commands;
+mod workspace_commands;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use tollgate_admin::{AdminError, AwsConsole, Console, ErrorCode};
+use tollgate_admin::{
+    AdminError, AwsConsole, Console, ErrorCode, LocalConsole, ServerWorkspace, Workspace,
+};
+
+/// The id the UI gives the Local workspace; a team server's is `server:NAME`.
+pub const LOCAL: &str = "local";
+const SERVER_PREFIX: &str = "server:";
 
 /// The app's state: the console (opened at start; its error kept for every command when the data
-/// directory cannot be opened) and the stop flags of playground runs in flight.
+/// directory cannot be opened), the team servers opened so far and the stop flags of playground
+/// runs in flight.
 #[derive(Debug)]
 pub struct AppState {
-    console: Result<Mutex<Console>, AdminError>,
+    console: Result<LocalConsole, AdminError>,
+    /// Team servers by name, each with its HTTP client (connections kept alive between calls).
+    servers: Mutex<HashMap<String, Arc<ServerWorkspace>>>,
     stops: Mutex<HashMap<u32, Arc<AtomicBool>>>,
     /// AWS workspaces opened so far (credentials resolved once per workspace).
     aws: tokio::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<AwsConsole>>>>,
@@ -35,7 +45,8 @@ impl AppState {
 
     fn with_console(console: Result<Console, AdminError>) -> AppState {
         AppState {
-            console: console.map(Mutex::new),
+            console: console.map(LocalConsole::new),
+            servers: Mutex::new(HashMap::new()),
             stops: Mutex::new(HashMap::new()),
             aws: tokio::sync::Mutex::new(HashMap::new()),
             sync_cancels: Mutex::new(HashMap::new()),
@@ -71,11 +82,56 @@ impl AppState {
 
     fn console(&self) -> Result<MutexGuard<'_, Console>, AdminError> {
         match &self.console {
-            Ok(console) => Ok(console
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)),
+            Ok(console) => Ok(console.lock()),
             Err(error) => Err(error.clone()),
         }
+    }
+
+    /// The workspace the UI names: `local`, or `server:NAME` (opened on first use).
+    fn workspace(&self, id: &str) -> Result<Arc<dyn Workspace>, AdminError> {
+        if id == LOCAL {
+            return match &self.console {
+                Ok(console) => Ok(Arc::new(console.clone())),
+                Err(error) => Err(error.clone()),
+            };
+        }
+        if let Some(name) = id.strip_prefix(SERVER_PREFIX) {
+            return Ok(self.server(name)?);
+        }
+        Err(AdminError::invalid(format!(
+            "workspace '{id}' is an AWS workspace or unknown: this screen works on Local and team servers"
+        )))
+    }
+
+    /// Whether `id` names an AWS workspace (neither Local nor a team server).
+    fn is_aws(id: &str) -> bool {
+        id != LOCAL && !id.starts_with(SERVER_PREFIX)
+    }
+
+    /// The saved server `name`, opened once.
+    fn server(&self, name: &str) -> Result<Arc<ServerWorkspace>, AdminError> {
+        if let Some(server) = self.open_servers().get(name) {
+            return Ok(Arc::clone(server));
+        }
+        let server = Arc::new(self.console()?.server(name)?);
+        self.open_servers()
+            .insert(name.to_owned(), Arc::clone(&server));
+        Ok(server)
+    }
+
+    fn server_opened(&self, name: &str, server: ServerWorkspace) {
+        self.open_servers()
+            .insert(name.to_owned(), Arc::new(server));
+    }
+
+    fn server_closed(&self, name: &str) {
+        self.open_servers().remove(name);
+    }
+
+    fn open_servers(&self) -> MutexGuard<'_, HashMap<String, Arc<ServerWorkspace>>> {
+        self.servers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Remembers a playground run's stop switch for `stop_playground`.

@@ -4,7 +4,7 @@
 fn the_ui_bindings_match_the_commands() {
     let generated = tollgate_console::bindings().unwrap();
     assert!(
-        generated.contains("async createTenant(form: TenantForm)"),
+        generated.contains("async createTenant(workspace: string, form: TenantForm)"),
         "{generated}"
     );
     assert!(

@@ -14,172 +14,6 @@ async overview() : Promise<Result<Overview, AdminError>> {
     else return { status: "error", error: e  as any };
 }
 },
-async listTenants(search: string, sort: TenantSort) : Promise<Result<TenantRow[], AdminError>> {
-    try {
-    return { status: "ok", data: await TAURI_INVOKE("list_tenants", { search, sort }) };
-} catch (e) {
-    if(e instanceof Error) throw e;
-    else return { status: "error", error: e  as any };
-}
-},
-async tenantChoices() : Promise<Result<TenantChoice[], AdminError>> {
-    try {
-    return { status: "ok", data: await TAURI_INVOKE("tenant_choices") };
-} catch (e) {
-    if(e instanceof Error) throw e;
-    else return { status: "error", error: e  as any };
-}
-},
-async tenantForm(teamId: string) : Promise<Result<TenantForm, AdminError>> {
-    try {
-    return { status: "ok", data: await TAURI_INVOKE("tenant_form", { teamId }) };
-} catch (e) {
-    if(e instanceof Error) throw e;
-    else return { status: "error", error: e  as any };
-}
-},
-async createTenant(form: TenantForm) : Promise<Result<null, AdminError>> {
-    try {
-    return { status: "ok", data: await TAURI_INVOKE("create_tenant", { form }) };
-} catch (e) {
-    if(e instanceof Error) throw e;
-    else return { status: "error", error: e  as any };
-}
-},
-async updateTenant(form: TenantForm) : Promise<Result<null, AdminError>> {
-    try {
-    return { status: "ok", data: await TAURI_INVOKE("update_tenant", { form }) };
-} catch (e) {
-    if(e instanceof Error) throw e;
-    else return { status: "error", error: e  as any };
-}
-},
-async setTenantEnabled(teamId: string, enabled: boolean) : Promise<Result<null, AdminError>> {
-    try {
-    return { status: "ok", data: await TAURI_INVOKE("set_tenant_enabled", { teamId, enabled }) };
-} catch (e) {
-    if(e instanceof Error) throw e;
-    else return { status: "error", error: e  as any };
-}
-},
-async deleteTenant(teamId: string, confirm: string) : Promise<Result<null, AdminError>> {
-    try {
-    return { status: "ok", data: await TAURI_INVOKE("delete_tenant", { teamId, confirm }) };
-} catch (e) {
-    if(e instanceof Error) throw e;
-    else return { status: "error", error: e  as any };
-}
-},
-async listKeys(teamId: string, includeRevoked: boolean) : Promise<Result<KeyRow[], AdminError>> {
-    try {
-    return { status: "ok", data: await TAURI_INVOKE("list_keys", { teamId, includeRevoked }) };
-} catch (e) {
-    if(e instanceof Error) throw e;
-    else return { status: "error", error: e  as any };
-}
-},
-async createKey(teamId: string, name: string) : Promise<Result<NewKey, AdminError>> {
-    try {
-    return { status: "ok", data: await TAURI_INVOKE("create_key", { teamId, name }) };
-} catch (e) {
-    if(e instanceof Error) throw e;
-    else return { status: "error", error: e  as any };
-}
-},
-async rotateKey(keyId: string, graceHours: number) : Promise<Result<NewKey, AdminError>> {
-    try {
-    return { status: "ok", data: await TAURI_INVOKE("rotate_key", { keyId, graceHours }) };
-} catch (e) {
-    if(e instanceof Error) throw e;
-    else return { status: "error", error: e  as any };
-}
-},
-async revokeKey(keyId: string) : Promise<Result<null, AdminError>> {
-    try {
-    return { status: "ok", data: await TAURI_INVOKE("revoke_key", { keyId }) };
-} catch (e) {
-    if(e instanceof Error) throw e;
-    else return { status: "error", error: e  as any };
-}
-},
-async teamModels(teamId: string) : Promise<Result<string[], AdminError>> {
-    try {
-    return { status: "ok", data: await TAURI_INVOKE("team_models", { teamId }) };
-} catch (e) {
-    if(e instanceof Error) throw e;
-    else return { status: "error", error: e  as any };
-}
-},
-/**
- * Streams the answer as `PlaygroundToken` events tagged `run_id`; `stop_playground(run_id)` ends
- * it early. The lock is held only to find the engine and the team's key.
- */
-async runPlayground(runId: number, teamId: string, request: PlaygroundRequest) : Promise<Result<PlaygroundOutcome, AdminError>> {
-    try {
-    return { status: "ok", data: await TAURI_INVOKE("run_playground", { runId, teamId, request }) };
-} catch (e) {
-    if(e instanceof Error) throw e;
-    else return { status: "error", error: e  as any };
-}
-},
-async stopPlayground(runId: number) : Promise<void> {
-    await TAURI_INVOKE("stop_playground", { runId });
-},
-async costScreen(preset: RangePreset, scope: CostScope, theme: Theme) : Promise<Result<CostScreen, AdminError>> {
-    try {
-    return { status: "ok", data: await TAURI_INVOKE("cost_screen", { preset, scope, theme }) };
-} catch (e) {
-    if(e instanceof Error) throw e;
-    else return { status: "error", error: e  as any };
-}
-},
-async exportCosts(preset: RangePreset, scope: CostScope, format: ExportFormat) : Promise<Result<string, AdminError>> {
-    try {
-    return { status: "ok", data: await TAURI_INVOKE("export_costs", { preset, scope, format }) };
-} catch (e) {
-    if(e instanceof Error) throw e;
-    else return { status: "error", error: e  as any };
-}
-},
-async exportChartPng(preset: RangePreset, scope: CostScope, kind: ChartKind, theme: Theme) : Promise<Result<string, AdminError>> {
-    try {
-    return { status: "ok", data: await TAURI_INVOKE("export_chart_png", { preset, scope, kind, theme }) };
-} catch (e) {
-    if(e instanceof Error) throw e;
-    else return { status: "error", error: e  as any };
-}
-},
-async listPrices(search: string) : Promise<Result<PriceRow[], AdminError>> {
-    try {
-    return { status: "ok", data: await TAURI_INVOKE("list_prices", { search }) };
-} catch (e) {
-    if(e instanceof Error) throw e;
-    else return { status: "error", error: e  as any };
-}
-},
-async savePrice(form: PriceForm) : Promise<Result<null, AdminError>> {
-    try {
-    return { status: "ok", data: await TAURI_INVOKE("save_price", { form }) };
-} catch (e) {
-    if(e instanceof Error) throw e;
-    else return { status: "error", error: e  as any };
-}
-},
-/**
- * Prices past days again a week at a time, sending `RecomputeProgressEvent`s; the console is
- * locked only for each week, and `cancel_recompute` stops between weeks.
- */
-async recomputeCosts(from: string, to: string) : Promise<Result<RecomputeResult, AdminError>> {
-    try {
-    return { status: "ok", data: await TAURI_INVOKE("recompute_costs", { from, to }) };
-} catch (e) {
-    if(e instanceof Error) throw e;
-    else return { status: "error", error: e  as any };
-}
-},
-async cancelRecompute() : Promise<void> {
-    await TAURI_INVOKE("cancel_recompute");
-},
 async setGatewayPort(port: number) : Promise<Result<Overview, AdminError>> {
     try {
     return { status: "ok", data: await TAURI_INVOKE("set_gateway_port", { port }) };
@@ -191,6 +25,223 @@ async setGatewayPort(port: number) : Promise<Result<Overview, AdminError>> {
 async setTheme(theme: Theme) : Promise<Result<null, AdminError>> {
     try {
     return { status: "ok", data: await TAURI_INVOKE("set_theme", { theme }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
+ * Adds a team server once it has answered with this token; the token is kept apart from
+ * `console.toml`. Its status (version, latency, the token's role).
+ */
+async addServer(entry: ServerEntry, token: string) : Promise<Result<ServerStatus, AdminError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("add_server", { entry, token }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
+ * Asks the server how it is: the connection banner and the role's screens come from this.
+ */
+async serverStatus(name: string) : Promise<Result<ServerStatus, AdminError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("server_status", { name }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+async removeServer(name: string) : Promise<Result<Overview, AdminError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("remove_server", { name }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+async session(workspace: string) : Promise<Result<Session, AdminError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("session", { workspace }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+async listTenants(workspace: string, search: string, sort: TenantSort) : Promise<Result<TenantRow[], AdminError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("list_tenants", { workspace, search, sort }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+async tenantChoices(workspace: string) : Promise<Result<TenantChoice[], AdminError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("tenant_choices", { workspace }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+async tenantForm(workspace: string, teamId: string) : Promise<Result<TenantForm, AdminError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("tenant_form", { workspace, teamId }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+async createTenant(workspace: string, form: TenantForm) : Promise<Result<null, AdminError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("create_tenant", { workspace, form }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+async updateTenant(workspace: string, form: TenantForm) : Promise<Result<null, AdminError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("update_tenant", { workspace, form }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+async setTenantEnabled(workspace: string, teamId: string, enabled: boolean) : Promise<Result<null, AdminError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("set_tenant_enabled", { workspace, teamId, enabled }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+async deleteTenant(workspace: string, teamId: string, confirm: string) : Promise<Result<null, AdminError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("delete_tenant", { workspace, teamId, confirm }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+async listKeys(workspace: string, teamId: string, includeRevoked: boolean) : Promise<Result<KeyRow[], AdminError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("list_keys", { workspace, teamId, includeRevoked }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+async createKey(workspace: string, teamId: string, name: string) : Promise<Result<NewKey, AdminError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("create_key", { workspace, teamId, name }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+async rotateKey(workspace: string, keyId: string, graceHours: number) : Promise<Result<NewKey, AdminError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("rotate_key", { workspace, keyId, graceHours }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+async revokeKey(workspace: string, keyId: string) : Promise<Result<null, AdminError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("revoke_key", { workspace, keyId }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+async teamModels(workspace: string, teamId: string) : Promise<Result<string[], AdminError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("team_models", { workspace, teamId }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
+ * Streams the answer as `PlaygroundToken` events tagged `run_id`; `stop_playground(run_id)` ends
+ * it early. The call goes through the workspace's gateway with a short-lived key of the team,
+ * so its limits, metering and budget apply.
+ */
+async runPlayground(workspace: string, runId: number, teamId: string, request: PlaygroundRequest) : Promise<Result<PlaygroundOutcome, AdminError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("run_playground", { workspace, runId, teamId, request }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+async stopPlayground(runId: number) : Promise<void> {
+    await TAURI_INVOKE("stop_playground", { runId });
+},
+async costScreen(workspace: string, preset: RangePreset, scope: CostScope, theme: Theme) : Promise<Result<CostScreen, AdminError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("cost_screen", { workspace, preset, scope, theme }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
+ * The view's rows as CSV or JSON in the data directory's `exports/`; its path.
+ */
+async exportCosts(workspace: string, preset: RangePreset, scope: CostScope, format: ExportFormat) : Promise<Result<string, AdminError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("export_costs", { workspace, preset, scope, format }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+async exportChartPng(workspace: string, preset: RangePreset, scope: CostScope, kind: ChartKind, theme: Theme) : Promise<Result<string, AdminError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("export_chart_png", { workspace, preset, scope, kind, theme }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+async listPrices(workspace: string, search: string) : Promise<Result<PriceRow[], AdminError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("list_prices", { workspace, search }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+async savePrice(workspace: string, form: PriceForm) : Promise<Result<null, AdminError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("save_price", { workspace, form }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
+ * Prices past days again a week at a time, sending `RecomputeProgressEvent`s;
+ * `cancel_recompute` stops it between weeks (on a server, its job is cancelled).
+ */
+async recomputeCosts(workspace: string, from: string, to: string) : Promise<Result<RecomputeResult, AdminError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("recompute_costs", { workspace, from, to }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+async cancelRecompute() : Promise<void> {
+    await TAURI_INVOKE("cancel_recompute");
+},
+async auditLog(workspace: string, query: AuditQuery) : Promise<Result<AuditPage, AdminError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("audit_log", { workspace, query }) };
 } catch (e) {
     if(e instanceof Error) throw e;
     else return { status: "error", error: e  as any };
@@ -295,33 +346,6 @@ async awsSync(workspace: string, withLogs: boolean) : Promise<Result<SyncResult,
 async awsCancelSync(workspace: string) : Promise<void> {
     await TAURI_INVOKE("aws_cancel_sync", { workspace });
 },
-async awsCostScreen(workspace: string, preset: RangePreset, scope: CostScope, theme: Theme) : Promise<Result<CostScreen, AdminError>> {
-    try {
-    return { status: "ok", data: await TAURI_INVOKE("aws_cost_screen", { workspace, preset, scope, theme }) };
-} catch (e) {
-    if(e instanceof Error) throw e;
-    else return { status: "error", error: e  as any };
-}
-},
-async awsExportCosts(workspace: string, preset: RangePreset, scope: CostScope, format: ExportFormat) : Promise<Result<string, AdminError>> {
-    try {
-    return { status: "ok", data: await TAURI_INVOKE("aws_export_costs", { workspace, preset, scope, format }) };
-} catch (e) {
-    if(e instanceof Error) throw e;
-    else return { status: "error", error: e  as any };
-}
-},
-/**
- * One chart of the workspace's costs as PNG in `exports/`, as for the Local workspace.
- */
-async awsExportChartPng(workspace: string, preset: RangePreset, scope: CostScope, kind: ChartKind, theme: Theme) : Promise<Result<string, AdminError>> {
-    try {
-    return { status: "ok", data: await TAURI_INVOKE("aws_export_chart_png", { workspace, preset, scope, kind, theme }) };
-} catch (e) {
-    if(e instanceof Error) throw e;
-    else return { status: "error", error: e  as any };
-}
-},
 async awsModels(workspace: string, route: PlaygroundRoute, teamId: string) : Promise<Result<string[], AdminError>> {
     try {
     return { status: "ok", data: await TAURI_INVOKE("aws_models", { workspace, route, teamId }) };
@@ -382,6 +406,26 @@ syncProgressEvent: "sync-progress-event"
 /** user-defined types **/
 
 export type AdminError = { code: ErrorCode; message: string }
+/**
+ * One line of the audit log: who changed what, when and from where.
+ */
+export type AuditLine = { id: number; at_ms: number; 
+/**
+ * Who, and from which address when it came over the network.
+ */
+actor: string; action: string; target: string; 
+/**
+ * JSON snapshots of what changed, when there is one.
+ */
+before: string | null; after: string | null }
+/**
+ * A page of the audit log; `next_before` asks for the page after it.
+ */
+export type AuditPage = { entries: AuditLine[]; next_before: number | null }
+/**
+ * Which audit lines to read: newest first, `before` an id for the next page.
+ */
+export type AuditQuery = { before: number | null; limit: number; team_id: string | null; action: string | null }
 /**
  * One API key of an AWS tenant (never its value).
  */
@@ -484,7 +528,11 @@ export type ConsoleSettings = {
 /**
  * The port of the engine on 127.0.0.1 (0: any free port).
  */
-gateway_port: number; theme: Theme }
+gateway_port: number; theme: Theme; 
+/**
+ * Team servers managed from this console (tokens are kept apart, see `servers.rs`).
+ */
+servers: ServerEntry[] }
 export type CostRow = { name: string; cost_center: string; invocations: number; input_tokens: number; output_tokens: number; 
 /**
  * Of those tokens, the ones Tollgate counted because the model reported none.
@@ -619,7 +667,7 @@ export type InstallStage =
  */
 "converting"
 /**
- * One line of the Keys table (never a secret).
+ * One line of the Keys table (never a secret); read as the admin API lists keys.
  */
 export type KeyRow = { key_id: string; team_id: string; name: string; 
 /**
@@ -702,7 +750,7 @@ export type PriceForm = { model_id: string;
 /**
  * Empty for the book's default region.
  */
-region: string; effective_from: string; input_per_1k: string; output_per_1k: string }
+region?: string; effective_from: string; input_per_1k: string; output_per_1k: string }
 /**
  * One line of the price table (per 1,000 tokens, in USD as exact decimals).
  */
@@ -733,9 +781,61 @@ cancelled: boolean;
  */
 through: string | null }
 /**
+ * Who the console is on a workspace, and so what its screens offer.
+ */
+export type Role = 
+/**
+ * Everything.
+ */
+"admin" | 
+/**
+ * Reads costs, reports and tenants of its cost centers.
+ */
+"viewer" | 
+/**
+ * Uses the playground as its teams.
+ */
+"tester"
+/**
  * How the table groups its rows.
  */
 export type RowsBy = "tenant" | "cost_center" | "model" | "key" | "label"
+/**
+ * A server as the console remembers it (its token is kept apart).
+ */
+export type ServerEntry = { name: string; 
+/**
+ * `https://gateway.example:8787`.
+ */
+url: string; 
+/**
+ * A PEM certificate authority to trust for its HTTPS beside the system's (an internal CA).
+ */
+ca_cert?: string | null }
+/**
+ * What the console shows of a server it is connected to.
+ */
+export type ServerStatus = { url: string; version: string; https: boolean; time_zone: string; 
+/**
+ * The models the server offers.
+ */
+models: string[]; 
+/**
+ * One round trip of `GET /admin/v1/server`.
+ */
+latency_ms: number; session: Session }
+/**
+ * What the console may do on a workspace: the role, and for viewers and testers their scope.
+ */
+export type Session = { role: Role; 
+/**
+ * A viewer's cost centers; `None` for all.
+ */
+cost_centers: string[] | null; 
+/**
+ * A tester's teams; `None` for all.
+ */
+teams: string[] | null }
 /**
  * How far "sync now" has come, for the progress bar.
  */

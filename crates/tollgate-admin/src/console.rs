@@ -272,6 +272,15 @@ impl Console {
     pub fn set_theme(&mut self, theme: Theme) -> Result<(), AdminError> {
         let mut settings = self.settings.clone();
         settings.theme = theme;
+        self.replace_settings(settings)
+    }
+
+    pub fn settings(&self) -> &ConsoleSettings {
+        &self.settings
+    }
+
+    /// Saves `settings` to `console.toml`, then holds them.
+    pub(crate) fn replace_settings(&mut self, settings: ConsoleSettings) -> Result<(), AdminError> {
         settings.save(&self.local.data_dir)?;
         self.settings = settings;
         Ok(())

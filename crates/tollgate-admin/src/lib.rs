@@ -15,6 +15,7 @@ pub mod local_model;
 mod model_install;
 mod playground;
 mod server;
+mod servers;
 mod settings;
 mod workspace;
 
@@ -42,6 +43,7 @@ pub use model_install::{
 };
 pub use playground::{PlaygroundRequest, PlaygroundResult, run as run_playground, run_bedrock};
 pub use server::{ServerStatus, ServerWorkspace};
+pub use servers::{ServerEntry, TokenStore};
 pub use settings::ConsoleSettings;
 pub use tollgate_reports::{
     CostRow, CostScope, CostView, DayCost, Forecast, Ranked, ReportError, RowsBy, budget_left,

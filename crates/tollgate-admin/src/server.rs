@@ -40,6 +40,8 @@ pub struct ServerStatus {
     pub version: String,
     pub https: bool,
     pub time_zone: String,
+    /// The models the server offers.
+    pub models: Vec<String>,
     /// One round trip of `GET /admin/v1/server`.
     pub latency_ms: u32,
     pub session: Session,
@@ -150,6 +152,7 @@ impl ServerWorkspace {
             version: String,
             https: bool,
             time_zone: String,
+            models: Vec<String>,
         }
         let started = Instant::now();
         let info: Info = self
@@ -161,6 +164,7 @@ impl ServerWorkspace {
             version: info.version,
             https: info.https,
             time_zone: info.time_zone,
+            models: info.models,
             latency_ms,
             session: self.session().await?,
         })

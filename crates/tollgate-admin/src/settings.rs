@@ -1,5 +1,6 @@
 //! The console's own settings (`console.toml` in the data directory): the engine's port and the
-//! theme. Models and AWS workspaces stay in `tollgate.toml`, shared with the CLI.
+//! theme, the team servers it manages. Models and AWS workspaces stay in `tollgate.toml`, shared
+//! with the CLI.
 
 use std::path::Path;
 
@@ -16,6 +17,8 @@ pub struct ConsoleSettings {
     /// The port of the engine on 127.0.0.1 (0: any free port).
     pub gateway_port: u16,
     pub theme: Theme,
+    /// Team servers managed from this console (tokens are kept apart, see `servers.rs`).
+    pub servers: Vec<crate::servers::ServerEntry>,
 }
 
 impl Default for ConsoleSettings {
@@ -23,6 +26,7 @@ impl Default for ConsoleSettings {
         ConsoleSettings {
             gateway_port: 8787,
             theme: Theme::Light,
+            servers: Vec::new(),
         }
     }
 }

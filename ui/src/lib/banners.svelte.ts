@@ -2,6 +2,7 @@
 
 import type { ErrorCode } from "../bindings";
 import { AdminFailure } from "./api";
+import { kindOf, workspace } from "./workspace.svelte";
 
 export type BannerKind = "error" | "success" | "info";
 
@@ -41,24 +42,33 @@ export function dismissBanner(id: number): void {
   if (index >= 0) banners.splice(index, 1);
 }
 
-// Typed by the backend's codes: a new code fails the type check until it has a title here.
-const titles: Record<ErrorCode, string> = {
-  invalid: "Check the form",
-  not_found: "Not found",
-  conflict: "Cannot do that now",
-  storage: "Tollgate could not save or read its data",
-  denied: "AWS refused",
-  session_expired: "Your AWS session has expired",
-  unavailable: "AWS could not be reached",
-  cancelled: "Stopped",
-  stack_owned: "A CloudFormation stack owns this",
-  engine_running: "Another Tollgate engine serves this database",
+// Typed by the backend's codes: a new code fails the type check until it has a title here. Where
+// the same code means something else on a team server than on AWS, the title says which.
+const titles: Record<ErrorCode, { any: string; aws?: string; server?: string }> = {
+  invalid: { any: "Check the form" },
+  not_found: { any: "Not found" },
+  conflict: { any: "Cannot do that now" },
+  storage: { any: "Tollgate could not save or read its data" },
+  denied: { any: "Not allowed", aws: "AWS refused", server: "The server refused: your role may not do this" },
+  session_expired: { any: "Sign in again", aws: "Your AWS session has expired", server: "The server no longer takes your admin token" },
+  unavailable: { any: "Could not be reached", aws: "AWS could not be reached", server: "The server could not be reached" },
+  cancelled: { any: "Stopped" },
+  stack_owned: { any: "A CloudFormation stack owns this" },
+  engine_running: { any: "Another Tollgate engine serves this database" },
 };
+
+/** The banner title of `code` on the current workspace. */
+export function errorTitle(code: ErrorCode): string {
+  const title = titles[code];
+  if (!title) return "Error";
+  const kind = kindOf(workspace.current);
+  return (kind === "aws" ? title.aws : kind === "server" ? title.server : undefined) ?? title.any;
+}
 
 /** Shows an error from a command (or anything thrown) as a banner. */
 export function showError(error: unknown): void {
   if (error instanceof AdminFailure) {
-    showBanner("error", titles[error.code] ?? "Error", error.message);
+    showBanner("error", errorTitle(error.code), error.message);
   } else {
     showBanner("error", "Unexpected error", String(error));
   }

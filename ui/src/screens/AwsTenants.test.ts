@@ -60,10 +60,11 @@ describe("AWS workspace", () => {
     const backend = fakeBackend(
       {
         aws_tenants: () => [plan],
-        aws_cost_screen: () => costScreen("tenant", ["team-a"]),
+        cost_screen: () => costScreen("tenant", ["team-a"]),
+        tenant_choices: () => [{ team_id: "team-a", cost_center: "CC-1" }],
         aws_sync: () => new Promise((resolve) => (finish = resolve)),
         aws_cancel_sync: () => null,
-        aws_export_chart_png: () => "/data/exports/chart-top-all.png",
+        export_chart_png: () => "/data/exports/chart-top-all.png",
       },
       { events: true },
     );
@@ -71,22 +72,22 @@ describe("AWS workspace", () => {
     expect(await screen.findByTestId("total")).toHaveTextContent("$30.00");
     // Rows by the label callers sent (AWS workspaces only).
     await fireEvent.click(screen.getByLabelText("Rows by label"));
-    await waitFor(() => expect(backend.callsOf("aws_cost_screen").at(-1)).toMatchObject({ scope: { by_label: true, by_cost_center: false } }));
+    await waitFor(() => expect(backend.callsOf("cost_screen").at(-1)).toMatchObject({ scope: { by_label: true, by_cost_center: false } }));
     // Charts export as PNG from AWS workspaces too.
     await fireEvent.click(screen.getAllByRole("button", { name: "PNG" })[2]);
-    await waitFor(() => expect(backend.callsOf("aws_export_chart_png")).toEqual([expect.objectContaining({ workspace: "prod", kind: "top", theme: "light" })]));
+    await waitFor(() => expect(backend.callsOf("export_chart_png")).toEqual([expect.objectContaining({ workspace: "prod", kind: "top", theme: "light" })]));
     await fireEvent.click(screen.getByRole("button", { name: "Sync now" }));
     const { emit } = await import("@tauri-apps/api/event");
     await emit("sync-progress-event", { workspace: "prod", done: 3, total: 10, key: "succeed/2026-11-03.csv" });
     expect(await screen.findByText("Day 3 of 10: succeed/2026-11-03.csv")).toBeInTheDocument();
     await fireEvent.click(screen.getByRole("button", { name: "Cancel" }));
     await waitFor(() => expect(backend.callsOf("aws_cancel_sync")).toEqual([{ workspace: "prod" }]));
-    const before = backend.callsOf("aws_cost_screen").length;
+    const before = backend.callsOf("cost_screen").length;
     finish({
       listed: 10, fetched: 3, unchanged: 0, rows: 30, bad_lines: 0, bad_line_samples: [], error_files: 1, cancelled: true, today_lines: null,
       disabled_keys: [], budget_blocked: ["team-a"], budget_unblocked: [],
     });
-    await waitFor(() => expect(backend.callsOf("aws_cost_screen").length).toBe(before + 1));
+    await waitFor(() => expect(backend.callsOf("cost_screen").length).toBe(before + 1));
     await waitFor(() => expect(banners.at(-1)).toMatchObject({ kind: "info", title: "Sync cancelled" }));
     expect(banners.at(-1)?.message).toContain("hard budget spent, keys disabled: team-a");
     expect(banners.at(-1)?.message).toContain("1 error file in the bucket");

@@ -34,7 +34,7 @@ describe("Costs", () => {
 
     await fireEvent.click(screen.getByRole("button", { name: "Export CSV" }));
     await fireEvent.click(screen.getByRole("button", { name: "Export JSON" }));
-    const asked = { preset: { preset: "last_90_days" }, scope: { cost_center: null, team_id: "alpha", model_id: null, by_cost_center: false, by_label: false } };
+    const asked = { workspace: "local", preset: { preset: "last_90_days" }, scope: { cost_center: null, team_id: "alpha", model_id: null, by_cost_center: false, by_label: false } };
     await waitFor(() =>
       expect(backend.callsOf("export_costs")).toEqual([
         { ...asked, format: "csv" },

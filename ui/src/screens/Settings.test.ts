@@ -23,7 +23,7 @@ describe("Settings", () => {
     render(Settings, { overview, onchange: vi.fn() });
     await fireEvent.input(screen.getAllByLabelText("From").at(-1)!, { target: { value: "2026-11-01" } });
     await fireEvent.click(screen.getByRole("button", { name: "Recompute" }));
-    await waitFor(() => expect(backend.callsOf("recompute_costs")).toEqual([{ from: "2026-11-01", to: expect.any(String) }]));
+    await waitFor(() => expect(backend.callsOf("recompute_costs")).toEqual([{ workspace: "local", from: "2026-11-01", to: expect.any(String) }]));
 
     await emit("recompute-progress-event", { done_days: 7, total_days: 26, through: "2026-11-07" });
     expect(await screen.findByText("Through 2026-11-07 (7 of 26 days)")).toBeInTheDocument();

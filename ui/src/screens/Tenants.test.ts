@@ -16,7 +16,7 @@ describe("Tenants screen", () => {
     expect(within(table).getAllByText("12.5% of $100")).toHaveLength(2);
 
     await fireEvent.input(screen.getByLabelText("Search tenants"), { target: { value: "be" } });
-    await waitFor(() => expect(backend.callsOf("list_tenants").at(-1)).toEqual({ search: "be", sort: "team_id" }));
+    await waitFor(() => expect(backend.callsOf("list_tenants").at(-1)).toEqual({ workspace: "local", search: "be", sort: "team_id" }));
     await waitFor(() => expect(within(table).getAllByRole("row")).toHaveLength(2));
     expect(within(table).getByText("$0.000112")).toBeInTheDocument();
   });
@@ -64,7 +64,7 @@ describe("Tenants screen", () => {
     await fireEvent.input(within(dialog).getByLabelText("Confirm team id"), { target: { value: "alpha" } });
     expect(confirm).toBeEnabled();
     await fireEvent.click(confirm);
-    await waitFor(() => expect(backend.callsOf("delete_tenant")).toEqual([{ teamId: "alpha", confirm: "alpha" }]));
+    await waitFor(() => expect(backend.callsOf("delete_tenant")).toEqual([{ workspace: "local", teamId: "alpha", confirm: "alpha" }]));
   });
 
   it("shows a new key's secret once, with the curl line filled in", async () => {
@@ -82,7 +82,7 @@ describe("Tenants screen", () => {
     await fireEvent.click(screen.getByRole("button", { name: "Create key" }));
     expect(await screen.findByTestId("new-secret")).toHaveTextContent("tg_secretvalue");
     expect(screen.getByText(/Bearer tg_secretvalue/)).toBeInTheDocument();
-    expect(backend.callsOf("create_key")).toEqual([{ teamId: "alpha", name: "ci" }]);
+    expect(backend.callsOf("create_key")).toEqual([{ workspace: "local", teamId: "alpha", name: "ci" }]);
     await fireEvent.click(screen.getByRole("button", { name: "I have saved it" }));
     expect(screen.queryByTestId("new-secret")).not.toBeInTheDocument();
   });

@@ -25,7 +25,7 @@ export const overview: Overview = {
   models: [{ id: "chat", provider: "OpenAI-compatible" }],
   local_model: { id: "smollm2-135m-instruct", installed: false, install_command: "tollgate model install" },
   aws_workspaces: [],
-  settings: { gateway_port: 8787, theme: "light" },
+  settings: { gateway_port: 8787, theme: "light", servers: [] },
 };
 
 export function costScreen(rowsBy: "tenant" | "model" | "cost_center", names: string[], estimatedTokens = 0): CostScreen {

@@ -413,3 +413,57 @@ async fn a_server_s_refusals_keep_their_codes() {
     assert_eq!(invalid, ErrorCode::Invalid);
     assert!(message.contains("PEM"), "{message}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_saved_server_keeps_its_token_out_of_console_toml_and_readable_by_the_user_only() {
+    let upstream = MockUpstream::start().await.base_url;
+    let dir = tempfile::tempdir().unwrap();
+    let (url, _gateway) = server(dir.path(), &upstream).await;
+    let on_local = local(dir.path(), &upstream);
+    let data = on_local.lock().data_dir().to_owned();
+    let entry = tollgate_admin::ServerEntry {
+        name: "team".into(),
+        url: url.clone(),
+        ca_cert: None,
+    };
+    let (bad_name, _) = code(on_local.lock().save_server(
+        tollgate_admin::ServerEntry {
+            name: "team gateway".into(),
+            ..entry.clone()
+        },
+        ADMIN_TOKEN,
+    ));
+    assert_eq!(bad_name, ErrorCode::Invalid);
+    on_local
+        .lock()
+        .save_server(entry.clone(), ADMIN_TOKEN)
+        .unwrap();
+
+    let settings = std::fs::read_to_string(data.join("console.toml")).unwrap();
+    assert!(settings.contains(&url), "{settings}");
+    assert!(!settings.contains(ADMIN_TOKEN), "{settings}");
+    let tokens = tollgate_admin::TokenStore::new(&data);
+    assert_eq!(tokens.get("team").unwrap().as_deref(), Some(ADMIN_TOKEN));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(tokens.path())
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "{mode:o}");
+    }
+
+    // A console opened again finds the server and talks to it with the saved token.
+    drop(on_local);
+    let reopened = LocalConsole::new(Console::open(&data).unwrap());
+    assert_eq!(reopened.lock().servers(), [entry]);
+    let team = reopened.lock().server("team").unwrap();
+    assert_eq!(team.status().await.unwrap().session.role, Role::Admin);
+
+    reopened.lock().remove_server("team").unwrap();
+    assert!(reopened.lock().servers().is_empty());
+    assert_eq!(tokens.get("team").unwrap(), None);
+    let (gone, _) = code(reopened.lock().server("team"));
+    assert_eq!(gone, ErrorCode::NotFound);
+}

@@ -103,7 +103,7 @@ fn prices_are_listed_set_and_recomputed_through_the_server() {
         .json();
     assert_eq!(rows.as_array().unwrap().len(), 1, "{rows}");
     assert_eq!(rows[0]["input_per_1k"], "0.25");
-    assert_eq!(rows[0]["output_per_1k"], "1.5");
+    assert_eq!(rows[0]["output_per_1k"], "1.50");
     assert_eq!(rows[0]["effective_from"], "2026-01-01");
 
     let half = remote(&["price", "set", "m", "--input", "1"]).fails();
