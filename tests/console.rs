@@ -252,3 +252,143 @@ async fn a_tenant_a_key_a_streamed_prompt_and_its_cost_in_the_report() {
     console.close().await;
     tollgate_e2e::publish(&shots);
 }
+
+/// A team server managed from the console: added by address and admin token, every change made
+/// on the server (checked in its own store), the playground metered there, its audit log read
+/// back, and a cut network shown as a banner that clears when the server answers again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_team_server_managed_from_the_console() {
+    use tollgate_e2e::server::{ADMIN_TOKEN, TeamServer};
+
+    let server = TeamServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    tollgate_e2e::seed::data_dir(&data, &gguf(), chrono::Local::now().date_naive(), 3);
+    let (console, _) = Console::launch(&data, &shots_dir()).await;
+    let mut shots = Vec::new();
+
+    console.button("Settings").await;
+    console.heading("Settings").await;
+    console.fill("Server name", "team").await;
+    console.fill("Address", &server.url).await;
+    console.fill("Admin token", "not-the-token").await;
+    console.button("Add server").await;
+    let refused = console
+        .text_until(
+            "//form[@aria-label='Add a server']/following-sibling::p[@role='alert']",
+            |text| !text.is_empty(),
+        )
+        .await;
+    assert!(refused.contains("enter a new one"), "{refused}");
+    console.fill("Admin token", ADMIN_TOKEN).await;
+    console.button("Add server").await;
+    console
+        .text_until("//div[contains(@class,'banner')]", |text| {
+            text.contains("Server added")
+        })
+        .await;
+    let saved = std::fs::read_to_string(data.join("console.toml")).unwrap();
+    assert!(
+        saved.contains(&server.url) && !saved.contains(ADMIN_TOKEN),
+        "{saved}"
+    );
+
+    console
+        .field("Workspace")
+        .await
+        .select_by_value("server:team")
+        .await
+        .unwrap();
+    let connected = console
+        .text_until("//div[contains(@class,'engine')]", |text| {
+            text.contains("Connected")
+        })
+        .await;
+    assert!(connected.contains("admin"), "{connected}");
+
+    console.button("Tenants & keys").await;
+    console.heading("Tenants & keys").await;
+    console.button("New tenant").await;
+    console.fill("Team id", "srv-team").await;
+    console.fill("Cost center", "CC-700").await;
+    console.fill("Monthly budget (USD)", "20").await;
+    console.button("Create tenant").await;
+    let row = console
+        .wait(Locator::XPath(
+            "//table[@aria-label='Tenants']//tr[.//button[normalize-space()='srv-team']]",
+        ))
+        .await;
+    let team = tollgate_core::TeamId::new("srv-team").unwrap();
+    let stored = server
+        .gateway
+        .with_store(|store| store.tenant(&team))
+        .unwrap();
+    assert_eq!(stored.cost_center, "CC-700", "made on the server");
+    row.find(Locator::XPath(".//button[normalize-space()='srv-team']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    console.fill("New key name", "srv-app").await;
+    console.button("Create key").await;
+    console
+        .text_until("//*[@data-testid='new-secret']", |text| {
+            text.starts_with("tg_")
+        })
+        .await;
+    console.button("I have saved it").await;
+    shots.push(console.screenshot("server-tenants").await);
+
+    open_playground_as(&console, "srv-team", "Model", "chat").await;
+    console.fill("Prompt", "Hello?").await;
+    console.button("Send").await;
+    let answer = console
+        .text_until("//*[@data-testid='answer']", |text| text.contains("server"))
+        .await;
+    assert_eq!(answer.trim(), "Hello from the server");
+    let cost = console
+        .text_until("//*[@data-testid='cost']", |text| text.starts_with('$'))
+        .await;
+    assert_ne!(cost, "$0.00");
+
+    console.button("Costs").await;
+    console.heading("Costs").await;
+    let total = console
+        .text_until("//*[@data-testid='total']", |text| {
+            text != "$0.00" && text.starts_with('$')
+        })
+        .await;
+    assert_eq!(total, cost, "the one call, priced on the server");
+    shots.push(console.screenshot("server-costs").await);
+
+    console.button("Audit log").await;
+    console.heading("Audit log").await;
+    let audit = console
+        .text_until("//table[@aria-label='Audit log']", |text| {
+            text.contains("tenant.create") && text.contains("key.create")
+        })
+        .await;
+    assert!(
+        audit.contains("from 127.0.0.1"),
+        "who and from where: {audit}"
+    );
+    shots.push(console.screenshot("server-audit").await);
+
+    server.cut();
+    console
+        .text_until("//div[contains(@class,'banner')]", |text| {
+            text.contains("The server could not be reached")
+        })
+        .await;
+    shots.push(console.screenshot("server-unreachable").await);
+    server.mend();
+    console.button("Retry now").await;
+    console
+        .text_until("//div[contains(@class,'engine')]", |text| {
+            text.contains("Connected")
+        })
+        .await;
+    console.close().await;
+    tollgate_e2e::publish(&shots);
+}

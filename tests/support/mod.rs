@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 pub mod seed;
+pub mod server;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
