@@ -211,7 +211,8 @@ pub(crate) async fn run_playground(
         }
         .emit(&app);
     };
-    let result = tollgate_admin::run_playground(
+    let result = tollgate_admin::run_playground_with(
+        &target.client,
         &target.base_url,
         &target.key,
         &request,

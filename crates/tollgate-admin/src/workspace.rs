@@ -82,11 +82,13 @@ pub struct AuditPage {
 /// Most audit lines in a page, as the admin API allows.
 pub const AUDIT_PAGE_MAX: u32 = 500;
 
-/// Where the playground calls as a team: the gateway's address and a short-lived key of the team.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Where the playground calls as a team: the gateway's address, a short-lived key of the team,
+/// and the client to call with (a team server's trusts its certificate authority).
+#[derive(Debug, Clone)]
 pub struct PlaygroundTarget {
     pub base_url: String,
     pub key: String,
+    pub client: reqwest::Client,
 }
 
 /// Everything a screen does on a workspace. Local runs in process; Server over HTTP. Errors keep
@@ -229,7 +231,11 @@ impl Workspace for LocalConsole {
 
     async fn playground_target(&self, team_id: &str) -> Result<PlaygroundTarget, AdminError> {
         let (base_url, key) = self.lock().playground_target(team_id, now_ms())?;
-        Ok(PlaygroundTarget { base_url, key })
+        Ok(PlaygroundTarget {
+            base_url,
+            key,
+            client: reqwest::Client::new(),
+        })
     }
 
     async fn budget_left(&self, team_id: &str) -> Result<Option<Nanos>, AdminError> {

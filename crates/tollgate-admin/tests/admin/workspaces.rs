@@ -10,7 +10,7 @@ use std::time::Duration;
 use tollgate_admin::{
     AdminError, AuditQuery, Console, CostScope, ErrorCode, LocalConsole, PlaygroundRequest,
     PriceForm, RangePreset, Role, ServerWorkspace, TenantForm, TenantRow, TenantSort, Workspace,
-    run_playground,
+    run_playground_with,
 };
 use tollgate_core::{AdminRole, AdminTokenRequest, Nanos};
 use tollgate_testkit::{MockUpstream, Script};
@@ -33,17 +33,32 @@ fn local(root: &Path, upstream: &str) -> LocalConsole {
 }
 
 /// A `tollgate serve` (the gateway with its admin API) on a free loopback port; its URL and
-/// gateway.
+/// gateway. With `tls`, it serves HTTPS with a certificate of a CA made here, whose PEM is given.
 async fn server(root: &Path, upstream: &str) -> (String, tollgate_gateway::Gateway) {
+    server_with(root, upstream, None).await
+}
+
+async fn server_with(
+    root: &Path,
+    upstream: &str,
+    tls: Option<&tollgate_testkit::TestCa>,
+) -> (String, tollgate_gateway::Gateway) {
     #[derive(serde::Deserialize)]
     struct Models {
         models: Vec<tollgate_gateway::ModelConfig>,
     }
     let models: Models = toml::from_str(&models_toml(upstream)).unwrap();
-    let config = tollgate_gateway::ServerConfig {
+    let mut config = tollgate_gateway::ServerConfig {
         admin_token: Some(ADMIN_TOKEN.to_owned()),
         ..tollgate_gateway::ServerConfig::default()
     };
+    if let Some(ca) = tls {
+        let issued = ca.issue(&["localhost", "127.0.0.1"]);
+        std::fs::write(root.join("cert.pem"), &issued.cert_pem).unwrap();
+        std::fs::write(root.join("key.pem"), &issued.key_pem).unwrap();
+        config.tls_cert = Some(root.join("cert.pem"));
+        config.tls_key = Some(root.join("key.pem"));
+    }
     let database = root.join("server.db");
     let gateway = tollgate_gateway::Gateway::start(&database, config, &models.models).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -53,7 +68,8 @@ async fn server(root: &Path, upstream: &str) -> (String, tollgate_gateway::Gatew
         listener,
         std::future::pending(),
     ));
-    (format!("http://{address}"), gateway)
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    (format!("{scheme}://localhost:{}", address.port()), gateway)
 }
 
 fn alpha_form() -> TenantForm {
@@ -158,9 +174,14 @@ async fn screens(workspace: &dyn Workspace) -> Transcript {
     let models = workspace.team_models("alpha").await.unwrap();
     let target = workspace.playground_target("alpha").await.unwrap();
     let again = workspace.playground_target("alpha").await.unwrap();
-    assert_eq!(target, again, "the playground key is reused");
+    assert_eq!(
+        (&target.base_url, &target.key),
+        (&again.base_url, &again.key),
+        "the playground key is reused"
+    );
     let mut tokens = String::new();
-    let result = run_playground(
+    let result = run_playground_with(
+        &target.client,
         &target.base_url,
         &target.key,
         &PlaygroundRequest {
@@ -313,8 +334,15 @@ async fn local_and_server_workspaces_answer_every_screen_alike() {
         .base_url;
     let dir = tempfile::tempdir().unwrap();
     let on_local = local(dir.path(), &upstream);
-    let (url, _gateway) = server(dir.path(), &upstream).await;
-    let on_server = ServerWorkspace::new(&url, ADMIN_TOKEN, None).unwrap();
+    // Over HTTPS, with a CA the console is told to trust (an internal one, made here).
+    let ca = tollgate_testkit::TestCa::new("team server test CA");
+    let (url, _gateway) = server_with(dir.path(), &upstream, Some(&ca)).await;
+    assert!(url.starts_with("https://"), "{url}");
+    let untrusting = ServerWorkspace::new(&url, ADMIN_TOKEN, None).unwrap();
+    let (untrusted, message) = code(untrusting.session().await);
+    assert_eq!(untrusted, ErrorCode::Unavailable, "{message}");
+    assert!(message.contains("certificate"), "{message}");
+    let on_server = ServerWorkspace::new(&url, ADMIN_TOKEN, Some(ca.cert_pem.as_bytes())).unwrap();
 
     let local_saw = screens(&on_local).await;
     let server_saw = screens(&on_server).await;
@@ -345,7 +373,7 @@ async fn local_and_server_workspaces_answer_every_screen_alike() {
 
     let status = on_server.status().await.unwrap();
     assert_eq!(status.version, env!("CARGO_PKG_VERSION"));
-    assert!(!status.https);
+    assert!(status.https);
     assert_eq!(status.session.role, Role::Admin);
 }
 
