@@ -123,7 +123,7 @@ fn prices_are_listed_set_and_recomputed_through_the_server() {
         "{}",
         other_kind.stderr
     );
-    let bad = remote(&["price", "set", "m", "--input", "-1", "--output", "1"]).fails();
+    let bad = remote(&["price", "set", "m", "--input=-1", "--output", "1"]).fails();
     assert!(
         bad.stderr.contains("input per 1k") && bad.stderr.contains("400"),
         "{}",
