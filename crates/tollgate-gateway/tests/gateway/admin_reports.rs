@@ -19,6 +19,30 @@ fn token(test: &TestGateway, role: AdminRole, request: &AdminTokenRequest) -> St
     secret.expose().to_owned()
 }
 
+/// A viewer token of cost center CC-100 (alpha's).
+fn viewer_of_cc_100(test: &TestGateway) -> String {
+    token(
+        test,
+        AdminRole::Viewer,
+        &AdminTokenRequest {
+            cost_centers: vec!["CC-100".into()],
+            ..AdminTokenRequest::default()
+        },
+    )
+}
+
+/// A tester token of team alpha.
+fn tester_of_alpha(test: &TestGateway) -> String {
+    token(
+        test,
+        AdminRole::Tester,
+        &AdminTokenRequest {
+            teams: vec![TeamId::new("alpha").unwrap()],
+            ..AdminTokenRequest::default()
+        },
+    )
+}
+
 async fn get_as(test: &TestGateway, token: &str, path: &str) -> Answer {
     test.send(
         Request::get(path)
@@ -129,14 +153,7 @@ async fn the_costs_view_is_the_console_s_own_and_a_viewer_sees_only_its_cost_cen
     );
 
     // A viewer of CC-100 reads CC-100, whatever it asks for.
-    let viewer = token(
-        &test,
-        AdminRole::Viewer,
-        &AdminTokenRequest {
-            cost_centers: vec!["CC-100".into()],
-            ..AdminTokenRequest::default()
-        },
-    );
+    let viewer = viewer_of_cc_100(&test);
     let own = get_as(&test, &viewer, "/admin/v1/costs").await;
     assert_eq!(own.status, StatusCode::OK, "{}", own.text);
     assert_eq!(own.json()["scope"]["cost_center"], "CC-100");
@@ -160,14 +177,7 @@ async fn the_costs_view_is_the_console_s_own_and_a_viewer_sees_only_its_cost_cen
         assert!(answer.message().contains("CC-200"), "{}", answer.text);
     }
 
-    let tester = token(
-        &test,
-        AdminRole::Tester,
-        &AdminTokenRequest {
-            teams: vec![TeamId::new("alpha").unwrap()],
-            ..AdminTokenRequest::default()
-        },
-    );
+    let tester = tester_of_alpha(&test);
     let answer = get_as(&test, &tester, "/admin/v1/costs").await;
     assert_eq!(answer.status, StatusCode::FORBIDDEN);
     assert!(
@@ -284,14 +294,7 @@ async fn a_price_added_through_the_api_prices_the_next_call_and_is_audited() {
         listed.text
     );
 
-    let viewer = token(
-        &test,
-        AdminRole::Viewer,
-        &AdminTokenRequest {
-            cost_centers: vec!["CC-100".into()],
-            ..AdminTokenRequest::default()
-        },
-    );
+    let viewer = viewer_of_cc_100(&test);
     let refused = test
         .send(
             Request::post("/admin/v1/prices")
@@ -535,14 +538,7 @@ async fn models_are_those_a_tenant_may_call() {
         .await;
     assert_eq!(ids(&narrow), ["chat-model"]);
 
-    let tester = token(
-        &test,
-        AdminRole::Tester,
-        &AdminTokenRequest {
-            teams: vec![TeamId::new("alpha").unwrap()],
-            ..AdminTokenRequest::default()
-        },
-    );
+    let tester = tester_of_alpha(&test);
     let own = get_as(&test, &tester, "/admin/v1/models?team_id=alpha").await;
     assert_eq!(own.status, StatusCode::OK, "{}", own.text);
     let other = get_as(&test, &tester, "/admin/v1/models?team_id=narrow").await;
