@@ -87,3 +87,20 @@ describe("a team server in the console", () => {
     await screen.findByRole("heading", { name: "Playground" });
   });
 });
+
+describe("a database another engine serves", () => {
+  it("offers to manage that server instead of starting a second engine", async () => {
+    fakeBackend({
+      overview: () => ({
+        ...overview,
+        engine: { ...overview.engine, running: false, base_url: null, curl_example: null, error: "/data/tollgate.db is already served by tollgate serve (pid 42).", another_engine: true },
+      }),
+      list_tenants: () => [],
+      list_prices: () => [],
+    });
+    render(App);
+    expect(await screen.findByText("A Tollgate server already serves this database")).toBeInTheDocument();
+    await fireEvent.click(screen.getByRole("button", { name: "Add it as a server" }));
+    expect(await screen.findByRole("form", { name: "Add a server" })).toBeInTheDocument();
+  });
+});

@@ -597,7 +597,12 @@ curl_example: string | null;
 /**
  * Why it is not running, with what to do.
  */
-error: string | null }
+error: string | null; 
+/**
+ * Another engine (a `tollgate serve`) serves this database: the console offers to manage
+ * that server instead of starting its own.
+ */
+another_engine: boolean }
 /**
  * What went wrong, for the UI to choose a banner and an action.
  */

@@ -38,6 +38,9 @@ pub struct EngineStatus {
     pub curl_example: Option<String>,
     /// Why it is not running, with what to do.
     pub error: Option<String>,
+    /// Another engine (a `tollgate serve`) serves this database: the console offers to manage
+    /// that server instead of starting its own.
+    pub another_engine: bool,
 }
 
 /// The built-in local model.
@@ -111,6 +114,8 @@ pub struct Console {
     settings: ConsoleSettings,
     engine: Option<Engine>,
     engine_error: Option<String>,
+    /// The engine did not start because another one serves the database.
+    another_engine: bool,
     /// Playground keys by team, with their expiry: made once per 12 hours, held in memory only.
     playground_keys: HashMap<String, (String, i64)>,
 }
@@ -150,6 +155,7 @@ impl Console {
             settings,
             engine: None,
             engine_error: config_error,
+            another_engine: false,
             playground_keys: HashMap::new(),
         };
         console.start_engine();
@@ -158,6 +164,7 @@ impl Console {
 
     fn start_engine(&mut self) {
         self.engine = None;
+        self.another_engine = false;
         match Engine::start(
             &self.local.data_dir,
             self.settings.gateway_port,
@@ -165,6 +172,7 @@ impl Console {
         ) {
             Ok(engine) => self.engine = Some(engine),
             Err(error) => {
+                self.another_engine = error.code == ErrorCode::EngineRunning;
                 self.engine_error = Some(error.message);
             }
         }
@@ -198,6 +206,7 @@ impl Console {
                     .first()
                     .map(|model| engine.curl_example(&model.id)),
                 error: self.engine_error.clone(),
+                another_engine: self.another_engine,
             },
             None => EngineStatus {
                 running: false,
@@ -205,6 +214,7 @@ impl Console {
                 base_url: None,
                 curl_example: None,
                 error: self.engine_error.clone(),
+                another_engine: self.another_engine,
             },
         };
         Overview {

@@ -21,7 +21,7 @@ export function tenant(team_id: string, extra: Partial<TenantRow> = {}): TenantR
 export const overview: Overview = {
   data_dir: "/data",
   config_path: "/data/tollgate.toml",
-  engine: { running: true, port: 8787, base_url: "http://127.0.0.1:8787", curl_example: "curl http://127.0.0.1:8787 -H \"Authorization: Bearer $TOLLGATE_KEY\"", error: null },
+  engine: { running: true, port: 8787, base_url: "http://127.0.0.1:8787", curl_example: "curl http://127.0.0.1:8787 -H \"Authorization: Bearer $TOLLGATE_KEY\"", error: null, another_engine: false },
   models: [{ id: "chat", provider: "OpenAI-compatible" }],
   local_model: { id: "smollm2-135m-instruct", installed: false, install_command: "tollgate model install" },
   aws_workspaces: [],

@@ -430,6 +430,10 @@ fn settings_persist_and_bad_files_are_named() {
     let engine = console.overview().engine;
     assert!(!engine.running);
     assert!(
+        engine.another_engine,
+        "the console offers to manage that server"
+    );
+    assert!(
         engine
             .error
             .as_deref()
@@ -498,6 +502,10 @@ fn the_console_starts_no_second_engine_on_a_served_database() {
     let engine = console.overview().engine;
     assert!(!engine.running);
     assert!(
+        engine.another_engine,
+        "the console offers to manage that server"
+    );
+    assert!(
         engine
             .error
             .as_deref()
@@ -518,4 +526,5 @@ fn the_console_starts_no_second_engine_on_a_served_database() {
     drop(serving);
     let overview = console.set_gateway_port(0).unwrap();
     assert!(overview.engine.running, "{:?}", overview.engine);
+    assert!(!overview.engine.another_engine);
 }
