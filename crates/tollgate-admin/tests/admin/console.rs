@@ -430,8 +430,8 @@ fn settings_persist_and_bad_files_are_named() {
     let engine = console.overview().engine;
     assert!(!engine.running);
     assert!(
-        engine.another_engine,
-        "the console offers to manage that server"
+        !engine.another_engine,
+        "a taken port is not another Tollgate engine"
     );
     assert!(
         engine
