@@ -122,7 +122,7 @@ pub struct Console {
 
 /// How long before its expiry a playground key is replaced, so a call never starts with a key
 /// about to lapse.
-const PLAYGROUND_KEY_MARGIN_MS: i64 = 3_600_000;
+pub(crate) const PLAYGROUND_KEY_MARGIN_MS: i64 = 3_600_000;
 
 impl Console {
     /// Opens the data directory (creating it, the database and the default price book on first
@@ -443,28 +443,6 @@ impl Console {
         )?)
     }
 
-    pub fn cost_screen(
-        &self,
-        preset: RangePreset,
-        scope: &CostScope,
-        theme: Theme,
-        now_ms: i64,
-    ) -> Result<CostScreen, AdminError> {
-        cost_screen(&self.cost_view(preset, scope, now_ms)?, theme)
-    }
-
-    /// Writes the view's rows to `exports/` as CSV or JSON; returns the file's path.
-    pub fn export_costs(
-        &self,
-        preset: RangePreset,
-        scope: &CostScope,
-        format: ExportFormat,
-        now_ms: i64,
-    ) -> Result<PathBuf, AdminError> {
-        let view = self.cost_view(preset, scope, now_ms)?;
-        self.write_costs(&view, format)
-    }
-
     /// Writes `view` to `exports/`, named after its scope and range: CSV, the table's rows and
     /// their total; JSON, the whole view (totals, days, forecast, top lists and rows), money as
     /// exact decimal strings.
@@ -490,20 +468,7 @@ impl Console {
         }
     }
 
-    /// Writes one chart as PNG to `exports/`.
-    pub fn export_chart_png(
-        &self,
-        preset: RangePreset,
-        scope: &CostScope,
-        kind: ChartKind,
-        theme: Theme,
-        now_ms: i64,
-    ) -> Result<PathBuf, AdminError> {
-        let view = self.cost_view(preset, scope, now_ms)?;
-        self.write_chart_png(&view, kind, theme)
-    }
-
-    /// Writes one chart of a view computed elsewhere (an AWS workspace's) as PNG to `exports/`.
+    /// Writes one chart of a view (of any workspace) as PNG to `exports/`.
     pub fn write_chart_png(
         &self,
         view: &CostView,

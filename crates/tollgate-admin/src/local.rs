@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use tollgate_core::{
-    AllowedModels, Budget, Enforcement, KeyId, KeyStatus, Limits, Nanos, Period, Quota, RateLimit,
-    RollupTotals, TeamId, Tenant, TenantStatus,
+    AllowedModels, Budget, Enforcement, KeyId, KeyStatus, Limits, Nanos, Quota, RateLimit, TeamId,
+    Tenant, TenantStatus,
 };
 use tollgate_store::{KeyFilter, NewTenant, Store, TenantUpdate};
 
@@ -304,25 +304,11 @@ impl LocalWorkspace {
         sort: TenantSort,
         now_ms: i64,
     ) -> Result<Vec<TenantRow>, AdminError> {
-        let keys = self.store.list_keys(&KeyFilter::default())?;
-        let spends = self
-            .store
-            .spend_by_tenant_in_period(Period::Month, now_ms)?;
         let rows = self
             .store
-            .list_tenants()?
+            .tenants_with_usage(now_ms)?
             .iter()
-            .map(|tenant| {
-                let spend = spends
-                    .get(tenant.team_id.as_str())
-                    .map(RollupTotals::total_cost)
-                    .unwrap_or_default();
-                let active = keys
-                    .iter()
-                    .filter(|key| key.team_id == tenant.team_id && key.status == KeyStatus::Active)
-                    .count();
-                tenant_row(tenant, spend, active)
-            })
+            .map(|listed| tenant_row(&listed.tenant, listed.spend_this_month, listed.active_keys))
             .collect();
         Ok(table(rows, search, sort))
     }

@@ -12,7 +12,9 @@ use tollgate_core::{Enforcement, Limits, Nanos, Tenant};
 use tollgate_reports::{
     CostScope, CostView, PriceForm, PriceRow, RangePreset, RecomputeProgress, RecomputeResult,
 };
+use tollgate_store::TenantUsage;
 
+use crate::console::PLAYGROUND_KEY_MARGIN_MS;
 use crate::error::{AdminError, ErrorCode};
 use crate::local::{
     KeyRow, NewKey, PLAYGROUND_KEY_TTL_MS, TenantChoice, TenantForm, TenantRow, TenantSort, key_id,
@@ -23,19 +25,6 @@ use crate::workspace::{AuditPage, AuditQuery, PlaygroundTarget, Session, Workspa
 
 /// How often a recompute job is asked how far it got.
 const RECOMPUTE_POLL: std::time::Duration = std::time::Duration::from_millis(250);
-/// A playground key is replaced this long before it expires.
-const PLAYGROUND_KEY_MARGIN_MS: i64 = 3_600_000;
-
-/// A tenant as `GET /admin/v1/tenants` lists it.
-#[derive(Debug, Deserialize)]
-struct ListedTenant {
-    #[serde(flatten)]
-    tenant: Tenant,
-    #[serde(default)]
-    spend_this_month: Nanos,
-    #[serde(default)]
-    active_keys: usize,
-}
 
 /// A key as the admin API answers after making one: the row and its secret.
 #[derive(Debug, Deserialize)]
@@ -97,6 +86,26 @@ fn preset_query(preset: RangePreset, query: &mut Vec<(&str, String)>) {
     query.push(("preset", name.to_owned()));
 }
 
+impl ServerWorkspace {
+    /// `GET /admin/v1/tenants`: every tenant the token may see, with its usage.
+    async fn listed_tenants(&self) -> Result<Vec<TenantUsage>, AdminError> {
+        self.call(Method::GET, &["admin", "v1", "tenants"], &[], None)
+            .await
+    }
+
+    /// `GET /admin/v1/tenants/{team_id}`, read as `T` (the tenant, or the parts of it asked for).
+    async fn tenant<T: serde::de::DeserializeOwned>(&self, team_id: &str) -> Result<T, AdminError> {
+        let team_id = team(team_id)?;
+        self.call(
+            Method::GET,
+            &["admin", "v1", "tenants", team_id.as_str()],
+            &[],
+            None,
+        )
+        .await
+    }
+}
+
 #[async_trait::async_trait]
 impl Workspace for ServerWorkspace {
     async fn session(&self) -> Result<Session, AdminError> {
@@ -105,9 +114,7 @@ impl Workspace for ServerWorkspace {
     }
 
     async fn tenants(&self, search: &str, sort: TenantSort) -> Result<Vec<TenantRow>, AdminError> {
-        let listed: Vec<ListedTenant> = self
-            .call(Method::GET, &["admin", "v1", "tenants"], &[], None)
-            .await?;
+        let listed = self.listed_tenants().await?;
         let rows = listed
             .iter()
             .map(|listed| tenant_row(&listed.tenant, listed.spend_this_month, listed.active_keys))
@@ -116,9 +123,7 @@ impl Workspace for ServerWorkspace {
     }
 
     async fn tenant_choices(&self) -> Result<Vec<TenantChoice>, AdminError> {
-        let listed: Vec<ListedTenant> = self
-            .call(Method::GET, &["admin", "v1", "tenants"], &[], None)
-            .await?;
+        let listed = self.listed_tenants().await?;
         Ok(listed
             .into_iter()
             .map(|listed| TenantChoice {
@@ -129,15 +134,7 @@ impl Workspace for ServerWorkspace {
     }
 
     async fn tenant_form(&self, team_id: &str) -> Result<TenantForm, AdminError> {
-        let team_id = team(team_id)?;
-        let tenant: Tenant = self
-            .call(
-                Method::GET,
-                &["admin", "v1", "tenants", team_id.as_str()],
-                &[],
-                None,
-            )
-            .await?;
+        let tenant: Tenant = self.tenant(team_id).await?;
         Ok(tenant_form(&tenant))
     }
 
@@ -320,15 +317,7 @@ impl Workspace for ServerWorkspace {
         struct WithBurn {
             budget_burn: Option<Burn>,
         }
-        let team_id = team(team_id)?;
-        let tenant: WithBurn = self
-            .call(
-                Method::GET,
-                &["admin", "v1", "tenants", team_id.as_str()],
-                &[],
-                None,
-            )
-            .await?;
+        let tenant: WithBurn = self.tenant(team_id).await?;
         Ok(tenant.budget_burn.map(|burn| burn.budget - burn.spent))
     }
 

@@ -76,7 +76,7 @@ pub use ledger::{
     WriterStats,
 };
 pub use prices::PriceVersion;
-pub use queries::{CallRow, GroupBy, UsageQuery, UsageRow};
+pub use queries::{CallRow, GroupBy, TenantUsage, UsageQuery, UsageRow};
 pub use rebuild::RecomputeSummary;
 pub use tenants::{NewTenant, TenantUpdate};
 

@@ -142,6 +142,18 @@ pub struct CallRow {
     pub estimated: bool,
 }
 
+/// A tenant with this month's spend and its usable keys ([`Store::tenants_with_usage`]); as JSON
+/// (the admin API's tenant list) the tenant's fields with the two beside them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct TenantUsage {
+    #[serde(flatten)]
+    pub tenant: tollgate_core::Tenant,
+    #[serde(default)]
+    pub spend_this_month: Nanos,
+    #[serde(default)]
+    pub active_keys: usize,
+}
+
 /// A group's key: day, team, model, key ids, a cost-center index and a label id; -1 where not
 /// grouped by.
 type GroupKey = [i64; 6];
@@ -528,6 +540,32 @@ impl Store {
             .usage(&UsageQuery::new(from, to, vec![GroupBy::Tenant]))?
             .into_iter()
             .filter_map(|row| Some((row.team_id?, row.totals)))
+            .collect())
+    }
+
+    /// Every tenant with its spend this month and its count of usable keys, as the console's
+    /// Tenants table and the admin API's tenant list show them: three queries, however many
+    /// tenants.
+    pub fn tenants_with_usage(&self, at_ms: i64) -> Result<Vec<TenantUsage>> {
+        let spends = self.spend_by_tenant_in_period(Period::Month, at_ms)?;
+        let keys = self.list_keys(&crate::KeyFilter::default())?;
+        Ok(self
+            .list_tenants()?
+            .into_iter()
+            .map(|tenant| TenantUsage {
+                spend_this_month: spends
+                    .get(tenant.team_id.as_str())
+                    .map(RollupTotals::total_cost)
+                    .unwrap_or_default(),
+                active_keys: keys
+                    .iter()
+                    .filter(|key| {
+                        key.team_id == tenant.team_id
+                            && key.status == tollgate_core::KeyStatus::Active
+                    })
+                    .count(),
+                tenant,
+            })
             .collect())
     }
 

@@ -189,9 +189,13 @@ fn the_playground_calls_as_the_team_and_the_cost_shows_in_charts_and_exports() {
     assert_eq!(left.to_decimal_string(), "9.98");
 
     let scope = CostScope::default();
-    let screen = console
-        .cost_screen(RangePreset::Last30Days, &scope, Theme::Dark, now())
-        .unwrap();
+    let screen = tollgate_admin::cost_screen(
+        &console
+            .cost_view(RangePreset::Last30Days, &scope, now())
+            .unwrap(),
+        Theme::Dark,
+    )
+    .unwrap();
     assert_eq!(screen.view.total.to_decimal_string(), "0.02");
     assert_eq!(screen.view.rows[0].name, "alpha");
     for svg in [&screen.daily_svg, &screen.cumulative_svg, &screen.top_svg] {
@@ -203,8 +207,11 @@ fn the_playground_calls_as_the_team_and_the_cost_shows_in_charts_and_exports() {
         team_id: Some("alpha".to_owned()),
         ..CostScope::default()
     };
+    let tenant_view = console
+        .cost_view(RangePreset::Last30Days, &tenant, now())
+        .unwrap();
     let csv_path = console
-        .export_costs(RangePreset::Last30Days, &tenant, ExportFormat::Csv, now())
+        .write_costs(&tenant_view, ExportFormat::Csv)
         .unwrap();
     assert!(csv_path.starts_with(data.join("exports")));
     assert!(
@@ -222,7 +229,7 @@ fn the_playground_calls_as_the_team_and_the_cost_shows_in_charts_and_exports() {
 
     // JSON: the whole view, money as exact decimal strings.
     let json_path = console
-        .export_costs(RangePreset::Last30Days, &tenant, ExportFormat::Json, now())
+        .write_costs(&tenant_view, ExportFormat::Json)
         .unwrap();
     assert_eq!(json_path.with_extension("csv"), csv_path);
     let json: Value = serde_json::from_slice(&std::fs::read(&json_path).unwrap()).unwrap();
@@ -233,14 +240,11 @@ fn the_playground_calls_as_the_team_and_the_cost_shows_in_charts_and_exports() {
     assert_eq!(json["rows"][0]["cost"], "0.02");
     assert_eq!(json["rows"][0]["invocations"], 1);
 
+    let month = console
+        .cost_view(RangePreset::ThisMonth, &scope, now())
+        .unwrap();
     let png = console
-        .export_chart_png(
-            RangePreset::ThisMonth,
-            &scope,
-            ChartKind::DailyByModel,
-            Theme::Light,
-            now(),
-        )
+        .write_chart_png(&month, ChartKind::DailyByModel, Theme::Light)
         .unwrap();
     let bytes = std::fs::read(&png).unwrap();
     assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n");

@@ -181,42 +181,13 @@ pub async fn list_tenants(State(gateway): State<Gateway>, caller: Caller) -> Adm
     if caller.role() == AdminRole::Tester {
         return Err(caller.refuse("list tenants").into());
     }
-    let (mut tenants, spends, keys) = stored(&gateway, |store| {
-        Ok((
-            store.list_tenants()?,
-            store.spend_by_tenant_in_period(
-                tollgate_core::Period::Month,
-                tollgate_store::now_ms(),
-            )?,
-            store.list_keys(&tollgate_store::KeyFilter::default())?,
-        ))
+    let mut tenants = stored(&gateway, |store| {
+        store.tenants_with_usage(tollgate_store::now_ms())
     })?;
     // A viewer sees the tenants of its cost centers.
-    tenants.retain(|tenant| caller.sees(&tenant.cost_center));
+    tenants.retain(|listed| caller.sees(&listed.tenant.cost_center));
     // Each with what the Tenants table shows beside it: this month's spend and its usable keys.
-    let listed: Vec<Value> = tenants
-        .iter()
-        .map(|tenant| {
-            let mut value = serde_json::to_value(tenant).unwrap_or_default();
-            if let Some(object) = value.as_object_mut() {
-                let spend = spends
-                    .get(tenant.team_id.as_str())
-                    .map(tollgate_core::RollupTotals::total_cost)
-                    .unwrap_or_default();
-                let active = keys
-                    .iter()
-                    .filter(|key| {
-                        key.team_id == tenant.team_id
-                            && key.status == tollgate_core::KeyStatus::Active
-                    })
-                    .count();
-                object.insert("spend_this_month".to_owned(), json!(spend));
-                object.insert("active_keys".to_owned(), json!(active));
-            }
-            value
-        })
-        .collect();
-    Ok(Json(listed).into_response())
+    Ok(Json(tenants).into_response())
 }
 
 pub async fn get_tenant(
