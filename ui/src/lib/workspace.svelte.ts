@@ -31,10 +31,6 @@ export function serverName(id: string): string | null {
   return id.startsWith(SERVER) ? id.slice(SERVER.length) : null;
 }
 
-export function isLocal(): boolean {
-  return workspace.current === LOCAL;
-}
-
 /** What a role may do, as the server enforces it; the console hides the rest. */
 export type Action = "manage" | "read_costs" | "playground" | "audit";
 
